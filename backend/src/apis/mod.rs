@@ -1,0 +1,131 @@
+//! APIs: the resource servers that access tokens are issued for, and the scopes each defines.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::dto::Api;
+use clavis_shared::validate;
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+use crate::audit::{Actor, AuditEvent};
+use crate::db::{
+    self, DbConn,
+    schema::{api_scopes, apis},
+};
+use crate::error::{Error, Result};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = apis)]
+struct ApiRow {
+    id: String,
+    code: String,
+    name: String,
+    audience: String,
+    created_at: NaiveDateTime,
+}
+
+impl ApiRow {
+    fn into_api(self, scopes: Vec<String>) -> Api {
+        Api {
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            audience: self.audience,
+            scopes,
+            created_at: db::utc(self.created_at),
+        }
+    }
+}
+
+/// What an admin gives to register an API.
+#[derive(Debug, Clone)]
+pub struct NewApi {
+    pub code: String,
+    pub name: String,
+    pub audience: String,
+    /// Space-separated, as in OAuth's `scope` parameter.
+    pub scopes: String,
+}
+
+pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>) -> Result<Api> {
+    let row = ApiRow {
+        id: db::new_id(),
+        code: validate::api_code(&new.code)?,
+        name: validate::api_name(&new.name)?,
+        audience: validate::audience(&new.audience)?,
+        created_at: now.naive_utc(),
+    };
+    let scopes = validate::scope_list(&new.scopes)?;
+    conn.transaction(|conn| {
+        diesel::insert_into(apis::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(Error::on_duplicate(|| {
+                format!(
+                    "An API with code {} or audience {} already exists.",
+                    row.code, row.audience
+                )
+            }))?;
+        for scope in &scopes {
+            diesel::insert_into(api_scopes::table)
+                .values((api_scopes::api_id.eq(&row.id), api_scopes::name.eq(scope)))
+                .execute(conn)?;
+        }
+        AuditEvent::success("api.create", actor)
+            .details(serde_json::json!({
+                "api_id": row.id, "code": row.code, "audience": row.audience, "scopes": scopes,
+            }))
+            .record(conn, now)
+    })?;
+    Ok(row.into_api(scopes))
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
+    let rows = apis::table
+        .order(apis::code)
+        .select(ApiRow::as_select())
+        .load(conn)?;
+    let mut scopes = scopes_by_api(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let own = scopes.remove(&row.id).unwrap_or_default();
+            row.into_api(own)
+        })
+        .collect())
+}
+
+/// An API by its code, in any letter case.
+pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
+    let row = apis::table
+        .filter(apis::code.eq(code.trim().to_ascii_uppercase()))
+        .select(ApiRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("No API has the code \"{}\".", code.trim())))?;
+    let scopes = api_scopes::table
+        .filter(api_scopes::api_id.eq(&row.id))
+        .order(api_scopes::name)
+        .select(api_scopes::name)
+        .load(conn)?;
+    Ok(row.into_api(scopes))
+}
+
+/// The codes of every registered API.
+pub fn codes(conn: &mut DbConn) -> Result<Vec<String>> {
+    Ok(apis::table
+        .order(apis::code)
+        .select(apis::code)
+        .load(conn)?)
+}
+
+fn scopes_by_api(conn: &mut DbConn) -> Result<HashMap<String, Vec<String>>> {
+    let pairs: Vec<(String, String)> = api_scopes::table
+        .order((api_scopes::api_id, api_scopes::name))
+        .select((api_scopes::api_id, api_scopes::name))
+        .load(conn)?;
+    let mut grouped: HashMap<String, Vec<String>> = HashMap::new();
+    for (api_id, scope) in pairs {
+        grouped.entry(api_id).or_default().push(scope);
+    }
+    Ok(grouped)
+}

@@ -1,0 +1,599 @@
+//! The `clavis` command line: the server, migrations, and admin commands for bootstrap and
+//! automation. Every listing or creating command prints a table, or JSON with `--json`.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use clavis_shared::dto::{
+    Api, Application, ClientSecretInfo, Environment, Organisation, Role, RoleAssignment,
+};
+use clavis_shared::validate::{self, ValidationError};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::apis::NewApi;
+use crate::apps::NewApplication;
+use crate::audit::Actor;
+use crate::config::{CONFIG_FILE_VAR, Config};
+use crate::db::{self, Database, PooledConn};
+use crate::orgs::NewOrganisation;
+use crate::users::Person;
+use crate::{apis, apps, logging, orgs, secrets, serve, users};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clavis",
+    version,
+    about = "Self-service client secrets and an OAuth 2.0 authorization server"
+)]
+pub struct Cli {
+    /// TOML config file; settings in CLAVIS_* environment variables override it.
+    #[arg(long, global = true, env = CONFIG_FILE_VAR, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations, then serve the portal, the API and the OAuth endpoints.
+    Serve,
+    /// Apply database migrations that are not applied yet.
+    Migrate,
+    /// Organisations (partners).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// APIs that tokens are issued for.
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Applications (OAuth clients).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Client secrets of an application.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// People and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ISO 3166-1 alpha-2 country code, e.g. NL.
+        #[arg(long)]
+        country: String,
+        /// A sandbox-only organisation, for implementers to test their integration.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiCommand {
+    /// Register an API (a resource server).
+    Create {
+        /// Short code used in application names, e.g. SMC.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// The audience identifier (a URI) tokens for this API carry.
+        #[arg(long)]
+        audience: String,
+        /// The scopes it defines, space-separated.
+        #[arg(long, default_value = "")]
+        scopes: String,
+    },
+    /// List APIs and their scopes.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Create an application, granted every scope of the APIs named.
+    Create(AppCreate),
+    /// Print the conventional name for an organisation's application calling an API.
+    SuggestName {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(long, value_name = "CODE")]
+        api: String,
+    },
+    /// List applications.
+    List {
+        /// Only this organisation's (name or id).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+    /// Show one application.
+    Show { client_id: String },
+    /// Let an application obtain tokens again.
+    Enable { client_id: String },
+    /// Stop an application from obtaining tokens.
+    Disable { client_id: String },
+}
+
+#[derive(Debug, Args)]
+struct AppCreate {
+    /// The owning organisation's name or id.
+    #[arg(long, value_name = "ORG")]
+    org: String,
+    /// Defaults to the convention Partner-<CC>-<Org>-<API>.
+    #[arg(long)]
+    name: Option<String>,
+    /// An API code it may call; repeat for several.
+    #[arg(long = "api", value_name = "CODE", required = true)]
+    apis: Vec<String>,
+    /// Keep an existing GUID as client_id instead of generating one.
+    #[arg(long, value_name = "GUID")]
+    client_id: Option<String>,
+    /// production or sandbox (default: sandbox in a sandbox organisation, else production).
+    #[arg(long)]
+    environment: Option<Environment>,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Access-token lifetime in seconds (300 to 86400; default 3600).
+    #[arg(long, value_name = "SECONDS")]
+    token_lifetime: Option<i32>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Create a secret and print its value, this once.
+    Create {
+        /// The application's client_id.
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long)]
+        name: String,
+        /// A date (YYYY-MM-DD, valid through that day, UTC) or a number of days (90d); at most one year ahead.
+        #[arg(long)]
+        expires: String,
+    },
+    /// List an application's secrets.
+    List {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+    /// Delete a secret; it stops working at once.
+    Delete {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long = "id", value_name = "SECRET_ID")]
+        secret_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Give a person a role; they need not have logged in yet.
+    Grant {
+        #[command(flatten)]
+        person: PersonArgs,
+        #[arg(long)]
+        role: Role,
+        /// The organisation (name or id), for credential_manager and viewer.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+    /// List role assignments.
+    List,
+    /// Take a role assignment away.
+    Revoke {
+        #[arg(long = "id", value_name = "ASSIGNMENT_ID")]
+        assignment_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct PersonArgs {
+    /// The person's e-mail; attaches at their first login with this e-mail verified.
+    #[arg(long)]
+    email: Option<String>,
+    /// The person's subject (`sub`) at the identity provider.
+    #[arg(long)]
+    subject: Option<String>,
+}
+
+impl PersonArgs {
+    fn person(&self) -> Person {
+        match (&self.email, &self.subject) {
+            (Some(email), _) => Person::Email(email.clone()),
+            (None, subject) => Person::Subject(subject.clone().unwrap_or_default()),
+        }
+    }
+}
+
+/// Parses the command line, runs the command, and prints any error as one line.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    logging::init(config.log_format, &config.log_level);
+    let db = Database::open(config.database.clone(), config.database_pool_size)?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(database = %db.target(), ?applied, "applied database migrations");
+    }
+    let out = Output { json: cli.json };
+    match cli.command {
+        Command::Serve => serve::serve(config, db),
+        Command::Migrate => out.migrated(&applied),
+        command => {
+            let mut conn = db.conn()?;
+            admin(command, &mut conn, &out, &Actor::cli(), db::now())
+        }
+    }
+}
+
+fn admin(
+    command: Command,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Org(OrgCommand::Create {
+            name,
+            country,
+            sandbox,
+        }) => {
+            let new = NewOrganisation {
+                name,
+                country,
+                sandbox,
+            };
+            out.organisations(&[orgs::create(conn, &new, actor, now)?])
+        }
+        Command::Org(OrgCommand::List) => out.organisations(&orgs::list(conn)?),
+        Command::Api(ApiCommand::Create {
+            code,
+            name,
+            audience,
+            scopes,
+        }) => {
+            let new = NewApi {
+                code,
+                name,
+                audience,
+                scopes,
+            };
+            out.apis(&[apis::create(conn, &new, actor, now)?])
+        }
+        Command::Api(ApiCommand::List) => out.apis(&apis::list(conn)?),
+        Command::App(AppCommand::Create(args)) => {
+            let new = NewApplication {
+                organisation: args.org,
+                name: args.name,
+                api_codes: args.apis,
+                client_id: args.client_id,
+                environment: args.environment,
+                description: args.description,
+                token_lifetime_secs: args.token_lifetime,
+            };
+            out.application(&apps::create(conn, &new, actor, now)?)
+        }
+        Command::App(AppCommand::SuggestName { org, api }) => {
+            out.line(&apps::suggest_name(conn, &org, &api)?)
+        }
+        Command::App(AppCommand::List { org }) => {
+            out.applications(&apps::list(conn, org.as_deref())?)
+        }
+        Command::App(AppCommand::Show { client_id }) => {
+            out.application(&apps::find_by_client_id(conn, &client_id)?)
+        }
+        Command::App(AppCommand::Enable { client_id }) => {
+            out.application(&apps::set_enabled(conn, &client_id, true, actor, now)?)
+        }
+        Command::App(AppCommand::Disable { client_id }) => {
+            out.application(&apps::set_enabled(conn, &client_id, false, actor, now)?)
+        }
+        Command::Secret(SecretCommand::Create {
+            client_id,
+            name,
+            expires,
+        }) => {
+            let expires_at = parse_expiry(&expires, now)?;
+            let created = secrets::create(conn, &client_id, &name, expires_at, actor, now)?;
+            if out.json {
+                return out.print_json(&created);
+            }
+            out.secrets(std::slice::from_ref(&created.info))?;
+            println!(
+                "\nClient secret (shown only this once, store it now):\n{}",
+                created.value
+            );
+            Ok(())
+        }
+        Command::Secret(SecretCommand::List { client_id }) => {
+            out.secrets(&secrets::list(conn, &client_id, now)?)
+        }
+        Command::Secret(SecretCommand::Delete {
+            client_id,
+            secret_id,
+        }) => out.secrets(&[secrets::delete(conn, &client_id, &secret_id, actor, now)?]),
+        Command::User(UserCommand::Grant { person, role, org }) => {
+            let granted = users::grant(conn, &person.person(), role, org.as_deref(), actor, now)?;
+            out.assignments(&[granted])
+        }
+        Command::User(UserCommand::List) => out.assignments(&users::list(conn)?),
+        Command::User(UserCommand::Revoke { assignment_id }) => {
+            out.assignments(&[users::revoke(conn, &assignment_id, actor, now)?])
+        }
+        Command::Serve | Command::Migrate => {
+            unreachable!("handled before opening an admin connection")
+        }
+    }
+}
+
+/// `--expires`: `YYYY-MM-DD` (valid through the end of that day, UTC) or `<N>d` from now.
+pub fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ValidationError> {
+    let text = text.trim();
+    let invalid = || {
+        ValidationError::new(
+            "expires_at",
+            format!(
+                "\"{text}\" is not an expiry: use a date such as 2027-05-31 or a number of days such as 90d."
+            ),
+        )
+    };
+    let expires_at = if let Some(days) = text.strip_suffix('d') {
+        let days: i64 = days.parse().map_err(|_| invalid())?;
+        now + Duration::try_days(days).ok_or_else(invalid)?
+    } else {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid())?;
+        validate::expiry_at_end_of(date)
+    };
+    Ok(expires_at)
+}
+
+/// Prints results as aligned tables for people or JSON for scripts.
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).context("cannot encode JSON")?
+        );
+        Ok(())
+    }
+
+    fn table<T: Serialize>(
+        &self,
+        items: &[T],
+        headers: &[&str],
+        row: impl Fn(&T) -> Vec<String>,
+    ) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(items);
+        }
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print!("{}", render_table(headers, &rows));
+        Ok(())
+    }
+
+    fn line(&self, text: &str) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(text);
+        }
+        println!("{text}");
+        Ok(())
+    }
+
+    fn migrated(&self, applied: &[String]) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(&serde_json::json!({ "applied": applied }));
+        }
+        match applied.len() {
+            0 => println!("The database is up to date."),
+            n => println!("Applied {n} migration(s): {}", applied.join(", ")),
+        }
+        Ok(())
+    }
+
+    fn organisations(&self, items: &[Organisation]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["ID", "NAME", "COUNTRY", "SANDBOX", "CREATED"],
+            |o| {
+                vec![
+                    o.id.clone(),
+                    o.name.clone(),
+                    o.country.clone(),
+                    yes_no(o.sandbox),
+                    when(o.created_at),
+                ]
+            },
+        )
+    }
+
+    fn apis(&self, items: &[Api]) -> anyhow::Result<()> {
+        self.table(items, &["CODE", "NAME", "AUDIENCE", "SCOPES"], |a| {
+            vec![
+                a.code.clone(),
+                a.name.clone(),
+                a.audience.clone(),
+                a.scopes.join(" "),
+            ]
+        })
+    }
+
+    fn applications(&self, items: &[Application]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["CLIENT_ID", "NAME", "ENVIRONMENT", "ENABLED", "APIS"],
+            |a| {
+                vec![
+                    a.client_id.clone(),
+                    a.name.clone(),
+                    a.environment.to_string(),
+                    yes_no(a.enabled),
+                    a.grants
+                        .iter()
+                        .map(|g| g.api_code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ]
+            },
+        )
+    }
+
+    fn application(&self, app: &Application) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(app);
+        }
+        println!("name:            {}", app.name);
+        println!("client_id:       {}", app.client_id);
+        println!("organisation:    {}", app.organisation_id);
+        println!("environment:     {}", app.environment);
+        println!("enabled:         {}", yes_no(app.enabled));
+        println!("token lifetime:  {} s", app.token_lifetime_secs);
+        if !app.description.is_empty() {
+            println!("description:     {}", app.description);
+        }
+        for grant in &app.grants {
+            println!(
+                "api:             {} ({}) scopes: {}",
+                grant.api_code,
+                grant.audience,
+                grant.scopes.join(" ")
+            );
+        }
+        println!(
+            "created:         {} by {}",
+            when(app.created_at),
+            app.created_by
+        );
+        Ok(())
+    }
+
+    fn secrets(&self, items: &[ClientSecretInfo]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &[
+                "ID",
+                "NAME",
+                "HINT",
+                "CREATED",
+                "EXPIRES",
+                "LAST USED",
+                "STATUS",
+            ],
+            |s| {
+                vec![
+                    s.id.clone(),
+                    s.name.clone(),
+                    format!("{}…", s.hint),
+                    when(s.created_at),
+                    when(s.expires_at),
+                    s.last_used_at.map_or_else(|| "never".to_owned(), when),
+                    s.status.as_str().to_owned(),
+                ]
+            },
+        )
+    }
+
+    fn assignments(&self, items: &[RoleAssignment]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["ID", "PERSON", "ROLE", "ORGANISATION", "GRANTED BY"],
+            |a| {
+                vec![
+                    a.id.clone(),
+                    a.email
+                        .clone()
+                        .or_else(|| a.subject.clone())
+                        .unwrap_or_default(),
+                    a.role.to_string(),
+                    a.organisation_id
+                        .clone()
+                        .unwrap_or_else(|| "(platform)".to_owned()),
+                    a.granted_by.clone(),
+                ]
+            },
+        )
+    }
+}
+
+fn yes_no(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.to_owned()
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn expiry_accepts_dates_and_day_counts() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        assert_eq!(parse_expiry("90d", now).unwrap(), now + Duration::days(90));
+        assert_eq!(
+            parse_expiry("2027-05-31", now).unwrap(),
+            Utc.with_ymd_and_hms(2027, 5, 31, 23, 59, 59).unwrap()
+        );
+        for wrong in ["soon", "2027-13-01", "d", "-5x", "99999999999999d"] {
+            assert_eq!(
+                parse_expiry(wrong, now).unwrap_err().field,
+                "expires_at",
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let table = render_table(&["A", "LONGER"], &[vec!["wide value".into(), "x".into()]]);
+        assert_eq!(table, "A           LONGER\nwide value  x\n");
+    }
+}

@@ -1,0 +1,281 @@
+//! Settings: defaults, then an optional TOML file, then `CLAVIS_*` environment variables.
+//! Unknown keys are an error, and every check names the setting it is about.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use crate::db::DbTarget;
+
+/// Names the config file when `--config` is not given.
+pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
+
+/// The settings as written by the operator, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    database_pool_size: u32,
+    listen: String,
+    public_url: Option<String>,
+    frontend_dir: PathBuf,
+    log_format: LogFormat,
+    log_level: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_pool_size: 10,
+            listen: "127.0.0.1:8080".to_owned(),
+            public_url: None,
+            frontend_dir: PathBuf::from("frontend/dist"),
+            log_format: LogFormat::Human,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where Clavis keeps its files (the embedded database by default).
+    pub data_dir: PathBuf,
+    pub database: DbTarget,
+    pub database_pool_size: u32,
+    pub listen: SocketAddr,
+    /// The URL people and API clients use to reach Clavis, without a trailing slash.
+    pub public_url: url::Url,
+    /// The portal's built files (trunk's output).
+    pub frontend_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+/// A setting that is missing, unknown or wrong; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads the settings from `file` (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "the config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("CLAVIS_").ignore(&["config"]));
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(e)))?;
+        raw.validate()
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let listen = parse_listen(&self.listen)?;
+        let database_url = self
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()));
+        let database = DbTarget::parse(&database_url)
+            .map_err(|why| ConfigError(format!("database_url (CLAVIS_DATABASE_URL) {why}")))?;
+        if self.database_pool_size == 0 {
+            return Err(ConfigError(
+                "database_pool_size (CLAVIS_DATABASE_POOL_SIZE) must be at least 1".to_owned(),
+            ));
+        }
+        let public_url = parse_public_url(self.public_url.as_deref(), listen)?;
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
+            ConfigError(format!(
+                "log_level (CLAVIS_LOG_LEVEL) \"{}\" is not a log filter such as info or clavis=debug: {e}",
+                self.log_level
+            ))
+        })?;
+        Ok(Config {
+            data_dir: self.data_dir,
+            database,
+            database_pool_size: self.database_pool_size,
+            listen,
+            public_url,
+            frontend_dir: self.frontend_dir,
+            log_format: self.log_format,
+            log_level: self.log_level,
+        })
+    }
+}
+
+fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
+    listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "listen (CLAVIS_LISTEN) \"{listen}\" is not an address and port such as 127.0.0.1:8080"
+            ))
+        })
+}
+
+/// The public URL as configured, or the listen address over http when none is.
+fn parse_public_url(configured: Option<&str>, listen: SocketAddr) -> Result<url::Url, ConfigError> {
+    let text = match configured {
+        Some(text) => text.trim_end_matches('/').to_owned(),
+        None if listen.ip().is_unspecified() => format!("http://127.0.0.1:{}", listen.port()),
+        None => format!("http://{listen}"),
+    };
+    let invalid = |why: &str| {
+        ConfigError(format!(
+            "public_url (CLAVIS_PUBLIC_URL) \"{text}\" {why}; use a URL such as https://clavis.example.org"
+        ))
+    };
+    let url = url::Url::parse(&text).map_err(|_| invalid("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http or https URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid("must not contain a query, fragment or user name"));
+    }
+    Ok(url)
+}
+
+/// Figment names the key and where it came from; we add the matching variable name.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join("_");
+            if key.is_empty() {
+                e.to_string()
+            } else {
+                format!("{e} (environment variable CLAVIS_{})", key.to_uppercase())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawConfig {
+        RawConfig::default()
+    }
+
+    #[test]
+    fn defaults_use_embedded_sqlite_in_data_dir() {
+        let config = raw().validate().unwrap();
+        assert_eq!(
+            config.database,
+            DbTarget::Sqlite(PathBuf::from("data/clavis.db"))
+        );
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+    }
+
+    #[test]
+    fn postgres_urls_pick_postgres() {
+        let config = RawConfig {
+            database_url: Some("postgres://postgres@127.0.0.1/clavis".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert!(matches!(config.database, DbTarget::Postgres(_)));
+    }
+
+    #[test]
+    fn wrong_settings_name_the_setting() {
+        let err = RawConfig {
+            database_url: Some("mysql://x".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_DATABASE_URL"), "{err}");
+        let err = RawConfig {
+            listen: "nowhere".into(),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_LISTEN"), "{err}");
+        let err = RawConfig {
+            public_url: Some("ftp://x".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_PUBLIC_URL"), "{err}");
+        let err = RawConfig {
+            database_pool_size: 0,
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("CLAVIS_DATABASE_POOL_SIZE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn public_url_defaults_to_loopback_for_wildcard_listen() {
+        let config = RawConfig {
+            listen: "0.0.0.0:9000".into(),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn file_and_environment_layer_over_defaults_and_unknown_keys_fail() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "clavis.toml",
+                "listen = \"127.0.0.1:9100\"\nlog_format = \"json\"\n",
+            )?;
+            jail.set_env("CLAVIS_LISTEN", "127.0.0.1:9200");
+            let config = Config::load(Some(Path::new("clavis.toml"))).unwrap();
+            assert_eq!(config.listen.port(), 9200);
+            assert_eq!(config.log_format, LogFormat::Json);
+
+            jail.create_file("bad.toml", "lisen = \"127.0.0.1:9100\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("lisen"), "{err}");
+
+            jail.set_env("CLAVIS_DATABSE_URL", "x");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("CLAVIS_DATABSE_URL"), "{err}");
+
+            let err = Config::load(Some(Path::new("missing.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing.toml does not exist"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,271 @@
+//! Storage: one connection type for SQLite (embedded default) and PostgreSQL, a pool, and
+//! the embedded migrations. Queries elsewhere are written once against [`DbConn`].
+
+pub mod schema;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Serialises migrations when several instances start against one PostgreSQL at once.
+const MIGRATION_LOCK_KEY: i64 = 0x0C1A_7150;
+
+/// A connection to whichever database the URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names. Chosen by scheme here, rather than by trying each backend,
+/// so a connection failure reports its real cause.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbTarget {
+    /// `postgres://…` or `postgresql://…` for PostgreSQL; `sqlite://path` or `sqlite:path` for SQLite.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                "must start with postgres://, postgresql:// or sqlite:// (for example sqlite://data/clavis.db)"
+                    .to_owned()
+            })?;
+        if path.is_empty() {
+            return Err("names no SQLite file (for example sqlite://data/clavis.db)".to_owned());
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    fn connect(&self) -> ConnectionResult<DbConn> {
+        match self {
+            Self::Postgres(url) => PgConnection::establish(url).map(DbConn::Postgres),
+            Self::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // busy_timeout first, so switching to WAL waits for another process's lock.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Names the database without its password, for logs and error messages.
+impl fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "SQLite database {}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(parsed) => write!(
+                    f,
+                    "PostgreSQL database {}{} on {}:{}",
+                    parsed.path().trim_start_matches('/'),
+                    if parsed.username().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" as {}", parsed.username())
+                    },
+                    parsed.host_str().unwrap_or("localhost"),
+                    parsed.port().unwrap_or(5432)
+                ),
+                Err(_) => f.write_str("PostgreSQL database (unparsable URL)"),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Opens pooled connections by URL scheme.
+pub struct DbManager(DbTarget);
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> ConnectionResult<DbConn> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> ConnectionResult<()> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Why the database could not be opened: says which database and the real cause.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the directory {dir} for the {target}: {source}")]
+    CreateDir {
+        dir: PathBuf,
+        target: DbTarget,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the {target}: {source}")]
+    Connect {
+        target: DbTarget,
+        source: ConnectionError,
+    },
+    #[error("cannot create a connection pool for the {target}: {source}")]
+    Pool {
+        target: DbTarget,
+        source: r2d2::PoolError,
+    },
+    #[error("cannot apply the database migrations to the {target}: {reason}")]
+    Migrate { target: DbTarget, reason: String },
+}
+
+/// The pool of connections every part of Clavis shares.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<DbManager>,
+    target: DbTarget,
+}
+
+/// A connection borrowed from the pool; returns to it when dropped.
+pub type PooledConn = PooledConnection<DbManager>;
+
+impl Database {
+    /// Connects once directly (to report the real error), then builds the pool.
+    pub fn open(target: DbTarget, pool_size: u32) -> Result<Self, OpenError> {
+        if let DbTarget::Sqlite(path) = &target {
+            create_parent_dir(path, &target)?;
+        }
+        target.connect().map_err(|source| OpenError::Connect {
+            target: target.clone(),
+            source,
+        })?;
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(DbManager(target.clone()))
+            .map_err(|source| OpenError::Pool {
+                target: target.clone(),
+                source,
+            })?;
+        Ok(Self { pool, target })
+    }
+
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+
+    /// A connection from the pool, for blocking work (the CLI, or inside [`Database::run`]).
+    pub fn conn(&self) -> Result<PooledConn, Error> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking database work off the async executor.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || work(&mut *pool.get()?))
+            .await
+            .map_err(|_| Error::Internal("database task was cancelled".to_owned()))?
+    }
+
+    /// Applies every migration not yet applied; returns the versions it applied.
+    pub fn migrate(&self) -> Result<Vec<String>, OpenError> {
+        let fail = |reason: String| OpenError::Migrate {
+            target: self.target.clone(),
+            reason,
+        };
+        let mut conn = self.pool.get().map_err(|e| fail(e.to_string()))?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
+            DbConn::Postgres(conn) => migrate_postgres(conn),
+        };
+        applied.map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Fails unless every migration has been applied: the readiness check.
+pub fn ensure_migrated(conn: &mut DbConn) -> Result<(), Error> {
+    let pending = match conn {
+        DbConn::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConn::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| Error::Internal(format!("cannot read the migration state: {e}")))?;
+    if pending {
+        return Err(Error::Unavailable(
+            "The database has migrations that are not applied yet: run clavis migrate.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+type MigrationResult = Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>>;
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.iter().map(ToString::to_string).collect()
+}
+
+fn migrate_postgres(conn: &mut PgConnection) -> MigrationResult {
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+    let applied = conn
+        .run_pending_migrations(POSTGRES_MIGRATIONS)
+        .map(versions);
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+    applied
+}
+
+fn create_parent_dir(path: &std::path::Path, target: &DbTarget) -> Result<(), OpenError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+                dir: dir.to_owned(),
+                target: target.clone(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The current time as stored: UTC, to the microsecond both databases keep.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Reads a stored timestamp (always UTC) back as one.
+pub fn utc(stored: NaiveDateTime) -> DateTime<Utc> {
+    stored.and_utc()
+}
+
+/// A new random identifier for a row.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

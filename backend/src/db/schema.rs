@@ -1,0 +1,132 @@
+//! Table definitions, written once with types both SQLite and PostgreSQL support.
+//! Keep in step with migrations/sqlite and migrations/postgres.
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        country -> Text,
+        sandbox -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    apis (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        audience -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_scopes (api_id, name) {
+        api_id -> Text,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        organisation_id -> Text,
+        name -> Text,
+        client_id -> Text,
+        description -> Text,
+        environment -> Text,
+        enabled -> Bool,
+        token_lifetime_secs -> Integer,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    application_apis (application_id, api_id) {
+        application_id -> Text,
+        api_id -> Text,
+    }
+}
+
+diesel::table! {
+    application_scopes (application_id, api_id, scope) {
+        application_id -> Text,
+        api_id -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::table! {
+    client_secrets (id) {
+        id -> Text,
+        application_id -> Text,
+        name -> Text,
+        hint -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        issuer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        email -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    role_assignments (id) {
+        id -> Text,
+        user_id -> Text,
+        role -> Text,
+        organisation_id -> Nullable<Text>,
+        granted_at -> Timestamp,
+        granted_by -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        actor_kind -> Text,
+        actor -> Text,
+        action -> Text,
+        organisation_id -> Nullable<Text>,
+        application_id -> Nullable<Text>,
+        secret_id -> Nullable<Text>,
+        source_address -> Nullable<Text>,
+        outcome -> Text,
+        details -> Text,
+    }
+}
+
+diesel::joinable!(api_scopes -> apis (api_id));
+diesel::joinable!(applications -> organisations (organisation_id));
+diesel::joinable!(application_apis -> applications (application_id));
+diesel::joinable!(application_apis -> apis (api_id));
+diesel::joinable!(client_secrets -> applications (application_id));
+diesel::joinable!(role_assignments -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    apis,
+    api_scopes,
+    applications,
+    application_apis,
+    application_scopes,
+    client_secrets,
+    users,
+    role_assignments,
+    audit_events,
+);

@@ -1,0 +1,21 @@
+//! Clavis: a self-service portal for client secrets and an OAuth 2.0 authorization server
+//! for machine-to-machine APIs.
+//!
+//! One module per domain (organisations, APIs, applications, secrets, users, audit), each
+//! with its logic and queries side by side; `db` holds storage, `app` wires every route.
+
+pub mod apis;
+pub mod app;
+pub mod apps;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod logging;
+pub mod orgs;
+pub mod secrets;
+pub mod serve;
+pub mod site;
+pub mod users;

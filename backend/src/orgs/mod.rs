@@ -1,0 +1,99 @@
+//! Organisations: the partners that own applications.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::dto::Organisation;
+use clavis_shared::validate;
+use diesel::prelude::*;
+
+use crate::audit::{Actor, AuditEvent};
+use crate::db::{self, DbConn, schema::organisations};
+use crate::error::{Error, Result};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = organisations)]
+struct OrganisationRow {
+    id: String,
+    name: String,
+    country: String,
+    sandbox: bool,
+    created_at: NaiveDateTime,
+}
+
+impl From<OrganisationRow> for Organisation {
+    fn from(row: OrganisationRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            country: row.country,
+            sandbox: row.sandbox,
+            created_at: db::utc(row.created_at),
+        }
+    }
+}
+
+/// What an admin gives to create an organisation.
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub name: String,
+    pub country: String,
+    pub sandbox: bool,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    new: &NewOrganisation,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Organisation> {
+    let row = OrganisationRow {
+        id: db::new_id(),
+        name: validate::organisation_name(&new.name)?,
+        country: validate::country_code(&new.country)?,
+        sandbox: new.sandbox,
+        created_at: now.naive_utc(),
+    };
+    conn.transaction(|conn| {
+        diesel::insert_into(organisations::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(Error::on_duplicate(|| {
+                format!("An organisation named \"{}\" already exists.", row.name)
+            }))?;
+        AuditEvent::success("organisation.create", actor)
+            .organisation(&row.id)
+            .details(serde_json::json!({
+                "name": row.name, "country": row.country, "sandbox": row.sandbox,
+            }))
+            .record(conn, now)
+    })?;
+    Ok(row.into())
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<Organisation>> {
+    let rows = organisations::table
+        .order(lower(organisations::name))
+        .select(OrganisationRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// An organisation by its id or its name (names compare case-insensitively).
+pub fn find(conn: &mut DbConn, id_or_name: &str) -> Result<Organisation> {
+    organisations::table
+        .filter(
+            organisations::id
+                .eq(id_or_name)
+                .or(lower(organisations::name).eq(id_or_name.trim().to_lowercase())),
+        )
+        .select(OrganisationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Into::into)
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "No organisation has the id or name \"{id_or_name}\"."
+            ))
+        })
+}

@@ -1,0 +1,180 @@
+//! Client secrets: created with a CSPRNG value shown exactly once, stored as an argon2id
+//! hash and a three-character hint, listed, and deleted when no longer used.
+
+pub mod hash;
+pub mod value;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
+use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
+use diesel::prelude::*;
+
+use crate::apps;
+use crate::audit::{Actor, AuditEvent};
+use crate::db::{self, DbConn, schema::applications, schema::client_secrets};
+use crate::error::{Error, Result};
+use value::ClientSecretValue;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = client_secrets)]
+struct SecretRow {
+    id: String,
+    name: String,
+    hint: String,
+    created_at: NaiveDateTime,
+    created_by: String,
+    expires_at: NaiveDateTime,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl SecretRow {
+    fn into_info(self, now: DateTime<Utc>) -> ClientSecretInfo {
+        let expires_at = db::utc(self.expires_at);
+        ClientSecretInfo {
+            id: self.id,
+            name: self.name,
+            hint: self.hint,
+            created_at: db::utc(self.created_at),
+            created_by: self.created_by,
+            expires_at,
+            last_used_at: self.last_used_at.map(db::utc),
+            status: SecretStatus::of(expires_at, now),
+        }
+    }
+}
+
+/// Creates a secret for the application `client_id`; the returned value is never stored.
+pub fn create(
+    conn: &mut DbConn,
+    client_id: &str,
+    name: &str,
+    expires_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<NewClientSecret> {
+    let name = validate::secret_name(name)?;
+    let expires_at = validate::secret_expiry(expires_at, now)?;
+    let id = uuid::Uuid::new_v4();
+    let value = ClientSecretValue::generate(id);
+    // Hash before the transaction: argon2id takes milliseconds and needs no lock.
+    let secret_hash = hash::hash(&value)?;
+    let id = id.to_string();
+    conn.transaction(|conn| {
+        lock_secrets_of(conn, client_id)?;
+        let application = apps::find_by_client_id(conn, client_id)?;
+        ensure_room_for_another(conn, &application.id, now)?;
+        diesel::insert_into(client_secrets::table)
+            .values((
+                client_secrets::id.eq(&id),
+                client_secrets::application_id.eq(&application.id),
+                client_secrets::name.eq(&name),
+                client_secrets::hint.eq(value.hint()),
+                client_secrets::secret_hash.eq(secret_hash.as_phc()),
+                client_secrets::created_at.eq(now.naive_utc()),
+                client_secrets::created_by.eq(actor.label()),
+                client_secrets::expires_at.eq(expires_at.naive_utc()),
+            ))
+            .execute(conn)?;
+        AuditEvent::success("secret.create", actor)
+            .organisation(&application.organisation_id)
+            .application(&application.id)
+            .secret(&id)
+            .details(serde_json::json!({
+                "name": name, "hint": value.hint(), "expires_at": expires_at,
+            }))
+            .record(conn, now)
+    })?;
+    let info = ClientSecretInfo {
+        id,
+        name,
+        hint: value.hint().to_owned(),
+        created_at: now,
+        created_by: actor.label(),
+        expires_at,
+        last_used_at: None,
+        status: SecretStatus::of(expires_at, now),
+    };
+    Ok(NewClientSecret {
+        info,
+        value: value.expose().to_owned(),
+    })
+}
+
+/// The application's secrets, soonest expiry first.
+pub fn list(
+    conn: &mut DbConn,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClientSecretInfo>> {
+    let application = apps::find_by_client_id(conn, client_id)?;
+    let rows = client_secrets::table
+        .filter(client_secrets::application_id.eq(&application.id))
+        .order((client_secrets::expires_at, client_secrets::name))
+        .select(SecretRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.into_info(now)).collect())
+}
+
+/// Deletes one of the application's secrets; it stops working at once.
+pub fn delete(
+    conn: &mut DbConn,
+    client_id: &str,
+    secret_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<ClientSecretInfo> {
+    conn.transaction(|conn| {
+        let application = apps::find_by_client_id(conn, client_id)?;
+        let row = client_secrets::table
+            .filter(client_secrets::id.eq(secret_id.trim()))
+            .filter(client_secrets::application_id.eq(&application.id))
+            .select(SecretRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "Application {} has no secret with the id \"{}\".",
+                    application.client_id,
+                    secret_id.trim()
+                ))
+            })?;
+        diesel::delete(client_secrets::table.find(&row.id)).execute(conn)?;
+        AuditEvent::success("secret.delete", actor)
+            .organisation(&application.organisation_id)
+            .application(&application.id)
+            .secret(&row.id)
+            .details(serde_json::json!({ "name": row.name, "hint": row.hint }))
+            .record(conn, now)?;
+        Ok(row.into_info(now))
+    })
+}
+
+/// Takes the application's row lock as the transaction's first statement, so concurrent
+/// creations cannot both pass the quota check: a row lock on PostgreSQL, and on SQLite the
+/// write lock (taken before any read, so a busy writer is waited for, not failed on).
+fn lock_secrets_of(conn: &mut DbConn, client_id: &str) -> Result<()> {
+    diesel::update(
+        applications::table.filter(applications::client_id.eq(client_id.trim().to_lowercase())),
+    )
+    .set(applications::enabled.eq(applications::enabled))
+    .execute(conn)?;
+    Ok(())
+}
+
+fn ensure_room_for_another(
+    conn: &mut DbConn,
+    application_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let active: i64 = client_secrets::table
+        .filter(client_secrets::application_id.eq(application_id))
+        .filter(client_secrets::expires_at.gt(now.naive_utc()))
+        .count()
+        .get_result(conn)?;
+    if active >= MAX_ACTIVE_SECRETS {
+        return Err(Error::Conflict(format!(
+            "This application already has {MAX_ACTIVE_SECRETS} active secrets, the most allowed. Delete one it no longer uses first."
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! People and their roles. A person can be designated (by e-mail or OIDC subject) before
+//! their first login; the login attaches the record when the ID token matches.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::dto::{Role, RoleAssignment};
+use clavis_shared::validate::{self, ValidationError};
+use diesel::prelude::*;
+
+use crate::audit::{Actor, AuditEvent};
+use crate::db::{self, DbConn, schema::role_assignments, schema::users};
+use crate::error::{Error, Result};
+use crate::orgs;
+
+/// How an admin names the person a role is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Person {
+    Email(String),
+    /// The `sub` claim the OpenID Connect provider gives the person.
+    Subject(String),
+}
+
+impl Person {
+    fn normalised(&self) -> Result<Self> {
+        match self {
+            Self::Email(email) => Ok(Self::Email(validate::email(email)?)),
+            Self::Subject(subject) => {
+                let subject = subject.trim();
+                if subject.is_empty() || subject.len() > 255 {
+                    return Err(ValidationError::new(
+                        "subject",
+                        "The subject must be 1 to 255 characters, as the identity provider issues it.",
+                    )
+                    .into());
+                }
+                Ok(Self::Subject(subject.to_owned()))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Email(email) => write!(f, "{email}"),
+            Self::Subject(subject) => write!(f, "subject {subject}"),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = role_assignments)]
+struct AssignmentRow {
+    id: String,
+    user_id: String,
+    role: String,
+    organisation_id: Option<String>,
+    granted_at: NaiveDateTime,
+    granted_by: String,
+}
+
+impl AssignmentRow {
+    fn into_assignment(
+        self,
+        email: Option<String>,
+        subject: Option<String>,
+    ) -> Result<RoleAssignment> {
+        Ok(RoleAssignment {
+            role: self.role.parse().map_err(Error::Internal)?,
+            id: self.id,
+            organisation_id: self.organisation_id,
+            user_id: self.user_id,
+            email,
+            subject,
+            granted_at: db::utc(self.granted_at),
+            granted_by: self.granted_by,
+        })
+    }
+}
+
+/// Gives `person` a role: admin platform-wide, or another role within `organisation`.
+pub fn grant(
+    conn: &mut DbConn,
+    person: &Person,
+    role: Role,
+    organisation: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RoleAssignment> {
+    let person = person.normalised()?;
+    conn.transaction(|conn| {
+        let organisation_id = match (role.is_per_organisation(), organisation) {
+            (true, Some(organisation)) => Some(orgs::find(conn, organisation)?.id),
+            (true, None) => {
+                return Err(ValidationError::new(
+                    "organisation",
+                    format!("The {role} role applies to one organisation: name the organisation."),
+                )
+                .into());
+            }
+            (false, Some(_)) => {
+                return Err(ValidationError::new(
+                    "organisation",
+                    "The admin role is platform-wide: do not name an organisation.",
+                )
+                .into());
+            }
+            (false, None) => None,
+        };
+        let (user_id, email, subject) = find_or_designate(conn, &person, now)?;
+        let row = AssignmentRow {
+            id: db::new_id(),
+            user_id,
+            role: role.as_str().to_owned(),
+            organisation_id,
+            granted_at: now.naive_utc(),
+            granted_by: actor.label(),
+        };
+        diesel::insert_into(role_assignments::table)
+            .values((
+                role_assignments::id.eq(&row.id),
+                role_assignments::user_id.eq(&row.user_id),
+                role_assignments::role.eq(&row.role),
+                role_assignments::organisation_id.eq(&row.organisation_id),
+                role_assignments::granted_at.eq(row.granted_at),
+                role_assignments::granted_by.eq(&row.granted_by),
+            ))
+            .execute(conn)
+            .map_err(Error::on_duplicate(|| {
+                format!("{person} already has the {role} role there.")
+            }))?;
+        let mut event = AuditEvent::success("role.grant", actor).details(serde_json::json!({
+            "assignment_id": row.id, "user_id": row.user_id, "role": row.role,
+            "email": email, "subject": subject,
+        }));
+        if let Some(organisation_id) = &row.organisation_id {
+            event = event.organisation(organisation_id);
+        }
+        event.record(conn, now)?;
+        row.into_assignment(email, subject)
+    })
+}
+
+/// Every role assignment, with the person it is for.
+pub fn list(conn: &mut DbConn) -> Result<Vec<RoleAssignment>> {
+    let rows: Vec<(AssignmentRow, Option<String>, Option<String>)> = role_assignments::table
+        .inner_join(users::table)
+        .order((users::email, role_assignments::role))
+        .select((AssignmentRow::as_select(), users::email, users::subject))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(row, email, subject)| row.into_assignment(email, subject))
+        .collect()
+}
+
+/// Takes a role away again.
+pub fn revoke(
+    conn: &mut DbConn,
+    assignment_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<RoleAssignment> {
+    conn.transaction(|conn| {
+        let (row, email, subject) = role_assignments::table
+            .inner_join(users::table)
+            .filter(role_assignments::id.eq(assignment_id.trim()))
+            .select((AssignmentRow::as_select(), users::email, users::subject))
+            .first::<(AssignmentRow, Option<String>, Option<String>)>(conn)
+            .optional()?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "No role assignment has the id \"{}\".",
+                    assignment_id.trim()
+                ))
+            })?;
+        diesel::delete(role_assignments::table.find(&row.id)).execute(conn)?;
+        let mut event = AuditEvent::success("role.revoke", actor).details(serde_json::json!({
+            "assignment_id": row.id, "user_id": row.user_id, "role": row.role,
+            "email": email, "subject": subject,
+        }));
+        if let Some(organisation_id) = &row.organisation_id {
+            event = event.organisation(organisation_id);
+        }
+        event.record(conn, now)?;
+        row.into_assignment(email, subject)
+    })
+}
+
+/// The user the person names, or a new designated record that their first login claims.
+fn find_or_designate(
+    conn: &mut DbConn,
+    person: &Person,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<String>, Option<String>)> {
+    let mut query = users::table
+        .select((users::id, users::email, users::subject))
+        .order(users::created_at)
+        .into_boxed();
+    query = match person {
+        Person::Email(email) => query.filter(users::email.eq(email)),
+        Person::Subject(subject) => query.filter(users::subject.eq(subject)),
+    };
+    if let Some(found) = query.first(conn).optional()? {
+        return Ok(found);
+    }
+    let (email, subject) = match person {
+        Person::Email(email) => (Some(email.clone()), None),
+        Person::Subject(subject) => (None, Some(subject.clone())),
+    };
+    let id = db::new_id();
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(&id),
+            users::email.eq(&email),
+            users::subject.eq(&subject),
+            users::created_at.eq(now.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok((id, email, subject))
+}

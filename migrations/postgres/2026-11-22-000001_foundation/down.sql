@@ -1,0 +1,12 @@
+DROP TRIGGER audit_events_no_change ON audit_events;
+DROP TABLE audit_events;
+DROP TABLE role_assignments;
+DROP TABLE users;
+DROP TABLE client_secrets;
+DROP TABLE application_scopes;
+DROP TABLE application_apis;
+DROP TABLE applications;
+DROP TABLE api_scopes;
+DROP TABLE apis;
+DROP TABLE organisations;
+DROP FUNCTION audit_events_append_only();

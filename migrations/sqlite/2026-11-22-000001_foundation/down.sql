@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP TABLE role_assignments;
+DROP TABLE users;
+DROP TABLE client_secrets;
+DROP TABLE application_scopes;
+DROP TABLE application_apis;
+DROP TABLE applications;
+DROP TABLE api_scopes;
+DROP TABLE apis;
+DROP TABLE organisations;

@@ -1,0 +1,273 @@
+//! What Clavis sends over the wire: the portal API's responses and the CLI's `--json` output.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A secret expiring within this many days is flagged as expiring (the first reminder).
+pub const EXPIRING_WITHIN_DAYS: i64 = 42;
+
+/// Where an application's tokens are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Production,
+    Sandbox,
+}
+
+impl Environment {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "production" => Ok(Self::Production),
+            "sandbox" => Ok(Self::Sandbox),
+            other => Err(format!(
+                "\"{other}\" is not an environment: use production or sandbox."
+            )),
+        }
+    }
+}
+
+/// What a person may do: everywhere (admin) or within one organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Platform admin: manages organisations, APIs, applications and people.
+    Admin,
+    /// May view, create and delete the organisation's client secrets.
+    CredentialManager,
+    /// May view the organisation's applications and secrets, but change nothing.
+    Viewer,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::CredentialManager => "credential_manager",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Organisation roles apply to one organisation; admin applies to the whole platform.
+    pub const fn is_per_organisation(self) -> bool {
+        !matches!(self, Self::Admin)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "credential_manager" => Ok(Self::CredentialManager),
+            "viewer" => Ok(Self::Viewer),
+            other => Err(format!(
+                "\"{other}\" is not a role: use admin, credential_manager or viewer."
+            )),
+        }
+    }
+}
+
+/// A secret's state as contacts see it; reminders and badges use the same rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStatus {
+    Active,
+    /// Expires within [`EXPIRING_WITHIN_DAYS`] days.
+    Expiring,
+    Expired,
+}
+
+impl SecretStatus {
+    pub fn of(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if expires_at <= now {
+            Self::Expired
+        } else if expires_at - now <= Duration::days(EXPIRING_WITHIN_DAYS) {
+            Self::Expiring
+        } else {
+            Self::Active
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// A sandbox-only organisation, for implementers to test their integration.
+    pub sandbox: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A resource server that access tokens are issued for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Api {
+    pub id: String,
+    /// Short code used in application names, such as `SMC`.
+    pub code: String,
+    pub name: String,
+    /// The `aud` of tokens issued for this API.
+    pub audience: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API an application may receive tokens for, with the scopes it was granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiGrant {
+    pub api_code: String,
+    pub audience: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub organisation_id: String,
+    pub name: String,
+    /// Permanent OAuth client identifier.
+    pub client_id: String,
+    pub description: String,
+    pub environment: Environment,
+    pub enabled: bool,
+    pub token_lifetime_secs: i32,
+    pub grants: Vec<ApiGrant>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// What is shown of a client secret after it was created: never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSecretInfo {
+    pub id: String,
+    pub name: String,
+    /// The first three characters of the value, so people can tell secrets apart.
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub status: SecretStatus,
+}
+
+/// A freshly created secret: the only response that ever carries its value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClientSecret {
+    #[serde(flatten)]
+    pub info: ClientSecretInfo,
+    pub value: String,
+}
+
+impl fmt::Debug for NewClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewClientSecret")
+            .field("info", &self.info)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A role given to a person, who is known by e-mail or OIDC subject until their first login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub id: String,
+    pub role: Role,
+    pub organisation_id: Option<String>,
+    pub user_id: String,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub granted_at: DateTime<Utc>,
+    pub granted_by: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn status_follows_the_six_week_rule() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+        assert_eq!(
+            SecretStatus::of(now + Duration::days(43), now),
+            SecretStatus::Active
+        );
+        assert_eq!(
+            SecretStatus::of(now + Duration::days(42), now),
+            SecretStatus::Expiring
+        );
+        assert_eq!(
+            SecretStatus::of(now + Duration::seconds(1), now),
+            SecretStatus::Expiring
+        );
+        assert_eq!(SecretStatus::of(now, now), SecretStatus::Expired);
+    }
+
+    #[test]
+    fn new_secret_debug_hides_the_value() {
+        let now = Utc::now();
+        let secret = NewClientSecret {
+            info: ClientSecretInfo {
+                id: "id".into(),
+                name: "ci".into(),
+                hint: "abc".into(),
+                created_at: now,
+                created_by: "cli".into(),
+                expires_at: now,
+                last_used_at: None,
+                status: SecretStatus::Active,
+            },
+            value: "abc_clv1_supersecretvalue".into(),
+        };
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("supersecret"), "{shown}");
+        let json = serde_json::to_value(&secret).unwrap();
+        assert_eq!(json["value"], "abc_clv1_supersecretvalue");
+        assert_eq!(json["hint"], "abc");
+    }
+
+    #[test]
+    fn roles_and_environments_round_trip() {
+        for role in [Role::Admin, Role::CredentialManager, Role::Viewer] {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("owner".parse::<Role>().is_err());
+        assert_eq!(
+            "sandbox".parse::<Environment>().unwrap(),
+            Environment::Sandbox
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Wire types and validation rules used by both the Clavis backend and frontend.
+//!
+//! Only dependencies that build for WASM belong here, so the portal stays small.
+
+pub mod dto;
+pub mod error;
+pub mod validate;
+
+pub use error::ErrorBody;
+pub use validate::ValidationError;

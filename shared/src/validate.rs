@@ -1,0 +1,481 @@
+//! Validation rules for everything a person types into Clavis.
+//!
+//! The backend enforces these for the CLI and the HTTP API; the frontend runs the same
+//! functions to explain a mistake before the request is sent.
+
+use chrono::{DateTime, Months, NaiveDate, NaiveTime, Utc};
+use thiserror::Error;
+
+/// An application may hold at most this many unexpired secrets at once.
+pub const MAX_ACTIVE_SECRETS: i64 = 10;
+/// Longest name of an organisation, API or application, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest secret name, in characters.
+pub const MAX_SECRET_NAME_CHARS: usize = 64;
+/// Longest application description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// A secret may expire at most this many months ahead.
+pub const MAX_SECRET_LIFETIME_MONTHS: u32 = 12;
+/// Bounds of an application's access-token lifetime, in seconds (5 minutes to 24 hours).
+pub const TOKEN_LIFETIME_SECS: std::ops::RangeInclusive<i32> = 300..=86_400;
+/// Access-token lifetime of a new application unless one is given: one hour.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: i32 = 3_600;
+/// Prefix that marks an application name as following the naming convention.
+pub const PARTNER_PREFIX: &str = "Partner";
+
+/// Input that breaks a rule: which field, and a sentence saying what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+type Checked<T> = Result<T, ValidationError>;
+
+/// A display name: trimmed, non-empty, at most `max` characters, no control characters.
+fn display_name(field: &'static str, what: &str, value: &str, max: usize) -> Checked<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ValidationError::new(
+            field,
+            format!("{what} must not be empty."),
+        ));
+    }
+    if trimmed.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("{what} must be at most {max} characters long."),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            format!("{what} must not contain control characters such as tabs or line breaks."),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub fn organisation_name(value: &str) -> Checked<String> {
+    display_name("name", "The organisation name", value, MAX_NAME_CHARS)
+}
+
+pub fn api_name(value: &str) -> Checked<String> {
+    display_name("name", "The API name", value, MAX_NAME_CHARS)
+}
+
+pub fn secret_name(value: &str) -> Checked<String> {
+    display_name("name", "The secret name", value, MAX_SECRET_NAME_CHARS)
+}
+
+pub fn description(value: &str) -> Checked<String> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ValidationError::new(
+            "description",
+            format!("The description must be at most {MAX_DESCRIPTION_CHARS} characters long."),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An ISO 3166-1 alpha-2 country code, returned in upper case.
+pub fn country_code(value: &str) -> Checked<String> {
+    let code = value.trim().to_ascii_uppercase();
+    let valid = code.len() == 2 && isocountry::CountryCode::for_alpha2(&code).is_ok();
+    if !valid {
+        return Err(ValidationError::new(
+            "country",
+            format!(
+                "\"{}\" is not an ISO 3166-1 alpha-2 country code (for example NL, DE or BE).",
+                value.trim()
+            ),
+        ));
+    }
+    Ok(code)
+}
+
+/// An API's short code such as `DM` or `SMC`: 2 to 10 upper-case letters or digits.
+pub fn api_code(value: &str) -> Checked<String> {
+    let code = value.trim().to_ascii_uppercase();
+    let valid = (2..=10).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !valid {
+        return Err(ValidationError::new(
+            "code",
+            format!(
+                "\"{}\" is not a valid API code: use 2 to 10 letters or digits, starting with a letter (for example SMC).",
+                value.trim()
+            ),
+        ));
+    }
+    Ok(code)
+}
+
+/// An API's audience identifier: an absolute URI such as `https://api.example.org/smc`.
+pub fn audience(value: &str) -> Checked<String> {
+    let uri = value.trim();
+    let scheme_end = uri.find(':').unwrap_or(0);
+    let scheme = &uri[..scheme_end];
+    let valid = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && uri.len() > scheme_end + 1
+        && uri.len() <= 255
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ValidationError::new(
+            "audience",
+            format!(
+                "\"{uri}\" is not an absolute URI: the audience must look like https://api.example.org/smc."
+            ),
+        ));
+    }
+    Ok(uri.to_owned())
+}
+
+/// One OAuth scope token (RFC 6749 §3.3): printable ASCII without space, `"` or `\`.
+pub fn scope(value: &str) -> Checked<String> {
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+    if !valid {
+        return Err(ValidationError::new(
+            "scopes",
+            format!(
+                "\"{value}\" is not a valid scope: use up to 64 printable characters without spaces, quotes or backslashes."
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A space-separated scope list, without duplicates, in the order given.
+pub fn scope_list(value: &str) -> Checked<Vec<String>> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in value.split_whitespace() {
+        let token = scope(token)?;
+        if !scopes.contains(&token) {
+            scopes.push(token);
+        }
+    }
+    Ok(scopes)
+}
+
+/// An e-mail address, trimmed and in lower case so that lookups match however it was typed.
+pub fn email(value: &str) -> Checked<String> {
+    let address = value.trim().to_lowercase();
+    let valid = match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        }
+        None => false,
+    } && address.len() <= 254
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ValidationError::new(
+            "email",
+            format!("\"{}\" is not an e-mail address.", value.trim()),
+        ));
+    }
+    Ok(address)
+}
+
+/// A client_id supplied by an admin: any GUID form, returned as a lower-case hyphenated UUID.
+pub fn client_id(value: &str) -> Checked<String> {
+    uuid::Uuid::try_parse(value.trim())
+        .map(|id| id.hyphenated().to_string())
+        .map_err(|_| {
+            ValidationError::new(
+                "client_id",
+                format!(
+                    "\"{}\" is not a GUID: use the form 6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f.",
+                    value.trim()
+                ),
+            )
+        })
+}
+
+pub fn token_lifetime(seconds: i32) -> Checked<i32> {
+    if !TOKEN_LIFETIME_SECS.contains(&seconds) {
+        return Err(ValidationError::new(
+            "token_lifetime",
+            format!(
+                "The access-token lifetime must be between {} and {} seconds (5 minutes to 24 hours).",
+                TOKEN_LIFETIME_SECS.start(),
+                TOKEN_LIFETIME_SECS.end()
+            ),
+        ));
+    }
+    Ok(seconds)
+}
+
+/// The last calendar day (UTC) on which a secret created at `now` may still be valid.
+pub fn latest_expiry_date(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive() + Months::new(MAX_SECRET_LIFETIME_MONTHS)
+}
+
+/// When a secret chosen to expire "on" a date stops working: the end of that day, UTC.
+pub fn expiry_at_end_of(date: NaiveDate) -> DateTime<Utc> {
+    let last_second = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
+    date.and_time(last_second).and_utc()
+}
+
+/// A secret's expiry must lie in the future and at most one year ahead.
+pub fn secret_expiry(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Checked<DateTime<Utc>> {
+    if expires_at <= now {
+        return Err(ValidationError::new(
+            "expires_at",
+            "The expiry must be in the future.",
+        ));
+    }
+    let latest = latest_expiry_date(now);
+    if expires_at.date_naive() > latest {
+        return Err(ValidationError::new(
+            "expires_at",
+            format!("The expiry may be at most one year ahead, on {latest} at the latest."),
+        ));
+    }
+    Ok(expires_at)
+}
+
+/// An application name that follows the convention `Partner-<CC>-<Org>-<API>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerAppName {
+    pub country: String,
+    pub organisation: String,
+    pub api: String,
+}
+
+impl PartnerAppName {
+    /// The conventional name for an organisation and an API: the organisation's name
+    /// reduced to letters and digits, for example `Partner-NL-Acme-SMC`.
+    pub fn suggest(country: &str, organisation_name: &str, api_code: &str) -> Self {
+        let organisation = organisation_name
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(capitalise)
+            .collect();
+        Self {
+            country: country.to_owned(),
+            organisation,
+            api: api_code.to_owned(),
+        }
+    }
+
+    /// `None` for a name that does not claim the convention (does not start with `Partner-`).
+    pub fn parse(name: &str) -> Option<Checked<Self>> {
+        let rest = name.strip_prefix(PARTNER_PREFIX)?.strip_prefix('-')?;
+        let parts: Vec<&str> = rest.split('-').collect();
+        let [country, organisation, api] = parts.as_slice() else {
+            return Some(Err(Self::malformed(name)));
+        };
+        let valid = country.len() == 2
+            && !organisation.is_empty()
+            && organisation.chars().all(char::is_alphanumeric)
+            && !api.is_empty();
+        if !valid {
+            return Some(Err(Self::malformed(name)));
+        }
+        Some(Ok(Self {
+            country: (*country).to_owned(),
+            organisation: (*organisation).to_owned(),
+            api: (*api).to_owned(),
+        }))
+    }
+
+    fn malformed(name: &str) -> ValidationError {
+        ValidationError::new(
+            "name",
+            format!(
+                "\"{name}\" starts with \"{PARTNER_PREFIX}-\" but does not follow the convention Partner-<country code>-<organisation>-<API code>, for example Partner-NL-Acme-SMC."
+            ),
+        )
+    }
+}
+
+impl std::fmt::Display for PartnerAppName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{PARTNER_PREFIX}-{}-{}-{}",
+            self.country, self.organisation, self.api
+        )
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// An application name: a display name, and when it claims the `Partner-` convention, its
+/// country must be the organisation's and its API code one that exists.
+pub fn application_name(
+    value: &str,
+    organisation_country: &str,
+    api_exists: impl Fn(&str) -> bool,
+) -> Checked<String> {
+    let name = display_name("name", "The application name", value, MAX_NAME_CHARS)?;
+    let Some(parsed) = PartnerAppName::parse(&name) else {
+        return Ok(name);
+    };
+    let parsed = parsed?;
+    if parsed.country != organisation_country {
+        return Err(ValidationError::new(
+            "name",
+            format!(
+                "\"{name}\" names country {} but the organisation is in {organisation_country}.",
+                parsed.country
+            ),
+        ));
+    }
+    if !api_exists(&parsed.api) {
+        return Err(ValidationError::new(
+            "name",
+            format!(
+                "\"{name}\" names API {} but no API has that code.",
+                parsed.api
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(secret_name("  ci deploy ").unwrap(), "ci deploy");
+        assert_eq!(
+            secret_name("   ").unwrap_err().message,
+            "The secret name must not be empty."
+        );
+        assert!(secret_name(&"x".repeat(64)).is_ok());
+        assert!(secret_name(&"x".repeat(65)).is_err());
+        assert!(organisation_name("Acme\nCorp").is_err());
+    }
+
+    #[test]
+    fn country_codes_follow_iso_3166() {
+        assert_eq!(country_code("nl").unwrap(), "NL");
+        assert_eq!(country_code("XX").unwrap_err().field, "country");
+        assert!(country_code("NLD").is_err());
+    }
+
+    #[test]
+    fn api_codes_and_scopes() {
+        assert_eq!(api_code("smc").unwrap(), "SMC");
+        assert!(api_code("S").is_err());
+        assert!(api_code("SM-C").is_err());
+        assert!(api_code("1SM").is_err());
+        assert_eq!(
+            scope_list("read  write read").unwrap(),
+            vec!["read", "write"]
+        );
+        assert!(scope("a\"b").is_err());
+        assert!(scope_list("ok bad\\one").is_err());
+    }
+
+    #[test]
+    fn audiences_are_absolute_uris() {
+        assert!(audience("https://api.example.org/smc").is_ok());
+        assert!(audience("urn:example:smc").is_ok());
+        assert!(audience("api.example.org").is_err());
+        assert!(audience("https://api example").is_err());
+        assert!(audience(":nothing").is_err());
+    }
+
+    #[test]
+    fn emails_and_client_ids_are_normalised() {
+        assert_eq!(email(" Ann@Example.ORG ").unwrap(), "ann@example.org");
+        assert!(email("ann.example.org").is_err());
+        assert!(email("ann@localhost").is_err());
+        assert_eq!(
+            client_id("{6F1C2D3E-4B5A-4C7D-8E9F-0A1B2C3D4E5F}").unwrap(),
+            "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
+        );
+        assert!(client_id("not-a-guid").is_err());
+    }
+
+    #[test]
+    fn token_lifetime_is_bounded() {
+        assert!(token_lifetime(3600).is_ok());
+        assert!(token_lifetime(299).is_err());
+        assert!(token_lifetime(86_401).is_err());
+    }
+
+    #[test]
+    fn expiry_must_be_future_and_within_a_year() {
+        let now = at(2026, 11, 22);
+        assert!(secret_expiry(at(2027, 5, 22), now).is_ok());
+        assert!(secret_expiry(expiry_at_end_of(latest_expiry_date(now)), now).is_ok());
+        assert_eq!(
+            latest_expiry_date(now),
+            NaiveDate::from_ymd_opt(2027, 11, 22).unwrap()
+        );
+        let too_late = secret_expiry(at(2027, 11, 23), now).unwrap_err();
+        assert_eq!(
+            too_late.message,
+            "The expiry may be at most one year ahead, on 2027-11-22 at the latest."
+        );
+        assert!(secret_expiry(now, now).is_err());
+        assert!(secret_expiry(at(2026, 1, 1), now).is_err());
+    }
+
+    #[test]
+    fn leap_day_expiry_limit_clamps_to_month_end() {
+        assert_eq!(
+            latest_expiry_date(at(2028, 2, 29)),
+            NaiveDate::from_ymd_opt(2029, 2, 28).unwrap()
+        );
+    }
+
+    #[test]
+    fn partner_names_are_suggested_and_checked() {
+        let suggested = PartnerAppName::suggest("NL", "acme logistics B.V.", "SMC");
+        assert_eq!(suggested.to_string(), "Partner-NL-AcmeLogisticsBV-SMC");
+        let known = |code: &str| code == "SMC";
+        assert!(application_name("Partner-NL-Acme-SMC", "NL", known).is_ok());
+        assert!(application_name("Internal reporting", "NL", known).is_ok());
+        let wrong_country = application_name("Partner-DE-Acme-SMC", "NL", known).unwrap_err();
+        assert_eq!(
+            wrong_country.message,
+            "\"Partner-DE-Acme-SMC\" names country DE but the organisation is in NL."
+        );
+        assert!(application_name("Partner-NL-Acme-XYZ", "NL", known).is_err());
+        assert!(application_name("Partner-NL-Acme", "NL", known).is_err());
+        assert!(application_name("Partner-NL-Ac me-SMC", "NL", known).is_err());
+    }
+}
