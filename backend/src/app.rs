@@ -46,7 +46,7 @@ pub fn build(
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .service(web::scope("/api").default_service(web::to(site::api_not_found)))
+        .configure(site::machine_not_found)
         .configure(|cfg| site::portal(cfg, &state.frontend_dir))
 }
 

@@ -221,7 +221,7 @@ pub fn run() -> ExitCode {
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", one_line(&error.to_string()));
             ExitCode::FAILURE
         }
     }
@@ -345,6 +345,16 @@ fn admin(
             unreachable!("handled before opening an admin connection")
         }
     }
+}
+
+/// Folds a multi-line message (libpq's, for one) onto a single line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `--expires`: `YYYY-MM-DD` (valid through the end of that day, UTC) or `<N>d` from now.

@@ -1,7 +1,6 @@
 //! `clavis serve`: opens the database, applies migrations, and serves HTTP until stopped.
 
 use actix_web::HttpServer;
-use anyhow::Context;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
@@ -15,8 +14,11 @@ pub fn serve(config: Config, db: Database) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || app::build(state.clone()))
             .bind(config.listen)
-            .with_context(|| format!("cannot listen on {} (CLAVIS_LISTEN)", config.listen))?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (CLAVIS_LISTEN): {e}", config.listen))?;
         tracing::info!(listen = %config.listen, public_url = %config.public_url, "Clavis is serving");
-        server.run().await.context("the HTTP server stopped with an error")
+        server
+            .run()
+            .await
+            .map_err(|e| anyhow::anyhow!("the HTTP server stopped with an error: {e}"))
     })
 }

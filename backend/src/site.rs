@@ -7,8 +7,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use clavis_shared::ErrorBody;
 use std::path::{Path, PathBuf};
 
-/// Paths that belong to machines, not to the portal: an unknown one is a JSON 404.
-const MACHINE_PREFIXES: [&str; 4] = ["/api/", "/oauth2/", "/.well-known/", "/auth/"];
+/// Path prefixes that belong to machines, not to the portal: an unknown path under one
+/// is a JSON 404, never the portal's page.
+const MACHINE_SCOPES: [&str; 4] = ["/api", "/oauth2", "/.well-known", "/auth"];
+
+/// Answers unknown paths under the machine prefixes; register after the real endpoints.
+pub fn machine_not_found(cfg: &mut web::ServiceConfig) {
+    for prefix in MACHINE_SCOPES {
+        cfg.service(web::scope(prefix).default_service(web::to(not_found_json)));
+    }
+}
 
 /// The portal's files with the SPA fallback, or a clear 503 page when it was not built.
 pub fn portal(cfg: &mut web::ServiceConfig, frontend_dir: &Path) {
@@ -35,37 +43,22 @@ async fn spa_fallback(
     index: PathBuf,
 ) -> Result<ServiceResponse, actix_web::Error> {
     let (req, _) = req.into_parts();
-    if is_machine_path(req.path()) {
-        let response = not_found_json(&req);
-        return Ok(ServiceResponse::new(req, response));
-    }
     let response = NamedFile::open_async(&index).await?.into_response(&req);
     Ok(ServiceResponse::new(req, response))
 }
 
-fn is_machine_path(path: &str) -> bool {
-    MACHINE_PREFIXES
-        .iter()
-        .any(|prefix| path.starts_with(prefix) || path == prefix.trim_end_matches('/'))
-}
-
-/// Any path under `/api` that no endpoint serves.
-pub async fn api_not_found(req: HttpRequest) -> HttpResponse {
-    not_found_json(&req)
-}
-
-fn not_found_json(req: &HttpRequest) -> HttpResponse {
+async fn not_found_json(req: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().json(ErrorBody::new(
         "not_found",
         format!("There is no endpoint at {} {}.", req.method(), req.path()),
     ))
 }
 
-async fn portal_missing(req: HttpRequest) -> HttpResponse {
-    if is_machine_path(req.path()) {
-        return not_found_json(&req);
-    }
+async fn portal_missing() -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .content_type("text/plain; charset=utf-8")
-        .body("The Clavis portal has not been built. Run `trunk build --release` in the repository, then restart Clavis.\n")
+        .body(
+            "The Clavis portal has not been built. Run `trunk build --release` in the repository, \
+             then restart Clavis.\n",
+        )
 }

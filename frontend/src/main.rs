@@ -1,1 +1,10 @@
-fn main() {}
+//! The Clavis portal: a Leptos single-page app that talks to the backend's JSON API.
+
+mod api;
+mod app;
+mod pages;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -125,7 +125,7 @@ impl ManageConnection for DbManager {
 /// Why the database could not be opened: says which database and the real cause.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot create the directory {dir} for the {target}: {source}")]
+    #[error("cannot create the directory {} for the {target}: {source}", dir.display())]
     CreateDir {
         dir: PathBuf,
         target: DbTarget,

@@ -1,0 +1,343 @@
+//! The `clavis` binary itself, run as an operator would.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+use crate::on_both_databases;
+use crate::support::{TestDb, database_contains};
+
+on_both_databases!(
+    operator_bootstraps_an_organisation_to_a_working_secret,
+    wrong_input_is_one_line_nonzero_and_writes_nothing,
+    people_are_granted_roles_from_the_command_line,
+    applications_are_shown_disabled_and_enabled,
+);
+
+fn clavis(db: &TestDb, args: &[&str]) -> Output {
+    let workdir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLAVIS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .current_dir(workdir.path())
+        .env("CLAVIS_DATABASE_URL", &db.url)
+        .env("CLAVIS_LOG_LEVEL", "warn")
+        .args(args)
+        .output()
+        .expect("run clavis")
+}
+
+/// Runs a command that must succeed and returns its JSON output.
+fn json(db: &TestDb, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let output = clavis(db, &all);
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+fn bootstrap(db: &TestDb) -> String {
+    json(db, &["org", "create", "--name", "Acme", "--country", "NL"]);
+    json(
+        db,
+        &[
+            "api",
+            "create",
+            "--code",
+            "SMC",
+            "--name",
+            "Ship Manifests",
+            "--audience",
+            "https://api.example.org/smc",
+            "--scopes",
+            "manifest.read manifest.write",
+        ],
+    );
+    let app = json(db, &["app", "create", "--org", "Acme", "--api", "SMC"]);
+    assert_eq!(app["name"], "Partner-NL-Acme-SMC");
+    app["client_id"].as_str().unwrap().to_owned()
+}
+
+fn operator_bootstraps_an_organisation_to_a_working_secret(db: &TestDb) {
+    let orgs = json(db, &["org", "list"]);
+    assert_eq!(orgs, serde_json::json!([]));
+    let client_id = bootstrap(db);
+
+    let created = json(
+        db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "deploy",
+            "--expires",
+            "90d",
+        ],
+    );
+    let value = created["value"].as_str().unwrap().to_owned();
+    let secret_id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["hint"], &value[..3]);
+    assert_eq!(created["status"], "active");
+
+    assert!(
+        !database_contains(db, &value),
+        "the printed value is stored nowhere"
+    );
+    let phc: String = {
+        use clavis::db::{DbConn, schema::client_secrets};
+        use diesel::prelude::*;
+        let mut conn = db.conn();
+        let conn: &mut DbConn = &mut conn;
+        client_secrets::table
+            .find(&secret_id)
+            .select(client_secrets::secret_hash)
+            .first(conn)
+            .unwrap()
+    };
+    assert!(
+        clavis::secrets::hash::verify(&value, &phc),
+        "only its argon2id hash is stored"
+    );
+
+    let listed = json(db, &["secret", "list", "--app", &client_id]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["hint"], &value[..3]);
+    assert!(
+        listed[0].get("value").is_none(),
+        "a listing never carries the value"
+    );
+    assert!(
+        !String::from_utf8(clavis(db, &["secret", "list", "--app", &client_id]).stdout)
+            .unwrap()
+            .contains(&value)
+    );
+
+    json(
+        db,
+        &["secret", "delete", "--app", &client_id, "--id", &secret_id],
+    );
+    assert_eq!(
+        json(db, &["secret", "list", "--app", &client_id]),
+        serde_json::json!([])
+    );
+}
+
+fn assert_refused(db: &TestDb, args: &[&str], expected: &str) {
+    let output = clavis(db, args);
+    assert!(!output.status.success(), "{args:?} should fail");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing on stdout for {args:?}");
+}
+
+fn wrong_input_is_one_line_nonzero_and_writes_nothing(db: &TestDb) {
+    let client_id = bootstrap(db);
+    let before = db.count("audit_events");
+    assert_refused(
+        db,
+        &["org", "create", "--name", "Beta", "--country", "XX"],
+        "not an ISO 3166-1 alpha-2 country code",
+    );
+    assert_refused(
+        db,
+        &["org", "create", "--name", "acme", "--country", "NL"],
+        "already exists",
+    );
+    assert_refused(
+        db,
+        &["app", "create", "--org", "Nobody", "--api", "SMC"],
+        "No organisation",
+    );
+    assert_refused(
+        db,
+        &[
+            "app",
+            "create",
+            "--org",
+            "Acme",
+            "--api",
+            "SMC",
+            "--name",
+            "Partner-BE-Acme-SMC",
+        ],
+        "Suggested name: Partner-NL-Acme-SMC",
+    );
+    assert_refused(
+        db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "x",
+            "--expires",
+            "2099-01-01",
+        ],
+        "at most one year ahead",
+    );
+    assert_refused(
+        db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "x",
+            "--expires",
+            "soon",
+        ],
+        "is not an expiry",
+    );
+    assert_refused(
+        db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "",
+            "--expires",
+            "30d",
+        ],
+        "must not be empty",
+    );
+    assert_refused(
+        db,
+        &[
+            "user",
+            "grant",
+            "--email",
+            "a@example.org",
+            "--role",
+            "viewer",
+        ],
+        "name the organisation",
+    );
+    assert_eq!(db.count("audit_events"), before);
+    assert_eq!(db.count("organisations"), 1);
+    assert_eq!(db.count("applications"), 1);
+    assert_eq!(db.count("client_secrets"), 0);
+    assert_eq!(db.count("users"), 0);
+
+    let usage = clavis(db, &["secret", "create", "--app", &client_id]);
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "clap reports a missing argument as a usage error"
+    );
+}
+
+fn people_are_granted_roles_from_the_command_line(db: &TestDb) {
+    bootstrap(db);
+    let granted = json(
+        db,
+        &[
+            "user",
+            "grant",
+            "--email",
+            "Ann@Example.org",
+            "--role",
+            "credential_manager",
+            "--org",
+            "Acme",
+        ],
+    );
+    assert_eq!(granted[0]["email"], "ann@example.org");
+    assert_eq!(granted[0]["role"], "credential_manager");
+    json(
+        db,
+        &["user", "grant", "--subject", "admin-sub", "--role", "admin"],
+    );
+    let listed = json(db, &["user", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let id = granted[0]["id"].as_str().unwrap();
+    json(db, &["user", "revoke", "--id", id]);
+    assert_eq!(json(db, &["user", "list"]).as_array().unwrap().len(), 1);
+}
+
+fn applications_are_shown_disabled_and_enabled(db: &TestDb) {
+    let client_id = bootstrap(db);
+    assert_eq!(json(db, &["app", "disable", &client_id])["enabled"], false);
+    assert_eq!(json(db, &["app", "show", &client_id])["enabled"], false);
+    assert_eq!(json(db, &["app", "enable", &client_id])["enabled"], true);
+    let listed = json(db, &["app", "list", "--org", "acme"]);
+    assert_eq!(listed[0]["client_id"], client_id.as_str());
+    assert_eq!(
+        json(
+            db,
+            &["app", "suggest-name", "--org", "Acme", "--api", "smc"]
+        ),
+        "Partner-NL-Acme-SMC"
+    );
+    let shown = clavis(db, &["app", "show", &client_id]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(
+        text.contains(&format!("client_id:       {client_id}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn human_secret_output_shows_the_value_once_with_a_warning() {
+    let db = TestDb::sqlite();
+    let client_id = bootstrap(&db);
+    let output = clavis(
+        &db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "ops",
+            "--expires",
+            "30d",
+        ],
+    );
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("shown only this once"), "{text}");
+    let value_line = text.lines().last().unwrap();
+    assert!(value_line.contains("_clv1_"), "{text}");
+    assert_eq!(text.matches(value_line).count(), 1);
+}
+
+#[test]
+fn bad_configuration_names_the_setting() {
+    let db = TestDb::sqlite();
+    let output = Command::new(env!("CARGO_BIN_EXE_clavis"))
+        .env("CLAVIS_DATABASE_URL", &db.url)
+        .env("CLAVIS_LISTEN", "not-an-address")
+        .args(["org", "list"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("CLAVIS_LISTEN"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_clavis"))
+        .env("CLAVIS_DATABASE_URL", "mysql://nope")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("CLAVIS_DATABASE_URL")
+    );
+}

@@ -1,0 +1,167 @@
+use actix_web::http::StatusCode;
+use actix_web::test;
+use clavis::app::{self, AppState};
+use clavis_shared::ErrorBody;
+use std::path::Path;
+
+use crate::on_both_databases_async;
+use crate::support::TestDb;
+
+on_both_databases_async!(health_and_readiness, readiness_fails_until_migrated);
+
+/// A stand-in for trunk's output: an index page and one asset.
+fn built_portal() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!DOCTYPE html><title>Clavis portal</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("style-abc.css"), "body { margin: 0 }").unwrap();
+    dir
+}
+
+fn state(test_db: &TestDb, frontend_dir: &Path) -> AppState {
+    AppState {
+        db: test_db.db.clone(),
+        frontend_dir: frontend_dir.to_owned(),
+    }
+}
+
+async fn health_and_readiness(test_db: TestDb) {
+    let portal = built_portal();
+    let service = test::init_service(app::build(state(&test_db, portal.path()))).await;
+    let health = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/healthz").to_request(),
+    )
+    .await;
+    assert_eq!(health.status(), StatusCode::OK);
+    let body: serde_json::Value = test::read_body_json(health).await;
+    assert_eq!(body, serde_json::json!({ "status": "ok" }));
+
+    let ready = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/readyz").to_request(),
+    )
+    .await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: serde_json::Value = test::read_body_json(ready).await;
+    assert_eq!(body, serde_json::json!({ "status": "ready" }));
+}
+
+async fn readiness_fails_until_migrated(test_db: TestDb) {
+    let portal = built_portal();
+    let unmigrated = if test_db.is_postgres() {
+        TestDb::postgres_unmigrated()
+    } else {
+        TestDb::sqlite_unmigrated()
+    };
+    drop(test_db);
+    let service = test::init_service(app::build(state(&unmigrated, portal.path()))).await;
+    let ready = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/readyz").to_request(),
+    )
+    .await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: ErrorBody = test::read_body_json(ready).await;
+    assert_eq!(body.error, "unavailable");
+    assert_eq!(
+        body.message,
+        "The database has migrations that are not applied yet: run clavis migrate."
+    );
+    let health = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/healthz").to_request(),
+    )
+    .await;
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "liveness does not depend on the database"
+    );
+}
+
+#[actix_web::test]
+async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
+    let test_db = TestDb::sqlite();
+    let portal = built_portal();
+    let service = test::init_service(app::build(state(&test_db, portal.path()))).await;
+
+    for path in ["/", "/applications/6f1c2d3e", "/admin/organisations?tab=2"] {
+        let page =
+            test::call_service(&service, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(
+            page.headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let body = test::read_body(page).await;
+        assert_eq!(
+            body, "<!DOCTYPE html><title>Clavis portal</title>",
+            "{path}"
+        );
+    }
+
+    let asset = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/style-abc.css").to_request(),
+    )
+    .await;
+    assert_eq!(asset.status(), StatusCode::OK);
+    assert_eq!(test::read_body(asset).await, "body { margin: 0 }");
+
+    for (method, path) in [
+        ("GET", "/api/v1/nothing"),
+        ("POST", "/api/v1/nothing"),
+        ("GET", "/api"),
+        ("GET", "/oauth2/nothing"),
+        ("GET", "/.well-known/nothing"),
+    ] {
+        let request = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(path)
+            .to_request();
+        let response = test::call_service(&service, request).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        let body: ErrorBody = test::read_body_json(response).await;
+        assert_eq!(body.error, "not_found");
+        assert_eq!(
+            body.message,
+            format!("There is no endpoint at {method} {path}.")
+        );
+    }
+}
+
+#[actix_web::test]
+async fn unbuilt_portal_says_how_to_build_it() {
+    let test_db = TestDb::sqlite();
+    let empty = tempfile::tempdir().unwrap();
+    let service = test::init_service(app::build(state(&test_db, empty.path()))).await;
+    let page = test::call_service(&service, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = test::read_body(page).await;
+    assert!(
+        std::str::from_utf8(&body)
+            .unwrap()
+            .contains("trunk build --release")
+    );
+    let api = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/api/v1/x").to_request(),
+    )
+    .await;
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let health = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/healthz").to_request(),
+    )
+    .await;
+    assert_eq!(health.status(), StatusCode::OK);
+}

@@ -1,0 +1,173 @@
+use clavis::db::{self, DbConn, DbTarget};
+use clavis::error::Error;
+use diesel::connection::SimpleConnection;
+
+use crate::on_both_databases;
+use crate::support::{TestDb, seed};
+
+on_both_databases!(
+    audit_events_are_append_only,
+    every_change_is_audited_with_its_actor
+);
+
+fn audit_events_are_append_only(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let conn: &mut DbConn = &mut conn;
+    let before = db.count("audit_events");
+    assert!(before > 0);
+    assert!(
+        conn.batch_execute("UPDATE audit_events SET actor = 'someone else'")
+            .is_err()
+    );
+    assert!(conn.batch_execute("DELETE FROM audit_events").is_err());
+    assert_eq!(db.count("audit_events"), before);
+}
+
+fn every_change_is_audited_with_its_actor(db: &TestDb) {
+    let seeded = seed(db);
+    use clavis::db::schema::audit_events;
+    use diesel::prelude::*;
+    let mut conn = db.conn();
+    let conn: &mut DbConn = &mut conn;
+    type Event = (String, String, String, Option<String>, Option<String>);
+    let events: Vec<Event> = audit_events::table
+        .order(audit_events::id)
+        .select((
+            audit_events::action,
+            audit_events::actor_kind,
+            audit_events::actor,
+            audit_events::organisation_id,
+            audit_events::application_id,
+        ))
+        .load(conn)
+        .unwrap();
+    let org = Some(seeded.organisation.id.clone());
+    assert_eq!(
+        events,
+        vec![
+            (
+                "organisation.create".into(),
+                "cli".into(),
+                "cli:tester".into(),
+                org.clone(),
+                None
+            ),
+            (
+                "api.create".into(),
+                "cli".into(),
+                "cli:tester".into(),
+                None,
+                None
+            ),
+            (
+                "application.create".into(),
+                "cli".into(),
+                "cli:tester".into(),
+                org,
+                Some(seeded.application.id.clone())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn migrations_apply_once_and_readiness_follows_them_on_sqlite() {
+    migrations_apply_once_and_readiness_follows_them(TestDb::sqlite_unmigrated());
+}
+
+#[test]
+fn migrations_apply_once_and_readiness_follows_them_on_postgres() {
+    migrations_apply_once_and_readiness_follows_them(TestDb::postgres_unmigrated());
+}
+
+fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
+    let mut conn = test_db.conn();
+    assert!(matches!(
+        db::ensure_migrated(&mut conn),
+        Err(Error::Unavailable(_))
+    ));
+    let applied = test_db.db.migrate().unwrap();
+    assert_eq!(applied, vec!["20261122000001".to_owned()]);
+    db::ensure_migrated(&mut conn).unwrap();
+    assert!(
+        test_db.db.migrate().unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+}
+
+#[test]
+fn sqlite_connections_use_wal_foreign_keys_and_busy_timeout() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Pragma {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let test_db = TestDb::sqlite();
+    let mut conn = test_db.conn();
+    let conn: &mut DbConn = &mut conn;
+    let mut pragma = |name: &str, column: &str| {
+        diesel::sql_query(format!(
+            "SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"
+        ))
+        .get_result::<Pragma>(conn)
+        .unwrap()
+        .value
+    };
+    assert_eq!(pragma("journal_mode", "journal_mode"), "wal");
+    assert_eq!(pragma("foreign_keys", "foreign_keys"), "1");
+    assert_eq!(pragma("busy_timeout", "timeout"), "5000");
+}
+
+#[test]
+fn unreachable_postgres_reports_the_real_cause() {
+    let target = DbTarget::parse("postgres://postgres:hunter2@127.0.0.1:1/clavis").unwrap();
+    let message = match db::Database::open(target, 1) {
+        Err(err) => err.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        message.starts_with(
+            "cannot connect to the PostgreSQL database clavis as postgres on 127.0.0.1:1:"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("Connection refused"), "{message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password must not appear: {message}"
+    );
+}
+
+#[test]
+fn missing_postgres_database_reports_the_real_cause() {
+    let target =
+        DbTarget::parse("postgres://postgres@127.0.0.1:5432/clavis_does_not_exist").unwrap();
+    let message = db::Database::open(target, 1)
+        .err()
+        .expect("the database does not exist")
+        .to_string();
+    assert!(
+        message.contains("database \"clavis_does_not_exist\" does not exist"),
+        "{message}"
+    );
+}
+
+#[test]
+fn database_urls_pick_the_backend_by_scheme() {
+    assert!(matches!(
+        DbTarget::parse("postgresql://h/db"),
+        Ok(DbTarget::Postgres(_))
+    ));
+    assert_eq!(
+        DbTarget::parse("sqlite://data/c.db").unwrap(),
+        DbTarget::Sqlite("data/c.db".into())
+    );
+    assert_eq!(
+        DbTarget::parse("sqlite:/var/lib/c.db").unwrap(),
+        DbTarget::Sqlite("/var/lib/c.db".into())
+    );
+    assert!(DbTarget::parse("mysql://h/db").is_err());
+    assert!(DbTarget::parse("sqlite://").is_err());
+}

@@ -1,0 +1,151 @@
+use clavis::error::Error;
+use clavis::users::{self, Person};
+use clavis_shared::dto::Role;
+
+use crate::on_both_databases;
+use crate::support::{TestDb, admin, seed};
+
+on_both_databases!(
+    roles_can_be_granted_before_first_login,
+    one_person_gets_one_record_across_grants,
+    role_and_organisation_must_fit,
+    duplicate_grants_are_refused,
+    roles_can_be_revoked,
+);
+
+fn roles_can_be_granted_before_first_login(db: &TestDb) {
+    let seeded = seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let manager = users::grant(
+        &mut conn,
+        &Person::Email(" Ann@Example.ORG ".into()),
+        Role::CredentialManager,
+        Some("acme"),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(manager.email.as_deref(), Some("ann@example.org"));
+    assert_eq!(
+        manager.organisation_id.as_deref(),
+        Some(seeded.organisation.id.as_str())
+    );
+    assert_eq!(manager.role, Role::CredentialManager);
+    let platform_admin = users::grant(
+        &mut conn,
+        &Person::Subject("sub-42".into()),
+        Role::Admin,
+        None,
+        &admin(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(platform_admin.subject.as_deref(), Some("sub-42"));
+    assert_eq!(platform_admin.organisation_id, None);
+    assert_eq!(db.count("users"), 2);
+    let listed = users::list(&mut conn).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&manager) && listed.contains(&platform_admin));
+}
+
+fn one_person_gets_one_record_across_grants(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let ann = Person::Email("ann@example.org".into());
+    let viewer = users::grant(&mut conn, &ann, Role::Viewer, Some("Acme"), &admin(), now).unwrap();
+    let promoted = users::grant(
+        &mut conn,
+        &Person::Email("ANN@example.org".into()),
+        Role::Admin,
+        None,
+        &admin(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(viewer.user_id, promoted.user_id);
+    assert_eq!(db.count("users"), 1);
+    assert_eq!(db.count("role_assignments"), 2);
+}
+
+fn role_and_organisation_must_fit(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let ann = Person::Email("ann@example.org".into());
+    let refusals = [
+        users::grant(&mut conn, &ann, Role::Admin, Some("Acme"), &admin(), now),
+        users::grant(
+            &mut conn,
+            &ann,
+            Role::CredentialManager,
+            None,
+            &admin(),
+            now,
+        ),
+        users::grant(&mut conn, &ann, Role::Viewer, None, &admin(), now),
+        users::grant(
+            &mut conn,
+            &Person::Email("not-an-email".into()),
+            Role::Admin,
+            None,
+            &admin(),
+            now,
+        ),
+        users::grant(
+            &mut conn,
+            &Person::Subject("  ".into()),
+            Role::Admin,
+            None,
+            &admin(),
+            now,
+        ),
+    ];
+    for refusal in refusals {
+        assert!(matches!(refusal, Err(Error::Invalid(_))), "{refusal:?}");
+    }
+    let unknown_org = users::grant(&mut conn, &ann, Role::Viewer, Some("Nobody"), &admin(), now);
+    assert!(matches!(unknown_org, Err(Error::NotFound(_))));
+    assert_eq!(db.count("users"), 0);
+    assert_eq!(db.count("role_assignments"), 0);
+}
+
+fn duplicate_grants_are_refused(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let ann = Person::Email("ann@example.org".into());
+    users::grant(&mut conn, &ann, Role::Admin, None, &admin(), now).unwrap();
+    let again = users::grant(&mut conn, &ann, Role::Admin, None, &admin(), now).unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        "ann@example.org already has the admin role there."
+    );
+    users::grant(&mut conn, &ann, Role::Viewer, Some("Acme"), &admin(), now).unwrap();
+    let again = users::grant(&mut conn, &ann, Role::Viewer, Some("Acme"), &admin(), now);
+    assert!(matches!(again, Err(Error::Conflict(_))));
+    assert_eq!(db.count("role_assignments"), 2);
+}
+
+fn roles_can_be_revoked(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let granted = users::grant(
+        &mut conn,
+        &Person::Email("ann@example.org".into()),
+        Role::Viewer,
+        Some("Acme"),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    let revoked = users::revoke(&mut conn, &granted.id, &admin(), now).unwrap();
+    assert_eq!(revoked, granted);
+    assert_eq!(db.count("role_assignments"), 0);
+    assert!(matches!(
+        users::revoke(&mut conn, &granted.id, &admin(), now),
+        Err(Error::NotFound(_))
+    ));
+}

@@ -1,0 +1,12 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p>"There is no page at this address. " <A href="/">"Go to the start page"</A> "."</p>
+        </section>
+    }
+}

@@ -1,0 +1,297 @@
+//! `cargo xtask <task>`: the project's set-up and check commands, so a fresh machine needs
+//! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// trunk 0.22 needs a newer rustc than this project's toolchain.
+const TRUNK_VERSION: &str = "0.21.14";
+/// The portal's release WASM, after wasm-opt, must stay under this size.
+const WASM_BUDGET_BYTES: u64 = 600 * 1024;
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  demo      set up what is missing, build the portal, and run Clavis on the embedded SQLite
+  test      set up what is missing, build the portal, then check formatting, lints and all tests
+  setup     install the tools only (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
+  frontend  build the portal (release) and report its size";
+
+type TaskResult = Result<(), String>;
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "demo" => demo(),
+        "test" => test(),
+        "setup" => setup_frontend_tools(),
+        "frontend" => setup_frontend_tools().and_then(|()| build_frontend()),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo() -> TaskResult {
+    setup_frontend_tools()?;
+    build_frontend()?;
+    step("Building Clavis");
+    run(cargo().args(["build", "--package", "clavis"]))?;
+    let clavis = root().join("target/debug/clavis");
+    seed_demo_data(&clavis)?;
+    step("Starting Clavis on the embedded SQLite database in ./data (Ctrl-C stops it)");
+    println!("    Portal:  http://127.0.0.1:8080/");
+    println!(
+        "    Admin:   target/debug/clavis --help  (for example: target/debug/clavis app list)"
+    );
+    run(Command::new(&clavis).arg("serve").current_dir(root()))
+}
+
+/// Gives a first run something to look at: two organisations, an API and their applications.
+fn seed_demo_data(clavis: &Path) -> TaskResult {
+    let listed = Command::new(clavis)
+        .args(["org", "list", "--json"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run clavis: {e}"))?;
+    if !listed.status.success() {
+        return Err(format!(
+            "clavis org list failed: {}",
+            String::from_utf8_lossy(&listed.stderr).trim()
+        ));
+    }
+    if String::from_utf8_lossy(&listed.stdout).trim() != "[]" {
+        println!("    Reusing the demo data in ./data");
+        return Ok(());
+    }
+    step("Creating demo data");
+    let commands: [&[&str]; 5] = [
+        &["org", "create", "--name", "Acme", "--country", "NL"],
+        &[
+            "org",
+            "create",
+            "--name",
+            "Dummy Partner",
+            "--country",
+            "NL",
+            "--sandbox",
+        ],
+        &[
+            "api",
+            "create",
+            "--code",
+            "SMC",
+            "--name",
+            "Ship Manifests",
+            "--audience",
+            "https://api.example.org/smc",
+            "--scopes",
+            "manifest.read manifest.write",
+        ],
+        &["app", "create", "--org", "Acme", "--api", "SMC"],
+        &["app", "create", "--org", "Dummy Partner", "--api", "SMC"],
+    ];
+    for args in commands {
+        run(Command::new(clavis).args(args).current_dir(root()))?;
+    }
+    Ok(())
+}
+
+fn test() -> TaskResult {
+    setup_frontend_tools()?;
+    ensure_postgres()?;
+    build_frontend()?;
+    step("Checking formatting");
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    step("Linting (clippy, warnings are errors)");
+    run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "clavis-frontend",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("Running the tests (SQLite and PostgreSQL)");
+    run(cargo().arg("test"))
+}
+
+fn setup_frontend_tools() -> TaskResult {
+    step("Checking the frontend tools");
+    let targets = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !targets
+        .lines()
+        .any(|t| t.trim() == "wasm32-unknown-unknown")
+    {
+        step("Installing the wasm32-unknown-unknown target");
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    if !tool_reports(
+        Command::new("trunk").arg("--version"),
+        &format!("trunk {TRUNK_VERSION}"),
+    ) {
+        step(&format!(
+            "Installing trunk {TRUNK_VERSION} (about 10 minutes, once per machine)"
+        ));
+        run(cargo().args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
+    }
+    let bindgen = locked_version("wasm-bindgen")?;
+    if !tool_reports(
+        Command::new("wasm-bindgen").arg("--version"),
+        &format!("wasm-bindgen {bindgen}"),
+    ) {
+        step(&format!(
+            "Installing wasm-bindgen-cli {bindgen} (about 3 minutes, once per machine)"
+        ));
+        // No --locked: its lockfile pins a crate version the registry no longer serves.
+        run(cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]))?;
+    }
+    let frontend = root().join("frontend");
+    if !tool_reports(
+        Command::new(frontend.join("node_modules/.bin/wasm-opt")).arg("--version"),
+        "version 132",
+    ) {
+        step("Installing wasm-opt (npm binaryen 132)");
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&frontend))?;
+    }
+    Ok(())
+}
+
+fn build_frontend() -> TaskResult {
+    step("Building the portal (trunk, release)");
+    let tools = root().join("frontend/node_modules/.bin");
+    let path = env::join_paths(
+        std::iter::once(tools).chain(env::split_paths(&env::var_os("PATH").unwrap_or_default())),
+    )
+    .map_err(|e| format!("cannot extend PATH: {e}"))?;
+    run(Command::new("trunk")
+        .args(["build", "--release", "--offline"])
+        .env("PATH", path)
+        .current_dir(root()))?;
+    report_wasm_size()
+}
+
+fn report_wasm_size() -> TaskResult {
+    let dist = root().join("frontend/dist");
+    let entries =
+        std::fs::read_dir(&dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "wasm") {
+            let size = entry.metadata().map_err(|e| e.to_string())?.len();
+            println!(
+                "    portal WASM: {} KB (budget {} KB)",
+                size / 1024,
+                WASM_BUDGET_BYTES / 1024
+            );
+            if size > WASM_BUDGET_BYTES {
+                return Err(format!("{} is over the size budget", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tests need the local PostgreSQL (127.0.0.1:5432, user postgres, trust auth).
+fn ensure_postgres() -> TaskResult {
+    let ready = || {
+        tool_reports(
+            Command::new("pg_isready").args(["-h", "127.0.0.1", "-p", "5432"]),
+            "accepting connections",
+        )
+    };
+    if ready() {
+        return Ok(());
+    }
+    step("Starting the local PostgreSQL");
+    if !tool_reports(Command::new("pg_lsclusters").arg("-h"), "") {
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let clusters = output(Command::new("pg_lsclusters").arg("-h"))?;
+    let version = clusters
+        .split_whitespace()
+        .next()
+        .ok_or("no PostgreSQL cluster exists on this machine (pg_lsclusters lists none)")?;
+    run(Command::new("pg_ctlcluster").args([
+        "--skip-systemctl-redirect",
+        version,
+        "main",
+        "start",
+    ]))?;
+    if ready() {
+        Ok(())
+    } else {
+        Err("PostgreSQL does not accept connections on 127.0.0.1:5432".to_owned())
+    }
+}
+
+/// The version of `package` in Cargo.lock, so the CLI always matches the library.
+fn locked_version(package: &str) -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let marker = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&marker)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
+        + marker.len();
+    let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn step(what: &str) {
+    println!("==> {what}");
+}
+
+fn run(command: &mut Command) -> TaskResult {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+fn output(command: &mut Command) -> Result<String, String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether the command runs, succeeds and prints `expected` (tools print versions this way).
+fn tool_reports(command: &mut Command, expected: &str) -> bool {
+    command.output().is_ok_and(|out| {
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(expected)
+    })
+}
