@@ -5,9 +5,15 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error as WebError, HttpResponse, web};
 use clavis_shared::ErrorBody;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
+use crate::audit::AuditSink;
+use crate::config::Config;
 use crate::db::Database;
+use crate::error::Result;
+use crate::keys::Keys;
+use crate::oauth::{self, ClientAuthenticator, LastUsed, OAuthService, Throttle};
 use crate::{health, site};
 
 /// What request handlers share.
@@ -16,6 +22,101 @@ pub struct AppState {
     pub db: Database,
     /// The portal's built files (trunk's output).
     pub frontend_dir: PathBuf,
+    pub keys: web::Data<Keys>,
+    pub oauth: web::Data<OAuthService>,
+}
+
+/// The background work of a running instance: the audit writer and the maintenance loop
+/// (key rotation and refresh, last-used flushes, pruning).
+pub struct Background {
+    stop: watch::Sender<bool>,
+    tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops the tasks after they have written everything still queued.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Opens the signing keys and starts the background tasks; call inside an actix runtime.
+pub async fn start(config: &Config, db: Database) -> Result<(AppState, Background)> {
+    let now = chrono::Utc::now();
+    let (settings, max_lifetime) = (config.keys.clone(), config.token.max_lifetime_secs);
+    let keys = web::Data::new(
+        db.run(move |conn| Keys::open(conn, settings, max_lifetime, now))
+            .await?,
+    );
+    let (stop, stopped) = watch::channel(false);
+    let (audit, audit_writer) = AuditSink::start(db.clone(), stopped.clone());
+    let oauth = web::Data::new(OAuthService {
+        issuer: config.issuer.clone(),
+        public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+        max_token_lifetime_secs: config.token.max_lifetime_secs,
+        keys: keys.clone(),
+        authenticator: ClientAuthenticator::new(Throttle::new(
+            config.token.failure_limit,
+            config.token.failure_window,
+        )),
+        usage: LastUsed::default(),
+        audit,
+    });
+    let every = (config.keys.publish_lead / 4)
+        .to_std()
+        .unwrap_or_default()
+        .clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let maintenance = actix_web::rt::spawn(maintain(db.clone(), oauth.clone(), every, stopped));
+    let state = AppState {
+        db,
+        frontend_dir: config.frontend_dir.clone(),
+        keys,
+        oauth,
+    };
+    Ok((
+        state,
+        Background {
+            stop,
+            tasks: vec![maintenance, audit_writer],
+        },
+    ))
+}
+
+/// Every `every`: flush last-used times, rotate and reload keys, prune revocations. On stop,
+/// one last flush.
+async fn maintain(
+    db: Database,
+    oauth: web::Data<OAuthService>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        let stopping = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = stop.changed() => true,
+        };
+        if let Err(error) = oauth.usage.flush(&db).await {
+            tracing::error!(%error, "cannot store when secrets were last used; will retry");
+        }
+        if stopping {
+            return;
+        }
+        let keys = oauth.keys.clone();
+        let maintained = db
+            .run(move |conn| {
+                let now = chrono::Utc::now();
+                keys.maintain(conn, now)?;
+                oauth::prune_revoked(conn, now)
+            })
+            .await;
+        if let Err(error) = maintained {
+            tracing::error!(%error, "key maintenance failed; will retry");
+        }
+    }
 }
 
 /// The whole application: health checks, the JSON API and the portal's files.
@@ -32,6 +133,8 @@ pub fn build(
 > {
     App::new()
         .app_data(web::Data::new(state.db.clone()))
+        .app_data(state.keys.clone())
+        .app_data(state.oauth.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| {
             let body = ErrorBody::new(
                 "invalid_json",
@@ -46,6 +149,7 @@ pub fn build(
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .configure(oauth::routes)
         .configure(site::machine_not_found)
         .configure(|cfg| site::portal(cfg, &state.frontend_dir))
 }

@@ -17,6 +17,7 @@ use crate::apps::NewApplication;
 use crate::audit::Actor;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
+use crate::keys::{KeyInfo, Keys};
 use crate::orgs::NewOrganisation;
 use crate::users::Person;
 use crate::{apis, apps, logging, orgs, secrets, serve, users};
@@ -59,6 +60,17 @@ enum Command {
     /// People and their roles.
     #[command(subcommand)]
     User(UserCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Start a rotation: a new key is published now and signs after the publish lead.
+    Rotate,
+    /// List the signing keys and what each does now.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +251,20 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve(config, db),
         Command::Migrate => out.migrated(&applied),
+        Command::Keys(command) => {
+            let mut conn = db.conn()?;
+            let now = db::now();
+            let keys = Keys::open(
+                &mut conn,
+                config.keys.clone(),
+                config.token.max_lifetime_secs,
+                now,
+            )?;
+            if let KeysCommand::Rotate = command {
+                keys.rotate(&mut conn, now)?;
+            }
+            out.keys(&keys.ring().describe(now))
+        }
         command => {
             let mut conn = db.conn()?;
             admin(command, &mut conn, &out, &Actor::cli(), db::now())
@@ -341,7 +367,7 @@ fn admin(
         Command::User(UserCommand::Revoke { assignment_id }) => {
             out.assignments(&[users::revoke(conn, &assignment_id, actor, now)?])
         }
-        Command::Serve | Command::Migrate => {
+        Command::Serve | Command::Migrate | Command::Keys(_) => {
             unreachable!("handled before opening an admin connection")
         }
     }
@@ -525,6 +551,17 @@ impl Output {
                 ]
             },
         )
+    }
+
+    fn keys(&self, items: &[KeyInfo]) -> anyhow::Result<()> {
+        self.table(items, &["KID", "ALGORITHM", "SIGNS FROM", "STATE"], |k| {
+            vec![
+                k.kid.clone(),
+                k.algorithm.to_owned(),
+                when(k.activates_at),
+                k.state.to_owned(),
+            ]
+        })
     }
 
     fn assignments(&self, items: &[RoleAssignment]) -> anyhow::Result<()> {

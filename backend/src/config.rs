@@ -8,6 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::db::DbTarget;
+use crate::keys::{MasterKeySource, SigningAlgorithm};
 
 /// Names the config file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
@@ -24,6 +25,26 @@ struct RawConfig {
     frontend_dir: PathBuf,
     log_format: LogFormat,
     log_level: String,
+    issuer: Option<String>,
+    token_signing_alg: SigningAlgorithm,
+    master_key: Option<Redacted>,
+    master_key_file: Option<PathBuf>,
+    key_rotation_days: u32,
+    key_publish_lead_secs: u64,
+    max_token_lifetime_secs: i32,
+    token_failure_limit: u32,
+    token_failure_window_secs: u64,
+}
+
+/// A setting that holds a secret: read like a string, never printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Redacted(String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Default for RawConfig {
@@ -37,6 +58,15 @@ impl Default for RawConfig {
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: LogFormat::Human,
             log_level: "info".to_owned(),
+            issuer: None,
+            token_signing_alg: SigningAlgorithm::Es256,
+            master_key: None,
+            master_key_file: None,
+            key_rotation_days: 90,
+            key_publish_lead_secs: 600,
+            max_token_lifetime_secs: 86_400,
+            token_failure_limit: 10,
+            token_failure_window_secs: 60,
         }
     }
 }
@@ -62,6 +92,31 @@ pub struct Config {
     pub frontend_dir: PathBuf,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The `iss` of every access token and the issuer in the discovery documents.
+    pub issuer: String,
+    pub token: TokenSettings,
+    pub keys: KeySettings,
+}
+
+/// How access tokens are issued and client authentication is protected.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// No token lives longer than this, whatever its application says.
+    pub max_lifetime_secs: i32,
+    /// Failed client authentications allowed per window before requests get 429.
+    pub failure_limit: u32,
+    pub failure_window: std::time::Duration,
+}
+
+/// Signing keys: algorithm, where the master key that seals them comes from, and rotation.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    pub algorithm: SigningAlgorithm,
+    pub master_key: MasterKeySource,
+    /// A new key is generated when the newest is this old.
+    pub rotation_period: chrono::Duration,
+    /// A new key is published this long before it signs, so resource servers fetch it first.
+    pub publish_lead: chrono::Duration,
 }
 
 /// A setting that is missing, unknown or wrong; the message names it.
@@ -110,7 +165,55 @@ impl RawConfig {
                 self.log_level
             ))
         })?;
+        let issuer = match self.issuer {
+            Some(issuer) => parse_http_url("issuer (CLAVIS_ISSUER)", issuer.trim_end_matches('/'))?,
+            None => public_url.clone(),
+        };
+        let token = TokenSettings {
+            max_lifetime_secs: clavis_shared::validate::token_lifetime(
+                self.max_token_lifetime_secs,
+            )
+            .map_err(|e| {
+                ConfigError(format!(
+                    "max_token_lifetime_secs (CLAVIS_MAX_TOKEN_LIFETIME_SECS): {e}"
+                ))
+            })?,
+            failure_limit: positive(
+                "token_failure_limit (CLAVIS_TOKEN_FAILURE_LIMIT)",
+                self.token_failure_limit.into(),
+            )? as u32,
+            failure_window: std::time::Duration::from_secs(positive(
+                "token_failure_window_secs (CLAVIS_TOKEN_FAILURE_WINDOW_SECS)",
+                self.token_failure_window_secs,
+            )?),
+        };
+        let master_key = match (self.master_key, self.master_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(
+                    "set either master_key (CLAVIS_MASTER_KEY) or master_key_file (CLAVIS_MASTER_KEY_FILE), not both".to_owned(),
+                ));
+            }
+            (Some(inline), None) => MasterKeySource::inline(&inline.0)
+                .map_err(|why| ConfigError(format!("master_key (CLAVIS_MASTER_KEY) {why}")))?,
+            (None, file) => {
+                MasterKeySource::File(file.unwrap_or_else(|| self.data_dir.join("master.key")))
+            }
+        };
+        let keys = KeySettings {
+            algorithm: self.token_signing_alg,
+            master_key,
+            rotation_period: chrono::Duration::days(positive(
+                "key_rotation_days (CLAVIS_KEY_ROTATION_DAYS)",
+                self.key_rotation_days.into(),
+            )? as i64),
+            publish_lead: chrono::Duration::seconds(
+                self.key_publish_lead_secs.min(86_400 * 7) as i64
+            ),
+        };
         Ok(Config {
+            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            token,
+            keys,
             data_dir: self.data_dir,
             database,
             database_pool_size: self.database_pool_size,
@@ -142,12 +245,24 @@ fn parse_public_url(configured: Option<&str>, listen: SocketAddr) -> Result<url:
         None if listen.ip().is_unspecified() => format!("http://127.0.0.1:{}", listen.port()),
         None => format!("http://{listen}"),
     };
+    parse_http_url("public_url (CLAVIS_PUBLIC_URL)", &text)
+}
+
+fn positive(setting: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError(format!("{setting} must be at least 1")));
+    }
+    Ok(value)
+}
+
+/// An http(s) URL with a host and nothing after the path.
+fn parse_http_url(setting: &str, text: &str) -> Result<url::Url, ConfigError> {
     let invalid = |why: &str| {
         ConfigError(format!(
-            "public_url (CLAVIS_PUBLIC_URL) \"{text}\" {why}; use a URL such as https://clavis.example.org"
+            "{setting} \"{text}\" {why}; use a URL such as https://clavis.example.org"
         ))
     };
-    let url = url::Url::parse(&text).map_err(|_| invalid("is not a URL"))?;
+    let url = url::Url::parse(text).map_err(|_| invalid("is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(invalid("must be an http or https URL with a host"));
     }
@@ -183,6 +298,26 @@ mod tests {
         );
         assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.issuer, "http://127.0.0.1:8080");
+        assert_eq!(
+            config.keys.master_key,
+            MasterKeySource::File(PathBuf::from("data/master.key"))
+        );
+    }
+
+    #[test]
+    fn issuer_is_configurable_and_secrets_are_not_printed() {
+        let config = RawConfig {
+            issuer: Some("https://id.example.org/".into()),
+            master_key: Some(Redacted(
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+            )),
+            ..raw()
+        };
+        assert!(!format!("{config:?}").contains("AAAAAAAA"));
+        let config = config.validate().unwrap();
+        assert_eq!(config.issuer, "https://id.example.org");
+        assert!(!format!("{config:?}").contains("AAAAAAAA"));
     }
 
     #[test]

@@ -182,6 +182,22 @@ pub fn set_enabled(
     })
 }
 
+/// The APIs and scopes one application may receive tokens for.
+pub fn grants_for(conn: &mut DbConn, application_id: &str) -> Result<Vec<ApiGrant>> {
+    Ok(grants_of(conn, [application_id])?
+        .remove(application_id)
+        .unwrap_or_default())
+}
+
+/// Whether any application has this client_id (for the audit trail of a failed login).
+pub fn client_id_exists(conn: &mut DbConn, client_id: &str) -> Result<bool> {
+    let count: i64 = applications::table
+        .filter(applications::client_id.eq(client_id))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
 fn requested_apis(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Api>> {
     let mut granted: Vec<Api> = Vec::new();
     for code in codes {

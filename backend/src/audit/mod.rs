@@ -1,5 +1,9 @@
 //! The append-only audit trail: who did what, to which organisation, application or secret.
 
+mod sink;
+
+pub use sink::AuditSink;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -75,6 +79,19 @@ impl AuditEvent {
             source_address: None,
             details: serde_json::Value::Object(Default::default()),
         }
+    }
+
+    /// An attempt that was refused; `details` should say the real reason.
+    pub fn failure(action: &'static str, actor: &Actor) -> Self {
+        Self {
+            success: false,
+            ..Self::success(action, actor)
+        }
+    }
+
+    pub fn source_address(mut self, address: &str) -> Self {
+        self.source_address = Some(address.to_owned());
+        self
     }
 
     pub fn organisation(mut self, id: &str) -> Self {

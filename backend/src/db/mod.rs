@@ -255,6 +255,27 @@ fn create_parent_dir(path: &std::path::Path, target: &DbTarget) -> Result<(), Op
     }
 }
 
+/// Runs `work` in a transaction that holds the named job lock, so only one instance at a
+/// time does it. The lock row is updated first: a row lock on PostgreSQL, and on SQLite the
+/// write lock taken before any read.
+pub fn with_job_lock<T>(
+    conn: &mut DbConn,
+    job: &str,
+    now: DateTime<Utc>,
+    work: impl FnOnce(&mut DbConn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    use schema::job_locks;
+    conn.transaction(|conn| {
+        let locked = diesel::update(job_locks::table.find(job))
+            .set(job_locks::locked_at.eq(now.naive_utc()))
+            .execute(conn)?;
+        if locked != 1 {
+            return Err(Error::Internal(format!("the job lock {job} is missing")));
+        }
+        work(conn)
+    })
+}
+
 /// The current time as stored: UTC, to the microsecond both databases keep.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

@@ -111,6 +111,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        sealed_private_key -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        activates_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        client_id -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_locks (name) {
+        name -> Text,
+        locked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(api_scopes -> apis (api_id));
 diesel::joinable!(applications -> organisations (organisation_id));
 diesel::joinable!(application_apis -> applications (application_id));
@@ -129,4 +156,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     role_assignments,
     audit_events,
+    signing_keys,
+    revoked_tokens,
+    job_locks,
 );

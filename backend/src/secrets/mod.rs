@@ -178,3 +178,71 @@ fn ensure_room_for_another(
     }
     Ok(())
 }
+
+/// What client authentication needs about one secret and its application.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    pub secret_id: String,
+    pub secret_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub application: ClientApplication,
+}
+
+/// An application as the token endpoint sees it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ClientApplication {
+    pub id: String,
+    pub client_id: String,
+    pub organisation_id: String,
+    pub environment: String,
+    pub enabled: bool,
+    pub token_lifetime_secs: i32,
+}
+
+/// The secret `secret_id` if it belongs to the application `client_id`: one indexed query,
+/// read fresh on every request so a deletion, expiry or disabling applies at once.
+pub fn credential(
+    conn: &mut DbConn,
+    client_id: &str,
+    secret_id: &str,
+) -> Result<Option<StoredCredential>> {
+    let row: Option<(String, String, NaiveDateTime, ClientApplication)> = client_secrets::table
+        .inner_join(applications::table)
+        .filter(client_secrets::id.eq(secret_id))
+        .filter(applications::client_id.eq(client_id))
+        .select((
+            client_secrets::id,
+            client_secrets::secret_hash,
+            client_secrets::expires_at,
+            (
+                applications::id,
+                applications::client_id,
+                applications::organisation_id,
+                applications::environment,
+                applications::enabled,
+                applications::token_lifetime_secs,
+            ),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(
+        |(secret_id, secret_hash, expires_at, application)| StoredCredential {
+            secret_id,
+            secret_hash,
+            expires_at: db::utc(expires_at),
+            application,
+        },
+    ))
+}
+
+/// Stores when secrets were last used; called in batches, not per request.
+pub fn record_last_used(conn: &mut DbConn, used: &[(String, DateTime<Utc>)]) -> Result<()> {
+    conn.transaction(|conn| {
+        for (secret_id, at) in used {
+            diesel::update(client_secrets::table.find(secret_id))
+                .set(client_secrets::last_used_at.eq(at.naive_utc()))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}

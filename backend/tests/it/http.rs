@@ -2,12 +2,17 @@ use actix_web::http::StatusCode;
 use actix_web::test;
 use clavis::app::{self, AppState};
 use clavis_shared::ErrorBody;
+use diesel::connection::SimpleConnection;
 use std::path::Path;
 
 use crate::on_both_databases_async;
+use crate::server::{TestServer, http};
 use crate::support::TestDb;
 
-on_both_databases_async!(health_and_readiness, readiness_fails_until_migrated);
+on_both_databases_async!(
+    health_and_readiness,
+    readiness_fails_while_a_migration_is_missing
+);
 
 /// A stand-in for trunk's output: an index page and one asset.
 fn built_portal() -> tempfile::TempDir {
@@ -21,16 +26,18 @@ fn built_portal() -> tempfile::TempDir {
     dir
 }
 
-fn state(test_db: &TestDb, frontend_dir: &Path) -> AppState {
+/// The app with its real state but the portal files from `frontend_dir`.
+fn state(server: &TestServer, frontend_dir: &Path) -> AppState {
     AppState {
-        db: test_db.db.clone(),
         frontend_dir: frontend_dir.to_owned(),
+        ..server.state.clone()
     }
 }
 
 async fn health_and_readiness(test_db: TestDb) {
+    let server = TestServer::start(test_db, "").await;
     let portal = built_portal();
-    let service = test::init_service(app::build(state(&test_db, portal.path()))).await;
+    let service = test::init_service(app::build(state(&server, portal.path()))).await;
     let health = test::call_service(
         &service,
         test::TestRequest::get().uri("/healthz").to_request(),
@@ -50,44 +57,46 @@ async fn health_and_readiness(test_db: TestDb) {
     assert_eq!(body, serde_json::json!({ "status": "ready" }));
 }
 
-async fn readiness_fails_until_migrated(test_db: TestDb) {
-    let portal = built_portal();
-    let unmigrated = if test_db.is_postgres() {
-        TestDb::postgres_unmigrated()
-    } else {
-        TestDb::sqlite_unmigrated()
-    };
-    drop(test_db);
-    let service = test::init_service(app::build(state(&unmigrated, portal.path()))).await;
-    let ready = test::call_service(
-        &service,
-        test::TestRequest::get().uri("/readyz").to_request(),
-    )
-    .await;
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: ErrorBody = test::read_body_json(ready).await;
+async fn readiness_fails_while_a_migration_is_missing(test_db: TestDb) {
+    let server = TestServer::start(test_db, "").await;
+    let client = http();
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Forget the newest migration, as if this binary were newer than the database.
+    server
+        .db
+        .conn()
+        .batch_execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261122000002'")
+        .unwrap();
+    let ready = client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: ErrorBody = ready.json().await.unwrap();
     assert_eq!(body.error, "unavailable");
     assert_eq!(
         body.message,
         "The database has migrations that are not applied yet: run clavis migrate."
     );
-    let health = test::call_service(
-        &service,
-        test::TestRequest::get().uri("/healthz").to_request(),
-    )
-    .await;
+    let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(
         health.status(),
-        StatusCode::OK,
+        200,
         "liveness does not depend on the database"
     );
+    server.stop().await;
 }
 
 #[actix_web::test]
 async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
-    let test_db = TestDb::sqlite();
+    let server = TestServer::start(TestDb::sqlite(), "").await;
     let portal = built_portal();
-    let service = test::init_service(app::build(state(&test_db, portal.path()))).await;
+    let service = test::init_service(app::build(state(&server, portal.path()))).await;
 
     for path in ["/", "/applications/6f1c2d3e", "/admin/organisations?tab=2"] {
         let page =
@@ -141,9 +150,9 @@ async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
 
 #[actix_web::test]
 async fn unbuilt_portal_says_how_to_build_it() {
-    let test_db = TestDb::sqlite();
+    let server = TestServer::start(TestDb::sqlite(), "").await;
     let empty = tempfile::tempdir().unwrap();
-    let service = test::init_service(app::build(state(&test_db, empty.path()))).await;
+    let service = test::init_service(app::build(state(&server, empty.path()))).await;
     let page = test::call_service(&service, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = test::read_body(page).await;

@@ -1,11 +1,13 @@
 //! Integration tests: every test runs against SQLite and against the local PostgreSQL,
 //! each in a database of its own.
 
+mod server;
 mod support;
 
 mod apps;
 mod cli;
 mod http;
+mod oauth;
 mod organisations;
 mod secrets;
 mod storage;

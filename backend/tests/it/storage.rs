@@ -88,7 +88,10 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
         Err(Error::Unavailable(_))
     ));
     let applied = test_db.db.migrate().unwrap();
-    assert_eq!(applied, vec!["20261122000001".to_owned()]);
+    assert_eq!(
+        applied,
+        vec!["20261122000001".to_owned(), "20261122000002".to_owned()]
+    );
     db::ensure_migrated(&mut conn).unwrap();
     assert!(
         test_db.db.migrate().unwrap().is_empty(),

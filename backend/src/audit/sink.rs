@@ -1,0 +1,88 @@
+//! Writes audit events from hot paths (the token endpoint) without making them wait: events
+//! queue in memory and a background task stores them in batches. A full queue slows senders
+//! down rather than dropping events; a failed write is retried; stopping drains the queue.
+
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+use super::AuditEvent;
+use crate::db::Database;
+
+const QUEUE_CAPACITY: usize = 65_536;
+const BATCH: usize = 1_000;
+
+/// Queues audit events for the writer task.
+#[derive(Clone)]
+pub struct AuditSink {
+    queue: mpsc::Sender<(AuditEvent, DateTime<Utc>)>,
+}
+
+impl AuditSink {
+    /// Starts the writer; it finishes after `stop` turns true and the queue is written.
+    pub fn start(
+        db: Database,
+        stop: watch::Receiver<bool>,
+    ) -> (Self, actix_web::rt::task::JoinHandle<()>) {
+        let (queue, events) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = actix_web::rt::spawn(write_batches(db, events, stop));
+        (Self { queue }, writer)
+    }
+
+    pub async fn record(&self, event: AuditEvent, at: DateTime<Utc>) {
+        if self.queue.send((event, at)).await.is_err() {
+            tracing::error!("the audit writer has stopped; an event could not be queued");
+        }
+    }
+}
+
+async fn write_batches(
+    db: Database,
+    mut events: mpsc::Receiver<(AuditEvent, DateTime<Utc>)>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let stopping = tokio::select! {
+            received = events.recv_many(&mut batch, BATCH) => received == 0,
+            _ = stop.changed() => true,
+        };
+        if stopping {
+            while let Ok(event) = events.try_recv() {
+                batch.push(event);
+            }
+        }
+        if !batch.is_empty() {
+            store(&db, std::mem::take(&mut batch)).await;
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Stores one batch, retrying with backoff until the database takes it.
+async fn store(db: &Database, batch: Vec<(AuditEvent, DateTime<Utc>)>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let attempt = batch.clone();
+        let stored = db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    attempt
+                        .into_iter()
+                        .try_for_each(|(event, at)| event.record(conn, at))
+                })
+            })
+            .await;
+        match stored {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, events = batch.len(), "cannot store audit events; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! OAuth 2.0 error responses (RFC 6749 §5.2, RFC 8707 §2, RFC 7009 §2.2.1).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+
+/// The error codes the OAuth endpoints answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    /// Throttled or overloaded; sent with 429 or 503 and `Retry-After`.
+    TemporarilyUnavailable,
+}
+
+/// An OAuth error: the code, a sentence for the developer, and how to send it.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+    status: StatusCode,
+    /// The client tried HTTP Basic: a 401 must carry `WWW-Authenticate: Basic`.
+    basic_challenge: bool,
+    retry_after_secs: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(code: ErrorCode, status: StatusCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            status,
+            basic_challenge: false,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    /// The one answer for every failed client authentication, so it reveals nothing.
+    pub fn invalid_client(basic_challenge: bool) -> Self {
+        Self {
+            basic_challenge,
+            ..Self::new(
+                ErrorCode::InvalidClient,
+                StatusCode::UNAUTHORIZED,
+                "Client authentication failed.",
+            )
+        }
+    }
+
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::UnauthorizedClient,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    pub fn unsupported_grant_type(grant_type: &str) -> Self {
+        Self::new(
+            ErrorCode::UnsupportedGrantType,
+            StatusCode::BAD_REQUEST,
+            format!("The grant type \"{grant_type}\" is not supported; use client_credentials."),
+        )
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::InvalidScope,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::InvalidTarget,
+            StatusCode::BAD_REQUEST,
+            description,
+        )
+    }
+
+    /// Too many failed authentications from here or for this client.
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed client authentications; retry later.",
+            )
+        }
+    }
+
+    /// Clavis cannot take the request now (overload or an internal failure).
+    pub fn unavailable(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot handle the request now; retry later.",
+            )
+        }
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Use POST for this endpoint.",
+        )
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.description)
+    }
+}
+
+impl From<crate::error::Error> for OAuthError {
+    fn from(error: crate::error::Error) -> Self {
+        tracing::error!(%error, "OAuth request failed");
+        Self::unavailable(1)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: ErrorCode,
+    error_description: &'a str,
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"));
+        if self.basic_challenge && self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                "WWW-Authenticate",
+                "Basic realm=\"clavis\", charset=\"UTF-8\"",
+            ));
+        }
+        if let Some(seconds) = self.retry_after_secs {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.insert_header(("Allow", "POST"));
+        }
+        response.json(Body {
+            error: self.code,
+            error_description: &self.description,
+        })
+    }
+}

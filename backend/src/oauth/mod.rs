@@ -1,0 +1,124 @@
+//! The OAuth 2.0 authorization server: the token endpoint (client credentials grant),
+//! introspection, revocation and discovery. Access tokens are JWTs per RFC 9068.
+
+mod client_auth;
+mod discovery;
+mod error;
+mod introspect;
+mod request;
+mod revoke;
+mod throttle;
+mod token;
+mod usage;
+
+pub use client_auth::{ClientAuthenticator, Refusal};
+pub use error::{ErrorCode, OAuthError};
+pub use revoke::prune_revoked;
+pub use throttle::Throttle;
+pub use token::AccessTokenClaims;
+pub use usage::LastUsed;
+
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Utc};
+
+use crate::audit::{Actor, AuditEvent, AuditSink};
+use crate::db::Database;
+use crate::keys::{self, Keys};
+use client_auth::{AuthenticatedClient, Outcome};
+use request::{ClientCredentials, Params};
+
+/// What the OAuth endpoints share.
+pub struct OAuthService {
+    /// The `iss` of every token.
+    pub issuer: String,
+    /// Where clients reach the endpoints, without a trailing slash.
+    pub public_url: String,
+    pub max_token_lifetime_secs: i32,
+    pub keys: web::Data<Keys>,
+    pub authenticator: ClientAuthenticator,
+    pub usage: LastUsed,
+    pub audit: AuditSink,
+}
+
+/// Every OAuth route; registered before the JSON-404 catch-alls.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let post_only = |path: &str, route: actix_web::Route| {
+        web::resource(path.to_owned())
+            .route(route)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(OAuthError::method_not_allowed())
+            }))
+    };
+    cfg.service(post_only("/oauth2/token", web::post().to(token::token)))
+        .service(post_only(
+            "/oauth2/introspect",
+            web::post().to(introspect::introspect),
+        ))
+        .service(post_only("/oauth2/revoke", web::post().to(revoke::revoke)))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(discovery::metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(discovery::metadata),
+        )
+        .route("/.well-known/jwks.json", web::get().to(keys::jwks));
+}
+
+/// A request's peer address: the key for throttling and the audit trail.
+fn source_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+}
+
+/// The common start of every OAuth endpoint: throttle by address, read the form, find the
+/// client's credentials.
+async fn begin(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &OAuthService,
+) -> Result<(String, Params, ClientCredentials), OAuthError> {
+    let source = source_address(req);
+    service
+        .authenticator
+        .throttle
+        .check(&throttle::address_key(&source))
+        .map_err(OAuthError::throttled)?;
+    let params = request::read_form(req, payload).await?;
+    let credentials = request::client_credentials(req, &params)?;
+    Ok((source, params, credentials))
+}
+
+/// Authenticates the client; a refusal is throttled, audited with its real reason, and
+/// answered with the same `invalid_client` whatever that reason was.
+async fn authenticate(
+    service: &OAuthService,
+    db: &Database,
+    credentials: &ClientCredentials,
+    source: &str,
+    endpoint: &'static str,
+    now: DateTime<Utc>,
+    with_grants: bool,
+) -> Result<AuthenticatedClient, OAuthError> {
+    match service
+        .authenticator
+        .authenticate(db, credentials, now, with_grants)
+        .await?
+    {
+        Outcome::Authenticated(client) => Ok(client),
+        Outcome::Refused { refusal, error } => {
+            let throttle = &service.authenticator.throttle;
+            throttle.record_failure(&throttle::address_key(source));
+            throttle.record_failure(&throttle::client_key(&credentials.client_id));
+            let actor = Actor::Client {
+                client_id: credentials.client_id.clone(),
+            };
+            let event = AuditEvent::failure("client.authenticate", &actor)
+                .source_address(source)
+                .details(serde_json::json!({ "endpoint": endpoint, "reason": refusal.as_str() }));
+            service.audit.record(event, now).await;
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Reading an OAuth request: a form-encoded POST body (never the query string), each
+//! parameter at most once, and the client's credentials by exactly one method.
+
+use actix_web::HttpRequest;
+use actix_web::web;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::fmt;
+use zeroize::Zeroizing;
+
+use super::error::OAuthError;
+
+/// Larger bodies are refused: a token request is a few hundred bytes.
+const MAX_BODY_BYTES: usize = 8 * 1024;
+/// Longest client_id accepted; anything longer cannot be one of ours.
+const MAX_CLIENT_ID_CHARS: usize = 255;
+
+/// The request's form parameters. Empty values count as absent (RFC 6749 §3.1).
+pub struct Params(HashMap<String, Zeroizing<String>>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|value| value.as_str())
+    }
+}
+
+impl fmt::Debug for Params {
+    /// Names only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Reads and checks the form body.
+pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
+    if !req.query_string().is_empty() {
+        return Err(OAuthError::invalid_request(
+            "Send the parameters in the request body (application/x-www-form-urlencoded), never in the URL.",
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if !content_type
+        .is_some_and(|mime| mime.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    {
+        return Err(OAuthError::invalid_request(
+            "The request body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| OAuthError::invalid_request("The request body could not be read."))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(OAuthError::invalid_request(format!(
+                "The request body is larger than {MAX_BODY_BYTES} bytes."
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_form(&body)
+}
+
+fn parse_form(body: &[u8]) -> Result<Params, OAuthError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(OAuthError::invalid_request(
+            "The request body is not valid UTF-8.",
+        ));
+    }
+    let mut params = HashMap::new();
+    let mut seen = Vec::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if seen.contains(&name) {
+            return Err(OAuthError::invalid_request(format!(
+                "The parameter \"{name}\" is repeated."
+            )));
+        }
+        seen.push(name.clone());
+        if !value.is_empty() {
+            params.insert(name.into_owned(), Zeroizing::new(value.into_owned()));
+        }
+    }
+    Ok(params.into())
+}
+
+impl From<HashMap<String, Zeroizing<String>>> for Params {
+    fn from(map: HashMap<String, Zeroizing<String>>) -> Self {
+        Self(map)
+    }
+}
+
+/// How the client authenticated (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// A client_id and the secret presented with it. `Debug` never shows the secret.
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub secret: Zeroizing<String>,
+    pub method: AuthMethod,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The credentials from the Authorization header or the body, refusing a request that
+/// uses both or neither.
+pub fn client_credentials(
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
+    let header = req.headers().get("authorization");
+    let body_secret = params.get("client_secret");
+    let credentials = match (header, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "Use one client authentication method: HTTP Basic or client_secret in the body, not both.",
+            ));
+        }
+        (Some(header), None) => {
+            let basic = header
+                .to_str()
+                .ok()
+                .and_then(basic_credentials)
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "The Authorization header is not valid HTTP Basic credentials.",
+                    )
+                })?;
+            if params
+                .get("client_id")
+                .is_some_and(|body_id| body_id != basic.client_id)
+            {
+                return Err(OAuthError::invalid_request(
+                    "The client_id in the body differs from the one in the Authorization header.",
+                ));
+            }
+            basic
+        }
+        (None, Some(secret)) => ClientCredentials {
+            client_id: params.get("client_id").unwrap_or_default().to_owned(),
+            secret: Zeroizing::new(secret.to_owned()),
+            method: AuthMethod::ClientSecretPost,
+        },
+        (None, None) => return Err(OAuthError::invalid_client(false)),
+    };
+    if credentials.client_id.is_empty()
+        || credentials.client_id.chars().count() > MAX_CLIENT_ID_CHARS
+    {
+        return Err(OAuthError::invalid_client(
+            credentials.method == AuthMethod::ClientSecretBasic,
+        ));
+    }
+    Ok(credentials)
+}
+
+/// `Basic base64(urlencode(client_id) ":" urlencode(secret))`.
+fn basic_credentials(header: &str) -> Option<ClientCredentials> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = Zeroizing::new(STANDARD.decode(encoded.trim()).ok()?);
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (client_id, secret) = text.split_once(':')?;
+    Some(ClientCredentials {
+        client_id: form_decode(client_id)?.to_string(),
+        secret: Zeroizing::new(form_decode(secret)?),
+        method: AuthMethod::ClientSecretBasic,
+    })
+}
+
+fn form_decode(part: &str) -> Option<String> {
+    let spaced = Zeroizing::new(part.replace('+', " "));
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn repeated_parameters_are_refused_and_empty_ones_ignored() {
+        let err = parse_form(b"grant_type=client_credentials&scope=a&scope=b").unwrap_err();
+        assert_eq!(err.description, "The parameter \"scope\" is repeated.");
+        let params = parse_form(b"grant_type=client_credentials&scope=").unwrap();
+        assert_eq!(params.get("scope"), None);
+        assert_eq!(params.get("grant_type"), Some("client_credentials"));
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%20client:s%3Acret+x"));
+        let req = TestRequest::default()
+            .insert_header(("Authorization", header))
+            .to_http_request();
+        let credentials = client_credentials(&req, &Params(HashMap::new())).unwrap();
+        assert_eq!(credentials.client_id, "my client");
+        assert_eq!(credentials.secret.as_str(), "s:cret x");
+        assert!(credentials.method == AuthMethod::ClientSecretBasic);
+        assert!(!format!("{credentials:?}").contains("s:cret"));
+    }
+
+    #[test]
+    fn two_methods_at_once_are_refused() {
+        let header = format!("Basic {}", STANDARD.encode("id:secret"));
+        let req = TestRequest::default()
+            .insert_header(("Authorization", header))
+            .to_http_request();
+        let params = parse_form(b"client_secret=other").unwrap();
+        assert_eq!(
+            client_credentials(&req, &params).unwrap_err().code,
+            super::super::error::ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn params_debug_shows_names_only() {
+        let params = parse_form(b"client_secret=hunter2").unwrap();
+        assert!(!format!("{params:?}").contains("hunter2"));
+    }
+}

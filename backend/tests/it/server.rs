@@ -1,0 +1,96 @@
+//! A real Clavis server on a loopback port, on a test database, for tests over HTTP.
+
+use actix_web::HttpServer;
+use actix_web::dev::ServerHandle;
+use clavis::app::{self, AppState, Background};
+use clavis::config::Config;
+use std::net::{IpAddr, TcpListener};
+
+use crate::support::TestDb;
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub db: TestDb,
+    handle: ServerHandle,
+    background: Background,
+    dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts Clavis; `settings` are extra lines of its TOML config file.
+    pub async fn start(db: TestDb, settings: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(db, settings, dir).await
+    }
+
+    /// Starts Clavis with its config and master key file in `dir` (kept across restarts).
+    pub async fn start_in(db: TestDb, settings: &str, dir: tempfile::TempDir) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let portal = dir.path().join("dist");
+        std::fs::create_dir_all(&portal).unwrap();
+        std::fs::write(
+            portal.join("index.html"),
+            "<!DOCTYPE html><title>Clavis portal</title>",
+        )
+        .unwrap();
+        std::fs::write(portal.join("style-abc.css"), "body { margin: 0 }").unwrap();
+        let config_file = dir.path().join("clavis.toml");
+        std::fs::write(
+            &config_file,
+            format!(
+                "database_url = \"{}\"\npublic_url = \"{base}\"\nfrontend_dir = \"{}\"\nmaster_key_file = \"{}\"\nlog_level = \"warn\"\n{settings}\n",
+                db.url,
+                portal.display(),
+                dir.path().join("master.key").display()
+            ),
+        )
+        .unwrap();
+        let config = Config::load(Some(&config_file)).expect("test config");
+        let (state, background) = app::start(&config, db.db.clone())
+            .await
+            .expect("start Clavis");
+        let served = state.clone();
+        let server = HttpServer::new(move || app::build(served.clone()))
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            base,
+            state,
+            db,
+            handle,
+            background,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops gracefully (as on Ctrl-C), so queued audit events and usage are written; returns
+    /// the database and the directory with the master key for a restart.
+    pub async fn stop(self) -> (TestDb, tempfile::TempDir) {
+        self.handle.stop(true).await;
+        self.background.shutdown().await;
+        (self.db, self.dir)
+    }
+}
+
+/// An HTTP client that connects from the given loopback address (each is its own "client
+/// machine" for throttling).
+pub fn http_from(source: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(source.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+pub fn http() -> reqwest::Client {
+    http_from("127.0.0.1")
+}
