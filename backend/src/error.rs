@@ -40,6 +40,18 @@ impl Error {
         }
     }
 
+    /// Whether the database connection itself failed, rather than the query.
+    pub fn is_lost_connection(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        matches!(
+            self,
+            Self::Database(Diesel::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            ))
+        )
+    }
+
     fn code(&self) -> &'static str {
         match self {
             Self::Invalid(_) => "validation_failed",

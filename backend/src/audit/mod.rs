@@ -115,20 +115,54 @@ impl AuditEvent {
     }
 
     pub fn record(self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<()> {
-        diesel::insert_into(audit_events::table)
-            .values((
-                audit_events::occurred_at.eq(now.naive_utc()),
-                audit_events::actor_kind.eq(self.actor.kind()),
-                audit_events::actor.eq(self.actor.label()),
-                audit_events::action.eq(self.action),
-                audit_events::organisation_id.eq(self.organisation_id),
-                audit_events::application_id.eq(self.application_id),
-                audit_events::secret_id.eq(self.secret_id),
-                audit_events::source_address.eq(self.source_address),
-                audit_events::outcome.eq(if self.success { "success" } else { "failure" }),
-                audit_events::details.eq(self.details.to_string()),
-            ))
-            .execute(conn)?;
-        Ok(())
+        record_all(conn, vec![(self, now)])
     }
+
+    fn into_row(self, now: DateTime<Utc>) -> AuditRow {
+        AuditRow {
+            occurred_at: now.naive_utc(),
+            actor_kind: self.actor.kind(),
+            actor: self.actor.label(),
+            action: self.action,
+            organisation_id: self.organisation_id,
+            application_id: self.application_id,
+            secret_id: self.secret_id,
+            source_address: self.source_address,
+            outcome: if self.success { "success" } else { "failure" },
+            details: self.details.to_string(),
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct AuditRow {
+    occurred_at: chrono::NaiveDateTime,
+    actor_kind: &'static str,
+    actor: String,
+    action: &'static str,
+    organisation_id: Option<String>,
+    application_id: Option<String>,
+    secret_id: Option<String>,
+    source_address: Option<String>,
+    outcome: &'static str,
+    details: String,
+}
+
+/// Stores events in multi-row inserts (the batches of the token endpoint's audit sink).
+pub fn record_all(conn: &mut DbConn, events: Vec<(AuditEvent, DateTime<Utc>)>) -> Result<()> {
+    let rows: Vec<AuditRow> = events
+        .into_iter()
+        .map(|(event, at)| event.into_row(at))
+        .collect();
+    // Stay well below SQLite's limit of bound parameters per statement. Multi-row inserts
+    // are not available through the multi-backend connection, so each backend does its own.
+    for chunk in rows.chunks(500) {
+        let insert = diesel::insert_into(audit_events::table).values(chunk);
+        match conn {
+            DbConn::Sqlite(conn) => insert.execute(conn)?,
+            DbConn::Postgres(conn) => insert.execute(conn)?,
+        };
+    }
+    Ok(())
 }

@@ -117,8 +117,9 @@ impl ManageConnection for DbManager {
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection left inside a failed transaction is not reused.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -165,8 +166,11 @@ impl Database {
             target: target.clone(),
             source,
         })?;
+        // No test query on checkout: it would double the queries of the token endpoint.
+        // A connection that fails with a lost-connection error is replaced in `run` instead.
         let pool = Pool::builder()
             .max_size(pool_size)
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(DbManager(target.clone()))
             .map_err(|source| OpenError::Pool {
@@ -191,10 +195,17 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        actix_web::web::block(move || work(&mut *pool.get()?))
-            .await
-            .map_err(|_| Error::Internal("database task was cancelled".to_owned()))?
+        let (pool, target) = (self.pool.clone(), self.target.clone());
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            let result = work(&mut conn);
+            if result.as_ref().is_err_and(Error::is_lost_connection) {
+                replace_connection(&mut conn, &target);
+            }
+            result
+        })
+        .await
+        .map_err(|_| Error::Internal("database task was cancelled".to_owned()))?
     }
 
     /// Applies every migration not yet applied; returns the versions it applied.
@@ -209,6 +220,15 @@ impl Database {
             DbConn::Postgres(conn) => migrate_postgres(conn),
         };
         applied.map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Puts a fresh connection in place of one the server dropped (a PostgreSQL restart, say),
+/// so the pool heals on the next use.
+fn replace_connection(conn: &mut PooledConn, target: &DbTarget) {
+    match target.connect() {
+        Ok(fresh) => **conn = fresh,
+        Err(error) => tracing::warn!(%error, "cannot reconnect to the {target}"),
     }
 }
 

@@ -91,13 +91,12 @@ impl ClientAuthenticator {
         }
     }
 
-    /// Checks the credentials; `with_grants` also loads what the application may receive.
+    /// Checks the credentials.
     pub async fn authenticate(
         &self,
         db: &Database,
         credentials: &ClientCredentials,
         now: DateTime<Utc>,
-        with_grants: bool,
     ) -> Result<Outcome, OAuthError> {
         let basic = credentials.method == AuthMethod::ClientSecretBasic;
         let refuse = |refusal| {
@@ -113,15 +112,8 @@ impl ClientAuthenticator {
             );
         };
         let (client_id, secret_id) = (credentials.client_id.clone(), secret_id.to_string());
-        let (stored, grants) = db
-            .run(move |conn| {
-                let stored = secrets::credential(conn, &client_id, &secret_id)?;
-                let grants = match &stored {
-                    Some(found) if with_grants => apps::grants_for(conn, &found.application.id)?,
-                    _ => Vec::new(),
-                };
-                Ok((stored, grants))
-            })
+        let stored = db
+            .run(move |conn| secrets::credential(conn, &client_id, &secret_id))
             .await?;
         let Some(stored) = stored else {
             return refuse(
@@ -154,7 +146,7 @@ impl ClientAuthenticator {
         Ok(Outcome::Authenticated(AuthenticatedClient {
             application: stored.application,
             secret_id: stored.secret_id,
-            grants,
+            grants: stored.grants,
         }))
     }
 

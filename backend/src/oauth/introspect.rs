@@ -16,16 +16,7 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
     let (source, params, credentials) = begin(&req, payload, &service).await?;
-    authenticate(
-        &service,
-        &db,
-        &credentials,
-        &source,
-        "introspect",
-        now,
-        false,
-    )
-    .await?;
+    authenticate(&service, &db, &credentials, &source, "introspect", now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;

@@ -99,11 +99,10 @@ async fn authenticate(
     source: &str,
     endpoint: &'static str,
     now: DateTime<Utc>,
-    with_grants: bool,
 ) -> Result<AuthenticatedClient, OAuthError> {
     match service
         .authenticator
-        .authenticate(db, credentials, now, with_grants)
+        .authenticate(db, credentials, now)
         .await?
     {
         Outcome::Authenticated(client) => Ok(client),

@@ -19,7 +19,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
     let (source, params, credentials) = begin(&req, payload, &service).await?;
-    let client = authenticate(&service, &db, &credentials, &source, "revoke", now, false).await?;
+    let client = authenticate(&service, &db, &credentials, &source, "revoke", now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;

@@ -86,7 +86,7 @@ pub async fn token(
     let now = Utc::now();
     let (source, params, credentials) = begin(&req, payload, &service).await?;
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
-    let client = authenticate(&service, &db, &credentials, &source, "token", now, true).await?;
+    let client = authenticate(&service, &db, &credentials, &source, "token", now).await?;
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };

@@ -5,13 +5,14 @@ pub mod hash;
 pub mod value;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
+use clavis_shared::dto::{ApiGrant, ClientSecretInfo, NewClientSecret, SecretStatus};
 use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
 
 use crate::apps;
 use crate::audit::{Actor, AuditEvent};
-use crate::db::{self, DbConn, schema::applications, schema::client_secrets};
+use crate::db::schema::{apis, application_apis, application_scopes, applications, client_secrets};
+use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use value::ClientSecretValue;
 
@@ -179,17 +180,19 @@ fn ensure_room_for_another(
     Ok(())
 }
 
-/// What client authentication needs about one secret and its application.
+/// What client authentication needs about one secret, its application and what that
+/// application may receive.
 #[derive(Debug, Clone)]
 pub struct StoredCredential {
     pub secret_id: String,
     pub secret_hash: String,
     pub expires_at: DateTime<Utc>,
     pub application: ClientApplication,
+    pub grants: Vec<ApiGrant>,
 }
 
 /// An application as the token endpoint sees it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct ClientApplication {
     pub id: String,
     pub client_id: String,
@@ -199,17 +202,38 @@ pub struct ClientApplication {
     pub token_lifetime_secs: i32,
 }
 
-/// The secret `secret_id` if it belongs to the application `client_id`: one indexed query,
-/// read fresh on every request so a deletion, expiry or disabling applies at once.
+type CredentialRow = (
+    String,
+    String,
+    NaiveDateTime,
+    ClientApplication,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The secret `secret_id` if it belongs to the application `client_id`, with the
+/// application's API grants: one indexed query (a row per granted scope), read fresh on every
+/// request so a deletion, expiry or disabling applies at once on every instance.
 pub fn credential(
     conn: &mut DbConn,
     client_id: &str,
     secret_id: &str,
 ) -> Result<Option<StoredCredential>> {
-    let row: Option<(String, String, NaiveDateTime, ClientApplication)> = client_secrets::table
+    let rows: Vec<CredentialRow> = client_secrets::table
         .inner_join(applications::table)
+        .left_join(
+            application_apis::table.on(application_apis::application_id.eq(applications::id)),
+        )
+        .left_join(apis::table.on(apis::id.eq(application_apis::api_id)))
+        .left_join(
+            application_scopes::table.on(application_scopes::application_id
+                .eq(application_apis::application_id)
+                .and(application_scopes::api_id.eq(application_apis::api_id))),
+        )
         .filter(client_secrets::id.eq(secret_id))
         .filter(applications::client_id.eq(client_id))
+        .order((apis::code, application_scopes::scope))
         .select((
             client_secrets::id,
             client_secrets::secret_hash,
@@ -222,17 +246,42 @@ pub fn credential(
                 applications::enabled,
                 applications::token_lifetime_secs,
             ),
+            apis::code.nullable(),
+            apis::audience.nullable(),
+            application_scopes::scope.nullable(),
         ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(
-        |(secret_id, secret_hash, expires_at, application)| StoredCredential {
-            secret_id,
-            secret_hash,
-            expires_at: db::utc(expires_at),
-            application,
-        },
-    ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((secret_id, secret_hash, expires_at, application, code, audience, scope)) =
+        rows.next()
+    else {
+        return Ok(None);
+    };
+    let mut grants: Vec<ApiGrant> = Vec::new();
+    let granted =
+        std::iter::once((code, audience, scope)).chain(rows.map(|row| (row.4, row.5, row.6)));
+    for (code, audience, scope) in granted {
+        let (Some(api_code), Some(audience)) = (code, audience) else {
+            continue;
+        };
+        if grants.last().is_none_or(|last| last.api_code != api_code) {
+            grants.push(ApiGrant {
+                api_code,
+                audience,
+                scopes: Vec::new(),
+            });
+        }
+        if let (Some(grant), Some(scope)) = (grants.last_mut(), scope) {
+            grant.scopes.push(scope);
+        }
+    }
+    Ok(Some(StoredCredential {
+        secret_id,
+        secret_hash,
+        expires_at: db::utc(expires_at),
+        application,
+        grants,
+    }))
 }
 
 /// Stores when secrets were last used; called in batches, not per request.

@@ -7,6 +7,7 @@ mod support;
 mod apps;
 mod cli;
 mod http;
+mod keys;
 mod oauth;
 mod organisations;
 mod secrets;

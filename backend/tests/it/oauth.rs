@@ -7,6 +7,7 @@ use chrono::Duration;
 use clavis::audit::Actor;
 use clavis::db::{DbConn, schema::audit_events};
 use clavis::{apis, apps, secrets};
+use diesel::PgConnection;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -923,4 +924,47 @@ fn sealed_private_keys_are_not_stored_in_the_clear() {
             .len(),
         1
     );
+}
+
+#[actix_web::test]
+async fn pool_heals_after_postgres_drops_its_connections() {
+    let db = TestDb::postgres();
+    let (client_id, secret, _) = client_with_secret(&db);
+    let server = TestServer::start(db, "").await;
+    assert_eq!(
+        token_basic(&server, &client_id, &secret, &[])
+            .await
+            .status(),
+        200
+    );
+    let database = server.db.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = PgConnection::establish("postgres://postgres@127.0.0.1:5432/postgres").unwrap();
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut admin)
+    .unwrap();
+    // Requests may fail while dropped connections are found and replaced, then all succeed.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(
+            token_basic(&server, &client_id, &secret, &[])
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(
+        statuses[0], 503,
+        "the first request meets a dropped connection: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[statuses.len() - 10..].iter().all(|s| *s == 200),
+        "healed: {statuses:?}"
+    );
+    server.stop().await;
 }

@@ -1,0 +1,434 @@
+//! Token endpoint benchmark: starts Clavis (release build) on SQLite and on PostgreSQL,
+//! creates clients, and drives `POST /oauth2/token` with wrk over keep-alive connections.
+//!
+//! Scenarios:
+//! (a) repeated valid requests from a few clients (the verified-secret fast path);
+//! (b) first requests from many distinct clients (every one needs argon2id);
+//! (c) (a) again while another machine floods wrong secrets.
+//!
+//! Needs `wrk` (Debian package) and the local PostgreSQL. The load generator shares the two
+//! cores with the server: compare figures of one run, not across machines.
+
+use actix_web::HttpServer;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use clavis::audit::Actor;
+use clavis::config::Config;
+use clavis::db::{Database, DbTarget};
+use clavis::{apis, app, apps, orgs, secrets};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+const FEW_CLIENTS: usize = 4;
+const MANY_CLIENTS: usize = 1_000;
+const WRK_THREADS: usize = 2;
+const WRK_CONNECTIONS: usize = 32;
+const RUN_SECS: u64 = 10;
+const FIRST_USE_SECS: u64 = 5;
+const FLOOD_CONNECTIONS: usize = 8;
+const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+struct Client {
+    client_id: String,
+    secret: String,
+}
+
+impl Client {
+    fn basic(&self) -> String {
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", self.client_id, self.secret))
+        )
+    }
+}
+
+struct Figures {
+    tokens_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is not installed: apt-get install wrk (or run `cargo xtask bench`)");
+        std::process::exit(1);
+    }
+    println!(
+        "Clavis token endpoint: wrk, keep-alive, {WRK_THREADS} threads, {WRK_CONNECTIONS} connections"
+    );
+    println!(
+        "{:<10} {:<44} {:>10} {:>8} {:>8} {:>7}",
+        "database", "scenario", "tokens/s", "p50 ms", "p99 ms", "errors"
+    );
+    for backend in ["sqlite", "postgres"] {
+        run_backend(backend);
+    }
+}
+
+fn run_backend(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg_name) = match backend {
+        "sqlite" => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            None,
+        ),
+        _ => {
+            let name = format!("clavis_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres"))
+                .expect("local PostgreSQL");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            (format!("{POSTGRES_SERVER}/{name}"), Some(name))
+        }
+    };
+    let db = Database::open(DbTarget::parse(&url).unwrap(), 16).unwrap();
+    db.migrate().unwrap();
+    let (few, many, flooded) = seed(&db);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let config_file = dir.path().join("clavis.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "database_url = \"{url}\"\npublic_url = \"{base}\"\nmaster_key_file = \"{}\"\nlog_level = \"error\"\ndatabase_pool_size = 16\n",
+            dir.path().join("master.key").display()
+        ),
+    )
+    .unwrap();
+    let config = Config::load(Some(&config_file)).unwrap();
+    let (stopped_tx, stopped_rx) = mpsc::channel();
+    let (handle_tx, handle_rx) = mpsc::channel();
+    let server_db = db.clone();
+    let server = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let (state, background) = app::start(&config, server_db).await.unwrap();
+            let server = HttpServer::new(move || app::build(state.clone()))
+                .workers(2)
+                .listen(listener)
+                .unwrap()
+                .run();
+            handle_tx.send(server.handle()).unwrap();
+            server.await.unwrap();
+            background.shutdown().await;
+            stopped_tx.send(()).unwrap();
+        })
+    });
+    let handle = handle_rx.recv().unwrap();
+
+    // Each "few" client proves its secret once, as a long-running client would have.
+    for client in &few {
+        assert_eq!(token_status(&base, client, "127.0.0.1"), 200);
+    }
+    let repeated = wrk(&base, &few, RUN_SECS);
+    report(
+        backend,
+        &format!("(a) repeated valid, {FEW_CLIENTS} clients"),
+        &repeated,
+    );
+    let first = wrk(&base, &many, FIRST_USE_SECS);
+    report(
+        backend,
+        &format!("(b) first requests, {MANY_CLIENTS} distinct clients"),
+        &first,
+    );
+
+    let flooding = Arc::new(AtomicBool::new(true));
+    let (flood_requests, flood_throttled) =
+        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let flood = flood_wrong_secrets(
+        &base,
+        &flooded,
+        &flooding,
+        &flood_requests,
+        &flood_throttled,
+    );
+    let contended = wrk(&base, &few, RUN_SECS);
+    flooding.store(false, Ordering::SeqCst);
+    flood.join().unwrap();
+    report(
+        backend,
+        "(c) valid clients during a wrong-secret flood",
+        &contended,
+    );
+    println!(
+        "{:<10} {:<44} {:>9.0}% of (a); flood: {} requests, {} throttled (429)",
+        backend,
+        "    (c) kept",
+        100.0 * contended.tokens_per_sec / repeated.tokens_per_sec,
+        flood_requests.load(Ordering::SeqCst),
+        flood_throttled.load(Ordering::SeqCst)
+    );
+
+    actix_web::rt::System::new().block_on(handle.stop(true));
+    stopped_rx.recv().unwrap();
+    server.join().unwrap();
+    drop(db);
+    if let Some(name) = pg_name {
+        let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres")).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+    }
+}
+
+/// An organisation, an API, FEW_CLIENTS + MANY_CLIENTS applications with a secret each, and
+/// one more application whose client_id the flood targets.
+fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
+    let now = clavis::db::now();
+    let actor = Actor::System;
+    let mut conn = db.conn().unwrap();
+    orgs::create(
+        &mut conn,
+        &orgs::NewOrganisation {
+            name: "Bench".into(),
+            country: "NL".into(),
+            sandbox: false,
+        },
+        &actor,
+        now,
+    )
+    .unwrap();
+    apis::create(
+        &mut conn,
+        &apis::NewApi {
+            code: "SMC".into(),
+            name: "Ship Manifests".into(),
+            audience: "https://api.example.org/smc".into(),
+            scopes: "manifest.read manifest.write".into(),
+        },
+        &actor,
+        now,
+    )
+    .unwrap();
+    drop(conn);
+    let total = FEW_CLIENTS + MANY_CLIENTS + 1;
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let mut clients: Vec<Client> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut conn = db.conn().unwrap();
+                    (worker..total)
+                        .step_by(workers)
+                        .map(|n| {
+                            let new = apps::NewApplication {
+                                organisation: "Bench".into(),
+                                name: Some(format!("bench-{n}")),
+                                api_codes: vec!["SMC".into()],
+                                ..Default::default()
+                            };
+                            let application = apps::create(&mut conn, &new, &actor, now).unwrap();
+                            let secret = secrets::create(
+                                &mut conn,
+                                &application.client_id,
+                                "bench",
+                                now + Duration::days(30),
+                                &actor,
+                                now,
+                            )
+                            .unwrap();
+                            Client {
+                                client_id: application.client_id,
+                                secret: secret.value,
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let flooded = clients.pop().unwrap();
+    let many = clients.split_off(FEW_CLIENTS);
+    (clients, many, flooded)
+}
+
+fn token_status(base: &str, client: &Client, source: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::builder()
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+            .post(format!("{base}/oauth2/token"))
+            .header("authorization", client.basic())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+/// Runs wrk against the token endpoint; each thread walks its own share of `clients`, so
+/// with many clients every request is a client's first.
+fn wrk(base: &str, clients: &[Client], secs: u64) -> Figures {
+    let script = tempfile::Builder::new().suffix(".lua").tempfile().unwrap();
+    let headers: Vec<String> = clients
+        .iter()
+        .map(|c| format!("\"{}\"", c.basic()))
+        .collect();
+    std::fs::write(
+        script.path(),
+        format!(
+            r#"local headers = {{ {} }}
+local threads = {WRK_THREADS}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+local n = 0
+function request()
+  local k = ((id + n * threads) % #headers) + 1
+  n = n + 1
+  return wrk.format("POST", "/oauth2/token", {{ ["Authorization"] = headers[k], ["Content-Type"] = "application/x-www-form-urlencoded" }}, "grant_type=client_credentials")
+end
+"#,
+            headers.join(", ")
+        ),
+    )
+    .unwrap();
+    let output = Command::new("wrk")
+        .args([
+            "-t",
+            &WRK_THREADS.to_string(),
+            "-c",
+            &WRK_CONNECTIONS.to_string(),
+            "-d",
+            &format!("{secs}s"),
+            "--latency",
+            "-s",
+            &script.path().display().to_string(),
+            &format!("{base}/oauth2/token"),
+        ])
+        .output()
+        .expect("run wrk");
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn parse_wrk(text: &str) -> Figures {
+    let value_after = |label: &str| {
+        text.lines().find_map(|line| {
+            line.trim()
+                .strip_prefix(label)
+                .map(|rest| rest.trim().to_owned())
+        })
+    };
+    let millis = |text: Option<String>| {
+        let text = text.unwrap_or_default();
+        let number: f64 = text
+            .trim_end_matches(|c: char| c.is_alphabetic())
+            .parse()
+            .unwrap_or(f64::NAN);
+        match text.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.') {
+            "us" => number / 1000.0,
+            "s" => number * 1000.0,
+            _ => number,
+        }
+    };
+    let count = |label: &str| -> u64 {
+        value_after(label)
+            .map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .filter(|s| !s.is_empty())
+                    .map(|n| n.parse::<u64>().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    Figures {
+        tokens_per_sec: value_after("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0),
+        p50_ms: millis(value_after("50%")),
+        p99_ms: millis(value_after("99%")),
+        errors: count("Non-2xx or 3xx responses:") + count("Socket errors:"),
+    }
+}
+
+fn report(backend: &str, scenario: &str, figures: &Figures) {
+    println!(
+        "{:<10} {:<44} {:>10.0} {:>8.2} {:>8.2} {:>7}",
+        backend, scenario, figures.tokens_per_sec, figures.p50_ms, figures.p99_ms, figures.errors
+    );
+}
+
+/// Another machine (127.0.0.2) sending well-formed but wrong secrets for one client_id as
+/// fast as FLOOD_CONNECTIONS connections allow, until told to stop.
+fn flood_wrong_secrets(
+    base: &str,
+    target: &Client,
+    running: &Arc<AtomicBool>,
+    requests: &Arc<AtomicU64>,
+    throttled: &Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
+    let secret_id = secrets::value::secret_id_of(&target.secret).unwrap();
+    let wrong = Client {
+        client_id: target.client_id.clone(),
+        secret: secrets::value::ClientSecretValue::generate(secret_id)
+            .expose()
+            .to_owned(),
+    };
+    let (base, running, requests, throttled) = (
+        base.to_owned(),
+        running.clone(),
+        requests.clone(),
+        throttled.clone(),
+    );
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let http = reqwest::Client::builder()
+                .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+                .build()
+                .unwrap();
+            let tasks: Vec<_> = (0..FLOOD_CONNECTIONS)
+                .map(|_| {
+                    let (http, base, header) = (http.clone(), base.clone(), wrong.basic());
+                    let (running, requests, throttled) =
+                        (running.clone(), requests.clone(), throttled.clone());
+                    tokio::spawn(async move {
+                        while running.load(Ordering::SeqCst) {
+                            let status = http
+                                .post(format!("{base}/oauth2/token"))
+                                .header("authorization", &header)
+                                .header("content-type", "application/x-www-form-urlencoded")
+                                .body("grant_type=client_credentials")
+                                .send()
+                                .await
+                                .map(|r| r.status().as_u16())
+                                .unwrap_or(0);
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            if status == 429 {
+                                throttled.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                let _ = task.await;
+            }
+        });
+    })
+}
