@@ -183,7 +183,7 @@ fn run_backend(backend: &str) {
 /// one more application whose client_id the flood targets.
 fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
     let now = clavis::db::now();
-    let actor = Actor::System;
+    let actor = &Actor::System;
     let mut conn = db.conn().unwrap();
     orgs::create(
         &mut conn,
@@ -192,7 +192,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
             country: "NL".into(),
             sandbox: false,
         },
-        &actor,
+        actor,
         now,
     )
     .unwrap();
@@ -204,7 +204,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
             audience: "https://api.example.org/smc".into(),
             scopes: "manifest.read manifest.write".into(),
         },
-        &actor,
+        actor,
         now,
     )
     .unwrap();
@@ -225,13 +225,13 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
                                 api_codes: vec!["SMC".into()],
                                 ..Default::default()
                             };
-                            let application = apps::create(&mut conn, &new, &actor, now).unwrap();
+                            let application = apps::create(&mut conn, &new, actor, now).unwrap();
                             let secret = secrets::create(
                                 &mut conn,
                                 &application.client_id,
                                 "bench",
                                 now + Duration::days(30),
-                                &actor,
+                                actor,
                                 now,
                             )
                             .unwrap();

@@ -66,8 +66,7 @@ fn instances_starting_together_create_one_key(db: &TestDb) {
                 let settings = settings(dir.path());
                 scope.spawn(move || {
                     let keys = Keys::open(&mut db.conn(), settings, 3600, Utc::now()).unwrap();
-                    let kid = keys.ring().signing_key(Utc::now()).unwrap().kid.clone();
-                    kid
+                    keys.ring().signing_key(Utc::now()).unwrap().kid.clone()
                 })
             })
             .collect();
