@@ -15,7 +15,8 @@ tasks:
   demo      set up what is missing, build the portal, and run Clavis on the embedded SQLite
   test      set up what is missing, build the portal, then check formatting, lints and all tests
   setup     install the tools only (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
-  frontend  build the portal (release) and report its size";
+  frontend  build the portal (release) and report its size
+  bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency";
 
 type TaskResult = Result<(), String>;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "setup" => setup_frontend_tools(),
         "frontend" => setup_frontend_tools().and_then(|()| build_frontend()),
+        "bench" => bench(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -125,6 +127,19 @@ fn test() -> TaskResult {
     ]))?;
     step("Running the tests (SQLite and PostgreSQL)");
     run(cargo().arg("test"))
+}
+
+fn bench() -> TaskResult {
+    ensure_postgres()?;
+    // `wrk --version` exits non-zero, so only whether it runs at all is checked.
+    if Command::new("wrk").arg("--version").output().is_err() {
+        step("Installing wrk (Debian)");
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "wrk"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    step("Benchmarking the token endpoint (release build; the first build takes a few minutes)");
+    run(cargo().args(["bench", "--package", "clavis", "--bench", "token_endpoint"]))
 }
 
 fn setup_frontend_tools() -> TaskResult {
