@@ -55,7 +55,7 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
         created_at: now.naive_utc(),
     };
     let scopes = validate::scope_list(&new.scopes)?;
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         diesel::insert_into(apis::table)
             .values(&row)
             .execute(conn)

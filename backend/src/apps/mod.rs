@@ -70,7 +70,7 @@ pub fn create(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Application> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let organisation = orgs::find(conn, &new.organisation)?;
         let granted = requested_apis(conn, &new.api_codes)?;
         let row = ApplicationRow {
@@ -163,7 +163,7 @@ pub fn set_enabled(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Application> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let mut application = find_by_client_id(conn, client_id)?;
         diesel::update(applications::table.find(&application.id))
             .set(applications::enabled.eq(enabled))

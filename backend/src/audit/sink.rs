@@ -3,7 +3,6 @@
 //! down rather than dropping events; a failed write is retried; stopping drains the queue.
 
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -74,7 +73,7 @@ async fn store(db: &Database, batch: Vec<(AuditEvent, DateTime<Utc>)>) {
         let attempt = batch.clone();
         let stored = db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                crate::db::write_transaction(conn, |conn| {
                     attempt
                         .into_iter()
                         .try_for_each(|(event, at)| event.record(conn, at))

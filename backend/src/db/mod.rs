@@ -288,9 +288,40 @@ fn create_parent_dir(path: &std::path::Path, target: &DbTarget) -> Result<(), Op
     }
 }
 
+/// Runs `work` in a transaction that takes the write lock up front. On SQLite a plain
+/// (deferred) transaction that reads before it writes fails with "database is locked" when
+/// another writer got in between, busy timeout or not; `BEGIN IMMEDIATE` queues instead.
+/// PostgreSQL's transactions need no such care. Nested transactions become savepoints.
+pub fn write_transaction<T>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    let DbConn::Sqlite(sqlite) = conn else {
+        unreachable!("the connection's backend does not change");
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(sqlite) {
+                tracing::error!(%rollback, "cannot roll back a failed transaction");
+            }
+            Err(error)
+        }
+    }
+}
+
 /// Runs `work` in a transaction that holds the named job lock, so only one instance at a
-/// time does it. The lock row is updated first: a row lock on PostgreSQL, and on SQLite the
-/// write lock taken before any read.
+/// time does it: the lock row is updated first, a row lock on PostgreSQL (SQLite's write
+/// transaction already excludes every other writer).
 pub fn with_job_lock<T>(
     conn: &mut DbConn,
     job: &str,
@@ -298,7 +329,7 @@ pub fn with_job_lock<T>(
     work: impl FnOnce(&mut DbConn) -> Result<T, Error>,
 ) -> Result<T, Error> {
     use schema::job_locks;
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let locked = diesel::update(job_locks::table.find(job))
             .set(job_locks::locked_at.eq(now.naive_utc()))
             .execute(conn)?;

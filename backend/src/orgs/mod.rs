@@ -54,7 +54,7 @@ pub fn create(
         sandbox: new.sandbox,
         created_at: now.naive_utc(),
     };
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         diesel::insert_into(organisations::table)
             .values(&row)
             .execute(conn)

@@ -60,7 +60,7 @@ pub fn create(
     // Hash before the transaction: argon2id takes milliseconds and needs no lock.
     let secret_hash = hash::hash(&value)?;
     let id = id.to_string();
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         lock_secrets_of(conn, client_id)?;
         let application = apps::find_by_client_id(conn, client_id)?;
         ensure_room_for_another(conn, &application.id, now)?;
@@ -124,7 +124,7 @@ pub fn delete(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<ClientSecretInfo> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let application = apps::find_by_client_id(conn, client_id)?;
         let row = client_secrets::table
             .filter(client_secrets::id.eq(secret_id.trim()))
@@ -150,9 +150,8 @@ pub fn delete(
     })
 }
 
-/// Takes the application's row lock as the transaction's first statement, so concurrent
-/// creations cannot both pass the quota check: a row lock on PostgreSQL, and on SQLite the
-/// write lock (taken before any read, so a busy writer is waited for, not failed on).
+/// Takes the application's row lock before counting, so concurrent creations on PostgreSQL
+/// cannot both pass the quota check (on SQLite the write transaction already serialises them).
 fn lock_secrets_of(conn: &mut DbConn, client_id: &str) -> Result<()> {
     diesel::update(
         applications::table.filter(applications::client_id.eq(client_id.trim().to_lowercase())),
@@ -286,7 +285,7 @@ pub fn credential(
 
 /// Stores when secrets were last used; called in batches, not per request.
 pub fn record_last_used(conn: &mut DbConn, used: &[(String, DateTime<Utc>)]) -> Result<()> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         for (secret_id, at) in used {
             diesel::update(client_secrets::table.find(secret_id))
                 .set(client_secrets::last_used_at.eq(at.naive_utc()))

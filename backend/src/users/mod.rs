@@ -87,7 +87,7 @@ pub fn grant(
     now: DateTime<Utc>,
 ) -> Result<RoleAssignment> {
     let person = person.normalised()?;
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let organisation_id = match (role.is_per_organisation(), organisation) {
             (true, Some(organisation)) => Some(orgs::find(conn, organisation)?.id),
             (true, None) => {
@@ -159,7 +159,7 @@ pub fn revoke(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<RoleAssignment> {
-    conn.transaction(|conn| {
+    db::write_transaction(conn, |conn| {
         let (row, email, subject) = role_assignments::table
             .inner_join(users::table)
             .filter(role_assignments::id.eq(assignment_id.trim()))

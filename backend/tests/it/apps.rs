@@ -14,6 +14,7 @@ on_both_databases!(
     application_rules_refuse_bad_input_and_write_nothing,
     application_can_be_disabled_and_enabled,
     applications_are_listed_per_organisation,
+    concurrent_writers_all_succeed,
 );
 
 fn new_app(organisation: &str) -> apps::NewApplication {
@@ -284,4 +285,28 @@ fn applications_are_listed_per_organisation(db: &TestDb) {
         vec![beta_app.clone()]
     );
     assert_eq!(apps::list(&mut conn, None).unwrap().len(), 2);
+}
+
+/// Writers that read before they write (as creating an application does) must queue, not
+/// fail with "database is locked" on SQLite.
+fn concurrent_writers_all_succeed(db: &TestDb) {
+    let seeded = seed(db);
+    let now = clavis::db::now();
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let organisation = seeded.organisation.id.clone();
+            scope.spawn(move || {
+                let mut conn = db.conn();
+                for n in 0..5 {
+                    let new = apps::NewApplication {
+                        name: Some(format!("app {worker}-{n}")),
+                        ..new_app(&organisation)
+                    };
+                    apps::create(&mut conn, &new, &admin(), now)
+                        .expect("concurrent creation succeeds");
+                }
+            });
+        }
+    });
+    assert_eq!(db.count("applications"), 21);
 }
