@@ -9,20 +9,18 @@
 //! Needs `wrk` (Debian package) and the local PostgreSQL. The load generator shares the two
 //! cores with the server: compare figures of one run, not across machines.
 
-use actix_web::HttpServer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use clavis::audit::Actor;
-use clavis::config::Config;
 use clavis::db::{Database, DbTarget};
-use clavis::{apis, app, apps, orgs, secrets};
+use clavis::{apis, apps, orgs, secrets};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
 
 const FEW_CLIENTS: usize = 4;
 const MANY_CLIENTS: usize = 1_000;
@@ -92,36 +90,26 @@ fn run_backend(backend: &str) {
     db.migrate().unwrap();
     let (few, many, flooded) = seed(&db);
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let config_file = dir.path().join("clavis.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            "database_url = \"{url}\"\npublic_url = \"{base}\"\nmaster_key_file = \"{}\"\nlog_level = \"error\"\ndatabase_pool_size = 16\n",
-            dir.path().join("master.key").display()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(Some(&config_file)).unwrap();
-    let (stopped_tx, stopped_rx) = mpsc::channel();
-    let (handle_tx, handle_rx) = mpsc::channel();
-    let server_db = db.clone();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let (state, background) = app::start(&config, server_db).await.unwrap();
-            let server = HttpServer::new(move || app::build(state.clone()))
-                .workers(2)
-                .listen(listener)
-                .unwrap()
-                .run();
-            handle_tx.send(server.handle()).unwrap();
-            server.await.unwrap();
-            background.shutdown().await;
-            stopped_tx.send(()).unwrap();
-        })
-    });
-    let handle = handle_rx.recv().unwrap();
+    if pg_name.is_some() {
+        // Let the bulk insert's statistics settle now, not as autovacuum during a run.
+        db.conn().unwrap().batch_execute("VACUUM ANALYZE").unwrap();
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_clavis"))
+        .arg("serve")
+        .env("CLAVIS_DATABASE_URL", &url)
+        .env("CLAVIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CLAVIS_MASTER_KEY_FILE", dir.path().join("master.key"))
+        .env("CLAVIS_DATABASE_POOL_SIZE", "16")
+        .env("CLAVIS_LOG_LEVEL", "error")
+        .spawn()
+        .expect("start clavis serve");
+    wait_until_ready(&base);
 
     // Each "few" client proves its secret once, as a long-running client would have.
     for client in &few {
@@ -167,9 +155,12 @@ fn run_backend(backend: &str) {
         flood_throttled.load(Ordering::SeqCst)
     );
 
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    stopped_rx.recv().unwrap();
-    server.join().unwrap();
+    // SIGTERM: a graceful stop that writes the queued audit events.
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
     drop(db);
     if let Some(name) = pg_name {
         let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres")).unwrap();
@@ -254,6 +245,24 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
     (clients, many, flooded)
 }
 
+fn wait_until_ready(base: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("clavis did not become ready");
+    });
+}
+
 fn token_status(base: &str, client: &Client, source: &str) -> u16 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -294,11 +303,19 @@ function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
 end
+-- Requests are formatted once per thread, so the load generator spends its share of the
+-- two cores on sending, not on building requests.
+local requests = {{}}
+function init(args)
+  for i, header in ipairs(headers) do
+    requests[i] = wrk.format("POST", "/oauth2/token", {{ ["Authorization"] = header, ["Content-Type"] = "application/x-www-form-urlencoded" }}, "grant_type=client_credentials")
+  end
+end
 local n = 0
 function request()
-  local k = ((id + n * threads) % #headers) + 1
+  local k = ((id + n * threads) % #requests) + 1
   n = n + 1
-  return wrk.format("POST", "/oauth2/token", {{ ["Authorization"] = headers[k], ["Content-Type"] = "application/x-www-form-urlencoded" }}, "grant_type=client_credentials")
+  return requests[k]
 end
 "#,
             headers.join(", ")

@@ -151,6 +151,9 @@ pub enum OpenError {
 pub struct Database {
     pool: Pool<DbManager>,
     target: DbTarget,
+    /// One permit per pooled connection, handed out in arrival order: the pool's own wait
+    /// is unfair, which under load leaves some requests waiting for hundreds of milliseconds.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A connection borrowed from the pool; returns to it when dropped.
@@ -177,7 +180,12 @@ impl Database {
                 target: target.clone(),
                 source,
             })?;
-        Ok(Self { pool, target })
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size as usize));
+        Ok(Self {
+            pool,
+            target,
+            permits,
+        })
     }
 
     pub fn target(&self) -> &DbTarget {
@@ -195,8 +203,10 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
     {
+        let permit = self.connection_permit().await?;
         let (pool, target) = (self.pool.clone(), self.target.clone());
         actix_web::web::block(move || {
+            let _permit = permit;
             let mut conn = pool.get()?;
             let result = work(&mut conn);
             if result.as_ref().is_err_and(Error::is_lost_connection) {
@@ -216,9 +226,19 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
     {
         match self.target {
-            DbTarget::Sqlite(_) => work(&mut *self.pool.get()?),
+            DbTarget::Sqlite(_) => {
+                let _permit = self.connection_permit().await?;
+                work(&mut *self.pool.get()?)
+            }
             DbTarget::Postgres(_) => self.run(work).await,
         }
+    }
+
+    async fn connection_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        std::sync::Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal("the database pool is closed".to_owned()))
     }
 
     /// Applies every migration not yet applied; returns the versions it applied.

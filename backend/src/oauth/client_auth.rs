@@ -5,13 +5,14 @@
 //! time an instance sees a value: afterwards a keyed digest of the value, kept in memory per
 //! secret, proves it in microseconds. argon2id work is bounded to one job per core.
 
+use argon2::Block;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
@@ -71,6 +72,8 @@ pub struct ClientAuthenticator {
     digest_key: Zeroizing<[u8; 32]>,
     remembered: RwLock<HashMap<String, [u8; 32]>>,
     argon2_slots: Semaphore,
+    /// Working memory for argon2id, one buffer per slot, reused.
+    argon2_memory: Mutex<Vec<Vec<Block>>>,
     queued: AtomicUsize,
     max_queued: usize,
     pub throttle: Throttle,
@@ -85,6 +88,7 @@ impl ClientAuthenticator {
             digest_key,
             remembered: RwLock::new(HashMap::new()),
             argon2_slots: Semaphore::new(cores),
+            argon2_memory: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
             max_queued: cores * MAX_QUEUED_PER_CORE,
             throttle,
@@ -201,8 +205,22 @@ impl ClientAuthenticator {
         let _slot = slot.map_err(|_| OAuthError::unavailable(1))?;
         let (presented, stored_hash) =
             (Zeroizing::new(presented.to_owned()), stored_hash.to_owned());
-        actix_web::web::block(move || hash::verify(&presented, &stored_hash))
-            .await
-            .map_err(|_| OAuthError::unavailable(1))
+        let mut memory = self
+            .argon2_memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let (matches, memory) = actix_web::web::block(move || {
+            let matches = hash::verify_with_memory(&presented, &stored_hash, &mut memory);
+            (matches, memory)
+        })
+        .await
+        .map_err(|_| OAuthError::unavailable(1))?;
+        self.argon2_memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(memory);
+        Ok(matches)
     }
 }
