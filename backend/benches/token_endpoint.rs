@@ -64,8 +64,15 @@ fn main() {
         "{:<10} {:<44} {:>10} {:>8} {:>8} {:>7}",
         "database", "scenario", "tokens/s", "p50 ms", "p99 ms", "errors"
     );
+    // `cargo bench --bench token_endpoint -- postgres` runs one database only.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
     for backend in ["sqlite", "postgres"] {
-        run_backend(backend);
+        if only.is_empty() || only.iter().any(|name| name == backend) {
+            run_backend(backend);
+        }
     }
 }
 

@@ -80,11 +80,14 @@ async fn begin(
     service: &OAuthService,
 ) -> Result<(String, Params, ClientCredentials), OAuthError> {
     let source = source_address(req);
-    service
+    if let Err(retry_after) = service
         .authenticator
         .throttle
         .check(&throttle::address_key(&source))
-        .map_err(OAuthError::throttled)?;
+    {
+        service.authenticator.throttle.tarpit().await;
+        return Err(OAuthError::throttled(retry_after));
+    }
     let params = request::read_form(req, payload).await?;
     let credentials = request::client_credentials(req, &params)?;
     Ok((source, params, credentials))

@@ -4,18 +4,28 @@
 //! over the limit is refused outright. A client_id over the limit only stops requests that
 //! would need an argon2id check: a client presenting a secret it already proved keeps
 //! working however many failures others cause in its name.
+//!
+//! A throttled request is answered after a short delay (a tarpit), so a flood that ignores
+//! `Retry-After` spends its connections waiting instead of the server's cores answering.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Beyond this many tracked keys, expired windows are swept.
 const SWEEP_ABOVE: usize = 10_000;
+/// How long a throttled request waits before its 429.
+const TARPIT: Duration = Duration::from_millis(250);
+/// At most this many requests wait in the tarpit at once; beyond it they are answered at
+/// once, so the tarpit cannot pile up connections without bound.
+const TARPIT_CAPACITY: usize = 1_024;
 
 pub struct Throttle {
     limit: u32,
     window: Duration,
     failures: Mutex<HashMap<String, Window>>,
+    in_tarpit: AtomicUsize,
 }
 
 struct Window {
@@ -29,6 +39,7 @@ impl Throttle {
             limit,
             window,
             failures: Mutex::new(HashMap::new()),
+            in_tarpit: AtomicUsize::new(0),
         }
     }
 
@@ -46,6 +57,14 @@ impl Throttle {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Delays a throttled request (without using a thread), unless the tarpit is full.
+    pub async fn tarpit(&self) {
+        if self.in_tarpit.fetch_add(1, Ordering::SeqCst) < TARPIT_CAPACITY {
+            tokio::time::sleep(TARPIT).await;
+        }
+        self.in_tarpit.fetch_sub(1, Ordering::SeqCst);
     }
 
     pub fn record_failure(&self, key: &str) {
