@@ -136,6 +136,7 @@ impl AuditEvent {
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
+#[diesel(treat_none_as_default_value = false)]
 struct AuditRow {
     occurred_at: chrono::NaiveDateTime,
     actor_kind: &'static str,
@@ -155,14 +156,18 @@ pub fn record_all(conn: &mut DbConn, events: Vec<(AuditEvent, DateTime<Utc>)>) -
         .into_iter()
         .map(|(event, at)| event.into_row(at))
         .collect();
-    // Stay well below SQLite's limit of bound parameters per statement. Multi-row inserts
-    // are not available through the multi-backend connection, so each backend does its own.
-    for chunk in rows.chunks(500) {
-        let insert = diesel::insert_into(audit_events::table).values(chunk);
-        match conn {
-            DbConn::Sqlite(conn) => insert.execute(conn)?,
-            DbConn::Postgres(conn) => insert.execute(conn)?,
-        };
+    // Bulk writes are backend-specific (the multi-backend connection has neither):
+    // PostgreSQL takes the batch as one binary COPY, SQLite as multi-row inserts that stay
+    // well below its limit of bound parameters per statement.
+    match conn {
+        DbConn::Postgres(conn) => {
+            diesel::copy_from(audit_events::table).from_insertable(rows).execute(conn)?;
+        }
+        DbConn::Sqlite(conn) => {
+            for chunk in rows.chunks(500) {
+                diesel::insert_into(audit_events::table).values(chunk).execute(conn)?;
+            }
+        }
     }
     Ok(())
 }
