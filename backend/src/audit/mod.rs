@@ -161,11 +161,15 @@ pub fn record_all(conn: &mut DbConn, events: Vec<(AuditEvent, DateTime<Utc>)>) -
     // well below its limit of bound parameters per statement.
     match conn {
         DbConn::Postgres(conn) => {
-            diesel::copy_from(audit_events::table).from_insertable(rows).execute(conn)?;
+            diesel::copy_from(audit_events::table)
+                .from_insertable(rows)
+                .execute(conn)?;
         }
         DbConn::Sqlite(conn) => {
             for chunk in rows.chunks(500) {
-                diesel::insert_into(audit_events::table).values(chunk).execute(conn)?;
+                diesel::insert_into(audit_events::table)
+                    .values(chunk)
+                    .execute(conn)?;
             }
         }
     }
