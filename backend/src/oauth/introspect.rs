@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{AccessTokenClaims, OAuthError, OAuthService, authenticate, begin, revoke};
+use super::{AccessTokenClaims, OAuthError, OAuthService, revoke, token_query};
 use crate::db::Database;
 
 pub async fn introspect(
@@ -15,12 +15,8 @@ pub async fn introspect(
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (source, params, credentials) = begin(&req, payload, &service).await?;
-    authenticate(&service, &db, &credentials, &source, "introspect", now).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
-    let body = match verify(&service, token, now) {
+    let query = token_query(&req, payload, &service, &db, "introspect", now).await?;
+    let body = match verify(&service, &query.token, now) {
         Some(claims) if !revoke::is_revoked(&db, &claims.jti).await? => json!({
             "active": true,
             "token_type": "Bearer",

@@ -93,6 +93,34 @@ async fn begin(
     Ok((source, params, credentials))
 }
 
+/// A request about a token (introspection, revocation): the client authenticated, and the
+/// `token` parameter it asks about.
+struct TokenQuery {
+    source: String,
+    client: AuthenticatedClient,
+    token: zeroize::Zeroizing<String>,
+}
+
+async fn token_query(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &OAuthService,
+    db: &Database,
+    endpoint: &'static str,
+    now: DateTime<Utc>,
+) -> Result<TokenQuery, OAuthError> {
+    let (source, params, credentials) = begin(req, payload, service).await?;
+    let client = authenticate(service, db, &credentials, &source, endpoint, now).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
+    Ok(TokenQuery {
+        source,
+        client,
+        token: zeroize::Zeroizing::new(token.to_owned()),
+    })
+}
+
 /// Authenticates the client; a refusal is throttled, audited with its real reason, and
 /// answered with the same `invalid_client` whatever that reason was.
 async fn authenticate(

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::{OAuthError, OAuthService, authenticate, begin, introspect};
+use super::{OAuthError, OAuthService, TokenQuery, introspect, token_query};
 use crate::audit::{Actor, AuditEvent};
 use crate::db::{Database, DbConn, schema::revoked_tokens};
 use crate::error::{Error, Result};
@@ -18,12 +18,12 @@ pub async fn revoke(
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (source, params, credentials) = begin(&req, payload, &service).await?;
-    let client = authenticate(&service, &db, &credentials, &source, "revoke", now).await?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
-    let own_token = introspect::verify(&service, token, now)
+    let TokenQuery {
+        source,
+        client,
+        token,
+    } = token_query(&req, payload, &service, &db, "revoke", now).await?;
+    let own_token = introspect::verify(&service, &token, now)
         .filter(|claims| claims.client_id == client.application.client_id);
     if let Some(claims) = own_token {
         let (jti, client_id) = (claims.jti.clone(), claims.client_id.clone());
