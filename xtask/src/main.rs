@@ -126,7 +126,15 @@ fn test() -> TaskResult {
         "warnings",
     ]))?;
     step("Running the tests (SQLite and PostgreSQL)");
-    run(cargo().arg("test"))
+    run(cargo().arg("test"))?;
+    step("Testing the local OpenID Connect provider (node)");
+    let e2e = root().join("e2e");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&e2e))?;
+    run(Command::new("node")
+        .args(["--test", "oidc/"])
+        .current_dir(&e2e))
 }
 
 fn bench() -> TaskResult {
