@@ -944,9 +944,8 @@ async fn pool_heals_after_postgres_drops_its_connections() {
     ))
     .execute(&mut admin)
     .unwrap();
-    // Requests may fail while dropped connections are found and replaced, then all succeed.
     let mut statuses = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..20 {
         statuses.push(
             token_basic(&server, &client_id, &secret, &[])
                 .await
@@ -954,6 +953,8 @@ async fn pool_heals_after_postgres_drops_its_connections() {
                 .as_u16(),
         );
     }
+    // Each dropped connection fails one request and is then replaced, so at most as many
+    // requests fail as the pool holds connections (4 here).
     assert_eq!(
         statuses[0], 503,
         "the first request meets a dropped connection: {statuses:?}"
@@ -962,9 +963,10 @@ async fn pool_heals_after_postgres_drops_its_connections() {
         statuses.iter().all(|s| *s == 200 || *s == 503),
         "{statuses:?}"
     );
+    let failed = statuses.iter().filter(|s| **s == 503).count();
     assert!(
-        statuses[statuses.len() - 10..].iter().all(|s| *s == 200),
-        "healed: {statuses:?}"
+        failed <= 4,
+        "each connection fails at most once: {statuses:?}"
     );
     server.stop().await;
 }
