@@ -163,19 +163,21 @@ fn access_log<S, B>(
 where
     S: actix_web::dev::Service<ServiceRequest, Response = ServiceResponse<B>, Error = WebError>,
 {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let started = Instant::now();
+    // Copy the request line only when it will be logged: this runs on every token request.
+    let logged = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.path().to_owned(), Instant::now()));
     let response = service.call(req);
     async move {
         let response = response.await?;
-        tracing::info!(
-            %method,
-            %path,
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
+        if let Some((method, path, started)) = logged {
+            tracing::info!(
+                %method,
+                %path,
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+        }
         Ok(response)
     }
 }
