@@ -118,6 +118,16 @@ async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
         );
     }
 
+    let page = test::call_service(&service, test::TestRequest::get().uri("/").to_request()).await;
+    for (header, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+    ] {
+        assert_eq!(page.headers().get(header).unwrap(), value, "{header}");
+    }
+
     let asset = test::call_service(
         &service,
         test::TestRequest::get().uri("/style-abc.css").to_request(),
