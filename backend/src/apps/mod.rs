@@ -189,7 +189,7 @@ pub fn grants_for(conn: &mut DbConn, application_id: &str) -> Result<Vec<ApiGran
         .unwrap_or_default())
 }
 
-/// Whether any application has this client_id (for the audit trail of a failed login).
+/// Whether any application has this client_id.
 pub fn client_id_exists(conn: &mut DbConn, client_id: &str) -> Result<bool> {
     let count: i64 = applications::table
         .filter(applications::client_id.eq(client_id))
@@ -247,11 +247,7 @@ fn unused_client_id(conn: &mut DbConn, requested: Option<&str>) -> Result<String
         return Ok(db::new_id());
     };
     let client_id = validate::client_id(requested)?;
-    let taken: i64 = applications::table
-        .filter(applications::client_id.eq(&client_id))
-        .count()
-        .get_result(conn)?;
-    if taken > 0 {
+    if client_id_exists(conn, &client_id)? {
         return Err(Error::Conflict(format!(
             "The client_id {client_id} already belongs to another application."
         )));

@@ -115,7 +115,7 @@ impl AuditEvent {
     }
 
     pub fn record(self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<()> {
-        record_all(conn, vec![(self, now)])
+        insert_rows(conn, &[self.into_row(now)])
     }
 
     fn into_row(self, now: DateTime<Utc>) -> AuditRow {
@@ -150,12 +150,8 @@ struct AuditRow {
     details: String,
 }
 
-/// Stores events in multi-row inserts (the batches of the token endpoint's audit sink).
-pub fn record_all(conn: &mut DbConn, events: Vec<(AuditEvent, DateTime<Utc>)>) -> Result<()> {
-    let rows: Vec<AuditRow> = events
-        .into_iter()
-        .map(|(event, at)| event.into_row(at))
-        .collect();
+/// Stores rows in bulk (one event, or a batch of the token endpoint's audit sink).
+fn insert_rows(conn: &mut DbConn, rows: &[AuditRow]) -> Result<()> {
     // Bulk writes are backend-specific (the multi-backend connection has neither):
     // PostgreSQL takes the batch as one binary COPY, SQLite as multi-row inserts that stay
     // well below its limit of bound parameters per statement.

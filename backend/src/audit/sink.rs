@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-use super::AuditEvent;
+use super::{AuditEvent, AuditRow, insert_rows};
 use crate::db::Database;
+use std::sync::Arc;
 
 const QUEUE_CAPACITY: usize = 65_536;
 const BATCH: usize = 5_000;
@@ -66,24 +67,25 @@ async fn write_batches(
     }
 }
 
-/// Stores one batch, retrying with backoff until the database takes it.
+/// Stores one batch, retrying with backoff until the database takes it. The rows are built
+/// once and shared by every attempt.
 async fn store(db: &Database, batch: Vec<(AuditEvent, DateTime<Utc>)>) {
+    let rows: Arc<Vec<AuditRow>> = Arc::new(
+        batch
+            .into_iter()
+            .map(|(event, at)| event.into_row(at))
+            .collect(),
+    );
     let mut delay = Duration::from_millis(100);
     loop {
-        let attempt = batch.clone();
+        let attempt = Arc::clone(&rows);
         let stored = db
-            .run(move |conn| {
-                crate::db::write_transaction(conn, |conn| {
-                    attempt
-                        .into_iter()
-                        .try_for_each(|(event, at)| event.record(conn, at))
-                })
-            })
+            .run(move |conn| crate::db::write_transaction(conn, |conn| insert_rows(conn, &attempt)))
             .await;
         match stored {
             Ok(()) => return,
             Err(error) => {
-                tracing::error!(%error, events = batch.len(), "cannot store audit events; retrying");
+                tracing::error!(%error, events = rows.len(), "cannot store audit events; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }

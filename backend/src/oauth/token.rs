@@ -90,21 +90,15 @@ pub async fn token(
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };
-    let refused = |error: OAuthError| {
-        let event = AuditEvent::failure("token.issue", &actor)
-            .source_address(&source)
-            .organisation(&client.application.organisation_id)
-            .application(&client.application.id)
-            .secret(&client.secret_id)
-            .details(serde_json::json!({ "reason": error.code, "description": error.description }));
-        (event, error)
-    };
     let chosen = choose_api(&client.grants, target.as_deref())
         .and_then(|api| Ok((api, choose_scopes(api, scope.as_deref())?)));
     let (api, scopes) = match chosen {
         Ok(chosen) => chosen,
         Err(error) => {
-            let (event, error) = refused(error);
+            let event = about_client(AuditEvent::failure("token.issue", &actor), &source, &client)
+                .details(
+                    serde_json::json!({ "reason": error.code, "description": error.description }),
+                );
             service.audit.record(event, now).await;
             return Err(error);
         }
@@ -150,15 +144,24 @@ async fn record_issue(
     claims: &AccessTokenClaims,
     now: DateTime<Utc>,
 ) {
-    let event = AuditEvent::success("token.issue", actor)
+    let event = about_client(AuditEvent::success("token.issue", actor), source, client).details(serde_json::json!({
+            "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
+        }));
+    service.audit.record(event, now).await;
+}
+
+/// Ties an audit event to the request's address and the client's organisation,
+/// application and secret.
+fn about_client(
+    event: AuditEvent,
+    source: &str,
+    client: &super::AuthenticatedClient,
+) -> AuditEvent {
+    event
         .source_address(source)
         .organisation(&client.application.organisation_id)
         .application(&client.application.id)
         .secret(&client.secret_id)
-        .details(serde_json::json!({
-            "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
-        }));
-    service.audit.record(event, now).await;
 }
 
 /// A random (v4) UUID for the token's `jti`, from aws-lc's user-space DRBG rather than a
