@@ -10,11 +10,13 @@ use tokio::sync::watch;
 
 use crate::audit::AuditSink;
 use crate::config::Config;
+use crate::config::SessionSettings;
 use crate::db::Database;
 use crate::error::Result;
 use crate::keys::Keys;
+use crate::login::{self, LoginService, attempt, session};
 use crate::oauth::{self, ClientAuthenticator, LastUsed, OAuthService, Throttle};
-use crate::{health, site};
+use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, users};
 
 /// What request handlers share.
 #[derive(Clone)]
@@ -24,6 +26,7 @@ pub struct AppState {
     pub frontend_dir: PathBuf,
     pub keys: web::Data<Keys>,
     pub oauth: web::Data<OAuthService>,
+    pub login: web::Data<LoginService>,
 }
 
 /// The background work of a running instance: the audit writer and the maintenance loop
@@ -69,12 +72,20 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         .to_std()
         .unwrap_or_default()
         .clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let maintenance = actix_web::rt::spawn(maintain(db.clone(), oauth.clone(), every, stopped));
+    let login = web::Data::new(LoginService::new(config)?);
+    let maintenance = actix_web::rt::spawn(maintain(
+        db.clone(),
+        oauth.clone(),
+        config.sessions.clone(),
+        every,
+        stopped,
+    ));
     let state = AppState {
         db,
         frontend_dir: config.frontend_dir.clone(),
         keys,
         oauth,
+        login,
     };
     Ok((
         state,
@@ -85,11 +96,12 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
     ))
 }
 
-/// Every `every`: flush last-used times, rotate and reload keys, prune revocations. On stop,
-/// one last flush.
+/// Every `every`: flush last-used times, rotate and reload keys, prune revocations, ended
+/// sessions and abandoned logins. On stop, one last flush.
 async fn maintain(
     db: Database,
     oauth: web::Data<OAuthService>,
+    sessions: SessionSettings,
     every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -105,11 +117,13 @@ async fn maintain(
         if stopping {
             return;
         }
-        let keys = oauth.keys.clone();
+        let (keys, sessions) = (oauth.keys.clone(), sessions.clone());
         let maintained = db
             .run(move |conn| {
                 let now = chrono::Utc::now();
                 keys.maintain(conn, now)?;
+                session::prune(conn, &sessions, now)?;
+                attempt::prune(conn, now)?;
                 oauth::prune_revoked(conn, now)
             })
             .await;
@@ -135,24 +149,65 @@ pub fn build(
         .app_data(web::Data::new(state.db.clone()))
         .app_data(state.keys.clone())
         .app_data(state.oauth.clone())
+        .app_data(state.login.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| {
-            let body = ErrorBody::new(
+            bad_request(
                 "invalid_json",
-                format!("The request body is not valid JSON: {err}"),
-            );
-            actix_web::error::InternalError::from_response(
+                format!("The request body is not what this endpoint expects: {err}"),
                 err,
-                HttpResponse::BadRequest().json(body),
             )
-            .into()
+        }))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+            bad_request(
+                "invalid_query",
+                format!("The query string is not what this endpoint expects: {err}"),
+                err,
+            )
         }))
         .wrap(security_headers())
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .configure(oauth::routes)
+        .configure(login::routes)
+        .service(portal_api())
         .configure(site::machine_not_found)
         .configure(|cfg| site::portal(cfg, &state.frontend_dir))
+}
+
+/// The portal's JSON API: session-authenticated, CSRF-protected, never cached.
+fn portal_api() -> actix_web::Scope<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = WebError,
+        InitError = (),
+    >,
+> {
+    web::scope("/api/v1")
+        .wrap(middleware::from_fn(login::csrf::protect))
+        .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
+        .configure(openapi::routes)
+        .configure(users::http::routes)
+        .configure(orgs::http::routes)
+        .configure(apis::http::routes)
+        .configure(apps::http::routes)
+        .configure(secrets::http::routes)
+        .configure(audit::http::routes)
+        .default_service(web::to(site::not_found_json))
+}
+
+fn bad_request(
+    code: &str,
+    message: String,
+    cause: impl std::fmt::Debug + std::fmt::Display + 'static,
+) -> WebError {
+    actix_web::error::InternalError::from_response(
+        cause,
+        HttpResponse::BadRequest().json(ErrorBody::new(code, message)),
+    )
+    .into()
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer leaks, no framing

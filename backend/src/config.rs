@@ -34,12 +34,33 @@ struct RawConfig {
     max_token_lifetime_secs: i32,
     token_failure_limit: u32,
     token_failure_window_secs: u64,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<Redacted>,
+    oidc_redirect_url: Option<String>,
+    oidc_scopes: String,
+    oidc_mfa_amr: String,
+    oidc_mfa_acr: String,
+    oidc_acr_values: String,
+    oidc_role_claim: Option<String>,
+    oidc_role_claim_manager: String,
+    oidc_role_claim_viewer: String,
+    oidc_organisation_claim: Option<String>,
+    session_idle_timeout_secs: u64,
+    session_lifetime_secs: u64,
+    bootstrap_admins: String,
 }
 
 /// A setting that holds a secret: read like a string, never printed.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-struct Redacted(String);
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for Redacted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,6 +88,21 @@ impl Default for RawConfig {
             max_token_lifetime_secs: 86_400,
             token_failure_limit: 10,
             token_failure_window_secs: 60,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_redirect_url: None,
+            oidc_scopes: "openid email profile".to_owned(),
+            oidc_mfa_amr: "mfa otp hwk swk fido sms".to_owned(),
+            oidc_mfa_acr: String::new(),
+            oidc_acr_values: String::new(),
+            oidc_role_claim: None,
+            oidc_role_claim_manager: "credential_management".to_owned(),
+            oidc_role_claim_viewer: String::new(),
+            oidc_organisation_claim: None,
+            session_idle_timeout_secs: 30 * 60,
+            session_lifetime_secs: 12 * 3600,
+            bootstrap_admins: String::new(),
         }
     }
 }
@@ -96,6 +132,57 @@ pub struct Config {
     pub issuer: String,
     pub token: TokenSettings,
     pub keys: KeySettings,
+    /// Portal sign-in through the organisation's OpenID Connect provider; `None` when no
+    /// provider is configured (the portal then explains that sign-in is not set up).
+    pub login: Option<LoginSettings>,
+    pub sessions: SessionSettings,
+    /// E-mail addresses or OIDC subjects that are made platform admins when they sign in.
+    pub bootstrap_admins: Vec<String>,
+}
+
+/// The OpenID Connect relying party: which provider, as which client, and what counts as MFA.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// Discovery starts at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Absent for a public client (PKCE alone).
+    pub client_secret: Option<Redacted>,
+    pub redirect_url: url::Url,
+    /// Where the provider sends the browser after signing out: the portal's start page.
+    pub post_logout_redirect_url: url::Url,
+    pub scopes: Vec<String>,
+    /// A login counts as multi-factor when the ID token's `amr` holds one of these…
+    pub mfa_amr: Vec<String>,
+    /// …or its `acr` is one of these.
+    pub mfa_acr: Vec<String>,
+    /// Sent as `acr_values` to ask the provider for a strong login, when not empty.
+    pub acr_values: Vec<String>,
+    pub role_claim: Option<RoleClaim>,
+}
+
+/// Roles taken from an ID token claim, on top of the assignments kept in Clavis.
+#[derive(Debug, Clone)]
+pub struct RoleClaim {
+    /// The claim holding a list of role names, such as `roles`.
+    pub claim: String,
+    /// The role name that makes the person a credential manager.
+    pub manager_value: String,
+    /// The role name that makes the person a viewer, if any.
+    pub viewer_value: Option<String>,
+    /// The claim naming the person's organisation (its id or name).
+    pub organisation_claim: String,
+}
+
+/// How long a portal session lasts.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Ends after this long without a request.
+    pub idle_timeout: chrono::Duration,
+    /// Ends this long after sign-in, whatever the activity.
+    pub lifetime: chrono::Duration,
+    /// Whether the session cookie is marked Secure (the public URL is https).
+    pub secure_cookie: bool,
 }
 
 /// How access tokens are issued and client authentication is protected.
@@ -148,6 +235,8 @@ impl Config {
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
         let listen = parse_listen(&self.listen)?;
+        let public_url = parse_public_url(self.public_url.as_deref(), listen)?;
+        let login = self.login_settings(&public_url)?;
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()));
@@ -158,7 +247,6 @@ impl RawConfig {
                 "database_pool_size (CLAVIS_DATABASE_POOL_SIZE) must be at least 1".to_owned(),
             ));
         }
-        let public_url = parse_public_url(self.public_url.as_deref(), listen)?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
             ConfigError(format!(
                 "log_level (CLAVIS_LOG_LEVEL) \"{}\" is not a log filter such as info or clavis=debug: {e}",
@@ -210,7 +298,21 @@ impl RawConfig {
                 self.key_publish_lead_secs.min(86_400 * 7) as i64
             ),
         };
+        let sessions = SessionSettings {
+            idle_timeout: chrono::Duration::seconds(positive(
+                "session_idle_timeout_secs (CLAVIS_SESSION_IDLE_TIMEOUT_SECS)",
+                self.session_idle_timeout_secs.min(86_400 * 30),
+            )? as i64),
+            lifetime: chrono::Duration::seconds(positive(
+                "session_lifetime_secs (CLAVIS_SESSION_LIFETIME_SECS)",
+                self.session_lifetime_secs.min(86_400 * 30),
+            )? as i64),
+            secure_cookie: public_url.scheme() == "https",
+        };
         Ok(Config {
+            login,
+            sessions,
+            bootstrap_admins: words(&self.bootstrap_admins),
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
             token,
             keys,
@@ -224,6 +326,93 @@ impl RawConfig {
             log_level: self.log_level,
         })
     }
+}
+
+impl RawConfig {
+    /// The OIDC settings, when an issuer is configured; a client id must come with it.
+    fn login_settings(&self, public_url: &url::Url) -> Result<Option<LoginSettings>, ConfigError> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(None);
+        };
+        let issuer = parse_http_url(
+            "oidc_issuer (CLAVIS_OIDC_ISSUER)",
+            issuer.trim_end_matches('/'),
+        )?;
+        let client_id = self
+            .oidc_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| {
+                ConfigError(
+                    "oidc_client_id (CLAVIS_OIDC_CLIENT_ID) is required when oidc_issuer is set: \
+                     the client id Clavis is registered under at the provider"
+                        .to_owned(),
+                )
+            })?;
+        let portal = public_url.as_str().trim_end_matches('/');
+        let redirect_url = match &self.oidc_redirect_url {
+            Some(url) => parse_http_url("oidc_redirect_url (CLAVIS_OIDC_REDIRECT_URL)", url)?,
+            None => parse_http_url(
+                "public_url (CLAVIS_PUBLIC_URL)",
+                &format!("{portal}/auth/callback"),
+            )?,
+        };
+        let scopes = words(&self.oidc_scopes);
+        if !scopes.iter().any(|scope| scope == "openid") {
+            return Err(ConfigError(
+                "oidc_scopes (CLAVIS_OIDC_SCOPES) must include openid".to_owned(),
+            ));
+        }
+        let (mfa_amr, mfa_acr) = (words(&self.oidc_mfa_amr), words(&self.oidc_mfa_acr));
+        if mfa_amr.is_empty() && mfa_acr.is_empty() {
+            return Err(ConfigError(
+                "oidc_mfa_amr (CLAVIS_OIDC_MFA_AMR) and oidc_mfa_acr (CLAVIS_OIDC_MFA_ACR) are both \
+                 empty: at least one must say what counts as a multi-factor login"
+                    .to_owned(),
+            ));
+        }
+        let role_claim = match (&self.oidc_role_claim, &self.oidc_organisation_claim) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "oidc_organisation_claim (CLAVIS_OIDC_ORGANISATION_CLAIM) is required with \
+                     oidc_role_claim: it names the claim that says which organisation the role is for"
+                        .to_owned(),
+                ));
+            }
+            (Some(claim), Some(organisation_claim)) => Some(RoleClaim {
+                claim: claim.trim().to_owned(),
+                manager_value: self.oidc_role_claim_manager.trim().to_owned(),
+                viewer_value: Some(self.oidc_role_claim_viewer.trim().to_owned())
+                    .filter(|value| !value.is_empty()),
+                organisation_claim: organisation_claim.trim().to_owned(),
+            }),
+        };
+        Ok(Some(LoginSettings {
+            issuer: issuer.as_str().trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: self.oidc_client_secret.clone(),
+            redirect_url,
+            post_logout_redirect_url: parse_http_url(
+                "public_url (CLAVIS_PUBLIC_URL)",
+                &format!("{portal}/"),
+            )?,
+            scopes,
+            mfa_amr,
+            mfa_acr,
+            acr_values: words(&self.oidc_acr_values),
+            role_claim,
+        }))
+    }
+}
+
+/// A list setting: items separated by commas or white space.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
@@ -318,6 +507,50 @@ mod tests {
         let config = config.validate().unwrap();
         assert_eq!(config.issuer, "https://id.example.org");
         assert!(!format!("{config:?}").contains("AAAAAAAA"));
+    }
+
+    #[test]
+    fn oidc_login_needs_a_client_and_defaults_its_redirect_and_mfa_rule() {
+        assert!(raw().validate().unwrap().login.is_none());
+        let err = RawConfig {
+            oidc_issuer: Some("https://idp.example.org".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_OIDC_CLIENT_ID"), "{err}");
+        let config = RawConfig {
+            oidc_issuer: Some("https://idp.example.org/".into()),
+            oidc_client_id: Some("clavis".into()),
+            oidc_client_secret: Some(Redacted("very-secret-client".into())),
+            oidc_acr_values: "urn:mfa, urn:strong".into(),
+            bootstrap_admins: "ada@example.org, admin-sub".into(),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        let login = config.login.as_ref().unwrap();
+        assert_eq!(login.issuer, "https://idp.example.org");
+        assert_eq!(
+            login.redirect_url.as_str(),
+            "http://127.0.0.1:8080/auth/callback"
+        );
+        assert_eq!(login.mfa_amr, ["mfa", "otp", "hwk", "swk", "fido", "sms"]);
+        assert_eq!(login.acr_values, ["urn:mfa", "urn:strong"]);
+        assert_eq!(config.bootstrap_admins, ["ada@example.org", "admin-sub"]);
+        assert!(!config.sessions.secure_cookie);
+        assert_eq!(config.sessions.idle_timeout, chrono::Duration::minutes(30));
+        assert_eq!(config.sessions.lifetime, chrono::Duration::hours(12));
+        assert!(!format!("{config:?}").contains("very-secret-client"));
+        let err = RawConfig {
+            oidc_issuer: Some("https://idp.example.org".into()),
+            oidc_client_id: Some("clavis".into()),
+            oidc_mfa_amr: String::new(),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_OIDC_MFA_AMR"), "{err}");
     }
 
     #[test]

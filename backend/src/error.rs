@@ -9,6 +9,12 @@ pub enum Error {
     /// Input broke a domain rule; the message says which and how to fix it.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// No valid session: the person must sign in (again).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The request clashes with what exists (a duplicate name, a full quota).
@@ -55,6 +61,8 @@ impl Error {
     fn code(&self) -> &'static str {
         match self {
             Self::Invalid(_) => "validation_failed",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
@@ -67,6 +75,8 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,

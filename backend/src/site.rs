@@ -47,7 +47,7 @@ async fn spa_fallback(
     Ok(ServiceResponse::new(req, response))
 }
 
-async fn not_found_json(req: HttpRequest) -> HttpResponse {
+pub async fn not_found_json(req: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().json(ErrorBody::new(
         "not_found",
         format!("There is no endpoint at {} {}.", req.method(), req.path()),
@@ -61,4 +61,50 @@ async fn portal_missing() -> HttpResponse {
             "The Clavis portal has not been built. Run `trunk build --release` in the repository, \
              then restart Clavis.\n",
         )
+}
+
+/// A small self-contained page (no script, no external assets) for answers the portal app
+/// cannot give itself, such as a refused sign-in.
+pub fn message_page(title: &str, explanation: &str, link: &str, link_text: &str) -> String {
+    let (title, explanation, link, link_text) = (
+        escape_html(title),
+        escape_html(explanation),
+        escape_html(link),
+        escape_html(link_text),
+    );
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} - Clavis</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;\
+margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}}h1{{font-size:1.4rem}}\
+a{{color:#0b5394}}a:focus{{outline:3px solid #0b5394;outline-offset:2px}}</style></head>\
+<body><main><h1>{title}</h1><p>{explanation}</p><p><a href=\"{link}\">{link_text}</a></p>\
+</main></body></html>"
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_pages_escape_what_they_show() {
+        let page = super::message_page("<b>", "a \"quote\" & <script>", "/x", "Go");
+        assert!(page.contains("&lt;b&gt;"));
+        assert!(page.contains("&quot;quote&quot; &amp; &lt;script&gt;"));
+        assert!(!page.contains("<script>"));
+    }
 }

@@ -10,6 +10,7 @@ pub const EXPIRING_WITHIN_DAYS: i64 = 42;
 
 /// Where an application's tokens are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
     Production,
@@ -46,6 +47,7 @@ impl FromStr for Environment {
 
 /// What a person may do: everywhere (admin) or within one organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Platform admin: manages organisations, APIs, applications and people.
@@ -93,6 +95,7 @@ impl FromStr for Role {
 
 /// A secret's state as contacts see it; reminders and badges use the same rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecretStatus {
     Active,
@@ -122,6 +125,7 @@ impl SecretStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organisation {
     pub id: String,
     pub name: String,
@@ -134,6 +138,7 @@ pub struct Organisation {
 
 /// A resource server that access tokens are issued for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Api {
     pub id: String,
     /// Short code used in application names, such as `SMC`.
@@ -147,6 +152,7 @@ pub struct Api {
 
 /// An API an application may receive tokens for, with the scopes it was granted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiGrant {
     pub api_code: String,
     pub audience: String,
@@ -154,6 +160,7 @@ pub struct ApiGrant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Application {
     pub id: String,
     pub organisation_id: String,
@@ -171,6 +178,7 @@ pub struct Application {
 
 /// What is shown of a client secret after it was created: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientSecretInfo {
     pub id: String,
     pub name: String,
@@ -185,6 +193,7 @@ pub struct ClientSecretInfo {
 
 /// A freshly created secret: the only response that ever carries its value.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewClientSecret {
     #[serde(flatten)]
     pub info: ClientSecretInfo,
@@ -202,6 +211,7 @@ impl fmt::Debug for NewClientSecret {
 
 /// A role given to a person, who is known by e-mail or OIDC subject until their first login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleAssignment {
     pub id: String,
     pub role: Role,

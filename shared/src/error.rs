@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of every non-OAuth error response: a stable machine code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable, machine-readable code such as `not_found` or `validation_failed`.
     pub error: String,

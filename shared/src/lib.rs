@@ -4,6 +4,7 @@
 
 pub mod dto;
 pub mod error;
+pub mod portal;
 pub mod validate;
 
 pub use error::ErrorBody;

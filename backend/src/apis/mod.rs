@@ -1,5 +1,7 @@
 //! APIs: the resource servers that access tokens are issued for, and the scopes each defines.
 
+pub mod http;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Api;
 use clavis_shared::validate;
@@ -9,7 +11,7 @@ use std::collections::HashMap;
 use crate::audit::{Actor, AuditEvent};
 use crate::db::{
     self, DbConn,
-    schema::{api_scopes, apis},
+    schema::{api_scopes, apis, application_scopes},
 };
 use crate::error::{Error, Result};
 
@@ -108,6 +110,69 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
         .select(api_scopes::name)
         .load(conn)?;
     Ok(row.into_api(scopes))
+}
+
+/// Changes to an API: a new display name, and/or its complete new scope list
+/// (space-separated). A scope an application still holds cannot be removed.
+pub fn update(
+    conn: &mut DbConn,
+    code: &str,
+    name: Option<&str>,
+    scopes: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Api> {
+    let name = name.map(validate::api_name).transpose()?;
+    let scopes = scopes.map(validate::scope_list).transpose()?;
+    db::write_transaction(conn, |conn| {
+        let mut api = find_by_code(conn, code)?;
+        if let Some(name) = &name {
+            diesel::update(apis::table.find(&api.id))
+                .set(apis::name.eq(name))
+                .execute(conn)?;
+            api.name = name.clone();
+        }
+        if let Some(scopes) = &scopes {
+            replace_scopes(conn, &api, scopes)?;
+            api.scopes = scopes.clone();
+            api.scopes.sort();
+        }
+        AuditEvent::success("api.update", actor)
+            .details(serde_json::json!({
+                "api_id": api.id, "code": api.code, "name": name, "scopes": scopes,
+            }))
+            .record(conn, now)?;
+        Ok(api)
+    })
+}
+
+fn replace_scopes(conn: &mut DbConn, api: &Api, scopes: &[String]) -> Result<()> {
+    let removed: Vec<&String> = api.scopes.iter().filter(|s| !scopes.contains(s)).collect();
+    let still_granted: Vec<String> = application_scopes::table
+        .filter(application_scopes::api_id.eq(&api.id))
+        .filter(application_scopes::scope.eq_any(&removed))
+        .select(application_scopes::scope)
+        .distinct()
+        .load(conn)?;
+    if !still_granted.is_empty() {
+        return Err(Error::Conflict(format!(
+            "Applications still hold the scope(s) {} of {}: take them away from those applications first.",
+            still_granted.join(", "),
+            api.code
+        )));
+    }
+    diesel::delete(
+        api_scopes::table
+            .filter(api_scopes::api_id.eq(&api.id))
+            .filter(api_scopes::name.eq_any(&removed)),
+    )
+    .execute(conn)?;
+    for scope in scopes.iter().filter(|s| !api.scopes.contains(s)) {
+        diesel::insert_into(api_scopes::table)
+            .values((api_scopes::api_id.eq(&api.id), api_scopes::name.eq(scope)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The codes of every registered API.

@@ -1,6 +1,8 @@
 //! Applications: an organisation's OAuth clients, each with a permanent client_id and the
 //! APIs and scopes it may receive tokens for.
 
+pub mod http;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
 use clavis_shared::validate::{self, PartnerAppName, ValidationError};
@@ -180,6 +182,120 @@ pub fn set_enabled(
         application.enabled = enabled;
         Ok(application)
     })
+}
+
+/// Changes to an application; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub token_lifetime_secs: Option<i32>,
+    /// When given, replaces every API and scope the application holds: (API code, scopes).
+    pub grants: Option<Vec<(String, Vec<String>)>>,
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    client_id: &str,
+    changes: &ApplicationChanges,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Application> {
+    let description = changes
+        .description
+        .as_deref()
+        .map(validate::description)
+        .transpose()?;
+    let lifetime = changes
+        .token_lifetime_secs
+        .map(validate::token_lifetime)
+        .transpose()?;
+    db::write_transaction(conn, |conn| {
+        let mut application = find_by_client_id(conn, client_id)?;
+        if let Some(grants) = &changes.grants {
+            let granted = granted_scopes(conn, grants)?;
+            diesel::delete(
+                application_scopes::table
+                    .filter(application_scopes::application_id.eq(&application.id)),
+            )
+            .execute(conn)?;
+            diesel::delete(
+                application_apis::table
+                    .filter(application_apis::application_id.eq(&application.id)),
+            )
+            .execute(conn)?;
+            application.grants = grant_apis(conn, &application.id, &granted)?;
+        }
+        if let Some(name) = &changes.name {
+            let organisation = orgs::find_by_id(conn, &application.organisation_id)?;
+            let first_code = application.grants.first().map(|g| g.api_code.clone());
+            let first_api = apis::find_by_code(conn, first_code.as_deref().unwrap_or_default())?;
+            application.name = application_name(conn, Some(name), &organisation, &first_api)?;
+        }
+        application.description = description.clone().unwrap_or(application.description);
+        application.enabled = changes.enabled.unwrap_or(application.enabled);
+        application.token_lifetime_secs = lifetime.unwrap_or(application.token_lifetime_secs);
+        diesel::update(applications::table.find(&application.id))
+            .set((
+                applications::name.eq(&application.name),
+                applications::description.eq(&application.description),
+                applications::enabled.eq(application.enabled),
+                applications::token_lifetime_secs.eq(application.token_lifetime_secs),
+            ))
+            .execute(conn)
+            .map_err(Error::on_duplicate(|| {
+                format!(
+                    "The organisation already has an application named \"{}\".",
+                    application.name
+                )
+            }))?;
+        AuditEvent::success("application.update", actor)
+            .organisation(&application.organisation_id)
+            .application(&application.id)
+            .details(serde_json::json!({
+                "name": changes.name, "description": description, "enabled": changes.enabled,
+                "token_lifetime_secs": lifetime, "grants": application.grants,
+            }))
+            .record(conn, now)?;
+        Ok(application)
+    })
+}
+
+/// Checks requested grants against each API's scopes; the APIs with only those scopes.
+fn granted_scopes(conn: &mut DbConn, grants: &[(String, Vec<String>)]) -> Result<Vec<Api>> {
+    let mut granted: Vec<Api> = Vec::new();
+    for (code, scopes) in grants {
+        let mut api = apis::find_by_code(conn, code)?;
+        if granted.iter().any(|known| known.id == api.id) {
+            return Err(ValidationError::new(
+                "grants",
+                format!("The API {} is listed twice.", api.code),
+            )
+            .into());
+        }
+        if let Some(unknown) = scopes.iter().find(|scope| !api.scopes.contains(scope)) {
+            return Err(ValidationError::new(
+                "grants",
+                format!(
+                    "The API {} has no scope \"{unknown}\"; its scopes are: {}.",
+                    api.code,
+                    api.scopes.join(", ")
+                ),
+            )
+            .into());
+        }
+        api.scopes.retain(|scope| scopes.contains(scope));
+        granted.push(api);
+    }
+    if granted.is_empty() {
+        return Err(ValidationError::new(
+            "grants",
+            "An application needs at least one API it may call.",
+        )
+        .into());
+    }
+    Ok(granted)
 }
 
 /// The APIs and scopes one application may receive tokens for.

@@ -1,7 +1,10 @@
 //! The append-only audit trail: who did what, to which organisation, application or secret.
 
+pub mod http;
+mod query;
 mod sink;
 
+pub use query::{AuditFilter, MAX_PER_PAGE, query};
 pub use sink::AuditSink;
 
 use chrono::{DateTime, Utc};

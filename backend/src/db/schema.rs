@@ -138,12 +138,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        claimed_roles -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id_hash) {
+        id_hash -> Text,
+        state -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_scopes -> apis (api_id));
 diesel::joinable!(applications -> organisations (organisation_id));
 diesel::joinable!(application_apis -> applications (application_id));
 diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
 diesel::joinable!(role_assignments -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -159,4 +182,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     revoked_tokens,
     job_locks,
+    sessions,
+    login_attempts,
 );

@@ -1,12 +1,14 @@
 //! Organisations: the partners that own applications.
 
+pub mod http;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Organisation;
 use clavis_shared::validate;
 use diesel::prelude::*;
 
 use crate::audit::{Actor, AuditEvent};
-use crate::db::{self, DbConn, schema::organisations};
+use crate::db::{self, DbConn, schema::applications, schema::organisations};
 use crate::error::{Error, Result};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -69,6 +71,94 @@ pub fn create(
             .record(conn, now)
     })?;
     Ok(row.into())
+}
+
+/// Changes to an organisation; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationChanges {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub sandbox: Option<bool>,
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    id: &str,
+    changes: &OrganisationChanges,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Organisation> {
+    let name = changes
+        .name
+        .as_deref()
+        .map(validate::organisation_name)
+        .transpose()?;
+    let country = changes
+        .country
+        .as_deref()
+        .map(validate::country_code)
+        .transpose()?;
+    db::write_transaction(conn, |conn| {
+        let mut organisation = find_by_id(conn, id)?;
+        if changes.sandbox == Some(true) && !organisation.sandbox {
+            ensure_no_production_applications(conn, &organisation)?;
+        }
+        organisation.name = name.clone().unwrap_or(organisation.name);
+        organisation.country = country.clone().unwrap_or(organisation.country);
+        organisation.sandbox = changes.sandbox.unwrap_or(organisation.sandbox);
+        diesel::update(organisations::table.find(&organisation.id))
+            .set((
+                organisations::name.eq(&organisation.name),
+                organisations::country.eq(&organisation.country),
+                organisations::sandbox.eq(organisation.sandbox),
+            ))
+            .execute(conn)
+            .map_err(Error::on_duplicate(|| {
+                format!(
+                    "An organisation named \"{}\" already exists.",
+                    organisation.name
+                )
+            }))?;
+        AuditEvent::success("organisation.update", actor)
+            .organisation(&organisation.id)
+            .details(serde_json::json!({
+                "name": name, "country": country, "sandbox": changes.sandbox,
+            }))
+            .record(conn, now)?;
+        Ok(organisation)
+    })
+}
+
+/// A sandbox organisation has only sandbox applications, so one with production
+/// applications cannot become a sandbox.
+fn ensure_no_production_applications(conn: &mut DbConn, organisation: &Organisation) -> Result<()> {
+    let production: i64 = applications::table
+        .filter(applications::organisation_id.eq(&organisation.id))
+        .filter(applications::environment.eq("production"))
+        .count()
+        .get_result(conn)?;
+    if production > 0 {
+        return Err(validate::ValidationError::new(
+            "sandbox",
+            format!(
+                "\"{}\" has {production} production application(s), so it cannot become a sandbox organisation.",
+                organisation.name
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// An organisation by its id only (the API's addressing).
+pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Organisation> {
+    organisations::table
+        .find(id)
+        .select(OrganisationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Into::into)
+        .ok_or_else(|| Error::NotFound(format!("No organisation has the id \"{id}\".")))
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Organisation>> {

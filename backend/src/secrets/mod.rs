@@ -2,12 +2,17 @@
 //! hash and a three-character hint, listed, and deleted when no longer used.
 
 pub mod hash;
+pub mod http;
 pub mod value;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::{ApiGrant, ClientSecretInfo, NewClientSecret, SecretStatus};
+use clavis_shared::dto::{
+    ApiGrant, ClientSecretInfo, EXPIRING_WITHIN_DAYS, NewClientSecret, SecretStatus,
+};
+use clavis_shared::portal::ExpiringSecret;
 use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 use crate::apps;
 use crate::audit::{Actor, AuditEvent};
@@ -114,6 +119,75 @@ pub fn list(
         .select(SecretRow::as_select())
         .load(conn)?;
     Ok(rows.into_iter().map(|row| row.into_info(now)).collect())
+}
+
+/// How many active secrets each application has, and when the first of them expires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActiveSecrets {
+    pub count: i64,
+    pub soonest_expiry: Option<DateTime<Utc>>,
+}
+
+/// [`ActiveSecrets`] of each of the given applications, keyed by application id.
+pub fn active_by_application(
+    conn: &mut DbConn,
+    application_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, ActiveSecrets>> {
+    let rows: Vec<(String, NaiveDateTime)> = client_secrets::table
+        .filter(client_secrets::application_id.eq_any(application_ids))
+        .filter(client_secrets::expires_at.gt(now.naive_utc()))
+        .select((client_secrets::application_id, client_secrets::expires_at))
+        .load(conn)?;
+    let mut active: HashMap<String, ActiveSecrets> = HashMap::new();
+    for (application_id, expires_at) in rows {
+        let entry = active.entry(application_id).or_default();
+        entry.count += 1;
+        let expires_at = db::utc(expires_at);
+        entry.soonest_expiry = Some(
+            entry
+                .soonest_expiry
+                .map_or(expires_at, |s| s.min(expires_at)),
+        );
+    }
+    Ok(active)
+}
+
+/// Secrets that expire within six weeks, soonest first: of the given organisations, or of
+/// all when `organisations` is `None`.
+pub fn expiring(
+    conn: &mut DbConn,
+    organisations: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ExpiringSecret>> {
+    let horizon = now + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
+    let mut query = client_secrets::table
+        .inner_join(applications::table)
+        .filter(client_secrets::expires_at.gt(now.naive_utc()))
+        .filter(client_secrets::expires_at.le(horizon.naive_utc()))
+        .order((client_secrets::expires_at, applications::name))
+        .select((
+            SecretRow::as_select(),
+            applications::name,
+            applications::client_id,
+            applications::organisation_id,
+        ))
+        .into_boxed();
+    if let Some(organisations) = organisations {
+        query = query.filter(applications::organisation_id.eq_any(organisations));
+    }
+    let rows: Vec<(SecretRow, String, String, String)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(row, application_name, client_id, organisation_id)| ExpiringSecret {
+                secret: row.into_info(now),
+                application_name,
+                client_id,
+                organisation_id,
+            },
+        )
+        .collect())
 }
 
 /// Deletes one of the application's secrets; it stops working at once.

@@ -1,6 +1,9 @@
 //! People and their roles. A person can be designated (by e-mail or OIDC subject) before
 //! their first login; the login attaches the record when the ID token matches.
 
+pub mod access;
+pub mod http;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Role, RoleAssignment};
 use clavis_shared::validate::{self, ValidationError};
@@ -216,4 +219,166 @@ fn find_or_designate(
         ))
         .execute(conn)?;
     Ok((id, email, subject))
+}
+
+/// Who a verified ID token says signed in.
+#[derive(Debug, Clone)]
+pub struct LoginIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+impl From<&crate::login::oidc::Identity> for LoginIdentity {
+    fn from(identity: &crate::login::oidc::Identity) -> Self {
+        Self {
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            name: identity.name.clone(),
+        }
+    }
+}
+
+/// A person as the portal knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Creates or updates the person's record at sign-in. Their record is found by issuer and
+/// subject; else a designation by subject, or by e-mail when the provider verified it, is
+/// claimed (so roles granted before the first login attach); else a new record is made.
+/// Configured bootstrap admins (by e-mail or subject) get the admin role.
+pub fn record_login(
+    conn: &mut DbConn,
+    identity: &LoginIdentity,
+    bootstrap_admins: &[String],
+    now: DateTime<Utc>,
+) -> Result<User> {
+    let verified_email = identity
+        .email
+        .as_deref()
+        .filter(|_| identity.email_verified)
+        .and_then(|email| validate::email(email).ok());
+    db::write_transaction(conn, |conn| {
+        let id = match existing_user(conn, identity, verified_email.as_deref())? {
+            Some(id) => id,
+            None => {
+                let id = db::new_id();
+                diesel::insert_into(users::table)
+                    .values((users::id.eq(&id), users::created_at.eq(now.naive_utc())))
+                    .execute(conn)?;
+                id
+            }
+        };
+        diesel::update(users::table.find(&id))
+            .set((
+                users::issuer.eq(&identity.issuer),
+                users::subject.eq(&identity.subject),
+                users::display_name.eq(&identity.name),
+                users::last_login_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        // Only an address the provider verified is stored: grants by e-mail match on it.
+        if let Some(email) = &verified_email {
+            diesel::update(users::table.find(&id))
+                .set(users::email.eq(email))
+                .execute(conn)?;
+        }
+        let email: Option<String> = users::table.find(&id).select(users::email).first(conn)?;
+        let bootstrap = bootstrap_admins.iter().any(|admin| {
+            *admin == identity.subject
+                || verified_email
+                    .as_deref()
+                    .is_some_and(|email| admin.eq_ignore_ascii_case(email))
+        });
+        if bootstrap {
+            ensure_admin(conn, &id, now)?;
+        }
+        Ok(User {
+            id,
+            email,
+            name: identity.name.clone(),
+        })
+    })
+}
+
+/// The record this identity signs in to, if there is one.
+fn existing_user(
+    conn: &mut DbConn,
+    identity: &LoginIdentity,
+    verified_email: Option<&str>,
+) -> Result<Option<String>> {
+    let signed_in_before = users::table
+        .filter(users::issuer.eq(&identity.issuer))
+        .filter(users::subject.eq(&identity.subject))
+        .select(users::id)
+        .first::<String>(conn)
+        .optional()?;
+    if signed_in_before.is_some() {
+        return Ok(signed_in_before);
+    }
+    let designated = users::table
+        .filter(users::issuer.is_null())
+        .order(users::created_at);
+    let by_subject = designated
+        .filter(users::subject.eq(&identity.subject))
+        .select(users::id)
+        .first::<String>(conn)
+        .optional()?;
+    if by_subject.is_some() {
+        return Ok(by_subject);
+    }
+    let Some(email) = verified_email else {
+        return Ok(None);
+    };
+    Ok(designated
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Makes the user an admin unless they already are (a configured bootstrap admin).
+fn ensure_admin(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<()> {
+    let already: i64 = role_assignments::table
+        .filter(role_assignments::user_id.eq(user_id))
+        .filter(role_assignments::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Ok(());
+    }
+    let id = db::new_id();
+    diesel::insert_into(role_assignments::table)
+        .values((
+            role_assignments::id.eq(&id),
+            role_assignments::user_id.eq(user_id),
+            role_assignments::role.eq(Role::Admin.as_str()),
+            role_assignments::granted_at.eq(now.naive_utc()),
+            role_assignments::granted_by.eq(Actor::System.label()),
+        ))
+        .execute(conn)?;
+    AuditEvent::success("role.grant", &Actor::System)
+        .details(serde_json::json!({
+            "assignment_id": id, "user_id": user_id, "role": Role::Admin.as_str(),
+            "reason": "bootstrap_admins",
+        }))
+        .record(conn, now)
+}
+
+/// The user's stored e-mail address.
+pub fn email_of(conn: &mut DbConn, user_id: &str) -> Result<Option<String>> {
+    Ok(users::table
+        .find(user_id)
+        .select(users::email)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }

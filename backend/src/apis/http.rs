@@ -1,0 +1,81 @@
+//! `/api/v1/apis`: the APIs tokens are issued for and their scopes (admins only).
+
+use actix_web::{HttpResponse, web};
+use clavis_shared::ErrorBody;
+use clavis_shared::dto::Api;
+use clavis_shared::portal::{CreateApi, UpdateApi};
+
+use super::NewApi;
+use crate::db::{self, Database};
+use crate::error::Result;
+use crate::users::access::Access;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/apis", web::get().to(list))
+        .route("/apis", web::post().to(create))
+        .route("/apis/{code}", web::patch().to(update));
+}
+
+#[utoipa::path(get, path = "/api/v1/apis", tag = "admin",
+    responses((status = 200, body = Vec<Api>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<Vec<Api>>> {
+    access.require_admin()?;
+    Ok(web::Json(db.run(super::list).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/apis", tag = "admin", request_body = CreateApi,
+    responses((status = 201, body = Api), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create(
+    access: Access,
+    db: web::Data<Database>,
+    body: web::Json<CreateApi>,
+) -> Result<HttpResponse> {
+    access.require_admin()?;
+    let body = body.into_inner();
+    let new = NewApi {
+        code: body.code,
+        name: body.name,
+        audience: body.audience,
+        scopes: body.scopes.join(" "),
+    };
+    let actor = access.actor();
+    let created = db
+        .run(move |conn| super::create(conn, &new, &actor, db::now()))
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Renames an API or replaces its scope list; scopes applications hold cannot be removed.
+#[utoipa::path(patch, path = "/api/v1/apis/{code}", tag = "admin",
+    params(("code" = String, Path, description = "The API's code, such as SMC")),
+    request_body = UpdateApi,
+    responses((status = 200, body = Api), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    access: Access,
+    db: web::Data<Database>,
+    code: web::Path<String>,
+    body: web::Json<UpdateApi>,
+) -> Result<web::Json<Api>> {
+    access.require_admin()?;
+    let body = body.into_inner();
+    let scopes = body.scopes.map(|scopes| scopes.join(" "));
+    let actor = access.actor();
+    let updated = db
+        .run(move |conn| {
+            super::update(
+                conn,
+                &code,
+                body.name.as_deref(),
+                scopes.as_deref(),
+                &actor,
+                db::now(),
+            )
+        })
+        .await?;
+    Ok(web::Json(updated))
+}

@@ -1,0 +1,154 @@
+//! `/api/v1/applications`: one application as its page shows it; admins create and change
+//! them.
+
+use actix_web::{HttpResponse, web};
+use clavis_shared::ErrorBody;
+use clavis_shared::dto::Application;
+use clavis_shared::portal::{
+    ApplicationDetail, CreateApplication, SuggestedName, UpdateApplication,
+};
+use serde::Deserialize;
+
+use super::{ApplicationChanges, NewApplication};
+use crate::db::{self, Database, DbConn};
+use crate::error::{Error, Result};
+use crate::oauth::OAuthService;
+use crate::orgs;
+use crate::users::access::Access;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/applications", web::post().to(create))
+        .route("/applications/suggest-name", web::get().to(suggest_name))
+        .route("/applications/{client_id}", web::get().to(get))
+        .route("/applications/{client_id}", web::patch().to(update));
+}
+
+/// The application, if the person may see it; else the same 404 as for a missing one.
+pub fn visible_application(
+    conn: &mut DbConn,
+    access: &Access,
+    client_id: &str,
+) -> Result<Application> {
+    let application = super::find_by_client_id(conn, client_id)?;
+    access.require_view(&application.organisation_id, || {
+        Error::NotFound(format!(
+            "No application has the client_id \"{}\".",
+            client_id.trim()
+        ))
+    })?;
+    Ok(application)
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{client_id}", tag = "applications",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    responses((status = 200, body = ApplicationDetail), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get(
+    access: Access,
+    db: web::Data<Database>,
+    oauth: web::Data<OAuthService>,
+    client_id: web::Path<String>,
+) -> Result<web::Json<ApplicationDetail>> {
+    let token_endpoint = format!("{}/oauth2/token", oauth.public_url);
+    db.run(move |conn| {
+        let application = visible_application(conn, &access, &client_id)?;
+        let organisation = orgs::find_by_id(conn, &application.organisation_id)?;
+        Ok(web::Json(ApplicationDetail {
+            application,
+            organisation_name: organisation.name,
+            token_endpoint,
+        }))
+    })
+    .await
+}
+
+/// Creates an application (admins only); without a name it gets the conventional one.
+#[utoipa::path(post, path = "/api/v1/applications", tag = "admin",
+    request_body = CreateApplication,
+    responses((status = 201, body = Application), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    access: Access,
+    db: web::Data<Database>,
+    body: web::Json<CreateApplication>,
+) -> Result<HttpResponse> {
+    access.require_admin()?;
+    let body = body.into_inner();
+    let new = NewApplication {
+        organisation: body.organisation_id,
+        name: body.name,
+        api_codes: body.api_codes,
+        client_id: None,
+        environment: body.environment,
+        description: body.description,
+        token_lifetime_secs: body.token_lifetime_secs,
+    };
+    let actor = access.actor();
+    let created = db
+        .run(move |conn| super::create(conn, &new, &actor, db::now()))
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SuggestNameQuery {
+    organisation_id: String,
+    api_code: String,
+}
+
+/// The conventional name (Partner-CC-Organisation-API) for a new application (admins only).
+#[utoipa::path(get, path = "/api/v1/applications/suggest-name", tag = "admin",
+    params(SuggestNameQuery),
+    responses((status = 200, body = SuggestedName), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn suggest_name(
+    access: Access,
+    db: web::Data<Database>,
+    query: web::Query<SuggestNameQuery>,
+) -> Result<web::Json<SuggestedName>> {
+    access.require_admin()?;
+    let query = query.into_inner();
+    let name = db
+        .run(move |conn| {
+            let organisation = orgs::find_by_id(conn, &query.organisation_id)?;
+            super::suggest_name(conn, &organisation.id, &query.api_code)
+        })
+        .await?;
+    Ok(web::Json(SuggestedName { name }))
+}
+
+/// Changes an application: name, description, enabled, token lifetime, APIs and scopes
+/// (admins only). Disabling takes effect at the token endpoint on the next request.
+#[utoipa::path(patch, path = "/api/v1/applications/{client_id}", tag = "admin",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    request_body = UpdateApplication,
+    responses((status = 200, body = Application), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    access: Access,
+    db: web::Data<Database>,
+    client_id: web::Path<String>,
+    body: web::Json<UpdateApplication>,
+) -> Result<web::Json<Application>> {
+    access.require_admin()?;
+    let body = body.into_inner();
+    let changes = ApplicationChanges {
+        name: body.name,
+        description: body.description,
+        enabled: body.enabled,
+        token_lifetime_secs: body.token_lifetime_secs,
+        grants: body.grants.map(|grants| {
+            grants
+                .into_iter()
+                .map(|grant| (grant.api_code, grant.scopes))
+                .collect()
+        }),
+    };
+    let actor = access.actor();
+    let updated = db
+        .run(move |conn| super::update(conn, &client_id, &changes, &actor, db::now()))
+        .await?;
+    Ok(web::Json(updated))
+}

@@ -1,0 +1,54 @@
+//! `/api/v1/audit-events`: contacts see their organisations' events, admins all.
+
+use actix_web::web;
+use clavis_shared::ErrorBody;
+use clavis_shared::portal::{AuditPage, AuditQuery};
+
+use super::{AuditFilter, query};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::users::access::Access;
+
+const DEFAULT_PER_PAGE: u32 = 50;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/audit-events", web::get().to(list));
+}
+
+/// Audit events, newest first, filtered and a page at a time.
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    access: Access,
+    db: web::Data<Database>,
+    params: web::Query<AuditQuery>,
+) -> Result<web::Json<AuditPage>> {
+    let params = params.into_inner();
+    if let Some(organisation_id) = &params.organisation_id {
+        access.require_view(organisation_id, || {
+            Error::NotFound(format!("No organisation has the id \"{organisation_id}\"."))
+        })?;
+    }
+    let filter = AuditFilter {
+        organisation_id: params.organisation_id,
+        application_id: params.application_id,
+        actor: params.actor,
+        action: params.action,
+        from: params.from,
+        to: params.to,
+    };
+    let organisations = access.visible_organisations();
+    let page = db
+        .run(move |conn| {
+            query(
+                conn,
+                &filter,
+                organisations.as_deref(),
+                params.page.unwrap_or(1),
+                params.per_page.unwrap_or(DEFAULT_PER_PAGE),
+            )
+        })
+        .await?;
+    Ok(web::Json(page))
+}

@@ -1,0 +1,76 @@
+//! The portal API's OpenAPI 3 document, generated from the handlers and the shared types,
+//! served at `/api/v1/openapi.json`.
+
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+
+use crate::{apis, apps, audit, orgs, secrets, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Clavis portal API",
+        description = "The JSON API behind the Clavis portal. Every endpoint needs a portal \
+            session (the `clavis_session` cookie set by signing in at /auth/login); every POST, \
+            PATCH and DELETE also needs the session's CSRF token (from GET /api/v1/me) in the \
+            X-CSRF-Token header and the portal's own Origin. Errors share one JSON shape: \
+            ErrorBody."
+    ),
+    paths(
+        users::http::me,
+        orgs::http::list,
+        orgs::http::get,
+        orgs::http::applications,
+        orgs::http::create,
+        orgs::http::update,
+        apps::http::get,
+        apps::http::create,
+        apps::http::suggest_name,
+        apps::http::update,
+        secrets::http::list,
+        secrets::http::create,
+        secrets::http::delete,
+        secrets::http::expiring,
+        apis::http::list,
+        apis::http::create,
+        apis::http::update,
+        users::http::list_roles,
+        users::http::grant_role,
+        users::http::revoke_role,
+        audit::http::list,
+    ),
+    modifiers(&SessionCookie),
+    security(("session" = [])),
+    tags(
+        (name = "session", description = "Who is signed in"),
+        (name = "organisations", description = "Organisations the person belongs to"),
+        (name = "applications", description = "Applications (OAuth clients)"),
+        (name = "secrets", description = "Client secrets"),
+        (name = "audit", description = "The audit trail"),
+        (name = "admin", description = "Platform administration (admins only)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SessionCookie;
+
+impl utoipa::Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::login::session::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(document));
+}

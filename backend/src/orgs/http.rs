@@ -1,0 +1,140 @@
+//! `/api/v1/organisations`: contacts see their own, admins see and change all.
+
+use actix_web::{HttpResponse, web};
+use clavis_shared::ErrorBody;
+use clavis_shared::dto::Organisation;
+use clavis_shared::portal::{ApplicationSummary, CreateOrganisation, UpdateOrganisation};
+
+use super::{NewOrganisation, OrganisationChanges};
+use crate::db::{self, Database};
+use crate::error::{Error, Result};
+use crate::users::access::Access;
+use crate::{apps, secrets};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/organisations", web::get().to(list))
+        .route("/organisations", web::post().to(create))
+        .route("/organisations/{id}", web::get().to(get))
+        .route("/organisations/{id}", web::patch().to(update))
+        .route(
+            "/organisations/{id}/applications",
+            web::get().to(applications),
+        );
+}
+
+fn no_such_organisation(id: &str) -> Error {
+    Error::NotFound(format!("No organisation has the id \"{id}\"."))
+}
+
+/// The organisations the person belongs to (admins: all), by name.
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations",
+    responses((status = 200, body = Vec<Organisation>), (status = 401, body = ErrorBody)))]
+pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<Vec<Organisation>>> {
+    let all = db.run(super::list).await?;
+    Ok(web::Json(
+        all.into_iter()
+            .filter(|organisation| access.role_in(&organisation.id).is_some())
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "organisations",
+    params(("id" = String, Path, description = "The organisation's id")),
+    responses((status = 200, body = Organisation), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get(
+    access: Access,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<Organisation>> {
+    let id = id.into_inner();
+    access.require_view(&id, || no_such_organisation(&id))?;
+    Ok(web::Json(
+        db.run(move |conn| super::find_by_id(conn, &id)).await?,
+    ))
+}
+
+/// The organisation's applications, each with its active secrets and soonest expiry.
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/applications", tag = "organisations",
+    params(("id" = String, Path, description = "The organisation's id")),
+    responses((status = 200, body = Vec<ApplicationSummary>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn applications(
+    access: Access,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<ApplicationSummary>>> {
+    let id = id.into_inner();
+    access.require_view(&id, || no_such_organisation(&id))?;
+    db.run(move |conn| {
+        let organisation = super::find_by_id(conn, &id)?;
+        let applications = apps::list(conn, Some(&organisation.id))?;
+        let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
+        let mut active = secrets::active_by_application(conn, &ids, db::now())?;
+        Ok(web::Json(
+            applications
+                .into_iter()
+                .map(|application| {
+                    let secrets = active.remove(&application.id).unwrap_or_default();
+                    ApplicationSummary {
+                        application,
+                        active_secrets: secrets.count,
+                        soonest_expiry: secrets.soonest_expiry,
+                    }
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// Creates an organisation (admins only).
+#[utoipa::path(post, path = "/api/v1/organisations", tag = "admin",
+    request_body = CreateOrganisation,
+    responses((status = 201, body = Organisation), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create(
+    access: Access,
+    db: web::Data<Database>,
+    body: web::Json<CreateOrganisation>,
+) -> Result<HttpResponse> {
+    access.require_admin()?;
+    let new = NewOrganisation {
+        name: body.name.clone(),
+        country: body.country.clone(),
+        sandbox: body.sandbox,
+    };
+    let actor = access.actor();
+    let created = db
+        .run(move |conn| super::create(conn, &new, &actor, db::now()))
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Renames an organisation, changes its country or sandbox flag (admins only).
+#[utoipa::path(patch, path = "/api/v1/organisations/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The organisation's id")),
+    request_body = UpdateOrganisation,
+    responses((status = 200, body = Organisation), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    access: Access,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+    body: web::Json<UpdateOrganisation>,
+) -> Result<web::Json<Organisation>> {
+    access.require_admin()?;
+    let body = body.into_inner();
+    let changes = OrganisationChanges {
+        name: body.name,
+        country: body.country,
+        sandbox: body.sandbox,
+    };
+    let actor = access.actor();
+    let updated = db
+        .run(move |conn| super::update(conn, &id, &changes, &actor, db::now()))
+        .await?;
+    Ok(web::Json(updated))
+}

@@ -1,0 +1,118 @@
+//! `/api/v1/applications/{client_id}/secrets` and the dashboard's expiring secrets.
+
+use actix_web::{HttpResponse, web};
+use clavis_shared::ErrorBody;
+use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
+use clavis_shared::portal::{CreateSecret, ExpiringSecret};
+use clavis_shared::validate;
+
+use crate::apps::http::visible_application;
+use crate::db::{self, Database};
+use crate::error::Result;
+use crate::users::access::Access;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/applications/{client_id}/secrets", web::get().to(list))
+        .route("/applications/{client_id}/secrets", web::post().to(create))
+        .route(
+            "/applications/{client_id}/secrets/{secret_id}",
+            web::delete().to(delete),
+        )
+        .route("/secrets/expiring", web::get().to(expiring));
+}
+
+/// The application's secrets (never their values), soonest expiry first.
+#[utoipa::path(get, path = "/api/v1/applications/{client_id}/secrets", tag = "secrets",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    responses((status = 200, body = Vec<ClientSecretInfo>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn list(
+    access: Access,
+    db: web::Data<Database>,
+    client_id: web::Path<String>,
+) -> Result<web::Json<Vec<ClientSecretInfo>>> {
+    db.run(move |conn| {
+        let application = visible_application(conn, &access, &client_id)?;
+        Ok(web::Json(super::list(
+            conn,
+            &application.client_id,
+            db::now(),
+        )?))
+    })
+    .await
+}
+
+/// Creates a secret valid through the end of `expires_on` (UTC). The response is the only
+/// time its value is ever shown.
+#[utoipa::path(post, path = "/api/v1/applications/{client_id}/secrets", tag = "secrets",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    request_body = CreateSecret,
+    responses((status = 201, body = NewClientSecret), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    access: Access,
+    db: web::Data<Database>,
+    client_id: web::Path<String>,
+    body: web::Json<CreateSecret>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let created = db
+        .run(move |conn| {
+            let application = visible_application(conn, &access, &client_id)?;
+            access.require_manage_secrets(&application.organisation_id)?;
+            let expires_at = validate::expiry_at_end_of(body.expires_on);
+            super::create(
+                conn,
+                &application.client_id,
+                &body.name,
+                expires_at,
+                &access.actor(),
+                db::now(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Deletes a secret; it stops working at the token endpoint at once.
+#[utoipa::path(delete, path = "/api/v1/applications/{client_id}/secrets/{secret_id}",
+    tag = "secrets",
+    params(("client_id" = String, Path, description = "The application's client_id"),
+        ("secret_id" = String, Path, description = "The secret's id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    access: Access,
+    db: web::Data<Database>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (client_id, secret_id) = path.into_inner();
+    db.run(move |conn| {
+        let application = visible_application(conn, &access, &client_id)?;
+        access.require_manage_secrets(&application.organisation_id)?;
+        super::delete(
+            conn,
+            &application.client_id,
+            &secret_id,
+            &access.actor(),
+            db::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Secrets of the person's organisations that expire within six weeks, soonest first.
+#[utoipa::path(get, path = "/api/v1/secrets/expiring", tag = "secrets",
+    responses((status = 200, body = Vec<ExpiringSecret>), (status = 401, body = ErrorBody)))]
+pub async fn expiring(
+    access: Access,
+    db: web::Data<Database>,
+) -> Result<web::Json<Vec<ExpiringSecret>>> {
+    let organisations = access.visible_organisations();
+    let found = db
+        .run(move |conn| super::expiring(conn, organisations.as_deref(), db::now()))
+        .await?;
+    Ok(web::Json(found))
+}

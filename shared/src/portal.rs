@@ -1,0 +1,238 @@
+//! Request and response bodies of the portal's JSON API under `/api/v1`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::dto::{Application, ClientSecretInfo, Environment, Organisation, Role};
+
+/// The header that carries the CSRF token on every state-changing request.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// The answer to `POST /auth/logout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogoutResponse {
+    /// Where to send the browser to sign out at the identity provider too, when it offers that.
+    pub end_session_url: Option<String>,
+}
+
+/// Who is signed in, what they may do, and the token their changes must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    pub user: UserView,
+    /// Platform admin: may do everything.
+    pub admin: bool,
+    /// The person's role in each organisation they belong to (admins see every organisation).
+    pub memberships: Vec<Membership>,
+    /// Send it back in the `X-CSRF-Token` header of every POST, PATCH and DELETE.
+    pub csrf_token: String,
+    /// When the session ends at the latest, whatever the activity.
+    pub session_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A person's role in one organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Membership {
+    pub organisation: Organisation,
+    pub role: Role,
+}
+
+/// An application in a listing, with what a contact needs at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationSummary {
+    #[serde(flatten)]
+    pub application: Application,
+    /// Secrets that have not expired.
+    pub active_secrets: i64,
+    /// The earliest expiry among the active secrets.
+    pub soonest_expiry: Option<DateTime<Utc>>,
+}
+
+/// One application as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationDetail {
+    #[serde(flatten)]
+    pub application: Application,
+    pub organisation_name: String,
+    /// Where the application exchanges its credentials for access tokens.
+    pub token_endpoint: String,
+}
+
+/// A secret expiring soon, for the dashboard's panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExpiringSecret {
+    pub secret: ClientSecretInfo,
+    pub application_name: String,
+    pub client_id: String,
+    pub organisation_id: String,
+}
+
+/// A new client secret: a name and the last day it works (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateSecret {
+    pub name: String,
+    /// Valid through the end of this day, UTC; at most one year ahead.
+    pub expires_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganisation {
+    pub name: String,
+    /// ISO 3166-1 alpha-2, such as NL.
+    pub country: String,
+    #[serde(default)]
+    pub sandbox: bool,
+}
+
+/// Changes to an organisation; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganisation {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub sandbox: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApi {
+    /// Short upper-case code used in application names, such as SMC.
+    pub code: String,
+    pub name: String,
+    /// The `aud` of tokens for this API, a URI.
+    pub audience: String,
+    pub scopes: Vec<String>,
+}
+
+/// Changes to an API; `scopes`, when given, is the complete new list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApi {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApplication {
+    pub organisation_id: String,
+    /// Leave out to use the conventional `Partner-<CC>-<Org>-<API>` name.
+    pub name: Option<String>,
+    /// Codes of the APIs it may call; it gets every scope of each.
+    pub api_codes: Vec<String>,
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub description: String,
+    pub token_lifetime_secs: Option<i32>,
+}
+
+/// The scopes an application holds for one API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub api_code: String,
+    pub scopes: Vec<String>,
+}
+
+/// Changes to an application; `grants`, when given, replaces all of its APIs and scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApplication {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub token_lifetime_secs: Option<i32>,
+    pub grants: Option<Vec<GrantRequest>>,
+}
+
+/// The conventional name for an organisation's application of an API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SuggestedName {
+    pub name: String,
+}
+
+/// A role for a person named by e-mail (or by their identity provider's subject).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GrantRole {
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub role: Role,
+    /// Required for organisation roles; absent for admin.
+    pub organisation_id: Option<String>,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEventView {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// user, client, cli or system.
+    pub actor_kind: String,
+    pub actor: String,
+    pub action: String,
+    pub organisation_id: Option<String>,
+    pub application_id: Option<String>,
+    pub secret_id: Option<String>,
+    pub source_address: Option<String>,
+    /// success or failure.
+    pub outcome: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// One page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Events matching the filter, over all pages.
+    pub total: i64,
+}
+
+/// Filters of the audit log; every one is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub organisation_id: Option<String>,
+    pub application_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// 1-based; default 1.
+    pub page: Option<u32>,
+    /// 1 to 200; default 50.
+    pub per_page: Option<u32>,
+}
