@@ -21,13 +21,17 @@ export function totpFor(user) {
 }
 
 /**
- * Starts the provider on `port` (0 picks a free one) and resolves to { issuer, close }.
+ * Starts the provider on `port` (0 picks a free one) and resolves to { issuer, address, close }.
  * `redirectUris` are the relying party's callback URLs (exact match, as the spec requires).
+ * `issuer` overrides the issuer URL, for when the provider is reached through a proxy (the
+ * relying party's tests put one in front to tamper with ID tokens); by default it is the
+ * address the provider listens on.
  */
-export async function startProvider({ fixture, port = 0, host = '127.0.0.1', redirectUris, postLogoutRedirectUris = [] }) {
+export async function startProvider({ fixture, port = 0, host = '127.0.0.1', issuer: publicIssuer, redirectUris, postLogoutRedirectUris = [] }) {
   const server = http.createServer();
   await new Promise((resolve) => server.listen(port, host, resolve));
-  const issuer = `http://${host}:${server.address().port}`;
+  const address = `http://${host}:${server.address().port}`;
+  const issuer = publicIssuer ?? address;
   const users = new Map(fixture.users.map((user) => [user.sub, user]));
   const provider = new Provider(issuer, configuration(fixture, users, redirectUris, postLogoutRedirectUris));
   const interactions = interactionHandler(provider, fixture.users);
@@ -45,6 +49,7 @@ export async function startProvider({ fixture, port = 0, host = '127.0.0.1', red
   });
   return {
     issuer,
+    address,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
 }

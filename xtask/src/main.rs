@@ -125,13 +125,15 @@ fn test() -> TaskResult {
         "-D",
         "warnings",
     ]))?;
-    step("Running the tests (SQLite and PostgreSQL)");
-    run(cargo().arg("test"))?;
-    step("Testing the local OpenID Connect provider (node)");
+    // The login tests run the local OpenID Connect provider, so its packages come first.
+    step("Installing the local OpenID Connect provider's packages (npm)");
     let e2e = root().join("e2e");
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&e2e))?;
+    step("Running the tests (SQLite and PostgreSQL)");
+    run(cargo().arg("test"))?;
+    step("Testing the local OpenID Connect provider (node)");
     run(Command::new("node")
         .args(["--test", "oidc/"])
         .current_dir(&e2e))

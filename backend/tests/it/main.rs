@@ -10,6 +10,7 @@ mod http;
 mod keys;
 mod oauth;
 mod organisations;
+mod portal;
 mod secrets;
 mod storage;
 mod users;

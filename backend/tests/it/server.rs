@@ -26,7 +26,22 @@ impl TestServer {
 
     /// Starts Clavis with its config and master key file in `dir` (kept across restarts).
     pub async fn start_in(db: TestDb, settings: &str, dir: tempfile::TempDir) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (listener, _) = loopback_listener();
+        Self::launch(db, settings, dir, listener).await
+    }
+
+    /// Starts Clavis on a listener bound beforehand (see [`loopback_listener`]), for
+    /// settings that must know Clavis's own URL, such as an identity provider's redirect URI.
+    pub async fn start_on(db: TestDb, settings: &str, listener: TcpListener) -> Self {
+        Self::launch(db, settings, tempfile::tempdir().unwrap(), listener).await
+    }
+
+    async fn launch(
+        db: TestDb,
+        settings: &str,
+        dir: tempfile::TempDir,
+        listener: TcpListener,
+    ) -> Self {
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let portal = dir.path().join("dist");
         std::fs::create_dir_all(&portal).unwrap();
@@ -80,6 +95,13 @@ impl TestServer {
         self.background.shutdown().await;
         (self.db, self.dir)
     }
+}
+
+/// A listener on a free loopback port, and the base URL it serves.
+pub fn loopback_listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    (listener, base)
 }
 
 /// An HTTP client that connects from the given loopback address (each is its own "client
