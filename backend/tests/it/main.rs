@@ -8,6 +8,7 @@ mod apps;
 mod cli;
 mod http;
 mod keys;
+mod login;
 mod oauth;
 mod organisations;
 mod portal;

@@ -1,0 +1,622 @@
+//! Portal sign-in against the real local OpenID Connect provider (e2e/oidc, built on the
+//! certified `oidc-provider` package, run by node), driven like a browser: password, then a
+//! TOTP code computed here. Tampered and foreign-signed ID tokens come from a proxy in front
+//! of the provider that rewrites its token responses.
+
+use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use clavis::users::{self, Person};
+use clavis_shared::dto::Role;
+use diesel::prelude::*;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::on_both_databases_async;
+use crate::server::{TestServer, loopback_listener};
+use crate::support::{TestDb, admin, database_contains, seed};
+
+const E2E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e");
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The local provider in a node process of its own, stopped when dropped.
+struct IdentityProvider {
+    child: Child,
+    issuer: String,
+    address: String,
+}
+
+impl IdentityProvider {
+    /// Starts it for a Clavis at `clavis`; `issuer` overrides its issuer (behind a proxy).
+    fn start(clavis: &str, issuer: Option<&str>) -> Self {
+        assert!(
+            std::path::Path::new(E2E)
+                .join("node_modules/oidc-provider")
+                .is_dir(),
+            "the login tests need the local OpenID Connect provider: run `npm ci` in e2e/ \
+             (`cargo xtask test` does)"
+        );
+        let mut child = Command::new("node")
+            .arg("oidc/server.js")
+            .current_dir(E2E)
+            .env("OIDC_PORT", "0")
+            .env("OIDC_ISSUER", issuer.unwrap_or(""))
+            .env("OIDC_REDIRECT_URIS", format!("{clavis}/auth/callback"))
+            .env("OIDC_POST_LOGOUT_REDIRECT_URIS", format!("{clavis}/"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs the local OpenID Connect provider");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut read = |prefix: &str| {
+            let line = lines
+                .next()
+                .expect("the provider prints where it is")
+                .unwrap();
+            line.split_once(prefix)
+                .map(|(_, url)| url.trim().to_owned())
+                .unwrap_or_else(|| panic!("unexpected provider output: {line}"))
+        };
+        let issuer = read(" at ");
+        let address = read("listening on ");
+        Self {
+            child,
+            issuer,
+            address,
+        }
+    }
+}
+
+impl Drop for IdentityProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A person from the provider's fixture file.
+struct FixtureUser {
+    email: String,
+    password: String,
+    totp_secret: Option<String>,
+}
+
+fn fixture_user(sub: &str) -> FixtureUser {
+    let text = std::fs::read_to_string(format!("{E2E}/oidc/users.fixture.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let user = fixture["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["sub"] == sub)
+        .unwrap();
+    FixtureUser {
+        email: user["email"].as_str().unwrap().to_owned(),
+        password: user["password"].as_str().unwrap().to_owned(),
+        totp_secret: user["totp_secret"].as_str().map(str::to_owned),
+    }
+}
+
+/// The current RFC 6238 code (SHA-1, 30-second steps, 6 digits), as an authenticator app
+/// shows it.
+fn totp(secret: &str) -> String {
+    let key = data_encoding::BASE32_NOPAD
+        .decode(secret.as_bytes())
+        .expect("base32 TOTP secret");
+    let step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&step.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = usize::from(digest[19] & 0x0f);
+    let number = u32::from_be_bytes(digest[offset..offset + 4].try_into().unwrap()) & 0x7fff_ffff;
+    format!("{:06}", number % 1_000_000)
+}
+
+/// A cookie-keeping client that follows redirects itself, so every Set-Cookie is seen.
+struct Browser {
+    client: reqwest::Client,
+    set_cookies: Vec<String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self.client.get(url).send().await.unwrap();
+        self.follow(response).await
+    }
+
+    async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self.client.post(url).form(form).send().await.unwrap();
+        self.follow(response).await
+    }
+
+    async fn follow(&mut self, mut response: reqwest::Response) -> reqwest::Response {
+        loop {
+            for cookie in response.headers().get_all("set-cookie") {
+                self.set_cookies.push(cookie.to_str().unwrap().to_owned());
+            }
+            if !response.status().is_redirection() {
+                return response;
+            }
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            let next = response.url().join(&location).unwrap();
+            response = self.client.get(next).send().await.unwrap();
+        }
+    }
+
+    fn session_cookie(&self) -> Option<&String> {
+        self.set_cookies
+            .iter()
+            .find(|cookie| cookie.starts_with("clavis_session=") && !cookie.contains("Max-Age=0"))
+    }
+}
+
+/// Signs in through the provider's pages; returns the page the browser ends on.
+async fn sign_in(
+    browser: &mut Browser,
+    clavis: &str,
+    sub: &str,
+    return_to: &str,
+) -> reqwest::Response {
+    let user = fixture_user(sub);
+    let form = browser
+        .get(&format!("{clavis}/auth/login?return_to={return_to}"))
+        .await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let interaction = form.url().as_str().trim_end_matches('/').to_owned();
+    assert!(interaction.contains("/interaction/"), "{interaction}");
+    let after_password = browser
+        .post_form(
+            &format!("{interaction}/login"),
+            &[("email", &user.email), ("password", &user.password)],
+        )
+        .await;
+    let Some(secret) = user.totp_secret else {
+        return after_password;
+    };
+    assert!(
+        after_password
+            .text()
+            .await
+            .unwrap()
+            .contains("Second factor")
+    );
+    browser
+        .post_form(&format!("{interaction}/otp"), &[("otp", &totp(&secret))])
+        .await
+}
+
+fn grant(server: &TestServer, email: &str, role: Role, organisation: Option<&str>) {
+    let mut conn = server.db.conn();
+    users::grant(
+        &mut conn,
+        &Person::Email(email.into()),
+        role,
+        organisation,
+        &admin(),
+        clavis::db::now(),
+    )
+    .unwrap();
+}
+
+fn login_settings(issuer: &str, extra: &str) -> String {
+    format!(
+        "oidc_issuer = \"{issuer}\"\noidc_client_id = \"clavis-portal\"\n\
+         oidc_client_secret = \"fixture-portal-client-secret\"\n{extra}"
+    )
+}
+
+/// The last `login` audit event: (outcome, details).
+fn last_login_event(server: &TestServer) -> (String, Value) {
+    use clavis::db::schema::audit_events;
+    let mut conn = server.db.conn();
+    let conn: &mut clavis::db::DbConn = &mut conn;
+    let (outcome, details): (String, String) = audit_events::table
+        .filter(audit_events::action.eq("login"))
+        .order(audit_events::id.desc())
+        .select((audit_events::outcome, audit_events::details))
+        .first(conn)
+        .unwrap();
+    (outcome, serde_json::from_str(&details).unwrap())
+}
+
+async fn a_manager_signs_in_with_password_and_totp_and_signs_out(test_db: TestDb) {
+    let seeded = seed(&test_db);
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let settings = login_settings(&provider.issuer, "oidc_acr_values = \"urn:clavis:acr:mfa\"");
+    let server = TestServer::start_on(test_db, &settings, listener).await;
+    // Designated by e-mail before the first sign-in: the role attaches when she arrives.
+    grant(
+        &server,
+        "mia.manager@acme.test",
+        Role::CredentialManager,
+        Some(&seeded.organisation.id),
+    );
+
+    // The authorization request: code flow, PKCE S256, state, nonce, scopes, acr_values.
+    let start = Browser::new()
+        .client
+        .get(format!("{clavis}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let location = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(&provider.issuer));
+    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(params["response_type"], "code");
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["client_id"], "clavis-portal");
+    assert_eq!(params["redirect_uri"], format!("{clavis}/auth/callback"));
+    assert_eq!(params["acr_values"], "urn:clavis:acr:mfa");
+    assert!(params["scope"].split(' ').any(|s| s == "openid"));
+    assert!(params["state"].len() >= 16 && params["nonce"].len() >= 16);
+    assert!(params["code_challenge"].len() >= 43);
+
+    let mut browser = Browser::new();
+    let landed = sign_in(&mut browser, &clavis, "manager-mia", "/applications/x").await;
+    assert_eq!(landed.status(), StatusCode::OK);
+    assert_eq!(landed.url().as_str(), format!("{clavis}/applications/x"));
+    let cookie = browser.session_cookie().expect("a session cookie").clone();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "served over http: {cookie}");
+
+    let me: Value = browser
+        .client
+        .get(format!("{clavis}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["email"], "mia.manager@acme.test");
+    assert_eq!(me["user"]["name"], "Mia Manager (Acme)");
+    assert_eq!(me["memberships"][0]["role"], "credential_manager");
+    assert_eq!(me["memberships"][0]["organisation"]["name"], "Acme");
+
+    // One person: the designation was claimed, with the provider's issuer and subject.
+    {
+        use clavis::db::schema::users;
+        let mut conn = server.db.conn();
+        let conn: &mut clavis::db::DbConn = &mut conn;
+        let rows: Vec<(Option<String>, Option<String>, bool)> = users::table
+            .filter(users::email.eq("mia.manager@acme.test"))
+            .select((
+                users::issuer,
+                users::subject,
+                users::last_login_at.is_not_null(),
+            ))
+            .load(conn)
+            .unwrap();
+        assert_eq!(
+            rows,
+            [(
+                Some(provider.issuer.clone()),
+                Some("manager-mia".into()),
+                true
+            )]
+        );
+    }
+    let token = cookie["clavis_session=".len()..].split(';').next().unwrap();
+    assert!(
+        !database_contains(&server.db, token),
+        "only the session token's hash is stored"
+    );
+    assert_eq!(server.db.count("sessions"), 1);
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(outcome, "success");
+    assert!(
+        details["amr"].as_array().unwrap().contains(&json!("otp")),
+        "{details}"
+    );
+
+    let logout: Value = browser
+        .client
+        .post(format!("{clavis}/auth/logout"))
+        .header("Origin", &clavis)
+        .header("X-CSRF-Token", me["csrf_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let end = url::Url::parse(logout["end_session_url"].as_str().unwrap()).unwrap();
+    assert!(
+        end.as_str()
+            .starts_with(&format!("{}/session/end", provider.issuer)),
+        "{end}"
+    );
+    let params: std::collections::HashMap<_, _> = end.query_pairs().into_owned().collect();
+    assert_eq!(params["client_id"], "clavis-portal");
+    assert_eq!(params["post_logout_redirect_uri"], format!("{clavis}/"));
+    let after = browser
+        .client
+        .get(format!("{clavis}/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.db.count("sessions"), 0);
+}
+
+async fn a_login_without_a_second_factor_is_refused_with_the_reason(test_db: TestDb) {
+    let seeded = seed(&test_db);
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let server =
+        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
+    grant(
+        &server,
+        "nora.nomfa@acme.test",
+        Role::Viewer,
+        Some(&seeded.organisation.id),
+    );
+
+    let mut browser = Browser::new();
+    let refused = sign_in(&mut browser, &clavis, "nomfa-nora", "/").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .url()
+            .as_str()
+            .starts_with(&format!("{clavis}/auth/callback"))
+    );
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("no second factor") && page.contains("multi-factor"),
+        "{page}"
+    );
+    assert!(browser.session_cookie().is_none());
+    assert_eq!(server.db.count("sessions"), 0);
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(
+        (outcome.as_str(), &details["reason"]),
+        ("failure", &json!("mfa_required"))
+    );
+    assert_eq!(details["amr"], json!(["pwd"]));
+}
+
+async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db: TestDb) {
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let settings = login_settings(
+        &provider.issuer,
+        "bootstrap_admins = \"ada.admin@clavis.test\"",
+    );
+    let server = TestServer::start_on(test_db, &settings, listener).await;
+
+    let mut ben = Browser::new();
+    let refused = sign_in(&mut ben, &clavis, "manager-ben", "/").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("no role in Clavis") && page.contains("ben.manager@beta.test"),
+        "{page}"
+    );
+    assert!(ben.session_cookie().is_none());
+    assert_eq!(last_login_event(&server).1["reason"], "no_role");
+
+    let mut ada = Browser::new();
+    assert_eq!(
+        sign_in(&mut ada, &clavis, "admin-ada", "/").await.status(),
+        StatusCode::OK
+    );
+    let me: Value = ada
+        .client
+        .get(format!("{clavis}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["admin"], true);
+    assert_eq!(server.db.count("sessions"), 1);
+}
+
+/// What the proxy does to the ID token in the provider's token responses.
+#[derive(Clone, Copy)]
+enum Tamper {
+    /// Claims changed (MFA added), the provider's signature kept.
+    Claims,
+    /// Claims changed and signed with a key of our own, under the provider's key id.
+    ForeignKey,
+}
+
+struct Proxy {
+    upstream: String,
+    tamper: Tamper,
+    client: reqwest::Client,
+}
+
+/// Forwards everything to the provider and rewrites the ID token of `/token` answers.
+async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Proxy>) -> HttpResponse {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+    let mut outgoing = proxy
+        .client
+        .request(method, format!("{}{path}", proxy.upstream))
+        .body(body.to_vec());
+    for (name, value) in req.headers() {
+        if name != "content-length" {
+            outgoing = outgoing.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let response = outgoing.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut bytes = response.bytes().await.unwrap().to_vec();
+    if req.path() == "/token" && status == 200 {
+        bytes = tampered(&proxy, &bytes).await;
+    }
+    let mut answer = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    for (name, value) in &headers {
+        if !matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            answer.append_header((name.as_str(), value.as_bytes()));
+        }
+    }
+    answer.body(bytes)
+}
+
+async fn tampered(proxy: &Proxy, token_response: &[u8]) -> Vec<u8> {
+    let mut answer: Value = serde_json::from_slice(token_response).unwrap();
+    let id_token = answer["id_token"].as_str().unwrap().to_owned();
+    let mut parts = id_token.split('.');
+    let (header, payload, signature) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut claims: Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+    claims["amr"] = json!(["pwd", "otp", "mfa"]);
+    claims["acr"] = json!("urn:clavis:acr:mfa");
+    let forged = B64.encode(claims.to_string());
+    answer["id_token"] = json!(match proxy.tamper {
+        Tamper::Claims => format!("{header}.{forged}.{signature}"),
+        Tamper::ForeignKey => {
+            use p256::ecdsa::signature::Signer;
+            let jwks: Value = proxy
+                .client
+                .get(format!("{}/jwks", proxy.upstream))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let kid = jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|key| key["alg"] == "ES256")
+                .unwrap()["kid"]
+                .clone();
+            let header = B64.encode(json!({"alg": "ES256", "kid": kid, "typ": "JWT"}).to_string());
+            let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+            let signature: p256::ecdsa::Signature =
+                key.sign(format!("{header}.{forged}").as_bytes());
+            format!("{header}.{forged}.{}", B64.encode(signature.to_bytes()))
+        }
+    });
+    answer.to_string().into_bytes()
+}
+
+async fn refused_through(test_db: TestDb, tamper: Tamper) {
+    let seeded = seed(&test_db);
+    let (clavis_listener, clavis) = loopback_listener();
+    let (proxy_listener, proxied_issuer) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, Some(&proxied_issuer));
+    let proxy = web::Data::new(Proxy {
+        upstream: provider.address.clone(),
+        tamper,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    });
+    let proxy_server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(proxy.clone())
+            .default_service(web::to(forward))
+    })
+    .workers(1)
+    .listen(proxy_listener)
+    .unwrap()
+    .run();
+    let proxy_handle = proxy_server.handle();
+    actix_web::rt::spawn(proxy_server);
+    let server = TestServer::start_on(
+        test_db,
+        &login_settings(&provider.issuer, ""),
+        clavis_listener,
+    )
+    .await;
+    grant(
+        &server,
+        "nora.nomfa@acme.test",
+        Role::CredentialManager,
+        Some(&seeded.organisation.id),
+    );
+
+    let mut browser = Browser::new();
+    let refused = sign_in(&mut browser, &clavis, "nomfa-nora", "/").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("could not be verified"), "{page}");
+    assert!(browser.session_cookie().is_none());
+    assert_eq!(server.db.count("sessions"), 0);
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(outcome, "failure");
+    assert!(
+        details["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Signature verification failed"),
+        "{details}"
+    );
+    proxy_handle.stop(false).await;
+}
+
+async fn a_tampered_id_token_is_refused(test_db: TestDb) {
+    refused_through(test_db, Tamper::Claims).await;
+}
+
+async fn an_id_token_signed_with_another_key_is_refused(test_db: TestDb) {
+    refused_through(test_db, Tamper::ForeignKey).await;
+}
+
+async fn a_callback_this_browser_did_not_start_is_refused(test_db: TestDb) {
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let server =
+        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
+    let response = reqwest::get(format!("{clavis}/auth/callback?code=stolen&state=guessed"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("expired or was already used")
+    );
+    assert_eq!(server.db.count("sessions"), 0);
+}
+
+on_both_databases_async!(
+    a_manager_signs_in_with_password_and_totp_and_signs_out,
+    a_login_without_a_second_factor_is_refused_with_the_reason,
+    a_person_without_a_role_is_refused_and_bootstrap_admins_get_in,
+    a_tampered_id_token_is_refused,
+    an_id_token_signed_with_another_key_is_refused,
+    a_callback_this_browser_did_not_start_is_refused,
+);
