@@ -82,12 +82,14 @@ function configuration(fixture, users, redirectUris, postLogoutRedirectUris) {
       return {
         accountId: sub,
         async claims() {
-          return { sub, email: user.email, email_verified: true, name: user.name };
+          // Extra claims from the fixture (such as roles and organisation) ride along.
+          return { ...user.claims, sub, email: user.email, email_verified: true, name: user.name };
         },
       };
     },
     // amr/acr reach the ID token only when listed under the openid scope.
-    claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name'] },
+    // `roles` and `organisation` let relying parties map roles from the ID token.
+    claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name', 'roles', 'organisation'] },
     conformIdTokenClaims: false,
     acrValues: [ACR_MFA, ACR_PASSWORD],
     pkce: { required: () => true },

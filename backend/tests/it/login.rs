@@ -435,6 +435,50 @@ async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db:
     assert_eq!(server.db.count("sessions"), 1);
 }
 
+async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
+    let beta = {
+        let mut conn = test_db.conn();
+        clavis::orgs::create(
+            &mut conn,
+            &clavis::orgs::NewOrganisation {
+                name: "Beta".into(),
+                country: "BE".into(),
+                sandbox: false,
+            },
+            &admin(),
+            clavis::db::now(),
+        )
+        .unwrap()
+    };
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let settings = login_settings(
+        &provider.issuer,
+        "oidc_role_claim = \"roles\"\noidc_organisation_claim = \"organisation\"",
+    );
+    let _server = TestServer::start_on(test_db, &settings, listener).await;
+
+    // Ben has no assignment in Clavis; his token says credential_management for "Beta".
+    let mut ben = Browser::new();
+    assert_eq!(
+        sign_in(&mut ben, &clavis, "manager-ben", "/")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let me: Value = ben
+        .client
+        .get(format!("{clavis}/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["memberships"][0]["organisation"]["id"], beta.id.as_str());
+    assert_eq!(me["memberships"][0]["role"], "credential_manager");
+}
+
 /// What the proxy does to the ID token in the provider's token responses.
 #[derive(Clone, Copy)]
 enum Tamper {
@@ -616,6 +660,7 @@ on_both_databases_async!(
     a_manager_signs_in_with_password_and_totp_and_signs_out,
     a_login_without_a_second_factor_is_refused_with_the_reason,
     a_person_without_a_role_is_refused_and_bootstrap_admins_get_in,
+    roles_can_come_from_an_id_token_claim,
     a_tampered_id_token_is_refused,
     an_id_token_signed_with_another_key_is_refused,
     a_callback_this_browser_did_not_start_is_refused,

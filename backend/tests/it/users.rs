@@ -11,7 +11,88 @@ on_both_databases!(
     role_and_organisation_must_fit,
     duplicate_grants_are_refused,
     roles_can_be_revoked,
+    sign_ins_claim_designations_only_by_subject_or_verified_email,
 );
+
+fn identity(subject: &str, email: &str, verified: bool) -> users::LoginIdentity {
+    users::LoginIdentity {
+        issuer: "https://idp.example.org".into(),
+        subject: subject.into(),
+        email: Some(email.into()),
+        email_verified: verified,
+        name: Some("Ann".into()),
+    }
+}
+
+fn sign_ins_claim_designations_only_by_subject_or_verified_email(db: &TestDb) {
+    seed(db);
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let by_email = users::grant(
+        &mut conn,
+        &Person::Email("ann@example.org".into()),
+        Role::Viewer,
+        Some("acme"),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    let by_subject = users::grant(
+        &mut conn,
+        &Person::Subject("sub-bob".into()),
+        Role::Viewer,
+        Some("acme"),
+        &admin(),
+        now,
+    )
+    .unwrap();
+
+    // An unverified address claims nothing: a new record, and the address is not stored.
+    let stranger = users::record_login(
+        &mut conn,
+        &identity("sub-x", "ann@example.org", false),
+        &[],
+        now,
+    )
+    .unwrap();
+    assert_ne!(stranger.id, by_email.user_id);
+    assert_eq!(stranger.email, None);
+
+    let ann = users::record_login(
+        &mut conn,
+        &identity("sub-ann", "Ann@Example.org", true),
+        &[],
+        now,
+    )
+    .unwrap();
+    assert_eq!(ann.id, by_email.user_id);
+    let bob = users::record_login(
+        &mut conn,
+        &identity("sub-bob", "bob@example.org", true),
+        &[],
+        now,
+    )
+    .unwrap();
+    assert_eq!(bob.id, by_subject.user_id);
+    assert_eq!(bob.email.as_deref(), Some("bob@example.org"));
+
+    // The next sign-in finds the same record by issuer and subject, and bootstraps admins.
+    let again = users::record_login(
+        &mut conn,
+        &identity("sub-ann", "ann@example.org", true),
+        &["ann@example.org".to_owned()],
+        now,
+    )
+    .unwrap();
+    assert_eq!(again.id, ann.id);
+    assert_eq!(db.count("users"), 3);
+    let admins = users::list(&mut conn)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.role == Role::Admin && a.user_id == ann.id)
+        .count();
+    assert_eq!(admins, 1);
+}
 
 fn roles_can_be_granted_before_first_login(db: &TestDb) {
     let seeded = seed(db);
