@@ -1,23 +1,94 @@
-//! The portal's shell and routes.
+//! The portal's shell and routes. Every page but sign-in needs a session: the shell loads
+//! who is signed in and provides it to the page.
 
+use clavis_shared::portal::{LogoutResponse, Me};
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
-use crate::pages::{home::Home, not_found::NotFound};
+use crate::api;
+use crate::pages::{
+    admin::Admin, application::ApplicationPage, audit::AuditLog, dashboard::Dashboard,
+    not_found::NotFound, signin::SignIn,
+};
+use crate::widgets::{ErrorMessage, Loading};
 
 #[component]
 pub fn App() -> impl IntoView {
     view! {
         <Router>
-            <header class="top">
-                <A href="/">"Clavis"</A>
-            </header>
-            <main>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Home />
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <Shell><NotFound /></Shell> }>
+                <Route path=path!("/signin") view=SignIn />
+                <Route path=path!("/") view=|| view! { <Shell><Dashboard /></Shell> } />
+                <Route
+                    path=path!("/applications/:client_id")
+                    view=|| view! { <Shell><ApplicationPage /></Shell> }
+                />
+                <Route path=path!("/audit") view=|| view! { <Shell><AuditLog /></Shell> } />
+                <Route path=path!("/admin") view=|| view! { <Shell><Admin /></Shell> } />
+            </Routes>
         </Router>
+    }
+}
+
+/// The header and the page, once it is known who is signed in.
+#[component]
+fn Shell(children: ChildrenFn) -> impl IntoView {
+    let me = LocalResource::new(|| api::get::<Me>("/api/v1/me"));
+    view! {
+        <Suspense fallback=|| view! { <main><Loading what="the portal" /></main> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match me.await {
+                        Ok(me) => {
+                            provide_context(me.clone());
+                            view! {
+                                <Header me=me />
+                                <main id="main">{children()}</main>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <main><ErrorMessage error=error /></main> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Header(me: Me) -> impl IntoView {
+    let who = me
+        .user
+        .name
+        .clone()
+        .or(me.user.email.clone())
+        .unwrap_or_default();
+    let csrf = me.csrf_token.clone();
+    let sign_out = move |_| {
+        let csrf = csrf.clone();
+        leptos::task::spawn_local(async move {
+            let target = match api::post::<(), LogoutResponse>("/auth/logout", &(), &csrf).await {
+                Ok(LogoutResponse {
+                    end_session_url: Some(url),
+                }) => url,
+                _ => "/signin?signed_out=1".to_owned(),
+            };
+            let _ = window().location().set_href(&target);
+        });
+    };
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <header class="top">
+            <A href="/" attr:class="brand">"Clavis"</A>
+            <nav aria-label="Main">
+                <A href="/">"Applications"</A>
+                <A href="/audit">"Audit log"</A>
+                {me.admin.then(|| view! { <A href="/admin">"Admin"</A> })}
+            </nav>
+            <span class="who">{who}</span>
+            <button type="button" class="link" on:click=sign_out>"Sign out"</button>
+        </header>
     }
 }

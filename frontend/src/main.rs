@@ -2,7 +2,9 @@
 
 mod api;
 mod app;
+mod logic;
 mod pages;
+mod widgets;
 
 fn main() {
     console_error_panic_hook::set_once();

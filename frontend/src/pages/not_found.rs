@@ -6,7 +6,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Page not found"</h1>
-            <p>"There is no page at this address. " <A href="/">"Go to the start page"</A> "."</p>
+            <p>"There is no page at this address. " <A href="/">"Go to your applications"</A> "."</p>
         </section>
     }
 }

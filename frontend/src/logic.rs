@@ -1,0 +1,167 @@
+//! The portal's own rules, free of the browser so they are unit-tested on the host: expiry
+//! presets, how expiry is described, and validation messages before anything is sent.
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use clavis_shared::dto::SecretStatus;
+use clavis_shared::validate;
+
+/// The expiry choices offered when creating a secret.
+pub const PRESET_MONTHS: [u32; 3] = [3, 6, 12];
+
+/// The expiry date a preset of `months` gives, never beyond the latest allowed date.
+pub fn preset_date(now: DateTime<Utc>, months: u32) -> NaiveDate {
+    let latest = validate::latest_expiry_date(now);
+    (now.date_naive() + Months::new(months)).min(latest)
+}
+
+/// The latest date the date picker allows.
+pub fn latest_date(now: DateTime<Utc>) -> NaiveDate {
+    validate::latest_expiry_date(now)
+}
+
+/// What is wrong with a chosen expiry date, in the words the form shows.
+pub fn expiry_error(date: Option<NaiveDate>, now: DateTime<Utc>) -> Option<String> {
+    let Some(date) = date else {
+        return Some("Choose when the secret expires.".to_owned());
+    };
+    validate::secret_expiry(validate::expiry_at_end_of(date), now)
+        .err()
+        .map(|invalid| invalid.message)
+}
+
+/// What is wrong with a secret's name, in the words the form shows.
+pub fn name_error(name: &str) -> Option<String> {
+    validate::secret_name(name)
+        .err()
+        .map(|invalid| invalid.message)
+}
+
+/// Whole days from now until `at` (negative once past), counted in calendar days (UTC).
+pub fn days_until(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (at.date_naive() - now.date_naive()).num_days()
+}
+
+/// "in 12 days", "tomorrow", "today", "1 day ago", "expired 3 days ago".
+pub fn expiry_phrase(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let days = days_until(expires_at, now);
+    match (expires_at <= now, days) {
+        (true, 0) => "expired today".to_owned(),
+        (true, -1) => "expired yesterday".to_owned(),
+        (true, days) => format!("expired {} days ago", -days),
+        (false, 0) => "today".to_owned(),
+        (false, 1) => "tomorrow".to_owned(),
+        (false, days) => format!("in {days} days"),
+    }
+}
+
+/// The status badge's text and CSS class; the same six-week rule as the reminders.
+pub fn status_badge(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> (&'static str, &'static str) {
+    match SecretStatus::of(expires_at, now) {
+        SecretStatus::Active => ("Active", "badge ok"),
+        SecretStatus::Expiring => ("Expiring", "badge warn"),
+        SecretStatus::Expired => ("Expired", "badge bad"),
+    }
+}
+
+/// How a hint is shown: the first three characters and an ellipsis.
+pub fn hint_display(hint: &str) -> String {
+    format!("{hint}…")
+}
+
+pub fn date(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+pub fn date_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// "Partner-NL-Acme-SMC" for an organisation and an API, the naming convention.
+pub fn suggested_name(country: &str, organisation: &str, api_code: &str) -> String {
+    validate::PartnerAppName::suggest(country, organisation, api_code).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn presets_count_months_from_today_and_stop_at_one_year() {
+        let now = at(2026, 11, 23, 10);
+        assert_eq!(
+            preset_date(now, 3),
+            NaiveDate::from_ymd_opt(2027, 2, 23).unwrap()
+        );
+        assert_eq!(
+            preset_date(now, 6),
+            NaiveDate::from_ymd_opt(2027, 5, 23).unwrap()
+        );
+        assert_eq!(preset_date(now, 12), latest_date(now));
+        assert_eq!(preset_date(now, 24), latest_date(now));
+        // Month ends clamp rather than spill into the next month.
+        let end = at(2026, 8, 31, 9);
+        assert_eq!(
+            preset_date(end, 6),
+            NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()
+        );
+    }
+
+    #[test]
+    fn expiry_dates_must_be_today_or_later_and_within_a_year() {
+        let now = at(2026, 11, 23, 10);
+        assert_eq!(expiry_error(Some(now.date_naive()), now), None);
+        assert_eq!(expiry_error(Some(latest_date(now)), now), None);
+        let past = expiry_error(Some(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()), now);
+        assert!(past.unwrap().contains("future"));
+        let far = expiry_error(latest_date(now).succ_opt(), now).unwrap();
+        assert!(far.contains("one year"), "{far}");
+        assert!(expiry_error(None, now).unwrap().contains("Choose"));
+    }
+
+    #[test]
+    fn names_are_checked_with_the_shared_rules() {
+        assert_eq!(name_error("deploy 2026"), None);
+        assert!(name_error("   ").is_some());
+        assert!(name_error(&"x".repeat(500)).is_some());
+    }
+
+    #[test]
+    fn expiry_is_described_in_days() {
+        let now = at(2026, 11, 23, 10);
+        assert_eq!(expiry_phrase(at(2026, 12, 5, 0), now), "in 12 days");
+        assert_eq!(expiry_phrase(at(2026, 11, 24, 9), now), "tomorrow");
+        assert_eq!(expiry_phrase(at(2026, 11, 23, 23), now), "today");
+        assert_eq!(expiry_phrase(at(2026, 11, 23, 9), now), "expired today");
+        assert_eq!(expiry_phrase(at(2026, 11, 22, 9), now), "expired yesterday");
+        assert_eq!(
+            expiry_phrase(at(2026, 11, 20, 9), now),
+            "expired 3 days ago"
+        );
+    }
+
+    #[test]
+    fn badges_follow_the_six_week_rule() {
+        let now = at(2026, 11, 23, 10);
+        assert_eq!(
+            status_badge(now + chrono::Duration::days(43), now).0,
+            "Active"
+        );
+        assert_eq!(
+            status_badge(now + chrono::Duration::days(42), now).0,
+            "Expiring"
+        );
+        assert_eq!(status_badge(now, now).0, "Expired");
+    }
+
+    #[test]
+    fn hints_and_names_are_shown_as_agreed() {
+        assert_eq!(hint_display("k3P"), "k3P…");
+        assert_eq!(suggested_name("NL", "Acme", "SMC"), "Partner-NL-Acme-SMC");
+        assert_eq!(date_time(at(2026, 11, 23, 10)), "2026-11-23 10:00 UTC");
+    }
+}

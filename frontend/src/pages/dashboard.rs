@@ -1,0 +1,153 @@
+use clavis_shared::portal::{ApplicationSummary, ExpiringSecret, Membership};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api;
+use crate::logic;
+use crate::widgets::{EnabledBadge, EnvironmentBadge, ErrorMessage, Loading, me, now, role_name};
+
+/// My organisations and their applications, and the secrets that expire soon.
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let me = me();
+    let memberships = me.memberships.clone();
+    view! {
+        <h1>"Your applications"</h1>
+        <ExpiringPanel />
+        {if memberships.is_empty() {
+            view! {
+                <section class="card empty">
+                    <p>"There are no organisations yet. An admin creates them on the Admin page."</p>
+                </section>
+            }
+                .into_any()
+        } else {
+            memberships
+                .into_iter()
+                .map(|membership| view! { <Organisation membership=membership /> })
+                .collect_view()
+                .into_any()
+        }}
+    }
+}
+
+#[component]
+fn ExpiringPanel() -> impl IntoView {
+    let expiring =
+        LocalResource::new(|| api::get::<Vec<ExpiringSecret>>("/api/v1/secrets/expiring"));
+    view! {
+        <section class="card" aria-labelledby="expiring-title">
+            <h2 id="expiring-title">"Secrets expiring within 6 weeks"</h2>
+            <Suspense fallback=|| view! { <Loading what="expiring secrets" /> }>
+                {move || Suspend::new(async move {
+                    match expiring.await {
+                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="empty">"No secret expires in the next 6 weeks."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            let now = now();
+                            view! {
+                                <ul class="expiring">
+                                    {list
+                                        .into_iter()
+                                        .map(|item| {
+                                            let href = format!("/applications/{}", item.client_id);
+                                            view! {
+                                                <li>
+                                                    <A href=href>{item.application_name}</A>
+                                                    ": "
+                                                    <strong>{item.secret.name}</strong>
+                                                    " (" {logic::hint_display(&item.secret.hint)} ") expires "
+                                                    {logic::date(item.secret.expires_at)} ", "
+                                                    {logic::expiry_phrase(item.secret.expires_at, now)}
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Organisation(membership: Membership) -> impl IntoView {
+    let id = membership.organisation.id.clone();
+    let applications = LocalResource::new(move || {
+        let path = format!("/api/v1/organisations/{id}/applications");
+        async move { api::get::<Vec<ApplicationSummary>>(&path).await }
+    });
+    let title_id = format!("org-{}", membership.organisation.id);
+    let labelled_by = title_id.clone();
+    view! {
+        <section class="card" aria-labelledby=labelled_by>
+            <h2 id=title_id>
+                {membership.organisation.name.clone()}
+                <span class="role">{role_name(membership.role)}</span>
+                {membership.organisation.sandbox.then(|| view! { <span class="badge sandbox">"sandbox"</span> })}
+            </h2>
+            <Suspense fallback=|| view! { <Loading what="applications" /> }>
+                {move || Suspend::new(async move {
+                    match applications.await {
+                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="empty">"This organisation has no applications yet."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => view! { <ApplicationTable list=list /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn ApplicationTable(list: Vec<ApplicationSummary>) -> impl IntoView {
+    let now = now();
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Application"</th>
+                        <th scope="col">"Environment"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Active secrets"</th>
+                        <th scope="col">"Soonest expiry"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|summary| {
+                            let app = summary.application;
+                            let href = format!("/applications/{}", app.client_id);
+                            view! {
+                                <tr>
+                                    <td><A href=href>{app.name}</A></td>
+                                    <td><EnvironmentBadge environment=app.environment /></td>
+                                    <td><EnabledBadge enabled=app.enabled /></td>
+                                    <td>{summary.active_secrets}</td>
+                                    <td>
+                                        {summary
+                                            .soonest_expiry
+                                            .map(|at| format!("{} ({})", logic::date(at), logic::expiry_phrase(at, now)))
+                                            .unwrap_or_else(|| "none".to_owned())}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}

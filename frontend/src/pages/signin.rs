@@ -1,0 +1,47 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api;
+
+/// Starts the sign-in at the organisation's identity provider, and brings the person back
+/// to where they were. (A refused sign-in is explained by the page the server shows then.)
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let query = use_query_map();
+    let return_to = move || {
+        query
+            .read()
+            .get("return_to")
+            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+            .unwrap_or_else(|| "/".to_owned())
+    };
+    let href = move || format!("/auth/login?return_to={}", api::encode(&return_to()));
+    let returning = move || query.read().get("return_to").is_some();
+    let signed_out = move || query.read().get("signed_out").is_some();
+    view! {
+        <main id="main" class="narrow">
+            <section class="card">
+                <h1>"Sign in to Clavis"</h1>
+                {move || {
+                    if signed_out() {
+                        Some(view! { <p class="notice" role="status">"You have signed out."</p> })
+                    } else if returning() {
+                        Some(
+                            view! {
+                                <p class="notice" role="status">
+                                    "Sign in to continue. If you were signed in, your session has ended; you will return to the page you were on."
+                                </p>
+                            },
+                        )
+                    } else {
+                        None
+                    }
+                }}
+                <p>
+                    "Clavis lets your organisation's technical contacts manage the client secrets of its API applications. You sign in with your organisation's account and a second factor (an authenticator app or security key)."
+                </p>
+                <a class="button" href=href>"Sign in with your organisation"</a>
+            </section>
+        </main>
+    }
+}
