@@ -1,12 +1,17 @@
 //! Calls to the Clavis backend's JSON API. Every answer that is not a success becomes an
 //! [`ApiError`] with a sentence a person understands; an ended session sends the browser to
 //! the sign-in page, which brings the person back here afterwards.
+//!
+//! The transport works on JSON text and is not generic: only decoding is per type, which
+//! keeps the WASM small (each generic async function would be compiled once per type).
 
 use clavis_shared::ErrorBody;
 use clavis_shared::portal::CSRF_HEADER;
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Method, RequestBuilder};
+use leptos::prelude::{Get, LocalResource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::future::Future;
 
 /// Why a call failed, as shown next to what failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,10 +23,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn unreachable() -> Self {
+    fn local(message: &str) -> Self {
         Self {
             status: 0,
-            message: "Clavis cannot be reached. Check your connection and try again.".to_owned(),
+            message: message.to_owned(),
             field: None,
         }
     }
@@ -29,70 +34,96 @@ impl ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
-    let response = Request::get(path).send().await;
-    decode(response).await
+/// A GET whose JSON answer is decoded where it is shown (see [`parse`]); re-run by
+/// `refetch`, or when a signal read by `path` changes. Not generic, so every resource in the
+/// portal shares one compiled copy of the machinery.
+pub fn resource(path: impl Fn() -> String + 'static) -> LocalResource<ApiResult<String>> {
+    shared_resource(Box::new(path))
 }
 
-pub async fn post<B: Serialize, T: DeserializeOwned>(
-    path: &str,
-    body: &B,
-    csrf: &str,
-) -> ApiResult<T> {
-    send_json(Request::post(path), body, csrf).await
-}
-
-pub async fn patch<B: Serialize, T: DeserializeOwned>(
-    path: &str,
-    body: &B,
-    csrf: &str,
-) -> ApiResult<T> {
-    send_json(Request::patch(path), body, csrf).await
-}
-
-pub async fn delete(path: &str, csrf: &str) -> ApiResult<()> {
-    let response = Request::delete(path).header(CSRF_HEADER, csrf).send().await;
-    let response = checked(response).await?;
-    drop(response);
-    Ok(())
-}
-
-async fn send_json<B: Serialize, T: DeserializeOwned>(
-    builder: RequestBuilder,
-    body: &B,
-    csrf: &str,
-) -> ApiResult<T> {
-    let request = builder
-        .header(CSRF_HEADER, csrf)
-        .json(body)
-        .map_err(|e| ApiError {
-            status: 0,
-            message: format!("The request could not be prepared: {e}"),
-            field: None,
-        })?;
-    decode(request.send().await).await
-}
-
-async fn decode<T: DeserializeOwned>(response: Result<Response, gloo_net::Error>) -> ApiResult<T> {
-    let response = checked(response).await?;
-    response.json::<T>().await.map_err(|_| ApiError {
-        status: response.status(),
-        message: "Clavis sent an answer this page does not understand. Reload the page.".to_owned(),
-        field: None,
+fn shared_resource(path: Box<dyn Fn() -> String>) -> LocalResource<ApiResult<String>> {
+    LocalResource::new(move || {
+        let path = path();
+        async move { send(Method::GET, &path, None, "").await }
     })
 }
 
-/// The response if it is a success; otherwise the error it describes.
-async fn checked(response: Result<Response, gloo_net::Error>) -> ApiResult<Response> {
-    let response = response.map_err(|_| ApiError::unreachable())?;
-    if response.ok() {
-        return Ok(response);
+/// A resource's answer decoded, once it has arrived (`None` while loading).
+pub fn loaded<T: DeserializeOwned>(
+    resource: LocalResource<ApiResult<String>>,
+) -> Option<ApiResult<T>> {
+    resource
+        .get()
+        .map(|answer| answer.and_then(|text| parse(&text)))
+}
+
+/// Decodes a JSON answer.
+pub fn parse<T: DeserializeOwned>(text: &str) -> ApiResult<T> {
+    serde_json::from_str(text).map_err(|_| {
+        ApiError::local("Clavis sent an answer this page does not understand. Reload the page.")
+    })
+}
+
+/// POSTs `body` as JSON; the answer's text (decode it with [`parse`] when it is needed).
+pub fn post(
+    path: &str,
+    body: &impl Serialize,
+    csrf: &str,
+) -> impl Future<Output = ApiResult<String>> + 'static {
+    send_owned(Method::POST, path.to_owned(), json(body), csrf.to_owned())
+}
+
+pub fn patch(
+    path: &str,
+    body: &impl Serialize,
+    csrf: &str,
+) -> impl Future<Output = ApiResult<String>> + 'static {
+    send_owned(Method::PATCH, path.to_owned(), json(body), csrf.to_owned())
+}
+
+pub async fn delete(path: &str, csrf: &str) -> ApiResult<String> {
+    send(Method::DELETE, path, None, csrf).await
+}
+
+/// A request that owns what it sends, so its future is one type whatever the body was.
+async fn send_owned(
+    method: Method,
+    path: String,
+    body: ApiResult<String>,
+    csrf: String,
+) -> ApiResult<String> {
+    send(method, &path, Some(body?), &csrf).await
+}
+
+fn json<B: Serialize>(body: &B) -> ApiResult<String> {
+    serde_json::to_string(body).map_err(|_| ApiError::local("The request could not be prepared."))
+}
+
+/// Sends a request; the answer's text on success, else the error it describes.
+async fn send(method: Method, path: &str, body: Option<String>, csrf: &str) -> ApiResult<String> {
+    let mut builder = RequestBuilder::new(path).method(method.clone());
+    if method != Method::GET {
+        builder = builder.header(CSRF_HEADER, csrf);
     }
-    if response.status() == 401 {
+    let request = match body {
+        Some(body) => builder
+            .header("Content-Type", "application/json")
+            .body(body),
+        None => builder.build(),
+    }
+    .map_err(|_| ApiError::local("The request could not be prepared."))?;
+    let response = request.send().await.map_err(|_| {
+        ApiError::local("Clavis cannot be reached. Check your connection and try again.")
+    })?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if response.ok() {
+        return Ok(text);
+    }
+    if status == 401 {
         send_to_sign_in();
     }
-    let status = response.status();
-    Err(match response.json::<ErrorBody>().await {
+    Err(match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => ApiError {
             status,
             message: body.message,
@@ -108,15 +139,13 @@ async fn checked(response: Result<Response, gloo_net::Error>) -> ApiResult<Respo
 
 /// To the sign-in page, remembering where the person was.
 pub fn send_to_sign_in() {
-    let window = leptos::prelude::window();
-    let location = window.location();
+    let location = leptos::prelude::window().location();
     let here = format!(
         "{}{}",
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let target = format!("/signin?return_to={}", encode(&here));
-    let _ = location.set_href(&target);
+    let _ = location.set_href(&format!("/signin?return_to={}", encode(&here)));
 }
 
 /// Percent-encodes a query parameter value.

@@ -34,26 +34,18 @@ pub fn App() -> impl IntoView {
 /// The header and the page, once it is known who is signed in.
 #[component]
 fn Shell(children: ChildrenFn) -> impl IntoView {
-    let me = LocalResource::new(|| api::get::<Me>("/api/v1/me"));
-    view! {
-        <Suspense fallback=|| view! { <main><Loading what="the portal" /></main> }>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match me.await {
-                        Ok(me) => {
-                            provide_context(me.clone());
-                            view! {
-                                <Header me=me />
-                                <main id="main">{children()}</main>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <main><ErrorMessage error=error /></main> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+    let me = api::resource(|| "/api/v1/me".to_owned());
+    move || match api::loaded::<Me>(me) {
+        None => view! { <main><Loading what="the portal" /></main> }.into_any(),
+        Some(Err(error)) => view! { <main><ErrorMessage error=error /></main> }.into_any(),
+        Some(Ok(me)) => {
+            provide_context(me.clone());
+            view! {
+                <Header me=me />
+                <main id="main">{children()}</main>
+            }
+            .into_any()
+        }
     }
 }
 
@@ -69,7 +61,10 @@ fn Header(me: Me) -> impl IntoView {
     let sign_out = move |_| {
         let csrf = csrf.clone();
         leptos::task::spawn_local(async move {
-            let target = match api::post::<(), LogoutResponse>("/auth/logout", &(), &csrf).await {
+            let target = match api::post("/auth/logout", &(), &csrf)
+                .await
+                .and_then(|text| api::parse::<LogoutResponse>(&text))
+            {
                 Ok(LogoutResponse {
                     end_session_url: Some(url),
                 }) => url,

@@ -1,7 +1,7 @@
 //! The portal's own rules, free of the browser so they are unit-tested on the host: expiry
 //! presets, how expiry is described, and validation messages before anything is sent.
 
-use chrono::{DateTime, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Timelike, Utc};
 use clavis_shared::dto::SecretStatus;
 use clavis_shared::validate;
 
@@ -68,12 +68,29 @@ pub fn hint_display(hint: &str) -> String {
     format!("{hint}…")
 }
 
+// Dates are formatted by hand: chrono's formatter would add tens of kilobytes to the WASM.
 pub fn date(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
+    date_only(at.date_naive())
+}
+
+/// `YYYY-MM-DD`, as date pickers take it.
+pub fn date_only(day: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 pub fn date_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    format!("{} {:02}:{:02} UTC", date(at), at.hour(), at.minute())
+}
+
+/// A date picker's value (`YYYY-MM-DD`).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let mut parts = text.trim().splitn(3, '-').map(str::parse::<u32>);
+    let (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
 }
 
 /// "Partner-NL-Acme-SMC" for an organisation and an API, the naming convention.
@@ -163,5 +180,12 @@ mod tests {
         assert_eq!(hint_display("k3P"), "k3P…");
         assert_eq!(suggested_name("NL", "Acme", "SMC"), "Partner-NL-Acme-SMC");
         assert_eq!(date_time(at(2026, 11, 23, 10)), "2026-11-23 10:00 UTC");
+        assert_eq!(date(at(2027, 2, 3, 0)), "2027-02-03");
+        assert_eq!(
+            parse_date("2027-02-03"),
+            NaiveDate::from_ymd_opt(2027, 2, 3)
+        );
+        assert_eq!(parse_date("2027-02-30"), None);
+        assert_eq!(parse_date("tomorrow"), None);
     }
 }

@@ -133,6 +133,8 @@ fn test() -> TaskResult {
         .current_dir(&e2e))?;
     step("Running the tests (SQLite and PostgreSQL)");
     run(cargo().arg("test"))?;
+    step("Testing the portal's own logic (frontend unit tests)");
+    run(cargo().args(["test", "--package", "clavis-frontend"]))?;
     step("Testing the local OpenID Connect provider (node)");
     run(Command::new("node")
         .args(["--test", "oidc/"])

@@ -1,14 +1,17 @@
 //! Platform administration: organisations, APIs, applications, and who may do what.
 //! Only admins see this page; the server refuses everyone else anyway.
+//!
+//! The forms are data (a list of [`Input`]s rendered by one [`Form`] component) rather than
+//! one hand-written view each: the same page in a fraction of the WASM.
 
-use clavis_shared::dto::{Api, Application, Environment, Organisation, Role, RoleAssignment};
+use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment};
 use clavis_shared::portal::{
     ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, GrantRequest, GrantRole,
     UpdateApi, UpdateApplication, UpdateOrganisation,
 };
+use leptos::callback::Callback;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use crate::api::{self, ApiResult};
@@ -17,39 +20,134 @@ use crate::widgets::{
     EnabledBadge, EnvironmentBadge, ErrorMessage, ErrorSlot, Loading, me, role_name,
 };
 
-/// Runs an API call; on success `done`, on failure its message in `error`.
-fn run<T: 'static>(
-    call: impl Future<Output = ApiResult<T>> + 'static,
+/// Runs an API call; on success bumps `version` (so every list shows the new state) and
+/// calls `done`; on failure puts its message in `error`.
+fn run(
+    call: impl Future<Output = ApiResult<String>> + 'static,
     error: RwSignal<Option<String>>,
-    done: impl FnOnce(T) + 'static,
+    version: RwSignal<u32>,
+    done: impl FnOnce() + 'static,
 ) {
     error.set(None);
     leptos::task::spawn_local(async move {
         match call.await {
-            Ok(value) => done(value),
+            Ok(_) => {
+                done();
+                version.update(|v| *v += 1);
+            }
             Err(failed) => error.set(Some(failed.message)),
         }
     });
 }
 
-/// A text input bound to a signal, with its label.
-#[component]
-fn Field(
-    #[prop(into)] id: String,
-    #[prop(into)] label: String,
+/// One control of a form, bound to a signal (checkboxes hold "true" or "false").
+#[derive(Clone)]
+struct Input {
+    id: String,
+    label: String,
+    kind: Kind,
     value: RwSignal<String>,
-    #[prop(optional, into)] placeholder: String,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Text(String),
+    Checkbox,
+    /// (value, label) pairs.
+    Select(Vec<(String, String)>),
+}
+
+fn text(id: &str, label: &str, value: RwSignal<String>, placeholder: &str) -> Input {
+    Input {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        kind: Kind::Text(placeholder.to_owned()),
+        value,
+    }
+}
+
+fn checkbox(id: &str, label: &str, value: RwSignal<String>) -> Input {
+    Input {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        kind: Kind::Checkbox,
+        value,
+    }
+}
+
+fn select(id: &str, label: &str, value: RwSignal<String>, options: Vec<(String, String)>) -> Input {
+    Input {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        kind: Kind::Select(options),
+        value,
+    }
+}
+
+fn flag(value: bool) -> RwSignal<String> {
+    RwSignal::new(value.to_string())
+}
+
+fn is_set(value: RwSignal<String>) -> bool {
+    value.get() == "true"
+}
+
+/// A form of [`Input`]s with a submit button and the error of its last submission.
+#[component]
+fn Form(
+    #[prop(into)] title: String,
+    inputs: Vec<Input>,
+    #[prop(into)] submit: String,
+    on_submit: Callback<()>,
+    error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            <input
-                id=id
-                placeholder=placeholder
-                prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
-            />
-        </div>
+        <form class="inline" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            on_submit.run(());
+        }>
+            <h3>{title}</h3>
+            {inputs.into_iter().map(render_input).collect_view()}
+            <button type="submit">{submit}</button>
+            <ErrorSlot error=error />
+        </form>
+    }
+}
+
+fn render_input(input: Input) -> AnyView {
+    let Input {
+        id,
+        label,
+        kind,
+        value,
+    } = input;
+    match kind {
+        Kind::Text(placeholder) => view! {
+            <div class="field">
+                <label for=id.clone()>{label}</label>
+                <input id=id placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            </div>
+        }
+        .into_any(),
+        Kind::Checkbox => view! {
+            <div class="choice">
+                <input type="checkbox" id=id.clone() prop:checked=move || is_set(value) on:change=move |ev| value.set(event_target_checked(&ev).to_string()) />
+                <label for=id>{label}</label>
+            </div>
+        }
+        .into_any(),
+        Kind::Select(options) => view! {
+            <div class="field">
+                <label for=id.clone()>{label}</label>
+                <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                    {options
+                        .into_iter()
+                        .map(|(option, text)| view! { <option value=option>{text}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+        }
+        .into_any(),
     }
 }
 
@@ -64,254 +162,188 @@ pub fn Admin() -> impl IntoView {
         }
         .into_any();
     }
-    // Any change bumps this, so every list on the page shows the new state.
     let version = RwSignal::new(0u32);
-    let organisations = LocalResource::new(move || {
+    let organisations = api::resource(move || {
         version.get();
-        api::get::<Vec<Organisation>>("/api/v1/organisations")
+        "/api/v1/organisations".to_owned()
     });
-    let apis = LocalResource::new(move || {
+    let apis = api::resource(move || {
         version.get();
-        api::get::<Vec<Api>>("/api/v1/apis")
+        "/api/v1/apis".to_owned()
     });
     view! {
         <h1>"Admin"</h1>
-        <Suspense fallback=|| view! { <Loading what="organisations and APIs" /> }>
-            {move || Suspend::new(async move {
-                match (organisations.await, apis.await) {
-                    (Ok(organisations), Ok(apis)) => {
-                        view! {
-                            <Organisations organisations=organisations.clone() version=version />
-                            <Apis apis=apis.clone() version=version />
-                            <Applications organisations=organisations.clone() apis=apis version=version />
-                            <People organisations=organisations version=version />
-                        }
-                            .into_any()
-                    }
-                    (Err(error), _) | (_, Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {move || match (api::loaded::<Vec<Organisation>>(organisations), api::loaded::<Vec<Api>>(apis)) {
+            (Some(Ok(organisations)), Some(Ok(apis))) => view! {
+                <Organisations organisations=organisations.clone() version=version />
+                <Apis apis=apis.clone() version=version />
+                <Applications organisations=organisations.clone() apis=apis version=version />
+                <People organisations=organisations version=version />
+            }
+            .into_any(),
+            (Some(Err(error)), _) | (_, Some(Err(error))) => view! { <ErrorMessage error=error /> }.into_any(),
+            _ => view! { <Loading what="organisations and APIs" /> }.into_any(),
+        }}
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]
 fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let country = RwSignal::new(String::new());
-    let sandbox = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
     let csrf = me().csrf_token;
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let forms = organisations
+        .into_iter()
+        .map(|organisation| {
+            let (name, country) = (
+                RwSignal::new(organisation.name.clone()),
+                RwSignal::new(organisation.country.clone()),
+            );
+            let sandbox = flag(organisation.sandbox);
+            let error = RwSignal::new(None);
+            let path = format!("/api/v1/organisations/{}", organisation.id);
+            let csrf = csrf.clone();
+            let save = Callback::new(move |()| {
+                let body = UpdateOrganisation {
+                    name: Some(name.get()),
+                    country: Some(country.get()),
+                    sandbox: Some(is_set(sandbox)),
+                };
+                run(api::patch(&path, &body, &csrf), error, version, || {});
+            });
+            let id = &organisation.id;
+            view! {
+                <Form
+                    title=format!("{} ({})", organisation.name, organisation.country)
+                    inputs=vec![
+                        text(&format!("org-name-{id}"), "Name", name, ""),
+                        text(&format!("org-country-{id}"), "Country (ISO code)", country, ""),
+                        checkbox(&format!("org-sandbox-{id}"), "Sandbox only", sandbox),
+                    ]
+                    submit="Save"
+                    on_submit=save
+                    error=error
+                />
+            }
+        })
+        .collect_view();
+    let (name, country, sandbox) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        flag(false),
+    );
+    let error = RwSignal::new(None);
+    let create = Callback::new(move |()| {
         let body = CreateOrganisation {
             name: name.get(),
             country: country.get(),
-            sandbox: sandbox.get(),
+            sandbox: is_set(sandbox),
         };
-        let csrf = csrf.clone();
+        let done = move || {
+            name.set(String::new());
+            country.set(String::new());
+            sandbox.set("false".to_owned());
+        };
         run(
-            async move { api::post::<_, Organisation>("/api/v1/organisations", &body, &csrf).await },
+            api::post("/api/v1/organisations", &body, &csrf),
             error,
-            move |_| {
-                name.set(String::new());
-                country.set(String::new());
-                sandbox.set(false);
-                version.update(|v| *v += 1);
-            },
+            version,
+            done,
         );
-    };
+    });
     view! {
         <section class="card" aria-labelledby="orgs-title">
             <h2 id="orgs-title">"Organisations"</h2>
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Country"</th>
-                            <th scope="col">"Sandbox"</th>
-                            <th scope="col"><span class="sr-only">"Edit"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {organisations
-                            .into_iter()
-                            .map(|organisation| view! { <OrganisationRow organisation=organisation version=version /> })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-            <form class="inline" on:submit=create>
-                <h3>"New organisation"</h3>
-                <Field id="org-name" label="Name" value=name placeholder="Acme" />
-                <Field id="org-country" label="Country (ISO code)" value=country placeholder="NL" />
-                <div class="choice">
-                    <input type="checkbox" id="org-sandbox" prop:checked=move || sandbox.get() on:change=move |ev| sandbox.set(event_target_checked(&ev)) />
-                    <label for="org-sandbox">"Sandbox only"</label>
-                </div>
-                <button type="submit">"Create organisation"</button>
-                <ErrorSlot error=error />
-            </form>
+            {forms}
+            <Form
+                title="New organisation"
+                inputs=vec![
+                    text("org-name", "Name", name, "Acme"),
+                    text("org-country", "Country (ISO code)", country, "NL"),
+                    checkbox("org-sandbox", "Sandbox only", sandbox),
+                ]
+                submit="Create organisation"
+                on_submit=create
+                error=error
+            />
         </section>
     }
 }
 
-#[component]
-fn OrganisationRow(organisation: Organisation, version: RwSignal<u32>) -> impl IntoView {
-    let editing = RwSignal::new(false);
-    let name = RwSignal::new(organisation.name.clone());
-    let country = RwSignal::new(organisation.country.clone());
-    let sandbox = RwSignal::new(organisation.sandbox);
-    let error = RwSignal::new(None::<String>);
-    let csrf = me().csrf_token;
-    let path = format!("/api/v1/organisations/{}", organisation.id);
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let body = UpdateOrganisation {
-            name: Some(name.get()),
-            country: Some(country.get()),
-            sandbox: Some(sandbox.get()),
-        };
-        let (path, csrf) = (path.clone(), csrf.clone());
-        run(
-            async move { api::patch::<_, Organisation>(&path, &body, &csrf).await },
-            error,
-            move |_| version.update(|v| *v += 1),
-        );
-    };
-    let id = organisation.id.clone();
-    view! {
-        <tr>
-            <td>{organisation.name.clone()}</td>
-            <td>{organisation.country.clone()}</td>
-            <td>{if organisation.sandbox { "yes" } else { "no" }}</td>
-            <td>
-                <button type="button" class="secondary" on:click=move |_| editing.update(|e| *e = !*e)>
-                    {move || if editing.get() { "Close" } else { "Edit" }}
-                </button>
-            </td>
-        </tr>
-        {move || {
-            editing
-                .get()
-                .then(|| {
-                    let save = save.clone();
-                    let id = id.clone();
-                    view! {
-                        <tr>
-                            <td colspan="4">
-                                <form class="inline" on:submit=save>
-                                    <Field id=format!("name-{id}") label="Name" value=name />
-                                    <Field id=format!("country-{id}") label="Country" value=country />
-                                    <div class="choice">
-                                        <input type="checkbox" id=format!("sandbox-{id}") prop:checked=move || sandbox.get() on:change=move |ev| sandbox.set(event_target_checked(&ev)) />
-                                        <label for=format!("sandbox-{id}")>"Sandbox only"</label>
-                                    </div>
-                                    <button type="submit">"Save"</button>
-                                    <ErrorSlot error=error />
-                                </form>
-                            </td>
-                        </tr>
-                    }
-                })
-        }}
-    }
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
 }
 
 #[component]
 fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
-    let code = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
-    let audience = RwSignal::new(String::new());
-    let scopes = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
     let csrf = me().csrf_token;
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let forms = apis
+        .into_iter()
+        .map(|api| {
+            let (name, scopes) = (
+                RwSignal::new(api.name.clone()),
+                RwSignal::new(api.scopes.join(" ")),
+            );
+            let error = RwSignal::new(None);
+            let path = format!("/api/v1/apis/{}", api.code);
+            let csrf = csrf.clone();
+            let save = Callback::new(move |()| {
+                let body = UpdateApi {
+                    name: Some(name.get()),
+                    scopes: Some(words(&scopes.get())),
+                };
+                run(api::patch(&path, &body, &csrf), error, version, || {});
+            });
+            let code = &api.code;
+            view! {
+                <Form
+                    title=format!("{} ({})", api.code, api.audience)
+                    inputs=vec![
+                        text(&format!("api-name-{code}"), "Name", name, ""),
+                        text(&format!("api-scopes-{code}"), "Scopes (space-separated)", scopes, ""),
+                    ]
+                    submit="Save"
+                    on_submit=save
+                    error=error
+                />
+            }
+        })
+        .collect_view();
+    let fields: [RwSignal<String>; 4] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let [code, name, audience, scopes] = fields;
+    let error = RwSignal::new(None);
+    let create = Callback::new(move |()| {
         let body = CreateApi {
             code: code.get(),
             name: name.get(),
             audience: audience.get(),
-            scopes: scopes.get().split_whitespace().map(str::to_owned).collect(),
+            scopes: words(&scopes.get()),
         };
-        let csrf = csrf.clone();
+        let done = move || fields.iter().for_each(|field| field.set(String::new()));
         run(
-            async move { api::post::<_, Api>("/api/v1/apis", &body, &csrf).await },
+            api::post("/api/v1/apis", &body, &csrf),
             error,
-            move |_| {
-                for field in [code, name, audience, scopes] {
-                    field.set(String::new());
-                }
-                version.update(|v| *v += 1);
-            },
+            version,
+            done,
         );
-    };
+    });
     view! {
         <section class="card" aria-labelledby="apis-title">
             <h2 id="apis-title">"APIs and scopes"</h2>
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Code"</th>
-                            <th scope="col">"Name and audience"</th>
-                            <th scope="col">"Scopes"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {apis.into_iter().map(|api| view! { <ApiRow api=api version=version /> }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-            <form class="inline" on:submit=create>
-                <h3>"New API"</h3>
-                <Field id="api-code" label="Code" value=code placeholder="SMC" />
-                <Field id="api-name" label="Name" value=name placeholder="Ship Manifests" />
-                <Field id="api-audience" label="Audience (aud)" value=audience placeholder="https://api.example.org/smc" />
-                <Field id="api-scopes" label="Scopes (space-separated)" value=scopes placeholder="manifest.read manifest.write" />
-                <button type="submit">"Create API"</button>
-                <ErrorSlot error=error />
-            </form>
+            <p class="help">"A scope that applications still hold cannot be removed: take it away from them first."</p>
+            {forms}
+            <Form
+                title="New API"
+                inputs=vec![
+                    text("api-code", "Code", code, "SMC"),
+                    text("api-name", "Name", name, "Ship Manifests"),
+                    text("api-audience", "Audience (aud)", audience, "https://api.example.org/smc"),
+                    text("api-scopes", "Scopes (space-separated)", scopes, "manifest.read manifest.write"),
+                ]
+                submit="Create API"
+                on_submit=create
+                error=error
+            />
         </section>
-    }
-}
-
-#[component]
-fn ApiRow(api: Api, version: RwSignal<u32>) -> impl IntoView {
-    let scopes = RwSignal::new(api.scopes.join(" "));
-    let name = RwSignal::new(api.name.clone());
-    let error = RwSignal::new(None::<String>);
-    let csrf = me().csrf_token;
-    let path = format!("/api/v1/apis/{}", api.code);
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let body = UpdateApi {
-            name: Some(name.get()),
-            scopes: Some(scopes.get().split_whitespace().map(str::to_owned).collect()),
-        };
-        let (path, csrf) = (path.clone(), csrf.clone());
-        run(
-            async move { api::patch::<_, Api>(&path, &body, &csrf).await },
-            error,
-            move |_| version.update(|v| *v += 1),
-        );
-    };
-    let code = api.code.clone();
-    view! {
-        <tr>
-            <td><strong>{api.code.clone()}</strong></td>
-            <td>{api.name.clone()} <br /> <code class="muted">{api.audience.clone()}</code></td>
-            <td>
-                <form class="inline" on:submit=save>
-                    <Field id=format!("api-name-{code}") label="Name" value=name />
-                    <Field id=format!("api-scopes-{code}") label="Scopes" value=scopes />
-                    <button type="submit" class="secondary">"Save"</button>
-                    <ErrorSlot error=error />
-                </form>
-            </td>
-        </tr>
     }
 }
 
@@ -327,74 +359,58 @@ fn Applications(
             .map(|o| o.id.clone())
             .unwrap_or_default(),
     );
-    let applications = LocalResource::new(move || {
+    let applications = api::resource(move || {
         version.get();
-        let path = format!("/api/v1/organisations/{}/applications", selected.get());
-        async move { api::get::<Vec<ApplicationSummary>>(&path).await }
+        format!("/api/v1/organisations/{}/applications", selected.get())
     });
-    let options = organisations.clone();
-    let chosen = StoredValue::new(organisations);
-    let all_apis = StoredValue::new(apis);
+    let choices: Vec<(String, String)> = organisations
+        .iter()
+        .map(|o| (o.id.clone(), o.name.clone()))
+        .collect();
+    let apis = StoredValue::new(apis);
+    let organisations = StoredValue::new(organisations);
     view! {
         <section class="card" aria-labelledby="apps-title">
             <h2 id="apps-title">"Applications"</h2>
-            <div class="field">
-                <label for="apps-org">"Organisation"</label>
-                <select id="apps-org" on:change=move |ev| selected.set(event_target_value(&ev))>
-                    {options
-                        .into_iter()
-                        .map(|o| view! { <option value=o.id.clone() selected=o.id == selected.get_untracked()>{o.name}</option> })
-                        .collect_view()}
-                </select>
-            </div>
-            <Suspense fallback=|| view! { <Loading what="applications" /> }>
-                {move || Suspend::new(async move {
-                    match applications.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No applications yet."</p> }.into_any(),
-                        Ok(list) => list
-                            .into_iter()
-                            .map(|summary| {
-                                view! { <ApplicationEditor application=summary.application apis=all_apis.get_value() version=version /> }
-                            })
-                            .collect_view()
-                            .into_any(),
-                    }
-                })}
-            </Suspense>
+            {render_input(select("apps-org", "Organisation", selected, choices))}
+            {move || match api::loaded::<Vec<ApplicationSummary>>(applications) {
+                None => view! { <Loading what="applications" /> }.into_any(),
+                Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No applications yet."</p> }.into_any(),
+                Some(Ok(list)) => list
+                    .into_iter()
+                    .map(|summary| application_editor(summary, &apis.get_value(), version))
+                    .collect_view()
+                    .into_any(),
+            }}
             {move || {
-                let organisation = chosen.get_value().into_iter().find(|o| o.id == selected.get());
-                organisation.map(|organisation| view! { <NewApplication organisation=organisation apis=all_apis.get_value() version=version /> })
+                let organisation = organisations.with_value(|all| all.iter().find(|o| o.id == selected.get()).cloned());
+                organisation.map(|organisation| new_application(organisation, &apis.get_value(), version))
             }}
         </section>
     }
 }
 
-#[component]
-fn NewApplication(
-    organisation: Organisation,
-    apis: Vec<Api>,
-    version: RwSignal<u32>,
-) -> impl IntoView {
+fn new_application(organisation: Organisation, apis: &[Api], version: RwSignal<u32>) -> AnyView {
     let api_code = RwSignal::new(apis.first().map(|a| a.code.clone()).unwrap_or_default());
     let name = RwSignal::new(String::new());
-    let environment = RwSignal::new(
-        if organisation.sandbox {
-            "sandbox"
-        } else {
-            "production"
-        }
-        .to_owned(),
-    );
-    let error = RwSignal::new(None::<String>);
+    let sandbox = if organisation.sandbox {
+        "sandbox"
+    } else {
+        "production"
+    };
+    let environment = RwSignal::new(sandbox.to_owned());
+    let error = RwSignal::new(None);
     let csrf = me().csrf_token;
-    let (country, org_name) = (organisation.country.clone(), organisation.name.clone());
+    let (country, org_name, organisation_id) = (
+        organisation.country.clone(),
+        organisation.name.clone(),
+        organisation.id.clone(),
+    );
     let suggestion = move || logic::suggested_name(&country, &org_name, &api_code.get());
-    let organisation_id = organisation.id.clone();
     let create = {
         let suggestion = suggestion.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
+        Callback::new(move |()| {
             let typed = name.get();
             let body = CreateApplication {
                 organisation_id: organisation_id.clone(),
@@ -412,286 +428,213 @@ fn NewApplication(
                 description: String::new(),
                 token_lifetime_secs: None,
             };
-            let csrf = csrf.clone();
             run(
-                async move { api::post::<_, Application>("/api/v1/applications", &body, &csrf).await },
+                api::post("/api/v1/applications", &body, &csrf),
                 error,
-                move |_| {
-                    name.set(String::new());
-                    version.update(|v| *v += 1);
-                },
+                version,
+                move || name.set(String::new()),
             );
-        }
+        })
     };
+    let api_choices = apis
+        .iter()
+        .map(|a| (a.code.clone(), format!("{} ({})", a.code, a.name)))
+        .collect();
+    let environments = ["production", "sandbox"]
+        .map(|e| (e.to_owned(), e.to_owned()))
+        .to_vec();
     view! {
-        <form class="inline" on:submit=create>
-            <h3>{format!("New application for {}", organisation.name)}</h3>
-            <div class="field">
-                <label for="app-api">"API"</label>
-                <select id="app-api" on:change=move |ev| api_code.set(event_target_value(&ev))>
-                    {apis.into_iter().map(|a| view! { <option value=a.code.clone()>{format!("{} ({})", a.code, a.name)}</option> }).collect_view()}
-                </select>
-            </div>
-            <div class="field">
-                <label for="app-name">"Name"</label>
-                <input
-                    id="app-name"
-                    placeholder=suggestion.clone()
-                    aria-describedby="app-name-help"
-                    prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))
-                />
-                <p id="app-name-help" class="help">{move || format!("Leave empty for the conventional name: {}", suggestion())}</p>
-            </div>
-            <div class="field">
-                <label for="app-env">"Environment"</label>
-                <select id="app-env" on:change=move |ev| environment.set(event_target_value(&ev))>
-                    <option value="production" selected=!organisation.sandbox>"production"</option>
-                    <option value="sandbox" selected=organisation.sandbox>"sandbox"</option>
-                </select>
-            </div>
-            <button type="submit">"Create application"</button>
-            <ErrorSlot error=error />
-        </form>
+        <p class="help">{move || format!("Leave the name empty for the conventional one: {}", suggestion())}</p>
+        <Form
+            title=format!("New application for {}", organisation.name)
+            inputs=vec![
+                select("app-api", "API", api_code, api_choices),
+                text("app-name", "Name", name, "Partner-CC-Organisation-API"),
+                select("app-env", "Environment", environment, environments),
+            ]
+            submit="Create application"
+            on_submit=create
+            error=error
+        />
     }
+    .into_any()
 }
 
-/// One application: enable or disable it, its token lifetime, and its APIs and scopes.
-#[component]
-fn ApplicationEditor(
-    application: Application,
-    apis: Vec<Api>,
+/// One application: enable or disable it, its token lifetime, and its scopes.
+fn application_editor(
+    summary: ApplicationSummary,
+    apis: &[Api],
     version: RwSignal<u32>,
-) -> impl IntoView {
-    let lifetime = RwSignal::new((application.token_lifetime_secs / 60).to_string());
-    let granted: BTreeMap<String, BTreeSet<String>> = application
-        .grants
-        .iter()
-        .map(|g| (g.api_code.clone(), g.scopes.iter().cloned().collect()))
-        .collect();
-    let granted = RwSignal::new(granted);
-    let error = RwSignal::new(None::<String>);
+) -> AnyView {
+    let application = summary.application;
     let csrf = me().csrf_token;
     let path = format!("/api/v1/applications/{}", application.client_id);
-    let change = move |body: UpdateApplication| {
-        let (path, csrf) = (path.clone(), csrf.clone());
-        run(
-            async move { api::patch::<_, Application>(&path, &body, &csrf).await },
-            error,
-            move |_| version.update(|v| *v += 1),
-        );
-    };
+    let error = RwSignal::new(None);
+    let lifetime = RwSignal::new((application.token_lifetime_secs / 60).to_string());
+    let key = application.client_id.clone();
+    // One checkbox per scope of every API: (API code, scope, checked).
+    let scopes: Vec<(String, String, RwSignal<String>)> = apis
+        .iter()
+        .flat_map(|api| {
+            let held = application.grants.iter().find(|g| g.api_code == api.code);
+            api.scopes.iter().map(move |scope| {
+                let on = held.is_some_and(|g| g.scopes.contains(scope));
+                (api.code.clone(), scope.clone(), flag(on))
+            })
+        })
+        .collect();
+    let mut inputs = vec![text(
+        &format!("lifetime-{key}"),
+        "Token lifetime (minutes)",
+        lifetime,
+        "",
+    )];
+    inputs.extend(scopes.iter().map(|(code, scope, on)| {
+        checkbox(
+            &format!("scope-{key}-{code}-{scope}"),
+            &format!("{code}: {scope}"),
+            *on,
+        )
+    }));
     let toggle = {
-        let change = change.clone();
-        let enabled = application.enabled;
+        let (path, csrf, enabled) = (path.clone(), csrf.clone(), application.enabled);
         move |_| {
-            change(UpdateApplication {
+            let body = UpdateApplication {
                 enabled: Some(!enabled),
                 ..Default::default()
-            })
+            };
+            run(api::patch(&path, &body, &csrf), error, version, || {});
         }
     };
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let save = Callback::new(move |()| {
         let Ok(minutes) = lifetime.get().trim().parse::<i32>() else {
             error.set(Some(
                 "The token lifetime is a whole number of minutes.".to_owned(),
             ));
             return;
         };
-        let grants = granted
-            .get()
-            .into_iter()
-            .map(|(api_code, scopes)| GrantRequest {
-                api_code,
-                scopes: scopes.into_iter().collect(),
-            })
-            .collect();
-        change(UpdateApplication {
+        let mut grants: Vec<GrantRequest> = Vec::new();
+        for (code, scope, on) in &scopes {
+            if !is_set(*on) {
+                continue;
+            }
+            match grants.iter_mut().find(|g| &g.api_code == code) {
+                Some(grant) => grant.scopes.push(scope.clone()),
+                None => grants.push(GrantRequest {
+                    api_code: code.clone(),
+                    scopes: vec![scope.clone()],
+                }),
+            }
+        }
+        let body = UpdateApplication {
             token_lifetime_secs: Some(minutes.saturating_mul(60)),
             grants: Some(grants),
             ..Default::default()
-        });
-    };
-    let key = application.client_id.clone();
+        };
+        run(api::patch(&path, &body, &csrf), error, version, || {});
+    });
     view! {
         <article class="app-editor">
             <h3>
                 <A href=format!("/applications/{}", application.client_id)>{application.name.clone()}</A>
-                " " <EnvironmentBadge environment=application.environment /> " "
-                <EnabledBadge enabled=application.enabled />
+                " " <EnvironmentBadge environment=application.environment /> " " <EnabledBadge enabled=application.enabled />
             </h3>
             <button type="button" class="secondary" on:click=toggle>
                 {if application.enabled { "Disable" } else { "Enable" }}
             </button>
-            <form class="inline" on:submit=save>
-                <Field id=format!("lifetime-{key}") label="Token lifetime (minutes)" value=lifetime />
-                {apis
-                    .into_iter()
-                    .map(|api| {
-                        let code = api.code.clone();
-                        view! {
-                            <fieldset>
-                                <legend>{format!("{} scopes", api.code)}</legend>
-                                {api
-                                    .scopes
-                                    .into_iter()
-                                    .map(|scope| {
-                                        let id = format!("scope-{key}-{code}-{scope}");
-                                        let (code, scope2) = (code.clone(), scope.clone());
-                                        let (code_check, scope_check) = (code.clone(), scope.clone());
-                                        view! {
-                                            <div class="choice">
-                                                <input
-                                                    type="checkbox"
-                                                    id=id.clone()
-                                                    prop:checked=move || granted.with(|g| g.get(&code_check).is_some_and(|s| s.contains(&scope_check)))
-                                                    on:change=move |ev| {
-                                                        let on = event_target_checked(&ev);
-                                                        granted.update(|g| {
-                                                            let scopes = g.entry(code.clone()).or_default();
-                                                            if on { scopes.insert(scope2.clone()); } else { scopes.remove(&scope2); }
-                                                            if scopes.is_empty() { g.remove(&code); }
-                                                        });
-                                                    }
-                                                />
-                                                <label for=id>{scope}</label>
-                                            </div>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </fieldset>
-                        }
-                    })
-                    .collect_view()}
-                <button type="submit">"Save lifetime and scopes"</button>
-                <ErrorSlot error=error />
-            </form>
+            <Form title="Token lifetime and scopes" inputs=inputs submit="Save" on_submit=save error=error />
         </article>
     }
+    .into_any()
 }
 
 #[component]
 fn People(organisations: Vec<Organisation>, version: RwSignal<u32>) -> impl IntoView {
-    let assignments = LocalResource::new(move || {
+    let assignments = api::resource(move || {
         version.get();
-        api::get::<Vec<RoleAssignment>>("/api/v1/role-assignments")
+        "/api/v1/role-assignments".to_owned()
     });
-    let names: BTreeMap<String, String> = organisations
-        .iter()
-        .map(|o| (o.id.clone(), o.name.clone()))
-        .collect();
-    let names = StoredValue::new(names);
+    let names = StoredValue::new(
+        organisations
+            .iter()
+            .map(|o| (o.id.clone(), o.name.clone()))
+            .collect::<Vec<_>>(),
+    );
     let email = RwSignal::new(String::new());
-    let role = RwSignal::new("credential_manager".to_owned());
+    let role = RwSignal::new(Role::CredentialManager.as_str().to_owned());
     let organisation = RwSignal::new(
         organisations
             .first()
             .map(|o| o.id.clone())
             .unwrap_or_default(),
     );
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None);
     let csrf = me().csrf_token;
-    let grant = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let role = match role.get().as_str() {
-            "admin" => Role::Admin,
-            "viewer" => Role::Viewer,
-            _ => Role::CredentialManager,
-        };
+    let grant = Callback::new(move |()| {
+        let role = role.get().parse::<Role>().unwrap_or(Role::Viewer);
         let body = GrantRole {
             email: Some(email.get()),
             subject: None,
             role,
             organisation_id: (role != Role::Admin).then(|| organisation.get()),
         };
-        let csrf = csrf.clone();
         run(
-            async move {
-                api::post::<_, RoleAssignment>("/api/v1/role-assignments", &body, &csrf).await
-            },
+            api::post("/api/v1/role-assignments", &body, &csrf),
             error,
-            move |_| {
-                email.set(String::new());
-                version.update(|v| *v += 1);
-            },
+            version,
+            move || email.set(String::new()),
         );
-    };
+    });
+    let roles = [Role::CredentialManager, Role::Viewer, Role::Admin]
+        .map(|r| (r.as_str().to_owned(), role_name(r).to_owned()))
+        .to_vec();
+    let organisation_choices = names.get_value();
     view! {
         <section class="card" aria-labelledby="people-title">
             <h2 id="people-title">"People and roles"</h2>
-            <Suspense fallback=|| view! { <Loading what="role assignments" /> }>
-                {move || Suspend::new(async move {
-                    match assignments.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(list) => view! {
-                            <div class="table-wrap">
-                                <table>
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Person"</th>
-                                            <th scope="col">"Role"</th>
-                                            <th scope="col">"Organisation"</th>
-                                            <th scope="col">"Granted"</th>
-                                            <th scope="col"><span class="sr-only">"Revoke"</span></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {list
-                                            .into_iter()
-                                            .map(|assignment| {
-                                                let organisation = assignment
-                                                    .organisation_id
-                                                    .as_ref()
-                                                    .and_then(|id| names.with_value(|n| n.get(id).cloned()))
-                                                    .unwrap_or_else(|| "all (platform)".to_owned());
-                                                view! { <AssignmentRow assignment=assignment organisation=organisation version=version /> }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }
-                            .into_any(),
-                    }
-                })}
-            </Suspense>
-            <form class="inline" on:submit=grant>
-                <h3>"Grant a role"</h3>
-                <p class="help">"People who have not signed in yet get the role at their first sign-in, when their identity provider confirms the e-mail address."</p>
-                <div class="field">
-                    <label for="grant-email">"E-mail address"</label>
-                    <input id="grant-email" type="email" prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev)) />
-                </div>
-                <div class="field">
-                    <label for="grant-role">"Role"</label>
-                    <select id="grant-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                        <option value="credential_manager" selected=true>"Credential manager"</option>
-                        <option value="viewer">"Viewer"</option>
-                        <option value="admin">"Admin (platform-wide)"</option>
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="grant-org">"Organisation"</label>
-                    <select id="grant-org" disabled=move || role.get() == "admin" on:change=move |ev| organisation.set(event_target_value(&ev))>
-                        {organisations.into_iter().map(|o| view! { <option value=o.id>{o.name}</option> }).collect_view()}
-                    </select>
-                </div>
-                <button type="submit">"Grant"</button>
-                <ErrorSlot error=error />
-            </form>
+            {move || match api::loaded::<Vec<RoleAssignment>>(assignments) {
+                None => view! { <Loading what="role assignments" /> }.into_any(),
+                Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="people">
+                        {list
+                            .into_iter()
+                            .map(|assignment| {
+                                let organisation = assignment
+                                    .organisation_id
+                                    .as_ref()
+                                    .and_then(|id| names.with_value(|n| n.iter().find(|(known, _)| known == id).map(|(_, name)| name.clone())))
+                                    .unwrap_or_else(|| "the whole platform".to_owned());
+                                assignment_row(assignment, organisation, version)
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any(),
+            }}
+            <p class="help">"People who have not signed in yet get the role at their first sign-in, when their identity provider confirms the e-mail address. The admin role is platform-wide: the organisation is ignored."</p>
+            <Form
+                title="Grant a role"
+                inputs=vec![
+                    text("grant-email", "E-mail address", email, "ann@example.org"),
+                    select("grant-role", "Role", role, roles),
+                    select("grant-org", "Organisation", organisation, organisation_choices),
+                ]
+                submit="Grant"
+                on_submit=grant
+                error=error
+            />
         </section>
     }
 }
 
-#[component]
-fn AssignmentRow(
+fn assignment_row(
     assignment: RoleAssignment,
     organisation: String,
     version: RwSignal<u32>,
-) -> impl IntoView {
+) -> AnyView {
     let confirming = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None);
     let csrf = me().csrf_token;
     let path = format!("/api/v1/role-assignments/{}", assignment.id);
     let person = assignment
@@ -708,21 +651,25 @@ fn AssignmentRow(
         run(
             async move { api::delete(&path, &csrf).await },
             error,
-            move |()| version.update(|v| *v += 1),
+            version,
+            || {},
         );
     };
     view! {
-        <tr>
-            <td>{person.clone()}</td>
-            <td>{role_name(assignment.role)}</td>
-            <td>{organisation}</td>
-            <td>{logic::date(assignment.granted_at)} <br /> <span class="muted">{format!("by {}", assignment.granted_by)}</span></td>
-            <td>
-                <button type="button" class="danger" aria-label=format!("Revoke this role of {person}") on:click=revoke>
-                    {move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}
-                </button>
-                <ErrorSlot error=error />
-            </td>
-        </tr>
+        <li>
+            <strong>{person.clone()}</strong>
+            {format!(
+                ": {} of {}, granted {} by {} ",
+                role_name(assignment.role),
+                organisation,
+                logic::date(assignment.granted_at),
+                assignment.granted_by
+            )}
+            <button type="button" class="danger" aria-label=format!("Revoke this role of {person}") on:click=revoke>
+                {move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}
+            </button>
+            <ErrorSlot error=error />
+        </li>
     }
+    .into_any()
 }

@@ -1,4 +1,3 @@
-use chrono::NaiveDate;
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
 use clavis_shared::portal::{ApplicationDetail, CreateSecret};
 use leptos::prelude::*;
@@ -16,28 +15,22 @@ use crate::widgets::{
 pub fn ApplicationPage() -> impl IntoView {
     let params = use_params_map();
     let client_id = move || params.read().get("client_id").unwrap_or_default();
-    let detail = LocalResource::new(move || {
-        let path = format!("/api/v1/applications/{}", client_id());
-        async move { api::get::<ApplicationDetail>(&path).await }
-    });
+    let detail = api::resource(move || format!("/api/v1/applications/{}", client_id()));
     view! {
-        <Suspense fallback=|| view! { <Loading what="the application" /> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(detail) => view! { <Application detail=detail /> }.into_any(),
-                    Err(error) => {
-                        view! {
-                            <section class="card">
-                                <h1>"Application"</h1>
-                                <ErrorMessage error=error />
-                            </section>
+            {move || {match api::loaded::<ApplicationDetail>(detail) {
+    None => view! { <Loading what="the application" /> }.into_any(),
+                        Some(Ok(detail)) => view! { <Application detail=detail /> }.into_any(),
+                        Some(Err(error)) => {
+                            view! {
+                                <section class="card">
+                                    <h1>"Application"</h1>
+                                    <ErrorMessage error=error />
+                                </section>
+                            }
+                                .into_any()
                         }
-                            .into_any()
-                    }
-                }
-            })}
-        </Suspense>
-    }
+    }}}
+        }
 }
 
 #[component]
@@ -47,117 +40,109 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
     let secrets_path = format!("/api/v1/applications/{}/secrets", app.client_id);
     let secrets = {
         let path = secrets_path.clone();
-        LocalResource::new(move || {
-            let path = path.clone();
-            async move { api::get::<Vec<ClientSecretInfo>>(&path).await }
-        })
+        api::resource(move || path.clone())
     };
     let creating = RwSignal::new(false);
     view! {
-        <section class="card">
-            <p class="crumb">{detail.organisation_name.clone()}</p>
-            <h1>
-                {app.name.clone()} " " <EnvironmentBadge environment=app.environment /> " "
-                <EnabledBadge enabled=app.enabled />
-            </h1>
-            {(!app.description.is_empty()).then(|| view! { <p>{app.description.clone()}</p> })}
-            <dl class="facts">
-                <dt>"client_id"</dt>
-                <dd>
-                    <code>{app.client_id.clone()}</code>
-                    " "
-                    <CopyButton text=app.client_id.clone() label="Copy the client_id" />
-                </dd>
-                <dt>"Token endpoint"</dt>
-                <dd>
-                    <code>{detail.token_endpoint.clone()}</code>
-                    " "
-                    <CopyButton text=detail.token_endpoint.clone() label="Copy the token endpoint URL" />
-                </dd>
-                <dt>"APIs and scopes"</dt>
-                <dd>
-                    <ul class="plain">
-                        {app
-                            .grants
-                            .iter()
-                            .map(|grant| {
-                                view! {
-                                    <li>
-                                        <strong>{grant.api_code.clone()}</strong>
-                                        " (" <code>{grant.audience.clone()}</code> "): "
-                                        {if grant.scopes.is_empty() {
-                                            "no scopes".to_owned()
-                                        } else {
-                                            grant.scopes.join(", ")
-                                        }}
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                </dd>
-                <dt>"Token lifetime"</dt>
-                <dd>{format!("{} minutes", app.token_lifetime_secs / 60)}</dd>
-            </dl>
-        </section>
-        <section class="card" aria-labelledby="secrets-title">
-            <div class="row">
-                <h2 id="secrets-title">"Client secrets"</h2>
-                {manage
-                    .then(|| {
-                        view! {
-                            <button type="button" on:click=move |_| creating.set(true)>
-                                "New secret"
-                            </button>
-                        }
-                    })}
-            </div>
-            <p class="help">
-                "To rotate: create a new secret, switch your integration to it, then delete the old one."
-            </p>
-            <Suspense fallback=|| view! { <Loading what="secrets" /> }>
-                {move || {
-                    let path = secrets_path.clone();
-                    Suspend::new(async move {
-                    match secrets.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="empty">"This application has no secrets yet."</p> }
-                                .into_any()
-                        }
-                        Ok(list) => {
+            <section class="card">
+                <p class="crumb">{detail.organisation_name.clone()}</p>
+                <h1>
+                    {app.name.clone()} " " <EnvironmentBadge environment=app.environment /> " "
+                    <EnabledBadge enabled=app.enabled />
+                </h1>
+                {(!app.description.is_empty()).then(|| view! { <p>{app.description.clone()}</p> })}
+                <dl class="facts">
+                    <dt>"client_id"</dt>
+                    <dd>
+                        <code>{app.client_id.clone()}</code>
+                        " "
+                        <CopyButton text=app.client_id.clone() label="Copy the client_id" />
+                    </dd>
+                    <dt>"Token endpoint"</dt>
+                    <dd>
+                        <code>{detail.token_endpoint.clone()}</code>
+                        " "
+                        <CopyButton text=detail.token_endpoint.clone() label="Copy the token endpoint URL" />
+                    </dd>
+                    <dt>"APIs and scopes"</dt>
+                    <dd>
+                        <ul class="plain">
+                            {app
+                                .grants
+                                .iter()
+                                .map(|grant| {
+                                    view! {
+                                        <li>
+                                            <strong>{grant.api_code.clone()}</strong>
+                                            " (" <code>{grant.audience.clone()}</code> "): "
+                                            {if grant.scopes.is_empty() {
+                                                "no scopes".to_owned()
+                                            } else {
+                                                grant.scopes.join(", ")
+                                            }}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    </dd>
+                    <dt>"Token lifetime"</dt>
+                    <dd>{format!("{} minutes", app.token_lifetime_secs / 60)}</dd>
+                </dl>
+            </section>
+            <section class="card" aria-labelledby="secrets-title">
+                <div class="row">
+                    <h2 id="secrets-title">"Client secrets"</h2>
+                    {manage
+                        .then(|| {
                             view! {
-                                <SecretTable
-                                    list=list
-                                    manage=manage
-                                    path=path
-                                    on_change=move || secrets.refetch()
-                                />
+                                <button type="button" on:click=move |_| creating.set(true)>
+                                    "New secret"
+                                </button>
                             }
-                                .into_any()
+                        })}
+                </div>
+                <p class="help">
+                    "To rotate: create a new secret, switch your integration to it, then delete the old one."
+                </p>
+                {move || {let path = secrets_path.clone();
+    match api::loaded::<Vec<ClientSecretInfo>>(secrets) {
+    None => view! { <Loading what="secrets" /> }.into_any(),
+                            Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                            Some(Ok(list)) if list.is_empty() => {
+                                view! { <p class="empty">"This application has no secrets yet."</p> }
+                                    .into_any()
+                            }
+                            Some(Ok(list)) => {
+                                view! {
+                                    <SecretTable
+                                        list=list
+                                        manage=manage
+                                        path=path
+                                        on_change=move || secrets.refetch()
+                                    />
+                                }
+                                    .into_any()
+                            }
+    }}}
+            </section>
+            {move || {
+                creating
+                    .get()
+                    .then(|| {
+                        let path = format!("/api/v1/applications/{}/secrets", app.client_id);
+                        view! {
+                            <NewSecretDialog
+                                path=path
+                                on_close=move || {
+                                    creating.set(false);
+                                    secrets.refetch();
+                                }
+                            />
                         }
-                    }
-                })
-                }}
-            </Suspense>
-        </section>
-        {move || {
-            creating
-                .get()
-                .then(|| {
-                    let path = format!("/api/v1/applications/{}/secrets", app.client_id);
-                    view! {
-                        <NewSecretDialog
-                            path=path
-                            on_close=move || {
-                                creating.set(false);
-                                secrets.refetch();
-                            }
-                        />
-                    }
-                })
-        }}
-    }
+                    })
+            }}
+        }
 }
 
 #[component]
@@ -275,7 +260,7 @@ fn ConfirmDelete(
         busy.set(true);
         leptos::task::spawn_local(async move {
             match api::delete(&target, &csrf).await {
-                Ok(()) => on_done(true),
+                Ok(_) => on_done(true),
                 Err(failed) => {
                     busy.set(false);
                     error.set(Some(failed.message));
@@ -351,7 +336,7 @@ fn NewSecretForm(
     let now = now();
     let name = RwSignal::new(String::new());
     let expiry = RwSignal::new(Expiry::Months(6));
-    let picked = RwSignal::new(logic::preset_date(now, 6).to_string());
+    let picked = RwSignal::new(logic::date_only(logic::preset_date(now, 6)));
     let name_error = RwSignal::new(None::<String>);
     let date_error = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
@@ -359,7 +344,7 @@ fn NewSecretForm(
     let csrf = me().csrf_token;
     let chosen_date = move || match expiry.get() {
         Expiry::Months(months) => Some(logic::preset_date(now, months)),
-        Expiry::Date => NaiveDate::parse_from_str(&picked.get(), "%Y-%m-%d").ok(),
+        Expiry::Date => logic::parse_date(&picked.get()),
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -377,7 +362,10 @@ fn NewSecretForm(
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            match api::post::<_, NewClientSecret>(&path, &body, &csrf).await {
+            match api::post(&path, &body, &csrf)
+                .await
+                .and_then(|text| api::parse::<NewClientSecret>(&text))
+            {
                 Ok(secret) => created.set(Some(secret)),
                 Err(failed) => {
                     busy.set(false);
@@ -386,8 +374,8 @@ fn NewSecretForm(
             }
         });
     };
-    let latest = logic::latest_date(now).to_string();
-    let today = now.date_naive().to_string();
+    let latest = logic::date_only(logic::latest_date(now));
+    let today = logic::date_only(now.date_naive());
     view! {
         <h2 id="new-secret-title">"New client secret"</h2>
         <form on:submit=submit novalidate=true>

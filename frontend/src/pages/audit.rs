@@ -19,13 +19,12 @@ pub fn AuditLog() -> impl IntoView {
     let page = RwSignal::new(1u32);
     // The filters apply when the form is submitted, not on every keystroke.
     let applied = RwSignal::new(String::new());
-    let events = LocalResource::new(move || {
-        let path = format!(
+    let events = api::resource(move || {
+        format!(
             "/api/v1/audit-events?page={}&per_page={PER_PAGE}{}",
             page.get(),
             applied.get()
-        );
-        async move { api::get::<AuditPage>(&path).await }
+        )
     });
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -46,52 +45,49 @@ pub fn AuditLog() -> impl IntoView {
     };
     let organisations = me.memberships.clone();
     view! {
-        <h1>"Audit log"</h1>
-        <section class="card">
-            <form class="filters" on:submit=apply>
-                <div>
-                    <label for="f-org">"Organisation"</label>
-                    <select id="f-org" on:change=move |ev| organisation.set(event_target_value(&ev))>
-                        <option value="">"All"</option>
-                        {organisations
-                            .into_iter()
-                            .map(|m| view! { <option value=m.organisation.id>{m.organisation.name}</option> })
-                            .collect_view()}
-                    </select>
-                </div>
-                <div>
-                    <label for="f-action">"Action"</label>
-                    <input id="f-action" placeholder="secret.create" prop:value=move || action.get() on:input=move |ev| action.set(event_target_value(&ev)) />
-                </div>
-                <div>
-                    <label for="f-actor">"Actor"</label>
-                    <input id="f-actor" placeholder="e-mail or client_id" prop:value=move || actor.get() on:input=move |ev| actor.set(event_target_value(&ev)) />
-                </div>
-                <div>
-                    <label for="f-from">"From (UTC)"</label>
-                    <input id="f-from" type="date" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) />
-                </div>
-                <div>
-                    <label for="f-to">"Before (UTC)"</label>
-                    <input id="f-to" type="date" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev)) />
-                </div>
-                <button type="submit">"Filter"</button>
-            </form>
-        </section>
-        <section class="card" aria-live="polite">
-            <Suspense fallback=|| view! { <Loading what="events" /> }>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(found) if found.events.is_empty() => {
-                            view! { <p class="empty">"No events match."</p> }.into_any()
-                        }
-                        Ok(found) => view! { <EventTable found=found page=page /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
+            <h1>"Audit log"</h1>
+            <section class="card">
+                <form class="filters" on:submit=apply>
+                    <div>
+                        <label for="f-org">"Organisation"</label>
+                        <select id="f-org" on:change=move |ev| organisation.set(event_target_value(&ev))>
+                            <option value="">"All"</option>
+                            {organisations
+                                .into_iter()
+                                .map(|m| view! { <option value=m.organisation.id>{m.organisation.name}</option> })
+                                .collect_view()}
+                        </select>
+                    </div>
+                    <div>
+                        <label for="f-action">"Action"</label>
+                        <input id="f-action" placeholder="secret.create" prop:value=move || action.get() on:input=move |ev| action.set(event_target_value(&ev)) />
+                    </div>
+                    <div>
+                        <label for="f-actor">"Actor"</label>
+                        <input id="f-actor" placeholder="e-mail or client_id" prop:value=move || actor.get() on:input=move |ev| actor.set(event_target_value(&ev)) />
+                    </div>
+                    <div>
+                        <label for="f-from">"From (UTC)"</label>
+                        <input id="f-from" type="date" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev)) />
+                    </div>
+                    <div>
+                        <label for="f-to">"Before (UTC)"</label>
+                        <input id="f-to" type="date" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev)) />
+                    </div>
+                    <button type="submit">"Filter"</button>
+                </form>
+            </section>
+            <section class="card" aria-live="polite">
+                {move || {match api::loaded::<AuditPage>(events) {
+    None => view! { <Loading what="events" /> }.into_any(),
+                            Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                            Some(Ok(found)) if found.events.is_empty() => {
+                                view! { <p class="empty">"No events match."</p> }.into_any()
+                            }
+                            Some(Ok(found)) => view! { <EventTable found=found page=page /> }.into_any(),
+    }}}
+            </section>
+        }
 }
 
 /// A date field's value as the start of that day in RFC 3339, or empty.

@@ -33,80 +33,70 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn ExpiringPanel() -> impl IntoView {
-    let expiring =
-        LocalResource::new(|| api::get::<Vec<ExpiringSecret>>("/api/v1/secrets/expiring"));
+    let expiring = api::resource(|| "/api/v1/secrets/expiring".to_owned());
     view! {
-        <section class="card" aria-labelledby="expiring-title">
-            <h2 id="expiring-title">"Secrets expiring within 6 weeks"</h2>
-            <Suspense fallback=|| view! { <Loading what="expiring secrets" /> }>
-                {move || Suspend::new(async move {
-                    match expiring.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="empty">"No secret expires in the next 6 weeks."</p> }
-                                .into_any()
-                        }
-                        Ok(list) => {
-                            let now = now();
-                            view! {
-                                <ul class="expiring">
-                                    {list
-                                        .into_iter()
-                                        .map(|item| {
-                                            let href = format!("/applications/{}", item.client_id);
-                                            view! {
-                                                <li>
-                                                    <A href=href>{item.application_name}</A>
-                                                    ": "
-                                                    <strong>{item.secret.name}</strong>
-                                                    " (" {logic::hint_display(&item.secret.hint)} ") expires "
-                                                    {logic::date(item.secret.expires_at)} ", "
-                                                    {logic::expiry_phrase(item.secret.expires_at, now)}
-                                                </li>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </ul>
+            <section class="card" aria-labelledby="expiring-title">
+                <h2 id="expiring-title">"Secrets expiring within 6 weeks"</h2>
+                {move || {match api::loaded::<Vec<ExpiringSecret>>(expiring) {
+    None => view! { <Loading what="expiring secrets" /> }.into_any(),
+                            Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                            Some(Ok(list)) if list.is_empty() => {
+                                view! { <p class="empty">"No secret expires in the next 6 weeks."</p> }
+                                    .into_any()
                             }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
+                            Some(Ok(list)) => {
+                                let now = now();
+                                view! {
+                                    <ul class="expiring">
+                                        {list
+                                            .into_iter()
+                                            .map(|item| {
+                                                let href = format!("/applications/{}", item.client_id);
+                                                view! {
+                                                    <li>
+                                                        <A href=href>{item.application_name}</A>
+                                                        ": "
+                                                        <strong>{item.secret.name}</strong>
+                                                        " (" {logic::hint_display(&item.secret.hint)} ") expires "
+                                                        {logic::date(item.secret.expires_at)} ", "
+                                                        {logic::expiry_phrase(item.secret.expires_at, now)}
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+    }}}
+            </section>
+        }
 }
 
 #[component]
 fn Organisation(membership: Membership) -> impl IntoView {
     let id = membership.organisation.id.clone();
-    let applications = LocalResource::new(move || {
-        let path = format!("/api/v1/organisations/{id}/applications");
-        async move { api::get::<Vec<ApplicationSummary>>(&path).await }
-    });
+    let applications = api::resource(move || format!("/api/v1/organisations/{id}/applications"));
     let title_id = format!("org-{}", membership.organisation.id);
     let labelled_by = title_id.clone();
     view! {
-        <section class="card" aria-labelledby=labelled_by>
-            <h2 id=title_id>
-                {membership.organisation.name.clone()}
-                <span class="role">{role_name(membership.role)}</span>
-                {membership.organisation.sandbox.then(|| view! { <span class="badge sandbox">"sandbox"</span> })}
-            </h2>
-            <Suspense fallback=|| view! { <Loading what="applications" /> }>
-                {move || Suspend::new(async move {
-                    match applications.await {
-                        Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="empty">"This organisation has no applications yet."</p> }
-                                .into_any()
-                        }
-                        Ok(list) => view! { <ApplicationTable list=list /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
-    }
+            <section class="card" aria-labelledby=labelled_by>
+                <h2 id=title_id>
+                    {membership.organisation.name.clone()}
+                    <span class="role">{role_name(membership.role)}</span>
+                    {membership.organisation.sandbox.then(|| view! { <span class="badge sandbox">"sandbox"</span> })}
+                </h2>
+                {move || {match api::loaded::<Vec<ApplicationSummary>>(applications) {
+    None => view! { <Loading what="applications" /> }.into_any(),
+                            Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                            Some(Ok(list)) if list.is_empty() => {
+                                view! { <p class="empty">"This organisation has no applications yet."</p> }
+                                    .into_any()
+                            }
+                            Some(Ok(list)) => view! { <ApplicationTable list=list /> }.into_any(),
+    }}}
+            </section>
+        }
 }
 
 #[component]
