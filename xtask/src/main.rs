@@ -42,41 +42,88 @@ fn main() -> ExitCode {
     }
 }
 
+/// The demo's fixed addresses; the local provider's fixture registers this callback.
+const DEMO_PORTAL: &str = "http://127.0.0.1:8080";
+const DEMO_PROVIDER: &str = "http://127.0.0.1:9000";
+/// Where the demo keeps the one client secret it shows in its curl command (in ./data,
+/// which is never committed).
+const DEMO_SECRET_FILE: &str = "data/demo-client-secret.txt";
+
 fn demo() -> TaskResult {
     setup_frontend_tools()?;
     build_frontend()?;
-    step("Building Clavis");
+    step("Building Clavis (the first build takes a few minutes)");
     run(cargo().args(["build", "--package", "clavis"]))?;
+    let e2e = root().join("e2e");
+    if !e2e.join("node_modules/oidc-provider").is_dir() {
+        step("Installing the local OpenID Connect provider's packages (npm)");
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&e2e))?;
+    }
     let clavis = root().join("target/debug/clavis");
-    seed_demo_data(&clavis)?;
-    step("Starting Clavis on the embedded SQLite database in ./data (Ctrl-C stops it)");
-    println!("    Portal:  http://127.0.0.1:8080/");
-    println!(
-        "    Admin:   target/debug/clavis --help  (for example: target/debug/clavis app list)"
-    );
-    run(Command::new(&clavis).arg("serve").current_dir(root()))
+    let client_id = seed_demo_data(&clavis)?;
+    step("Starting the local OpenID Connect provider (a development tool) and Clavis");
+    let mut provider = Command::new("node")
+        .arg("oidc/server.js")
+        .current_dir(&e2e)
+        .env("OIDC_PORT", "9000")
+        .env("OIDC_REDIRECT_URIS", format!("{DEMO_PORTAL}/auth/callback"))
+        .env("OIDC_POST_LOGOUT_REDIRECT_URIS", format!("{DEMO_PORTAL}/"))
+        .spawn()
+        .map_err(|e| format!("cannot start the local OpenID Connect provider: {e}"))?;
+    print_demo_guide(&client_id);
+    // Ctrl-C reaches every process in the terminal's group: Clavis and the provider stop too.
+    let served = run(demo_clavis(&clavis).arg("serve"));
+    let _ = provider.kill();
+    let _ = provider.wait();
+    served
 }
 
-/// Gives a first run something to look at: two organisations, an API and their applications.
-fn seed_demo_data(clavis: &Path) -> TaskResult {
-    let listed = Command::new(clavis)
-        .args(["org", "list", "--json"])
+/// `clavis` configured for the demo: the embedded SQLite in ./data, the local provider.
+fn demo_clavis(clavis: &Path) -> Command {
+    let mut command = Command::new(clavis);
+    command
         .current_dir(root())
-        .output()
-        .map_err(|e| format!("cannot run clavis: {e}"))?;
-    if !listed.status.success() {
-        return Err(format!(
-            "clavis org list failed: {}",
-            String::from_utf8_lossy(&listed.stderr).trim()
-        ));
-    }
-    if String::from_utf8_lossy(&listed.stdout).trim() != "[]" {
+        .env("CLAVIS_PUBLIC_URL", DEMO_PORTAL)
+        .env("CLAVIS_OIDC_ISSUER", DEMO_PROVIDER)
+        .env("CLAVIS_OIDC_CLIENT_ID", "clavis-portal")
+        .env("CLAVIS_OIDC_CLIENT_SECRET", "fixture-portal-client-secret");
+    command
+}
+
+fn print_demo_guide(client_id: &str) {
+    let secret = std::fs::read_to_string(root().join(DEMO_SECRET_FILE)).unwrap_or_default();
+    println!(
+        "
+    Portal:       {DEMO_PORTAL}/   (sign in with a demo login; Ctrl-C stops everything)
+    Demo logins (test fixtures of the local provider, e2e/oidc/users.fixture.json):
+      ada.admin@clavis.test   fixture-password-ada    platform admin
+      mia.manager@acme.test   fixture-password-mia    credential manager of Acme
+      ben.manager@beta.test   fixture-password-ben    credential manager of Beta
+      vic.viewer@acme.test    fixture-password-vic    viewer of Acme
+      nora.nomfa@acme.test    fixture-password-nora   no second factor: refused
+    Second factor: the current TOTP code of a demo user, in another terminal:
+      node e2e/oidc/totp.js mia.manager@acme.test
+    A token for Acme's application (its demo secret is in {DEMO_SECRET_FILE}):
+      curl -u '{client_id}:{}' -d grant_type=client_credentials {DEMO_PORTAL}/oauth2/token
+",
+        secret.trim()
+    );
+}
+
+/// On the first run: organisations, an API, applications, the demo people's roles and one
+/// client secret; a second run reuses them. Returns the client_id of Acme's application.
+fn seed_demo_data(clavis: &Path) -> Result<String, String> {
+    let listed = output(demo_clavis(clavis).args(["app", "list", "--json"]))?;
+    if let Some(client_id) = first_client_id(&listed) {
         println!("    Reusing the demo data in ./data");
-        return Ok(());
+        return Ok(client_id);
     }
     step("Creating demo data");
-    let commands: [&[&str]; 5] = [
+    let commands: [&[&str]; 11] = [
         &["org", "create", "--name", "Acme", "--country", "NL"],
+        &["org", "create", "--name", "Beta", "--country", "BE"],
         &[
             "org",
             "create",
@@ -99,12 +146,103 @@ fn seed_demo_data(clavis: &Path) -> TaskResult {
             "manifest.read manifest.write",
         ],
         &["app", "create", "--org", "Acme", "--api", "SMC"],
+        &["app", "create", "--org", "Beta", "--api", "SMC"],
         &["app", "create", "--org", "Dummy Partner", "--api", "SMC"],
+        &[
+            "user",
+            "grant",
+            "--email",
+            "ada.admin@clavis.test",
+            "--role",
+            "admin",
+        ],
+        &[
+            "user",
+            "grant",
+            "--email",
+            "mia.manager@acme.test",
+            "--role",
+            "credential_manager",
+            "--org",
+            "Acme",
+        ],
+        &[
+            "user",
+            "grant",
+            "--email",
+            "ben.manager@beta.test",
+            "--role",
+            "credential_manager",
+            "--org",
+            "Beta",
+        ],
+        &[
+            "user",
+            "grant",
+            "--email",
+            "vic.viewer@acme.test",
+            "--role",
+            "viewer",
+            "--org",
+            "Acme",
+        ],
     ];
     for args in commands {
-        run(Command::new(clavis).args(args).current_dir(root()))?;
+        run(demo_clavis(clavis).args(args))?;
     }
-    Ok(())
+    run(demo_clavis(clavis).args([
+        "user",
+        "grant",
+        "--email",
+        "nora.nomfa@acme.test",
+        "--role",
+        "viewer",
+        "--org",
+        "Acme",
+    ]))?;
+    let listed = output(demo_clavis(clavis).args(["app", "list", "--org", "Acme", "--json"]))?;
+    let client_id = first_client_id(&listed).ok_or("the demo application was not created")?;
+    let created = output(demo_clavis(clavis).args([
+        "secret",
+        "create",
+        "--app",
+        &client_id,
+        "--name",
+        "demo",
+        "--expires",
+        "180d",
+        "--json",
+    ]))?;
+    let secret = json_string(&created, "value").ok_or("the demo secret was not created")?;
+    write_private(&root().join(DEMO_SECRET_FILE), &secret)?;
+    Ok(client_id)
+}
+
+/// The first `"client_id"` in a JSON listing.
+fn first_client_id(json: &str) -> Option<String> {
+    json_string(json, "client_id")
+}
+
+/// The first string value of `key` in a JSON text (the CLI's own output, so a plain scan
+/// is enough and xtask needs no JSON library).
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = json[start..].trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+fn write_private(path: &Path, contents: &str) -> TaskResult {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn test() -> TaskResult {
@@ -135,10 +273,24 @@ fn test() -> TaskResult {
     run(cargo().arg("test"))?;
     step("Testing the portal's own logic (frontend unit tests)");
     run(cargo().args(["test", "--package", "clavis-frontend"]))?;
-    step("Testing the local OpenID Connect provider (node)");
+    step("Building Clavis for the browser tests");
+    run(cargo().args(["build", "--package", "clavis"]))?;
+    ensure_chromium()?;
+    step("Testing the local OpenID Connect provider and the portal in headless Chromium (node)");
     run(Command::new("node")
-        .args(["--test", "oidc/"])
+        .args(["--test", "--test-concurrency=1", "oidc/", "browser/"])
         .current_dir(&e2e))
+}
+
+/// The browser tests drive Debian's Chromium (playwright-core brings no browser).
+fn ensure_chromium() -> TaskResult {
+    if Command::new("chromium").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    step("Installing Chromium (Debian)");
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn bench() -> TaskResult {

@@ -142,7 +142,10 @@ fn render_input(input: Input) -> AnyView {
                 <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
                     {options
                         .into_iter()
-                        .map(|(option, text)| view! { <option value=option>{text}</option> })
+                        .map(|(option, text)| {
+                            let chosen = option.clone();
+                            view! { <option value=option prop:selected=move || value.get() == chosen>{text}</option> }
+                        })
                         .collect_view()}
                 </select>
             </div>
@@ -163,6 +166,8 @@ pub fn Admin() -> impl IntoView {
         .into_any();
     }
     let version = RwSignal::new(0u32);
+    // Kept here so the chosen organisation survives the page re-rendering after a change.
+    let selected = RwSignal::new(String::new());
     let organisations = api::resource(move || {
         version.get();
         "/api/v1/organisations".to_owned()
@@ -177,7 +182,7 @@ pub fn Admin() -> impl IntoView {
             (Some(Ok(organisations)), Some(Ok(apis))) => view! {
                 <Organisations organisations=organisations.clone() version=version />
                 <Apis apis=apis.clone() version=version />
-                <Applications organisations=organisations.clone() apis=apis version=version />
+                <Applications organisations=organisations.clone() apis=apis selected=selected version=version />
                 <People organisations=organisations version=version />
             }
             .into_any(),
@@ -351,14 +356,20 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
 fn Applications(
     organisations: Vec<Organisation>,
     apis: Vec<Api>,
+    selected: RwSignal<String>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
-    let selected = RwSignal::new(
-        organisations
-            .first()
-            .map(|o| o.id.clone())
-            .unwrap_or_default(),
-    );
+    if !organisations
+        .iter()
+        .any(|o| o.id == selected.get_untracked())
+    {
+        selected.set(
+            organisations
+                .first()
+                .map(|o| o.id.clone())
+                .unwrap_or_default(),
+        );
+    }
     let applications = api::resource(move || {
         version.get();
         format!("/api/v1/organisations/{}/applications", selected.get())

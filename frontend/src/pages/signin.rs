@@ -40,7 +40,7 @@ pub fn SignIn() -> impl IntoView {
                 <p>
                     "Clavis lets your organisation's technical contacts manage the client secrets of its API applications. You sign in with your organisation's account and a second factor (an authenticator app or security key)."
                 </p>
-                <a class="button" href=href>"Sign in with your organisation"</a>
+                <a class="button" href=href rel="external">"Sign in with your organisation"</a>
             </section>
         </main>
     }

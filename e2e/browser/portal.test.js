@@ -1,0 +1,167 @@
+// The whole product the way people use it: a real browser (Debian's Chromium, headless)
+// against Clavis and the local OpenID Connect provider with password + TOTP. Screenshots of
+// the main pages land in e2e/artifacts/screenshots on every run.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { screenshots, signIn, startStack } from './stack.js';
+
+let stack;
+let acme;
+let beta;
+
+before(async () => {
+  await mkdir(screenshots, { recursive: true });
+  stack = await startStack();
+  await stack.cli('org', 'create', '--name', 'Acme', '--country', 'NL');
+  await stack.cli('org', 'create', '--name', 'Beta', '--country', 'BE');
+  await stack.cli('api', 'create', '--code', 'SMC', '--name', 'Ship Manifests',
+    '--audience', 'https://api.example.org/smc', '--scopes', 'manifest.read manifest.write');
+  acme = await stack.cli('app', 'create', '--org', 'Acme', '--api', 'SMC');
+  beta = await stack.cli('app', 'create', '--org', 'Beta', '--api', 'SMC');
+  const grants = [
+    ['mia.manager@acme.test', 'credential_manager', 'Acme'],
+    ['vic.viewer@acme.test', 'viewer', 'Acme'],
+    ['nora.nomfa@acme.test', 'viewer', 'Acme'],
+    ['ben.manager@beta.test', 'credential_manager', 'Beta'],
+  ];
+  for (const [email, role, org] of grants) {
+    await stack.cli('user', 'grant', '--email', email, '--role', role, '--org', org);
+  }
+  await stack.cli('user', 'grant', '--email', 'ada.admin@clavis.test', '--role', 'admin');
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+async function token(clientId, secret) {
+  return fetch(`${stack.clavis}/oauth2/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+}
+
+async function newPage() {
+  const context = await stack.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  return context.newPage();
+}
+
+test('a credential manager rotates a secret: created once, used, hidden, deleted, refused', async () => {
+  const page = await newPage();
+  await signIn(stack, page, 'manager-mia');
+  await page.getByRole('heading', { name: 'Your applications' }).waitFor();
+  await page.getByRole('link', { name: acme.name }).first().waitFor();
+  assert.equal(await page.getByRole('link', { name: beta.name }).count(), 0, 'Beta is not hers');
+  await page.screenshot({ path: `${screenshots}/dashboard.png`, fullPage: true });
+
+  await page.getByRole('link', { name: acme.name }).first().click();
+  await page.getByRole('heading', { name: 'Client secrets' }).waitFor();
+  await page.getByRole('button', { name: 'New secret' }).click();
+  await page.getByLabel('Name').fill('e2e rotation');
+  await page.getByLabel(/^In 6 months/).check();
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  const shown = page.locator('#secret-value');
+  await shown.waitFor();
+  const value = (await shown.textContent()).trim();
+  assert.match(value, /^[A-Za-z0-9]{3}_clv1_/);
+  await page.screenshot({ path: `${screenshots}/new-secret.png` });
+  const done = page.getByRole('button', { name: 'Done' });
+  assert.equal(await done.isDisabled(), true, 'the dialog stays until the value is stored');
+  await page.getByLabel('I have stored the secret somewhere safe').check();
+  await done.click();
+
+  const issued = await token(acme.client_id, value);
+  assert.equal(issued.status, 200);
+  const { access_token: accessToken } = await issued.json();
+  const jwks = createRemoteJWKSet(new URL(`${stack.clavis}/.well-known/jwks.json`));
+  const { payload } = await jwtVerify(accessToken, jwks, {
+    issuer: stack.clavis,
+    audience: 'https://api.example.org/smc',
+  });
+  assert.equal(payload.client_id, acme.client_id);
+
+  await page.reload();
+  const row = page.getByRole('row', { name: /e2e rotation/ });
+  await row.waitFor();
+  const html = await page.content();
+  assert.ok(!html.includes(value), 'after a reload the value is gone');
+  assert.ok(html.includes(`${value.slice(0, 3)}…`), 'only the hint remains');
+  await page.screenshot({ path: `${screenshots}/application.png`, fullPage: true });
+
+  await page.getByRole('button', { name: 'Delete the secret e2e rotation' }).click();
+  const confirm = page.getByRole('alertdialog');
+  await confirm.getByText('“e2e rotation”').first().waitFor();
+  await confirm.getByRole('button', { name: 'Delete secret' }).click();
+  await page.getByText('This application has no secrets yet.').waitFor();
+  assert.equal((await token(acme.client_id, value)).status, 401);
+});
+
+test('a sign-in without a second factor is refused, and the page says why', async () => {
+  const page = await newPage();
+  await signIn(stack, page, 'nomfa-nora', { expectRefusal: true });
+  await page.getByRole('heading', { name: 'Sign-in refused: no second factor' }).waitFor();
+  assert.ok((await page.textContent('body')).includes('multi-factor authentication'));
+  await page.screenshot({ path: `${screenshots}/refused-no-mfa.png` });
+  await page.goto(`${stack.clavis}/`);
+  await page.getByRole('link', { name: 'Sign in with your organisation' }).waitFor();
+});
+
+test('a viewer sees no create or delete controls, and the API refuses both', async () => {
+  const existing = await stack.cli('secret', 'create', '--app', acme.client_id, '--name', 'existing', '--expires', '90d');
+  const page = await newPage();
+  await signIn(stack, page, 'viewer-vic');
+  await page.goto(`${stack.clavis}/applications/${acme.client_id}`);
+  await page.getByRole('row', { name: /existing/ }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'New secret' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: /Delete/ }).count(), 0);
+  const statuses = await page.evaluate(async ({ clientId, secretId }) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const headers = { 'content-type': 'application/json', 'x-csrf-token': me.csrf_token };
+    const create = await fetch(`/api/v1/applications/${clientId}/secrets`, {
+      method: 'POST', headers, body: JSON.stringify({ name: 'sneaky', expires_on: '2027-01-31' }),
+    });
+    const remove = await fetch(`/api/v1/applications/${clientId}/secrets/${secretId}`, { method: 'DELETE', headers });
+    return [create.status, remove.status];
+  }, { clientId: acme.client_id, secretId: existing.id });
+  assert.deepEqual(statuses, [403, 403]);
+});
+
+test('an admin creates an organisation and an application and grants a contact, who sees it', async () => {
+  const page = await newPage();
+  await signIn(stack, page, 'admin-ada');
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('heading', { name: 'Organisations' }).waitFor();
+  await page.locator('#org-name').fill('Gamma');
+  await page.locator('#org-country').fill('DE');
+  await page.getByRole('button', { name: 'Create organisation' }).click();
+  await page.getByRole('heading', { name: 'Gamma (DE)' }).waitFor();
+
+  await page.locator('#apps-org').selectOption({ label: 'Gamma' });
+  await page.getByRole('heading', { name: 'New application for Gamma' }).waitFor();
+  await page.getByRole('button', { name: 'Create application' }).click();
+  await page.getByRole('link', { name: 'Partner-DE-Gamma-SMC' }).waitFor();
+
+  await page.locator('#grant-email').fill('ben.manager@beta.test');
+  await page.locator('#grant-role').selectOption('credential_manager');
+  await page.locator('#grant-org').selectOption({ label: 'Gamma' });
+  await page.getByRole('button', { name: 'Grant' }).click();
+  await page.getByText(/Credential manager of Gamma/).waitFor();
+  await page.screenshot({ path: `${screenshots}/admin.png`, fullPage: true });
+
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByText('role.grant').first().waitFor();
+  await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
+
+  const contact = await newPage();
+  await signIn(stack, contact, 'manager-ben');
+  await contact.getByRole('link', { name: 'Partner-DE-Gamma-SMC' }).waitFor();
+  await contact.getByRole('link', { name: beta.name }).waitFor();
+  assert.equal(await contact.getByRole('link', { name: acme.name }).count(), 0);
+});

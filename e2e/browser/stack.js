@@ -1,0 +1,106 @@
+// Starts what the browser tests need, all real and all local: the OpenID Connect provider
+// (oidc/), Clavis itself (the debug binary, on a fresh SQLite database, serving the built
+// portal) and headless Chromium from Debian. Clavis is seeded through its own CLI.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+import { startProvider, totpFor } from '../oidc/provider.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const clavisBinary = path.join(root, 'target/debug/clavis');
+export const screenshots = path.join(root, 'e2e/artifacts/screenshots');
+const run = promisify(execFile);
+
+/** A free loopback port (Clavis's redirect URI must be known before the provider starts). */
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startStack() {
+  const fixture = JSON.parse(await readFile(path.join(root, 'e2e/oidc/users.fixture.json'), 'utf8'));
+  const port = await freePort();
+  const clavis = `http://127.0.0.1:${port}`;
+  const provider = await startProvider({
+    fixture,
+    redirectUris: [`${clavis}/auth/callback`],
+    postLogoutRedirectUris: [`${clavis}/`],
+  });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'clavis-e2e-'));
+  const env = {
+    ...process.env,
+    CLAVIS_LISTEN: `127.0.0.1:${port}`,
+    CLAVIS_PUBLIC_URL: clavis,
+    CLAVIS_DATA_DIR: dir,
+    CLAVIS_FRONTEND_DIR: path.join(root, 'frontend/dist'),
+    CLAVIS_LOG_LEVEL: 'warn',
+    CLAVIS_OIDC_ISSUER: provider.issuer,
+    CLAVIS_OIDC_CLIENT_ID: fixture.clients[0].client_id,
+    CLAVIS_OIDC_CLIENT_SECRET: fixture.clients[0].client_secret,
+  };
+  const cli = async (...args) => {
+    const { stdout } = await run(clavisBinary, [...args, '--json'], { env, cwd: root });
+    return JSON.parse(stdout);
+  };
+  const server = spawn(clavisBinary, ['serve'], { env, cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitUntilReady(`${clavis}/readyz`, server);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+  const users = new Map(fixture.users.map((user) => [user.sub, user]));
+  return {
+    clavis,
+    issuer: provider.issuer,
+    cli,
+    browser,
+    user: (sub) => users.get(sub),
+    totp: (sub) => totpFor(users.get(sub)).generate(),
+    async stop() {
+      await browser.close();
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+      await provider.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilReady(url, server) {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    if (server.exitCode !== null) throw new Error(`clavis serve exited with ${server.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Clavis did not become ready at ${url}`);
+}
+
+/** Signs in through the portal's sign-in page and the provider's password and TOTP pages. */
+export async function signIn(stack, page, sub, { expectRefusal = false } = {}) {
+  const user = stack.user(sub);
+  await page.goto(`${stack.clavis}/`);
+  await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+  await page.getByLabel('E-mail address').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  if (user.totp_secret) {
+    await page.getByLabel('Code from your authenticator app').fill(stack.totp(sub));
+    await page.getByRole('button', { name: 'Verify' }).click();
+  }
+  if (!expectRefusal) {
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  }
+}
