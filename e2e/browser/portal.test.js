@@ -95,6 +95,12 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
   assert.ok(html.includes(`${value.slice(0, 3)}…`), 'only the hint remains');
   await page.screenshot({ path: `${screenshots}/application.png`, fullPage: true });
 
+  // The same page at phone width: everything still reachable.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'New secret' }).waitFor();
+  await page.screenshot({ path: `${screenshots}/application-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   await page.getByRole('button', { name: 'Delete the secret e2e rotation' }).click();
   const confirm = page.getByRole('alertdialog');
   await confirm.getByText('“e2e rotation”').first().waitFor();
