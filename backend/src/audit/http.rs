@@ -4,12 +4,10 @@ use actix_web::web;
 use clavis_shared::ErrorBody;
 use clavis_shared::portal::{AuditPage, AuditQuery};
 
-use super::{AuditFilter, query};
+use super::query;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::users::access::Access;
-
-const DEFAULT_PER_PAGE: u32 = 50;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit-events", web::get().to(list));
@@ -30,25 +28,9 @@ pub async fn list(
             Error::NotFound(format!("No organisation has the id \"{organisation_id}\"."))
         })?;
     }
-    let filter = AuditFilter {
-        organisation_id: params.organisation_id,
-        application_id: params.application_id,
-        actor: params.actor,
-        action: params.action,
-        from: params.from,
-        to: params.to,
-    };
     let organisations = access.visible_organisations();
     let page = db
-        .run(move |conn| {
-            query(
-                conn,
-                &filter,
-                organisations.as_deref(),
-                params.page.unwrap_or(1),
-                params.per_page.unwrap_or(DEFAULT_PER_PAGE),
-            )
-        })
+        .run(move |conn| query(conn, &params, organisations.as_deref()))
         .await?;
     Ok(web::Json(page))
 }

@@ -4,7 +4,7 @@ pub mod http;
 mod query;
 mod sink;
 
-pub use query::{AuditFilter, MAX_PER_PAGE, query};
+pub use query::query;
 pub use sink::AuditSink;
 
 use chrono::{DateTime, Utc};

@@ -1,7 +1,7 @@
 //! Reading the audit trail back: filtered, newest first, a page at a time.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::portal::{AuditEventView, AuditPage};
+use chrono::NaiveDateTime;
+use clavis_shared::portal::{AuditEventView, AuditPage, AuditQuery};
 use clavis_shared::validate::ValidationError;
 use diesel::prelude::*;
 
@@ -10,29 +10,19 @@ use crate::error::Result;
 
 type Backend = <DbConn as diesel::Connection>::Backend;
 
-/// Which events to show; every filter is optional.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub organisation_id: Option<String>,
-    pub application_id: Option<String>,
-    /// The actor as shown (an e-mail address, a client_id, `cli:<user>`).
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
+const MAX_PER_PAGE: u32 = 200;
+const DEFAULT_PER_PAGE: u32 = 50;
 
-pub const MAX_PER_PAGE: u32 = 200;
-
-/// One page of matching events; `organisations` limits them to those organisations' events
-/// (`None`: every event).
+/// One page of the events the filter matches (the API's own query type, so the two cannot
+/// drift apart); `organisations` limits them to those organisations' events (`None`: every
+/// event).
 pub fn query(
     conn: &mut DbConn,
-    filter: &AuditFilter,
+    filter: &AuditQuery,
     organisations: Option<&[String]>,
-    page: u32,
-    per_page: u32,
 ) -> Result<AuditPage> {
+    let page = filter.page.unwrap_or(1);
+    let per_page = filter.per_page.unwrap_or(DEFAULT_PER_PAGE);
     if page == 0 || !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ValidationError::new(
             "page",
@@ -56,7 +46,7 @@ pub fn query(
 }
 
 fn filtered<'a>(
-    filter: &'a AuditFilter,
+    filter: &'a AuditQuery,
     organisations: Option<&'a [String]>,
 ) -> audit_events::BoxedQuery<'a, Backend> {
     let mut query = audit_events::table.into_boxed();
