@@ -188,6 +188,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
             name: "Bench".into(),
             country: "NL".into(),
             sandbox: false,
+            notification_email: None,
         },
         actor,
         now,

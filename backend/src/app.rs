@@ -15,6 +15,7 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::keys::Keys;
 use crate::login::{self, LoginService, attempt, session};
+use crate::notify::{self, Mailer, Notifier};
 use crate::oauth::{self, ClientAuthenticator, LastUsed, OAuthService, Throttle};
 use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, users};
 
@@ -29,8 +30,8 @@ pub struct AppState {
     pub login: web::Data<LoginService>,
 }
 
-/// The background work of a running instance: the audit writer and the maintenance loop
-/// (key rotation and refresh, last-used flushes, pruning).
+/// The background work of a running instance: the audit writer, the maintenance loop (key
+/// rotation and refresh, last-used flushes, pruning) and the expiry reminders.
 pub struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
@@ -78,8 +79,10 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         oauth.clone(),
         config.sessions.clone(),
         every,
-        stopped,
+        stopped.clone(),
     ));
+    let mut tasks = vec![maintenance, audit_writer];
+    tasks.extend(start_reminders(config, &db, stopped)?);
     let state = AppState {
         db,
         frontend_dir: config.frontend_dir.clone(),
@@ -87,13 +90,28 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         oauth,
         login,
     };
-    Ok((
-        state,
-        Background {
-            stop,
-            tasks: vec![maintenance, audit_writer],
-        },
-    ))
+    Ok((state, Background { stop, tasks }))
+}
+
+/// Starts the expiry reminder loop when an SMTP server is configured.
+fn start_reminders(
+    config: &Config,
+    db: &Database,
+    stopped: watch::Receiver<bool>,
+) -> Result<Option<actix_web::rt::task::JoinHandle<()>>> {
+    let Some(smtp) = &config.smtp else {
+        tracing::warn!(
+            "expiry reminders are off: no SMTP server is configured (CLAVIS_SMTP_HOST, CLAVIS_SMTP_FROM)"
+        );
+        return Ok(None);
+    };
+    let notifier = Notifier::new(Some(Mailer::new(smtp)?), config.public_url.as_str());
+    Ok(Some(actix_web::rt::spawn(notify::run_periodically(
+        notifier,
+        db.clone(),
+        config.reminder_interval,
+        stopped,
+    ))))
 }
 
 /// Every `every`: flush last-used times, rotate and reload keys, prune revocations, ended
@@ -195,6 +213,7 @@ fn portal_api() -> actix_web::Scope<
         .configure(apps::http::routes)
         .configure(secrets::http::routes)
         .configure(audit::http::routes)
+        .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))
 }
 

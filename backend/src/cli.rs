@@ -18,9 +18,10 @@ use crate::audit::Actor;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
 use crate::keys::{KeyInfo, Keys};
-use crate::orgs::NewOrganisation;
+use crate::notify::{Mailer, Mode, Notifier, PassReport};
+use crate::orgs::{NewOrganisation, OrganisationChanges};
 use crate::users::Person;
-use crate::{apis, apps, logging, orgs, secrets, serve, users};
+use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +64,25 @@ enum Command {
     /// Access-token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Expiry reminders by e-mail.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifyCommand {
+    /// Run one reminder pass: record the reminders due and send what is waiting, as the
+    /// running server does every few minutes.
+    RunOnce {
+        /// Run the pass as if it were this moment (RFC 3339, e.g. 2027-01-24T08:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Only show which reminders are due and to whom; record and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Addresses that reminders keep failing to reach (the last 30 days).
+    Failing,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +105,22 @@ enum OrgCommand {
         /// A sandbox-only organisation, for implementers to test their integration.
         #[arg(long)]
         sandbox: bool,
+        /// A shared mailbox that gets expiry reminders besides the credential managers.
+        #[arg(long, value_name = "EMAIL")]
+        notification_email: Option<String>,
+    },
+    /// Change an organisation; options left out stay as they are.
+    Update {
+        /// The organisation (name or id).
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        /// The shared reminder mailbox; "" removes it.
+        #[arg(long, value_name = "EMAIL")]
+        notification_email: Option<String>,
     },
     /// List organisations.
     List,
@@ -265,6 +301,36 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             out.keys(&keys.ring().describe(now))
         }
+        Command::Notify(NotifyCommand::RunOnce { now, dry_run }) => {
+            let now = parse_moment(now.as_deref())?;
+            let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
+            let notifier = Notifier::new(mailer, config.public_url.as_str());
+            let mode = if dry_run { Mode::DryRun } else { Mode::Send };
+            out.reminders(&notifier.run_pass(&db, now, mode)?, mode)
+        }
+        Command::Notify(NotifyCommand::Failing) => {
+            let mut conn = db.conn()?;
+            let failing = notify::failing_addresses(&mut conn, Duration::days(30), db::now())?;
+            out.table(
+                &failing,
+                &[
+                    "ADDRESS",
+                    "ORGANISATION",
+                    "UNDELIVERED",
+                    "LAST TRY",
+                    "LAST ERROR",
+                ],
+                |f| {
+                    vec![
+                        f.recipient.clone(),
+                        f.organisation_name.clone(),
+                        f.undelivered.to_string(),
+                        when(f.last_attempt_at),
+                        f.last_error.clone(),
+                    ]
+                },
+            )
+        }
         command => {
             let mut conn = db.conn()?;
             admin(command, &mut conn, &out, &Actor::cli(), db::now())
@@ -284,13 +350,30 @@ fn admin(
             name,
             country,
             sandbox,
+            notification_email,
         }) => {
             let new = NewOrganisation {
                 name,
                 country,
                 sandbox,
+                notification_email,
             };
             out.organisations(&[orgs::create(conn, &new, actor, now)?])
+        }
+        Command::Org(OrgCommand::Update {
+            org,
+            name,
+            country,
+            notification_email,
+        }) => {
+            let id = orgs::find(conn, &org)?.id;
+            let changes = OrganisationChanges {
+                name,
+                country,
+                sandbox: None,
+                notification_email,
+            };
+            out.organisations(&[orgs::update(conn, &id, &changes, actor, now)?])
         }
         Command::Org(OrgCommand::List) => out.organisations(&orgs::list(conn)?),
         Command::Api(ApiCommand::Create {
@@ -367,7 +450,7 @@ fn admin(
         Command::User(UserCommand::Revoke { assignment_id }) => {
             out.assignments(&[users::revoke(conn, &assignment_id, actor, now)?])
         }
-        Command::Serve | Command::Migrate | Command::Keys(_) => {
+        Command::Serve | Command::Migrate | Command::Keys(_) | Command::Notify(_) => {
             unreachable!("handled before opening an admin connection")
         }
     }
@@ -381,6 +464,21 @@ fn one_line(message: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `--now`: an RFC 3339 moment, or the current time when left out.
+fn parse_moment(text: Option<&str>) -> Result<DateTime<Utc>, ValidationError> {
+    let Some(text) = text else {
+        return Ok(db::now());
+    };
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|moment| moment.with_timezone(&Utc))
+        .map_err(|_| {
+            ValidationError::new(
+                "now",
+                format!("\"{text}\" is not an RFC 3339 time such as 2027-01-24T08:00:00Z."),
+            )
+        })
 }
 
 /// `--expires`: `YYYY-MM-DD` (valid through the end of that day, UTC) or `<N>d` from now.
@@ -454,7 +552,14 @@ impl Output {
     fn organisations(&self, items: &[Organisation]) -> anyhow::Result<()> {
         self.table(
             items,
-            &["ID", "NAME", "COUNTRY", "SANDBOX", "CREATED"],
+            &[
+                "ID",
+                "NAME",
+                "COUNTRY",
+                "SANDBOX",
+                "CREATED",
+                "REMINDERS ALSO TO",
+            ],
             |o| {
                 vec![
                     o.id.clone(),
@@ -462,6 +567,7 @@ impl Output {
                     o.country.clone(),
                     yes_no(o.sandbox),
                     when(o.created_at),
+                    o.notification_email.clone().unwrap_or_default(),
                 ]
             },
         )
@@ -548,6 +654,54 @@ impl Output {
                     when(s.expires_at),
                     s.last_used_at.map_or_else(|| "never".to_owned(), when),
                     s.status.as_str().to_owned(),
+                ]
+            },
+        )
+    }
+
+    /// A reminder pass: what was due (and to whom), then each attempt to send.
+    fn reminders(&self, report: &PassReport, mode: Mode) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(report);
+        }
+        if report.due.is_empty() {
+            println!("No reminders are due.");
+        } else {
+            println!("Reminders due:");
+            self.table(
+                &report.due,
+                &["TO", "APPLICATION", "SECRET", "STAGE", "EXPIRES", "STATE"],
+                |d| {
+                    vec![
+                        d.recipient.clone(),
+                        d.application.clone(),
+                        d.secret_name.clone(),
+                        d.stage.clone(),
+                        when(d.expires_at),
+                        d.state.clone(),
+                    ]
+                },
+            )?;
+        }
+        if mode == Mode::DryRun {
+            println!("Dry run: nothing was recorded or sent.");
+            return Ok(());
+        }
+        if report.attempts.is_empty() {
+            println!("Nothing was waiting to be sent.");
+            return Ok(());
+        }
+        println!("Sending:");
+        self.table(
+            &report.attempts,
+            &["TO", "SECRET ID", "STAGE", "OUTCOME", "DETAIL"],
+            |a| {
+                vec![
+                    a.recipient.clone(),
+                    a.secret_id.clone(),
+                    a.stage.clone(),
+                    a.outcome.to_owned(),
+                    a.detail.clone().unwrap_or_default(),
                 ]
             },
         )

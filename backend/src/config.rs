@@ -49,6 +49,13 @@ struct RawConfig {
     session_idle_timeout_secs: u64,
     session_lifetime_secs: u64,
     bootstrap_admins: String,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: SmtpTls,
+    smtp_username: Option<String>,
+    smtp_password: Option<Redacted>,
+    smtp_from: Option<String>,
+    reminder_interval_secs: u64,
 }
 
 /// A setting that holds a secret: read like a string, never printed.
@@ -103,6 +110,35 @@ impl Default for RawConfig {
             session_idle_timeout_secs: 30 * 60,
             session_lifetime_secs: 12 * 3600,
             bootstrap_admins: String::new(),
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            reminder_interval_secs: 300,
+        }
+    }
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP: only for a relay on the same machine or a trusted network.
+    None,
+    /// Upgrade with STARTTLS, which must succeed (port 587 by default).
+    Starttls,
+    /// TLS from the first byte, "SMTPS" (port 465 by default).
+    Tls,
+}
+
+impl SmtpTls {
+    fn default_port(self) -> u16 {
+        match self {
+            Self::None => 25,
+            Self::Starttls => 587,
+            Self::Tls => 465,
         }
     }
 }
@@ -138,6 +174,22 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// E-mail addresses or OIDC subjects that are made platform admins when they sign in.
     pub bootstrap_admins: Vec<String>,
+    /// Where expiry reminders are sent from; `None` turns reminders off.
+    pub smtp: Option<SmtpSettings>,
+    /// How often a running instance looks for reminders to send.
+    pub reminder_interval: std::time::Duration,
+}
+
+/// The SMTP server that expiry reminders go through.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// User name and password, when the server wants them.
+    pub credentials: Option<(String, Redacted)>,
+    /// The sender, such as `Clavis <clavis@example.org>`.
+    pub from: String,
 }
 
 /// The OpenID Connect relying party: which provider, as which client, and what counts as MFA.
@@ -237,6 +289,7 @@ impl RawConfig {
         let listen = parse_listen(&self.listen)?;
         let public_url = parse_public_url(self.public_url.as_deref(), listen)?;
         let login = self.login_settings(&public_url)?;
+        let smtp = self.smtp_settings()?;
         let database_url = self
             .database_url
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clavis.db").display()));
@@ -309,7 +362,13 @@ impl RawConfig {
             )? as i64),
             secure_cookie: public_url.scheme() == "https",
         };
+        let reminder_interval = std::time::Duration::from_secs(positive(
+            "reminder_interval_secs (CLAVIS_REMINDER_INTERVAL_SECS)",
+            self.reminder_interval_secs.min(86_400),
+        )?);
         Ok(Config {
+            smtp,
+            reminder_interval,
             login,
             sessions,
             bootstrap_admins: words(&self.bootstrap_admins),
@@ -405,6 +464,77 @@ impl RawConfig {
             role_claim,
         }))
     }
+}
+
+impl RawConfig {
+    /// The SMTP settings when a host is set; a sender must come with it, and a password is
+    /// never sent over an unencrypted connection to another machine.
+    fn smtp_settings(&self) -> Result<Option<SmtpSettings>, ConfigError> {
+        let host = self
+            .smtp_host
+            .as_deref()
+            .map(str::trim)
+            .filter(|host| !host.is_empty());
+        let Some(host) = host else {
+            if self.smtp_from.is_some() || self.smtp_username.is_some() {
+                return Err(ConfigError(
+                    "smtp_host (CLAVIS_SMTP_HOST) is required when other smtp_* settings are set"
+                        .to_owned(),
+                ));
+            }
+            return Ok(None);
+        };
+        let from = self
+            .smtp_from
+            .as_deref()
+            .map(str::trim)
+            .filter(|from| !from.is_empty())
+            .ok_or_else(|| {
+                ConfigError(
+                    "smtp_from (CLAVIS_SMTP_FROM) is required with smtp_host: the sender of \
+                     reminders, such as \"Clavis <clavis@example.org>\""
+                        .to_owned(),
+                )
+            })?;
+        from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            ConfigError(format!(
+                "smtp_from (CLAVIS_SMTP_FROM) \"{from}\" is not a sender such as \"Clavis <clavis@example.org>\": {e}"
+            ))
+        })?;
+        let credentials = match (&self.smtp_username, &self.smtp_password) {
+            (None, None) => None,
+            (Some(user), Some(password)) => Some((user.trim().to_owned(), password.clone())),
+            _ => {
+                return Err(ConfigError(
+                    "smtp_username (CLAVIS_SMTP_USERNAME) and smtp_password (CLAVIS_SMTP_PASSWORD) \
+                     go together: set both or neither"
+                        .to_owned(),
+                ));
+            }
+        };
+        if credentials.is_some() && self.smtp_tls == SmtpTls::None && !is_loopback(host) {
+            return Err(ConfigError(format!(
+                "smtp_tls (CLAVIS_SMTP_TLS) none would send the SMTP password to {host} \
+                 unencrypted: use starttls or tls"
+            )));
+        }
+        Ok(Some(SmtpSettings {
+            host: host.to_owned(),
+            port: self
+                .smtp_port
+                .unwrap_or_else(|| self.smtp_tls.default_port()),
+            tls: self.smtp_tls,
+            credentials,
+            from: from.to_owned(),
+        }))
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A list setting: items separated by commas or white space.
@@ -551,6 +681,73 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(err.to_string().contains("CLAVIS_OIDC_MFA_AMR"), "{err}");
+    }
+
+    #[test]
+    fn smtp_needs_a_sender_and_keeps_passwords_off_plain_connections() {
+        let config = raw().validate().unwrap();
+        assert!(config.smtp.is_none(), "reminders are off without a server");
+        assert_eq!(config.reminder_interval.as_secs(), 300);
+        let smtp = |host: &str, tls: SmtpTls, user: Option<&str>| RawConfig {
+            smtp_host: Some(host.into()),
+            smtp_tls: tls,
+            smtp_from: Some("Clavis <clavis@example.org>".into()),
+            smtp_username: user.map(Into::into),
+            smtp_password: user.map(|_| Redacted("smtp-password-fixture".into())),
+            ..raw()
+        };
+        let config = smtp("mail.example.org", SmtpTls::Starttls, Some("clavis"))
+            .validate()
+            .unwrap();
+        let settings = config.smtp.as_ref().unwrap();
+        assert_eq!((settings.port, settings.tls), (587, SmtpTls::Starttls));
+        assert!(!format!("{config:?}").contains("smtp-password-fixture"));
+        assert_eq!(
+            smtp("mail.example.org", SmtpTls::Tls, None)
+                .validate()
+                .unwrap()
+                .smtp
+                .unwrap()
+                .port,
+            465
+        );
+        assert!(
+            smtp("127.0.0.1", SmtpTls::None, Some("clavis"))
+                .validate()
+                .is_ok()
+        );
+        let err = smtp("mail.example.org", SmtpTls::None, Some("clavis"))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_SMTP_TLS"), "{err}");
+        let err = RawConfig {
+            smtp_from: None,
+            ..smtp("mail.example.org", SmtpTls::Starttls, None)
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_SMTP_FROM"), "{err}");
+        let err = RawConfig {
+            smtp_from: Some("not an address".into()),
+            ..smtp("mail.example.org", SmtpTls::Starttls, None)
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_SMTP_FROM"), "{err}");
+        let err = RawConfig {
+            smtp_password: None,
+            ..smtp("mail.example.org", SmtpTls::Starttls, Some("clavis"))
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_SMTP_PASSWORD"), "{err}");
+        let err = RawConfig {
+            smtp_from: Some("clavis@example.org".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("CLAVIS_SMTP_HOST"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Clavis: a self-service portal for client secrets and an OAuth 2.0 authorization server
 //! for machine-to-machine APIs.
 //!
-//! One module per domain (organisations, APIs, applications, secrets, users, audit), each
+//! One module per domain (organisations, APIs, applications, secrets, users, audit, notify), each
 //! with its logic and queries side by side; `db` holds storage, `app` wires every route.
 
 pub mod apis;
@@ -16,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod logging;
 pub mod login;
+pub mod notify;
 pub mod oauth;
 pub mod openapi;
 pub mod orgs;

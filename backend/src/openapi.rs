@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{apis, apps, audit, orgs, secrets, users};
+use crate::{apis, apps, audit, notify, orgs, secrets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,7 @@ use crate::{apis, apps, audit, orgs, secrets, users};
         users::http::grant_role,
         users::http::revoke_role,
         audit::http::list,
+        notify::http::failing,
     ),
     modifiers(&SessionCookie),
     security(("session" = [])),

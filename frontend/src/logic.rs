@@ -36,10 +36,8 @@ pub fn name_error(name: &str) -> Option<String> {
         .map(|invalid| invalid.message)
 }
 
-/// Whole days from now until `at` (negative once past), counted in calendar days (UTC).
-pub fn days_until(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (at.date_naive() - now.date_naive()).num_days()
-}
+/// Calendar days (UTC) until `at`: the count the reminder e-mails use.
+pub use clavis_shared::reminders::days_until;
 
 /// "in 12 days", "tomorrow", "today", "1 day ago", "expired 3 days ago".
 pub fn expiry_phrase(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {

@@ -1,12 +1,11 @@
 //! What Clavis sends over the wire: the portal API's responses and the CLI's `--json` output.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A secret expiring within this many days is flagged as expiring (the first reminder).
-pub const EXPIRING_WITHIN_DAYS: i64 = 42;
+pub use crate::reminders::EXPIRING_WITHIN_DAYS;
 
 /// Where an application's tokens are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,7 +98,7 @@ impl FromStr for Role {
 #[serde(rename_all = "snake_case")]
 pub enum SecretStatus {
     Active,
-    /// Expires within [`EXPIRING_WITHIN_DAYS`] days.
+    /// Its first expiry reminder is due: [`EXPIRING_WITHIN_DAYS`] calendar days or fewer left.
     Expiring,
     Expired,
 }
@@ -108,7 +107,7 @@ impl SecretStatus {
     pub fn of(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         if expires_at <= now {
             Self::Expired
-        } else if expires_at - now <= Duration::days(EXPIRING_WITHIN_DAYS) {
+        } else if crate::reminders::is_expiring(expires_at, now) {
             Self::Expiring
         } else {
             Self::Active
@@ -134,6 +133,9 @@ pub struct Organisation {
     /// A sandbox-only organisation, for implementers to test their integration.
     pub sandbox: bool,
     pub created_at: DateTime<Utc>,
+    /// A shared mailbox that gets expiry reminders besides the credential managers.
+    #[serde(default)]
+    pub notification_email: Option<String>,
 }
 
 /// A resource server that access tokens are issued for.
@@ -226,7 +228,7 @@ pub struct RoleAssignment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
 
     #[test]
     fn status_follows_the_six_week_rule() {

@@ -5,6 +5,7 @@
 pub mod dto;
 pub mod error;
 pub mod portal;
+pub mod reminders;
 pub mod validate;
 
 pub use error::ErrorBody;

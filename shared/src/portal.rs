@@ -99,6 +99,9 @@ pub struct CreateOrganisation {
     pub country: String,
     #[serde(default)]
     pub sandbox: bool,
+    /// A shared mailbox that also gets expiry reminders.
+    #[serde(default)]
+    pub notification_email: Option<String>,
 }
 
 /// Changes to an organisation; absent fields stay as they are.
@@ -109,6 +112,8 @@ pub struct UpdateOrganisation {
     pub name: Option<String>,
     pub country: Option<String>,
     pub sandbox: Option<bool>,
+    /// An empty string removes the address.
+    pub notification_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,4 +240,18 @@ pub struct AuditQuery {
     pub page: Option<u32>,
     /// 1 to 200; default 50.
     pub per_page: Option<u32>,
+}
+
+/// An address that expiry reminders keep failing to reach, for admins to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailingAddress {
+    pub recipient: String,
+    pub organisation_id: String,
+    pub organisation_name: String,
+    /// Reminders to this address that have not got through.
+    pub undelivered: i64,
+    /// What the mail server (or the connection to it) said last.
+    pub last_error: String,
+    pub last_attempt_at: DateTime<Utc>,
 }

@@ -202,6 +202,17 @@ pub fn email(value: &str) -> Checked<String> {
     Ok(address)
 }
 
+/// An organisation's optional reminder address: empty means none.
+pub fn notification_email(value: &str) -> Checked<Option<String>> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    email(value).map(Some).map_err(|invalid| ValidationError {
+        field: "notification_email",
+        ..invalid
+    })
+}
+
 /// A client_id supplied by an admin: any GUID form, returned as a lower-case hyphenated UUID.
 pub fn client_id(value: &str) -> Checked<String> {
     uuid::Uuid::try_parse(value.trim())
@@ -427,6 +438,15 @@ mod tests {
             "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
         );
         assert!(client_id("not-a-guid").is_err());
+        assert_eq!(notification_email("  "), Ok(None));
+        assert_eq!(
+            notification_email("Team@Acme.example").unwrap().as_deref(),
+            Some("team@acme.example")
+        );
+        assert_eq!(
+            notification_email("team").unwrap_err().field,
+            "notification_email"
+        );
     }
 
     #[test]

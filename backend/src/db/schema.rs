@@ -8,6 +8,7 @@ diesel::table! {
         country -> Text,
         sandbox -> Bool,
         created_at -> Timestamp,
+        notification_email -> Nullable<Text>,
     }
 }
 
@@ -160,6 +161,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reminder_deliveries (id) {
+        id -> Text,
+        secret_id -> Text,
+        application_id -> Text,
+        organisation_id -> Text,
+        stage -> Text,
+        stage_order -> Integer,
+        recipient -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_scopes -> apis (api_id));
 diesel::joinable!(applications -> organisations (organisation_id));
 diesel::joinable!(application_apis -> applications (application_id));
@@ -184,4 +205,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_locks,
     sessions,
     login_attempts,
+    reminder_deliveries,
 );

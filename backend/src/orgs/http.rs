@@ -104,6 +104,7 @@ pub async fn create(
         name: body.name.clone(),
         country: body.country.clone(),
         sandbox: body.sandbox,
+        notification_email: body.notification_email.clone(),
     };
     let actor = access.actor();
     let created = db
@@ -131,6 +132,7 @@ pub async fn update(
         name: body.name,
         country: body.country,
         sandbox: body.sandbox,
+        notification_email: body.notification_email,
     };
     let actor = access.actor();
     let updated = db

@@ -21,6 +21,7 @@ struct OrganisationRow {
     country: String,
     sandbox: bool,
     created_at: NaiveDateTime,
+    notification_email: Option<String>,
 }
 
 impl From<OrganisationRow> for Organisation {
@@ -31,16 +32,19 @@ impl From<OrganisationRow> for Organisation {
             country: row.country,
             sandbox: row.sandbox,
             created_at: db::utc(row.created_at),
+            notification_email: row.notification_email,
         }
     }
 }
 
 /// What an admin gives to create an organisation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewOrganisation {
     pub name: String,
     pub country: String,
     pub sandbox: bool,
+    /// A shared mailbox for expiry reminders; empty or `None` for none.
+    pub notification_email: Option<String>,
 }
 
 pub fn create(
@@ -55,6 +59,9 @@ pub fn create(
         country: validate::country_code(&new.country)?,
         sandbox: new.sandbox,
         created_at: now.naive_utc(),
+        notification_email: validate::notification_email(
+            new.notification_email.as_deref().unwrap_or_default(),
+        )?,
     };
     db::write_transaction(conn, |conn| {
         diesel::insert_into(organisations::table)
@@ -67,6 +74,7 @@ pub fn create(
             .organisation(&row.id)
             .details(serde_json::json!({
                 "name": row.name, "country": row.country, "sandbox": row.sandbox,
+                "notification_email": row.notification_email,
             }))
             .record(conn, now)
     })?;
@@ -79,6 +87,8 @@ pub struct OrganisationChanges {
     pub name: Option<String>,
     pub country: Option<String>,
     pub sandbox: Option<bool>,
+    /// An empty string removes the address.
+    pub notification_email: Option<String>,
 }
 
 pub fn update(
@@ -98,6 +108,11 @@ pub fn update(
         .as_deref()
         .map(validate::country_code)
         .transpose()?;
+    let notification_email = changes
+        .notification_email
+        .as_deref()
+        .map(validate::notification_email)
+        .transpose()?;
     db::write_transaction(conn, |conn| {
         let mut organisation = find_by_id(conn, id)?;
         if changes.sandbox == Some(true) && !organisation.sandbox {
@@ -106,11 +121,15 @@ pub fn update(
         organisation.name = name.clone().unwrap_or(organisation.name);
         organisation.country = country.clone().unwrap_or(organisation.country);
         organisation.sandbox = changes.sandbox.unwrap_or(organisation.sandbox);
+        if let Some(address) = &notification_email {
+            organisation.notification_email = address.clone();
+        }
         diesel::update(organisations::table.find(&organisation.id))
             .set((
                 organisations::name.eq(&organisation.name),
                 organisations::country.eq(&organisation.country),
                 organisations::sandbox.eq(organisation.sandbox),
+                organisations::notification_email.eq(&organisation.notification_email),
             ))
             .execute(conn)
             .map_err(Error::on_duplicate(|| {
@@ -123,6 +142,7 @@ pub fn update(
             .organisation(&organisation.id)
             .details(serde_json::json!({
                 "name": name, "country": country, "sandbox": changes.sandbox,
+                "notification_email": notification_email,
             }))
             .record(conn, now)?;
         Ok(organisation)

@@ -10,6 +10,7 @@ use clavis_shared::dto::{
     ApiGrant, ClientSecretInfo, EXPIRING_WITHIN_DAYS, NewClientSecret, SecretStatus,
 };
 use clavis_shared::portal::ExpiringSecret;
+use clavis_shared::reminders::SecretLife;
 use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use value::ClientSecretValue;
 #[diesel(table_name = client_secrets)]
 struct SecretRow {
     id: String,
+    application_id: String,
     name: String,
     hint: String,
     created_at: NaiveDateTime,
@@ -153,14 +155,40 @@ pub fn active_by_application(
     Ok(active)
 }
 
-/// Secrets that expire within six weeks, soonest first: of the given organisations, or of
-/// all when `organisations` is `None`.
+/// The creation and expiry of every secret of the given applications, keyed by application
+/// id: what deciding whether a secret was replaced needs.
+pub fn lives_of(
+    conn: &mut DbConn,
+    application_ids: &[String],
+) -> Result<HashMap<String, Vec<SecretLife>>> {
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = client_secrets::table
+        .filter(client_secrets::application_id.eq_any(application_ids))
+        .select((
+            client_secrets::application_id,
+            client_secrets::created_at,
+            client_secrets::expires_at,
+        ))
+        .load(conn)?;
+    let mut lives: HashMap<String, Vec<SecretLife>> = HashMap::new();
+    for (application_id, created_at, expires_at) in rows {
+        lives.entry(application_id).or_default().push(SecretLife {
+            created_at: db::utc(created_at),
+            expires_at: db::utc(expires_at),
+        });
+    }
+    Ok(lives)
+}
+
+/// Secrets whose expiry reminders have started (six weeks or less left) and that were not
+/// replaced yet, soonest first: of the given organisations, or of all when `organisations`
+/// is `None`. The same rule decides which reminder e-mails go out.
 pub fn expiring(
     conn: &mut DbConn,
     organisations: Option<&[String]>,
     now: DateTime<Utc>,
 ) -> Result<Vec<ExpiringSecret>> {
-    let horizon = now + chrono::Duration::days(EXPIRING_WITHIN_DAYS);
+    // A bound for the index; the calendar-day rule below decides exactly.
+    let horizon = now + chrono::Duration::days(EXPIRING_WITHIN_DAYS + 1);
     let mut query = client_secrets::table
         .inner_join(applications::table)
         .filter(client_secrets::expires_at.gt(now.naive_utc()))
@@ -177,8 +205,24 @@ pub fn expiring(
         query = query.filter(applications::organisation_id.eq_any(organisations));
     }
     let rows: Vec<(SecretRow, String, String, String)> = query.load(conn)?;
+    let application_ids: Vec<String> = rows
+        .iter()
+        .map(|row| row.0.application_id.clone())
+        .collect();
+    let lives = lives_of(conn, &application_ids)?;
     Ok(rows
         .into_iter()
+        .filter(|(row, ..)| {
+            let life = SecretLife {
+                created_at: db::utc(row.created_at),
+                expires_at: db::utc(row.expires_at),
+            };
+            let siblings = lives
+                .get(&row.application_id)
+                .map_or(&[][..], Vec::as_slice);
+            clavis_shared::reminders::is_expiring(life.expires_at, now)
+                && !life.is_replaced_among(siblings, now)
+        })
         .map(
             |(row, application_name, client_id, organisation_id)| ExpiringSecret {
                 secret: row.into_info(now),

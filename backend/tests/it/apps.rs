@@ -124,6 +124,7 @@ fn sandbox_organisations_only_have_sandbox_applications(db: &TestDb) {
         name: "Dummy Partner".into(),
         country: "NL".into(),
         sandbox: true,
+        notification_email: None,
     };
     orgs::create(&mut conn, &dummy, &admin(), now).unwrap();
     let sandbox_app = apps::create(&mut conn, &new_app("Dummy Partner"), &admin(), now).unwrap();
@@ -259,6 +260,7 @@ fn applications_are_listed_per_organisation(db: &TestDb) {
         name: "Beta".into(),
         country: "DE".into(),
         sandbox: false,
+        notification_email: None,
     };
     orgs::create(&mut conn, &other, &admin(), now).unwrap();
     let dm = apis::NewApi {

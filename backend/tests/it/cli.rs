@@ -4,6 +4,7 @@ use serde_json::Value;
 use std::process::{Command, Output};
 
 use crate::on_both_databases;
+use crate::smtp_sink::SmtpSink;
 use crate::support::{TestDb, database_contains};
 
 on_both_databases!(
@@ -11,9 +12,15 @@ on_both_databases!(
     wrong_input_is_one_line_nonzero_and_writes_nothing,
     people_are_granted_roles_from_the_command_line,
     applications_are_shown_disabled_and_enabled,
+    reminders_are_previewed_and_sent_from_the_command_line,
 );
 
 fn clavis(db: &TestDb, args: &[&str]) -> Output {
+    clavis_with(db, &[], args)
+}
+
+/// Runs `clavis` with extra environment variables (settings).
+fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
     let workdir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
     for (key, _) in std::env::vars() {
@@ -25,6 +32,7 @@ fn clavis(db: &TestDb, args: &[&str]) -> Output {
         .current_dir(workdir.path())
         .env("CLAVIS_DATABASE_URL", &db.url)
         .env("CLAVIS_LOG_LEVEL", "warn")
+        .envs(env.iter().map(|(key, value)| (key, value)))
         .args(args)
         .output()
         .expect("run clavis")
@@ -340,4 +348,122 @@ fn bad_configuration_names_the_setting() {
             .unwrap()
             .contains("CLAVIS_DATABASE_URL")
     );
+}
+
+fn reminders_are_previewed_and_sent_from_the_command_line(db: &TestDb) {
+    let client_id = bootstrap(db);
+    let org = json(
+        db,
+        &[
+            "org",
+            "update",
+            "--org",
+            "acme",
+            "--notification-email",
+            "Team@Acme.test",
+        ],
+    );
+    assert_eq!(org[0]["notification_email"], "team@acme.test");
+    json(
+        db,
+        &[
+            "user",
+            "grant",
+            "--email",
+            "mia@acme.test",
+            "--role",
+            "credential_manager",
+            "--org",
+            "Acme",
+        ],
+    );
+    json(
+        db,
+        &[
+            "secret",
+            "create",
+            "--app",
+            &client_id,
+            "--name",
+            "deploy",
+            "--expires",
+            "30d",
+        ],
+    );
+    let in_ten_days = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let preview = clavis(
+        db,
+        &["notify", "run-once", "--dry-run", "--now", &in_ten_days],
+    );
+    let printed = String::from_utf8(preview.stdout).unwrap();
+    assert!(preview.status.success(), "{printed}");
+    for needle in [
+        "mia@acme.test",
+        "team@acme.test",
+        "Partner-NL-Acme-SMC",
+        "deploy",
+        "d21",
+        "new",
+        "Dry run",
+    ] {
+        assert!(printed.contains(needle), "{needle} in {printed}");
+    }
+    assert_eq!(
+        db.count("reminder_deliveries"),
+        0,
+        "a dry run records nothing"
+    );
+
+    assert_refused(db, &["notify", "run-once"], "CLAVIS_SMTP_HOST");
+    assert_refused(
+        db,
+        &["notify", "run-once", "--now", "next week"],
+        "RFC 3339",
+    );
+
+    let sink = SmtpSink::start();
+    let smtp = [
+        ("CLAVIS_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("CLAVIS_SMTP_PORT", sink.port().to_string()),
+        ("CLAVIS_SMTP_TLS", "none".to_owned()),
+        ("CLAVIS_SMTP_USERNAME", "clavis-relay".to_owned()),
+        ("CLAVIS_SMTP_PASSWORD", "relay-password-fixture".to_owned()),
+        ("CLAVIS_SMTP_FROM", "Clavis <clavis@example.org>".to_owned()),
+    ];
+    let run = || {
+        let output = clavis_with(
+            db,
+            &smtp,
+            &["notify", "run-once", "--json", "--now", &in_ten_days],
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let report = run();
+    let outcomes: Vec<&str> = report["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["sent", "sent"]);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.user.as_deref() == Some("clavis-relay"))
+    );
+    assert_eq!(
+        run()["attempts"],
+        serde_json::json!([]),
+        "a second run sends nothing"
+    );
+    assert_eq!(sink.mails().len(), 2);
+    let failing = json(db, &["notify", "failing"]);
+    assert_eq!(failing, serde_json::json!([]));
 }

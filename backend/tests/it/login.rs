@@ -444,6 +444,7 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
                 name: "Beta".into(),
                 country: "BE".into(),
                 sandbox: false,
+                notification_email: None,
             },
             &admin(),
             clavis::db::now(),

@@ -2,6 +2,7 @@
 //! each in a database of its own.
 
 mod server;
+mod smtp_sink;
 mod support;
 
 mod apps;
@@ -12,6 +13,7 @@ mod login;
 mod oauth;
 mod organisations;
 mod portal;
+mod reminders;
 mod secrets;
 mod storage;
 mod users;

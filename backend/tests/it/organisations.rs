@@ -18,6 +18,7 @@ fn new_org(name: &str, country: &str) -> orgs::NewOrganisation {
         name: name.into(),
         country: country.into(),
         sandbox: false,
+        notification_email: None,
     }
 }
 
@@ -41,6 +42,7 @@ fn organisation_is_created_listed_and_found(db: &TestDb) {
             name: "Dummy".into(),
             country: "BE".into(),
             sandbox: true,
+            notification_email: None,
         },
         &admin(),
         now,

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http};
+use crate::smtp_sink::SmtpSink;
 use crate::support::{TestDb, admin, seed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,7 @@ impl World {
                     name: "Beta".into(),
                     country: "BE".into(),
                     sandbox: false,
+                    notification_email: None,
                 },
                 &admin(),
                 now,
@@ -371,6 +373,12 @@ async fn every_endpoint_answers_every_role_as_authorization_says(test_db: TestDb
             format!("/api/v1/role-assignments/{revocable}"),
             None,
             [U, F, F, F, D],
+        ),
+        (
+            Method::GET,
+            "/api/v1/reminders/failing".into(),
+            None,
+            [U, F, F, F, OK],
         ),
     ];
     for (method, path, body, expected) in &rows {
@@ -778,4 +786,83 @@ on_both_databases_async!(
     state_changes_need_the_csrf_token_and_the_portal_origin,
     sessions_end_when_idle_at_their_lifetime_and_on_logout,
     the_api_describes_itself_and_answers_unknown_paths_in_json,
+    admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach,
 );
+
+async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(test_db: TestDb) {
+    let world = World::start(test_db, "").await;
+    let path = format!("/api/v1/organisations/{}", world.acme.id);
+    let (status, body) = world
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &path,
+            Some(&json!({"notification_email": "nobody"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "notification_email", "{body}");
+    let (status, body) = world
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            &path,
+            Some(&json!({"notification_email": "Integration@Acme.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["notification_email"], "integration@acme.test");
+    let (_, seen) = world.call(Who::Manager, Method::GET, &path, None).await;
+    assert_eq!(seen["notification_email"], "integration@acme.test");
+
+    // Mia's mailbox refuses mail; after three attempts admins see it.
+    let now = clavis::db::now();
+    secrets::create(
+        &mut world.server.db.conn(),
+        &world.app_a.client_id,
+        "prod",
+        now + Duration::days(5),
+        &admin(),
+        now - Duration::days(30),
+    )
+    .unwrap();
+    let sink = SmtpSink::start();
+    sink.refuse(email_of(Who::Manager));
+    let settings = clavis::config::SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        tls: clavis::config::SmtpTls::None,
+        credentials: None,
+        from: "clavis@example.org".into(),
+    };
+    let notifier = clavis::notify::Notifier::new(
+        Some(clavis::notify::Mailer::new(&settings).unwrap()),
+        &world.server.base,
+    );
+    for minutes in [0, 1, 3] {
+        let at = now + Duration::minutes(minutes);
+        let db = world.server.db.db.clone();
+        let notifier = notifier.clone();
+        actix_web::web::block(move || notifier.run_pass(&db, at, clavis::notify::Mode::Send))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(sink.mails().len(), 1, "the shared mailbox got its reminder");
+    let (status, failing) = world
+        .call(Who::Admin, Method::GET, "/api/v1/reminders/failing", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(failing.as_array().unwrap().len(), 1, "{failing}");
+    assert_eq!(failing[0]["recipient"], email_of(Who::Manager));
+    assert_eq!(failing[0]["organisation_name"], "Acme");
+    assert_eq!(failing[0]["undelivered"], 1);
+    assert!(
+        failing[0]["last_error"].as_str().unwrap().contains("550"),
+        "{failing}"
+    );
+    let (status, _) = world
+        .call(Who::Manager, Method::GET, "/api/v1/reminders/failing", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -90,7 +90,12 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
     let applied = test_db.db.migrate().unwrap();
     assert_eq!(
         applied,
-        ["20261122000001", "20261122000002", "20261123000003"]
+        [
+            "20261122000001",
+            "20261122000002",
+            "20261123000003",
+            "20261123000004"
+        ]
     );
     db::ensure_migrated(&mut conn).unwrap();
     assert!(

@@ -159,6 +159,7 @@ pub fn seed(test_db: &TestDb) -> Seeded {
             name: "Acme".into(),
             country: "NL".into(),
             sandbox: false,
+            notification_email: None,
         },
         &admin(),
         now,

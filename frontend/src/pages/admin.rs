@@ -6,8 +6,8 @@
 
 use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment};
 use clavis_shared::portal::{
-    ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, GrantRequest, GrantRole,
-    UpdateApi, UpdateApplication, UpdateOrganisation,
+    ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, FailingAddress,
+    GrantRequest, GrantRole, UpdateApi, UpdateApplication, UpdateOrganisation,
 };
 use leptos::callback::Callback;
 use leptos::prelude::*;
@@ -180,6 +180,7 @@ pub fn Admin() -> impl IntoView {
         <h1>"Admin"</h1>
         {move || match (api::loaded::<Vec<Organisation>>(organisations), api::loaded::<Vec<Api>>(apis)) {
             (Some(Ok(organisations)), Some(Ok(apis))) => view! {
+                <FailingAddresses />
                 <Organisations organisations=organisations.clone() version=version />
                 <Apis apis=apis.clone() version=version />
                 <Applications organisations=organisations.clone() apis=apis selected=selected version=version />
@@ -193,15 +194,47 @@ pub fn Admin() -> impl IntoView {
     .into_any()
 }
 
+/// Addresses that expiry reminders keep failing to reach: a contact who left, a typo.
+#[component]
+fn FailingAddresses() -> impl IntoView {
+    let failing = api::resource(|| "/api/v1/reminders/failing".to_owned());
+    view! {
+        <section class="card" aria-labelledby="failing-title">
+            <h2 id="failing-title">"Undeliverable expiry reminders"</h2>
+            {move || match api::loaded::<Vec<FailingAddress>>(failing) {
+                None => view! { <Loading what="reminder deliveries" /> }.into_any(),
+                Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"Every recent reminder got through."</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="people">
+                        {list
+                            .into_iter()
+                            .map(|f| view! {
+                                <li>
+                                    <strong>{f.recipient}</strong>
+                                    {format!(" ({}): {} undelivered, last tried {}. ", f.organisation_name, f.undelivered, logic::date(f.last_attempt_at))}
+                                    <span class="help">{f.last_error}</span>
+                                </li>
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
 #[component]
 fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> impl IntoView {
     let csrf = me().csrf_token;
     let forms = organisations
         .into_iter()
         .map(|organisation| {
-            let (name, country) = (
+            let (name, country, mailbox) = (
                 RwSignal::new(organisation.name.clone()),
                 RwSignal::new(organisation.country.clone()),
+                RwSignal::new(organisation.notification_email.clone().unwrap_or_default()),
             );
             let sandbox = flag(organisation.sandbox);
             let error = RwSignal::new(None);
@@ -212,6 +245,7 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
                     name: Some(name.get()),
                     country: Some(country.get()),
                     sandbox: Some(is_set(sandbox)),
+                    notification_email: Some(mailbox.get()),
                 };
                 run(api::patch(&path, &body, &csrf), error, version, || {});
             });
@@ -223,6 +257,7 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
                         text(&format!("org-name-{id}"), "Name", name, ""),
                         text(&format!("org-country-{id}"), "Country (ISO code)", country, ""),
                         checkbox(&format!("org-sandbox-{id}"), "Sandbox only", sandbox),
+                        text(&format!("org-mailbox-{id}"), MAILBOX_LABEL, mailbox, ""),
                     ]
                     submit="Save"
                     on_submit=save
@@ -231,7 +266,8 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
             }
         })
         .collect_view();
-    let (name, country, sandbox) = (
+    let (name, country, mailbox, sandbox) = (
+        RwSignal::new(String::new()),
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
         flag(false),
@@ -242,10 +278,12 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
             name: name.get(),
             country: country.get(),
             sandbox: is_set(sandbox),
+            notification_email: Some(mailbox.get()),
         };
         let done = move || {
             name.set(String::new());
             country.set(String::new());
+            mailbox.set(String::new());
             sandbox.set("false".to_owned());
         };
         run(
@@ -265,6 +303,7 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
                     text("org-name", "Name", name, "Acme"),
                     text("org-country", "Country (ISO code)", country, "NL"),
                     checkbox("org-sandbox", "Sandbox only", sandbox),
+                    text("org-mailbox", MAILBOX_LABEL, mailbox, "integration@acme.example"),
                 ]
                 submit="Create organisation"
                 on_submit=create
@@ -273,6 +312,8 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
         </section>
     }
 }
+
+const MAILBOX_LABEL: &str = "Expiry reminders also to (optional)";
 
 fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()

@@ -1,0 +1,254 @@
+//! Expiry reminders by e-mail: at 42, 21 and 7 days before a secret expires, then daily,
+//! then one final notice; until the secret is replaced or deleted.
+//!
+//! A pass (every few minutes inside `clavis serve`, or `clavis notify run-once`) first
+//! records each due reminder in the ledger under a unique key, then claims and sends what is
+//! waiting. The ledger makes every reminder go out once across instances and restarts, and
+//! keeps a failed one until it gets through.
+
+mod deliveries;
+pub mod http;
+mod mail;
+mod plan;
+mod smtp;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use clavis_shared::reminders::Stage;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub use deliveries::{FAILING_AFTER_ATTEMPTS, failing_addresses};
+pub use smtp::Mailer;
+
+use crate::audit::{Actor, AuditEvent};
+use crate::db::{self, Database};
+use crate::error::{Error, Result};
+use deliveries::{AfterFailure, Claimed};
+use mail::Reminder;
+
+/// How long one pass keeps sending; the next pass takes the rest. Well inside the claim
+/// lease, since every claim of a pass is stamped with the pass's moment.
+const SENDING_BUDGET: Duration = Duration::from_secs(120);
+
+/// What a pass needs besides the database.
+#[derive(Clone)]
+pub struct Notifier {
+    /// `None` when no SMTP server is configured: only dry runs are possible.
+    mailer: Option<Mailer>,
+    /// The portal's public URL, without a trailing slash, for the links in the mails.
+    portal_url: String,
+}
+
+/// Whether a pass sends, or only shows what it would send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Send,
+    DryRun,
+}
+
+/// One reminder due in a pass, to one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueEntry {
+    pub recipient: String,
+    pub organisation: String,
+    pub application: String,
+    pub client_id: String,
+    pub secret_id: String,
+    pub secret_name: String,
+    pub stage: String,
+    pub expires_at: DateTime<Utc>,
+    /// `new` if this pass is the first to find it due, else its state in the ledger.
+    pub state: String,
+}
+
+/// One attempt to send, and how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub recipient: String,
+    pub secret_id: String,
+    pub stage: String,
+    /// sent, retrying, failed or cancelled.
+    pub outcome: &'static str,
+    pub detail: Option<String>,
+}
+
+/// What a pass found due and what it tried to send.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PassReport {
+    pub due: Vec<DueEntry>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Notifier {
+    pub fn new(mailer: Option<Mailer>, portal_url: &str) -> Self {
+        Self {
+            mailer,
+            portal_url: portal_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// One pass at `now`: record what is due, then send what is waiting (unless a dry run).
+    /// Blocking: run it off the async executor.
+    pub fn run_pass(&self, db: &Database, now: DateTime<Utc>, mode: Mode) -> Result<PassReport> {
+        // Claims are matched by their timestamp: keep it to what both databases store.
+        let now = now.trunc_subsecs(6);
+        let mut conn = db.conn()?;
+        let due = plan::due_reminders(&mut conn, now)?;
+        if mode == Mode::DryRun {
+            return Ok(PassReport {
+                due: describe(&mut conn, &due)?,
+                attempts: Vec::new(),
+            });
+        }
+        let Some(mailer) = &self.mailer else {
+            return Err(Error::Unavailable(
+                "No SMTP server is configured: set CLAVIS_SMTP_HOST and CLAVIS_SMTP_FROM, or use --dry-run to preview.".to_owned(),
+            ));
+        };
+        let described = describe(&mut conn, &due)?;
+        deliveries::record(&mut conn, &due, now)?;
+        let started = Instant::now();
+        let mut attempts = Vec::new();
+        while started.elapsed() < SENDING_BUDGET {
+            let Some(claimed) = deliveries::claim_next(&mut conn, now)? else {
+                break;
+            };
+            attempts.push(self.deliver(&mut conn, mailer, &claimed, now)?);
+        }
+        Ok(PassReport {
+            due: described,
+            attempts,
+        })
+    }
+
+    /// Sends one claimed reminder, unless its secret was deleted or replaced meanwhile.
+    fn deliver(
+        &self,
+        conn: &mut db::DbConn,
+        mailer: &Mailer,
+        claimed: &Claimed,
+        now: DateTime<Utc>,
+    ) -> Result<Attempt> {
+        let attempt = |outcome, detail: Option<String>| Attempt {
+            recipient: claimed.recipient.clone(),
+            secret_id: claimed.secret_id.clone(),
+            stage: claimed.stage.clone(),
+            outcome,
+            detail,
+        };
+        let secret = match plan::still_current(conn, &claimed.secret_id, now)? {
+            Ok(secret) => secret,
+            Err(reason) => {
+                deliveries::mark_cancelled(conn, claimed, reason)?;
+                return Ok(attempt("cancelled", Some(reason.to_owned())));
+            }
+        };
+        let stage: Stage = claimed.stage.parse().map_err(Error::Internal)?;
+        let reminder = Reminder {
+            secret: &secret,
+            stage,
+            portal_url: &self.portal_url,
+            now,
+        };
+        let event = |action| {
+            AuditEvent::success(action, &Actor::System)
+                .organisation(&secret.organisation_id)
+                .application(&secret.application_id)
+                .secret(&secret.secret_id)
+        };
+        let message = reminder.message(&mailer.from, &claimed.recipient, &claimed.id)?;
+        match mailer.send(&message) {
+            Ok(()) => {
+                let sent = event("reminder.sent").details(serde_json::json!({
+                    "recipient": claimed.recipient, "stage": claimed.stage,
+                    "subject": reminder.subject(),
+                }));
+                deliveries::mark_sent(conn, claimed, sent, now)?;
+                tracing::info!(recipient = %claimed.recipient, stage = %claimed.stage, "sent an expiry reminder");
+                Ok(attempt("sent", None))
+            }
+            Err(failure) => {
+                let failing = AuditEvent::failure("reminder.undeliverable", &Actor::System)
+                    .organisation(&secret.organisation_id)
+                    .application(&secret.application_id)
+                    .secret(&secret.secret_id)
+                    .details(serde_json::json!({
+                        "recipient": claimed.recipient, "stage": claimed.stage,
+                        "attempts": claimed.attempts + 1, "error": failure.reason,
+                    }));
+                let after = deliveries::mark_failed(
+                    conn,
+                    claimed,
+                    failure.permanent,
+                    &failure.reason,
+                    failing,
+                    now,
+                )?;
+                tracing::warn!(recipient = %claimed.recipient, error = %failure.reason, "an expiry reminder was not delivered");
+                Ok(match after {
+                    AfterFailure::Retry(next) => attempt(
+                        "retrying",
+                        Some(format!("{}; next try {next}", failure.reason)),
+                    ),
+                    AfterFailure::GaveUp => attempt("failed", Some(failure.reason)),
+                })
+            }
+        }
+    }
+}
+
+/// Each due reminder per recipient, with its state in the ledger (`new` when not recorded).
+fn describe(conn: &mut db::DbConn, due: &[plan::DueReminder]) -> Result<Vec<DueEntry>> {
+    let recorded = deliveries::recorded(conn, due)?;
+    let mut entries = Vec::new();
+    for reminder in due {
+        let s = &reminder.secret;
+        for recipient in &reminder.recipients {
+            let stage = reminder.stage.to_string();
+            let key = (s.secret_id.clone(), stage.clone(), recipient.clone());
+            entries.push(DueEntry {
+                recipient: recipient.clone(),
+                organisation: s.organisation_name.clone(),
+                application: s.application_name.clone(),
+                client_id: s.client_id.clone(),
+                secret_id: s.secret_id.clone(),
+                secret_name: s.secret_name.clone(),
+                expires_at: db::utc(s.expires_at),
+                state: recorded
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| "new".to_owned()),
+                stage,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// Runs a pass every `every` until `stop`; a failed pass is logged and retried next time.
+pub async fn run_periodically(
+    notifier: Notifier,
+    db: Database,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let (notifier, db) = (notifier.clone(), db.clone());
+        let pass =
+            actix_web::web::block(move || notifier.run_pass(&db, db::now(), Mode::Send)).await;
+        match pass {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "the expiry reminder pass failed; will retry")
+            }
+            Err(_) => tracing::error!("the expiry reminder pass was cancelled"),
+        }
+    }
+}

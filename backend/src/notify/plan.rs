@@ -1,0 +1,178 @@
+//! Which reminders are due at a given moment, and to whom: the shared reminder rule applied
+//! to the secrets in the database.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use clavis_shared::dto::Role;
+use clavis_shared::reminders::{EXPIRED_NOTICE_DAYS, EXPIRING_WITHIN_DAYS, SecretLife, Stage};
+use diesel::prelude::*;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::db::schema::{applications, client_secrets, organisations, role_assignments, users};
+use crate::db::{self, DbConn};
+use crate::error::Result;
+use crate::secrets;
+
+/// One secret with what a reminder about it says.
+#[derive(Debug, Clone, Queryable)]
+pub struct SecretFacts {
+    pub secret_id: String,
+    pub secret_name: String,
+    pub hint: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub application_id: String,
+    pub application_name: String,
+    pub client_id: String,
+    pub organisation_id: String,
+    pub organisation_name: String,
+    pub notification_email: Option<String>,
+}
+
+impl SecretFacts {
+    pub fn life(&self) -> SecretLife {
+        SecretLife {
+            created_at: db::utc(self.created_at),
+            expires_at: db::utc(self.expires_at),
+        }
+    }
+}
+
+/// A reminder due now for one secret, and everyone it goes to.
+#[derive(Debug, Clone)]
+pub struct DueReminder {
+    pub secret: SecretFacts,
+    pub stage: Stage,
+    pub recipients: Vec<String>,
+}
+
+type FactsColumns = (
+    client_secrets::id,
+    client_secrets::name,
+    client_secrets::hint,
+    client_secrets::created_at,
+    client_secrets::expires_at,
+    applications::id,
+    applications::name,
+    applications::client_id,
+    organisations::id,
+    organisations::name,
+    organisations::notification_email,
+);
+
+const FACTS: FactsColumns = (
+    client_secrets::id,
+    client_secrets::name,
+    client_secrets::hint,
+    client_secrets::created_at,
+    client_secrets::expires_at,
+    applications::id,
+    applications::name,
+    applications::client_id,
+    organisations::id,
+    organisations::name,
+    organisations::notification_email,
+);
+
+/// Every reminder due at `now`. Secrets of disabled applications are left out: their
+/// tokens stopped already, by an admin's decision, so a rotation reminder would mislead.
+pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueReminder>> {
+    // Bounds for the index; Stage::due decides exactly.
+    let earliest = now - Duration::days(EXPIRED_NOTICE_DAYS);
+    let latest = now + Duration::days(EXPIRING_WITHIN_DAYS + 1);
+    let candidates: Vec<SecretFacts> = client_secrets::table
+        .inner_join(applications::table.inner_join(organisations::table))
+        .filter(client_secrets::expires_at.gt(earliest.naive_utc()))
+        .filter(client_secrets::expires_at.lt(latest.naive_utc()))
+        .filter(applications::enabled.eq(true))
+        .order((client_secrets::expires_at, client_secrets::id))
+        .select(FACTS)
+        .load(conn)?;
+    let application_ids: Vec<String> = candidates
+        .iter()
+        .map(|c| c.application_id.clone())
+        .collect();
+    let lives = secrets::lives_of(conn, &application_ids)?;
+    let due: Vec<(SecretFacts, Stage)> = candidates
+        .into_iter()
+        .filter_map(|secret| {
+            let life = secret.life();
+            let siblings = lives
+                .get(&secret.application_id)
+                .map_or(&[][..], Vec::as_slice);
+            if life.is_replaced_among(siblings, now) {
+                return None;
+            }
+            Stage::due(life.created_at, life.expires_at, now).map(|stage| (secret, stage))
+        })
+        .collect();
+    let organisation_ids: Vec<String> =
+        due.iter().map(|(s, _)| s.organisation_id.clone()).collect();
+    let managers = credential_managers(conn, &organisation_ids)?;
+    Ok(due
+        .into_iter()
+        .map(|(secret, stage)| {
+            let mut recipients: BTreeSet<String> = managers
+                .get(&secret.organisation_id)
+                .cloned()
+                .unwrap_or_default();
+            recipients.extend(secret.notification_email.clone());
+            DueReminder {
+                secret,
+                stage,
+                recipients: recipients.into_iter().collect(),
+            }
+        })
+        .filter(|reminder| !reminder.recipients.is_empty())
+        .collect())
+}
+
+/// The secret and its context, if it still exists and was not replaced: checked again just
+/// before a reminder about it is sent.
+pub fn still_current(
+    conn: &mut DbConn,
+    secret_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<SecretFacts, &'static str>> {
+    let secret: Option<SecretFacts> = client_secrets::table
+        .inner_join(applications::table.inner_join(organisations::table))
+        .filter(client_secrets::id.eq(secret_id))
+        .select(FACTS)
+        .first(conn)
+        .optional()?;
+    let Some(secret) = secret else {
+        return Ok(Err("the secret was deleted"));
+    };
+    let lives = secrets::lives_of(conn, std::slice::from_ref(&secret.application_id))?;
+    let siblings = lives
+        .get(&secret.application_id)
+        .map_or(&[][..], Vec::as_slice);
+    if secret.life().is_replaced_among(siblings, now) {
+        return Ok(Err("the secret was replaced by a newer one"));
+    }
+    Ok(Ok(secret))
+}
+
+/// The e-mail addresses of each organisation's credential managers, including people
+/// designated by e-mail who have not signed in yet.
+fn credential_managers(
+    conn: &mut DbConn,
+    organisation_ids: &[String],
+) -> Result<HashMap<String, BTreeSet<String>>> {
+    let rows: Vec<(Option<String>, Option<String>)> = role_assignments::table
+        .inner_join(users::table)
+        .filter(role_assignments::role.eq(Role::CredentialManager.as_str()))
+        .filter(role_assignments::organisation_id.eq_any(organisation_ids))
+        .filter(users::email.is_not_null())
+        .select((role_assignments::organisation_id, users::email))
+        .load(conn)?;
+    let mut managers: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (organisation_id, email) in rows {
+        if let (Some(organisation_id), Some(email)) = (organisation_id, email) {
+            managers
+                .entry(organisation_id)
+                .or_default()
+                .insert(email.to_lowercase());
+        }
+    }
+    Ok(managers)
+}
