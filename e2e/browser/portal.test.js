@@ -144,10 +144,14 @@ test('an admin creates an organisation and an application and grants a contact, 
   await signIn(stack, page, 'admin-ada');
   await page.getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { name: 'Organisations' }).waitFor();
+  await page.getByText('Every recent reminder got through.').waitFor();
   await page.locator('#org-name').fill('Gamma');
   await page.locator('#org-country').fill('DE');
+  await page.locator('#org-mailbox').fill('Integration@Gamma.test');
   await page.getByRole('button', { name: 'Create organisation' }).click();
   await page.getByRole('heading', { name: 'Gamma (DE)' }).waitFor();
+  const gamma = (await stack.cli('org', 'list')).find((org) => org.name === 'Gamma');
+  assert.equal(gamma.notification_email, 'integration@gamma.test');
 
   await page.locator('#apps-org').selectOption({ label: 'Gamma' });
   await page.getByRole('heading', { name: 'New application for Gamma' }).waitFor();

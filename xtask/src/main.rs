@@ -107,6 +107,9 @@ fn print_demo_guide(client_id: &str) {
       node e2e/oidc/totp.js mia.manager@acme.test
     A token for Acme's application (its demo secret is in {DEMO_SECRET_FILE}):
       curl -u '{client_id}:{}' -d grant_type=client_credentials {DEMO_PORTAL}/oauth2/token
+    Expiry reminders are off in the demo (no mail server; CLAVIS_SMTP_* turns them on). Preview
+    who would get which reminder at a moment of your choice (see `secret list` for expiries):
+      target/debug/clavis notify run-once --dry-run --now 2027-05-01T08:00:00Z
 ",
         secret.trim()
     );
