@@ -82,6 +82,8 @@ diesel::table! {
         display_name -> Nullable<Text>,
         created_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        claimed_role -> Nullable<Text>,
+        claimed_organisation_id -> Nullable<Text>,
     }
 }
 

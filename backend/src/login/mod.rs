@@ -256,6 +256,12 @@ fn sign_in(
         return refused(conn, Refusal::NoSecondFactor);
     }
     let claimed = claimed_session_roles(conn, settings, identity)?;
+    let first = claimed.first();
+    users::remember_claimed_role(
+        conn,
+        &user.id,
+        first.map(|c| (c.role, c.organisation_id.as_str())),
+    )?;
     if !Roles::load(conn, &user.id, &claimed)?.has_any_role() {
         return refused(conn, Refusal::NoRole { email: user.email });
     }

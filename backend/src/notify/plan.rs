@@ -107,7 +107,7 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .collect();
     let organisation_ids: Vec<String> =
         due.iter().map(|(s, _)| s.organisation_id.clone()).collect();
-    let managers = credential_managers(conn, &organisation_ids)?;
+    let managers = credential_managers(conn, &organisation_ids, now)?;
     Ok(due
         .into_iter()
         .map(|(secret, stage)| {
@@ -152,19 +152,35 @@ pub fn still_current(
     Ok(Ok(secret))
 }
 
-/// The e-mail addresses of each organisation's credential managers, including people
-/// designated by e-mail who have not signed in yet.
+/// A role claimed by an ID token counts for reminders this long after the sign-in that
+/// claimed it: someone who left stops getting them once they no longer sign in.
+const CLAIMED_ROLE_VALIDITY: Duration = Duration::days(90);
+
+/// The e-mail addresses of each organisation's credential managers: those assigned in Clavis
+/// (including people designated by e-mail who have not signed in yet) and those whose ID
+/// token claimed the role at a recent sign-in.
 fn credential_managers(
     conn: &mut DbConn,
     organisation_ids: &[String],
+    now: DateTime<Utc>,
 ) -> Result<HashMap<String, BTreeSet<String>>> {
-    let rows: Vec<(Option<String>, Option<String>)> = role_assignments::table
+    let manager = Role::CredentialManager.as_str();
+    let mut rows: Vec<(Option<String>, Option<String>)> = role_assignments::table
         .inner_join(users::table)
-        .filter(role_assignments::role.eq(Role::CredentialManager.as_str()))
+        .filter(role_assignments::role.eq(manager))
         .filter(role_assignments::organisation_id.eq_any(organisation_ids))
         .filter(users::email.is_not_null())
         .select((role_assignments::organisation_id, users::email))
         .load(conn)?;
+    rows.extend(
+        users::table
+            .filter(users::claimed_role.eq(manager))
+            .filter(users::claimed_organisation_id.eq_any(organisation_ids))
+            .filter(users::last_login_at.ge((now - CLAIMED_ROLE_VALIDITY).naive_utc()))
+            .filter(users::email.is_not_null())
+            .select((users::claimed_organisation_id, users::email))
+            .load::<(Option<String>, Option<String>)>(conn)?,
+    );
     let mut managers: HashMap<String, BTreeSet<String>> = HashMap::new();
     for (organisation_id, email) in rows {
         if let (Some(organisation_id), Some(email)) = (organisation_id, email) {

@@ -373,6 +373,22 @@ fn ensure_admin(conn: &mut DbConn, user_id: &str, now: DateTime<Utc>) -> Result<
         .record(conn, now)
 }
 
+/// Keeps the role the user's ID token claimed at this sign-in (or none), so expiry reminders
+/// reach credential managers whose role comes from the identity provider.
+pub fn remember_claimed_role(
+    conn: &mut DbConn,
+    user_id: &str,
+    claimed: Option<(Role, &str)>,
+) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::claimed_role.eq(claimed.map(|(role, _)| role.as_str())),
+            users::claimed_organisation_id.eq(claimed.map(|(_, organisation)| organisation)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The user's stored e-mail address.
 pub fn email_of(conn: &mut DbConn, user_id: &str) -> Result<Option<String>> {
     Ok(users::table

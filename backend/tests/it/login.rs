@@ -457,7 +457,7 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
         &provider.issuer,
         "oidc_role_claim = \"roles\"\noidc_organisation_claim = \"organisation\"",
     );
-    let _server = TestServer::start_on(test_db, &settings, listener).await;
+    let server = TestServer::start_on(test_db, &settings, listener).await;
 
     // Ben has no assignment in Clavis; his token says credential_management for "Beta".
     let mut ben = Browser::new();
@@ -478,6 +478,53 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
         .unwrap();
     assert_eq!(me["memberships"][0]["organisation"]["id"], beta.id.as_str());
     assert_eq!(me["memberships"][0]["role"], "credential_manager");
+
+    // The claimed role makes Ben a recipient of Beta's expiry reminders.
+    let db = server.db.db.clone();
+    let due = actix_web::web::block(move || {
+        let now = clavis::db::now();
+        let mut conn = db.conn()?;
+        clavis::apis::create(
+            &mut conn,
+            &clavis::apis::NewApi {
+                code: "SMC".into(),
+                name: "Ship Manifests".into(),
+                audience: "https://api.example.org/smc".into(),
+                scopes: "manifest.read".into(),
+            },
+            &admin(),
+            now,
+        )?;
+        let app = clavis::apps::create(
+            &mut conn,
+            &clavis::apps::NewApplication {
+                organisation: "Beta".into(),
+                api_codes: vec!["SMC".into()],
+                ..Default::default()
+            },
+            &admin(),
+            now,
+        )?;
+        let created = now - chrono::Duration::days(30);
+        clavis::secrets::create(
+            &mut conn,
+            &app.client_id,
+            "prod",
+            now + chrono::Duration::days(3),
+            &admin(),
+            created,
+        )?;
+        clavis::notify::Notifier::new(None, "https://clavis.example.org").run_pass(
+            &db,
+            now,
+            clavis::notify::Mode::DryRun,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let recipients: Vec<&str> = due.due.iter().map(|d| d.recipient.as_str()).collect();
+    assert_eq!(recipients, ["ben.manager@beta.test"]);
 }
 
 /// What the proxy does to the ID token in the provider's token responses.

@@ -5,6 +5,11 @@
 -- An optional shared mailbox (say, the partner's integration team) that also gets reminders.
 ALTER TABLE organisations ADD COLUMN notification_email TEXT;
 
+-- The role a person's ID token claimed at their latest sign-in (when roles come from the
+-- identity provider), so reminders reach credential managers Clavis has no assignment for.
+ALTER TABLE users ADD COLUMN claimed_role TEXT;
+ALTER TABLE users ADD COLUMN claimed_organisation_id TEXT;
+
 -- One row per (secret, stage, recipient): the unique key is what makes each reminder go out
 -- once. No foreign keys: the record of what was sent outlives a deleted secret.
 -- status: pending (waiting for next_attempt_at), sending (claimed by an instance at
