@@ -52,11 +52,13 @@ pub fn expiry_phrase(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The status badge's text and CSS class; the same six-week rule as the reminders.
-pub fn status_badge(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> (&'static str, &'static str) {
-    match SecretStatus::of(expires_at, now) {
+/// The status badge's text and CSS class, for the status the server decided with the same
+/// rule as the reminder e-mails.
+pub fn status_badge(status: SecretStatus) -> (&'static str, &'static str) {
+    match status {
         SecretStatus::Active => ("Active", "badge ok"),
         SecretStatus::Expiring => ("Expiring", "badge warn"),
+        SecretStatus::Replaced => ("Replaced", "badge"),
         SecretStatus::Expired => ("Expired", "badge bad"),
     }
 }
@@ -162,15 +164,11 @@ mod tests {
     #[test]
     fn badges_follow_the_six_week_rule() {
         let now = at(2026, 11, 23, 10);
-        assert_eq!(
-            status_badge(now + chrono::Duration::days(43), now).0,
-            "Active"
-        );
-        assert_eq!(
-            status_badge(now + chrono::Duration::days(42), now).0,
-            "Expiring"
-        );
-        assert_eq!(status_badge(now, now).0, "Expired");
+        let badge = |expires_at| status_badge(SecretStatus::of(expires_at, now)).0;
+        assert_eq!(badge(now + chrono::Duration::days(43)), "Active");
+        assert_eq!(badge(now + chrono::Duration::days(42)), "Expiring");
+        assert_eq!(badge(now), "Expired");
+        assert_eq!(status_badge(SecretStatus::Replaced), ("Replaced", "badge"));
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub enum SecretStatus {
     Active,
     /// Its first expiry reminder is due: [`EXPIRING_WITHIN_DAYS`] calendar days or fewer left.
     Expiring,
+    /// Still valid, but a newer secret of the same application expires later: its reminders
+    /// have stopped, and it can be deleted once nothing uses it.
+    Replaced,
     Expired,
 }
 
@@ -114,10 +117,24 @@ impl SecretStatus {
         }
     }
 
+    /// The status of one of an application's secrets, given all of them (`siblings`).
+    pub fn among(
+        life: crate::reminders::SecretLife,
+        siblings: &[crate::reminders::SecretLife],
+        now: DateTime<Utc>,
+    ) -> Self {
+        match Self::of(life.expires_at, now) {
+            Self::Expired => Self::Expired,
+            _ if life.is_replaced_among(siblings, now) => Self::Replaced,
+            status => status,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Expiring => "expiring",
+            Self::Replaced => "replaced",
             Self::Expired => "expired",
         }
     }

@@ -36,17 +36,25 @@ struct SecretRow {
 }
 
 impl SecretRow {
-    fn into_info(self, now: DateTime<Utc>) -> ClientSecretInfo {
-        let expires_at = db::utc(self.expires_at);
+    fn life(&self) -> SecretLife {
+        SecretLife {
+            created_at: db::utc(self.created_at),
+            expires_at: db::utc(self.expires_at),
+        }
+    }
+
+    /// As contacts see it; `siblings` (the application's secrets) decide "replaced".
+    fn into_info(self, siblings: &[SecretLife], now: DateTime<Utc>) -> ClientSecretInfo {
+        let status = SecretStatus::among(self.life(), siblings, now);
         ClientSecretInfo {
             id: self.id,
             name: self.name,
             hint: self.hint,
             created_at: db::utc(self.created_at),
             created_by: self.created_by,
-            expires_at,
+            expires_at: db::utc(self.expires_at),
             last_used_at: self.last_used_at.map(db::utc),
-            status: SecretStatus::of(expires_at, now),
+            status,
         }
     }
 }
@@ -120,7 +128,11 @@ pub fn list(
         .order((client_secrets::expires_at, client_secrets::name))
         .select(SecretRow::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().map(|row| row.into_info(now)).collect())
+    let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_info(&siblings, now))
+        .collect())
 }
 
 /// How many active secrets each application has, and when the first of them expires.
@@ -212,25 +224,18 @@ pub fn expiring(
     let lives = lives_of(conn, &application_ids)?;
     Ok(rows
         .into_iter()
-        .filter(|(row, ..)| {
-            let life = SecretLife {
-                created_at: db::utc(row.created_at),
-                expires_at: db::utc(row.expires_at),
-            };
+        .filter_map(|(row, application_name, client_id, organisation_id)| {
             let siblings = lives
                 .get(&row.application_id)
                 .map_or(&[][..], Vec::as_slice);
-            clavis_shared::reminders::is_expiring(life.expires_at, now)
-                && !life.is_replaced_among(siblings, now)
-        })
-        .map(
-            |(row, application_name, client_id, organisation_id)| ExpiringSecret {
-                secret: row.into_info(now),
+            let secret = row.into_info(siblings, now);
+            (secret.status == SecretStatus::Expiring).then_some(ExpiringSecret {
+                secret,
                 application_name,
                 client_id,
                 organisation_id,
-            },
-        )
+            })
+        })
         .collect())
 }
 
@@ -264,7 +269,7 @@ pub fn delete(
             .secret(&row.id)
             .details(serde_json::json!({ "name": row.name, "hint": row.hint }))
             .record(conn, now)?;
-        Ok(row.into_info(now))
+        Ok(row.into_info(&[], now))
     })
 }
 

@@ -342,6 +342,21 @@ fn replacing_or_deleting_a_secret_stops_its_reminders(test_db: &TestDb) {
         assert!(mails.is_empty(), "{date}: {mails:?}");
         date += Duration::days(1);
     }
+    let statuses: Vec<(String, &str)> =
+        secrets::list(&mut test_db.conn(), &client_id, at(day(2027, 3, 25), 8, 0))
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.status.as_str()))
+            .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("stopgap".to_owned(), "replaced"),
+            ("old".to_owned(), "replaced"),
+            ("new".to_owned(), "active")
+        ],
+        "the badges say the same"
+    );
     assert!(
         expiring(day(2027, 3, 25)).is_empty(),
         "replaced secrets leave the panel"

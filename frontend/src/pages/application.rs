@@ -172,7 +172,7 @@ fn SecretTable(
                     {list
                         .into_iter()
                         .map(|secret| {
-                            let (label, class) = logic::status_badge(secret.expires_at, now);
+                            let (label, class) = logic::status_badge(secret.status);
                             let doomed = secret.clone();
                             view! {
                                 <tr>
