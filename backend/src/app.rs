@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::keys::Keys;
 use crate::login::{self, LoginService, attempt, session};
 use crate::notify::{self, Mailer, Notifier};
-use crate::oauth::{self, ClientAuthenticator, LastUsed, OAuthService, Throttle};
+use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
 use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, users};
 
 /// What request handlers share.
@@ -62,10 +62,10 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
         max_token_lifetime_secs: config.token.max_lifetime_secs,
         keys: keys.clone(),
-        authenticator: ClientAuthenticator::new(Throttle::new(
-            config.token.failure_limit,
-            config.token.failure_window,
-        )),
+        authenticator: ClientAuthenticator::new(
+            CredentialLookup::start(db.target()),
+            Throttle::new(config.token.failure_limit, config.token.failure_window),
+        ),
         usage: LastUsed::default(),
         audit,
     });

@@ -54,7 +54,8 @@ impl DbTarget {
         Ok(Self::Sqlite(PathBuf::from(path)))
     }
 
-    fn connect(&self) -> ConnectionResult<DbConn> {
+    /// Opens a connection outside the pool (the pool's own are opened this way too).
+    pub fn connect(&self) -> ConnectionResult<DbConn> {
         match self {
             Self::Postgres(url) => PgConnection::establish(url).map(DbConn::Postgres),
             Self::Sqlite(path) => {
@@ -218,22 +219,6 @@ impl Database {
         .map_err(|_| Error::Internal("database task was cancelled".to_owned()))?
     }
 
-    /// Runs a short read: inline on SQLite (an in-process lookup of microseconds, where a
-    /// thread hop would cost more than the query), off the executor on PostgreSQL.
-    pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
-    {
-        match self.target {
-            DbTarget::Sqlite(_) => {
-                let _permit = self.connection_permit().await?;
-                work(&mut *self.pool.get()?)
-            }
-            DbTarget::Postgres(_) => self.run(work).await,
-        }
-    }
-
     async fn connection_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
         std::sync::Arc::clone(&self.permits)
             .acquire_owned()
@@ -271,7 +256,11 @@ pub fn ensure_migrated(conn: &mut DbConn) -> Result<(), Error> {
         DbConn::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
         DbConn::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
     }
-    .map_err(|e| Error::Internal(format!("cannot read the migration state: {e}")))?;
+    .map_err(|error| match error.downcast::<diesel::result::Error>() {
+        // Kept as a database error, so a dropped connection is noticed and replaced.
+        Ok(error) => Error::Database(*error),
+        Err(error) => Error::Internal(format!("cannot read the migration state: {error}")),
+    })?;
     if pending {
         return Err(Error::Unavailable(
             "The database has migrations that are not applied yet: run clavis migrate.".to_owned(),

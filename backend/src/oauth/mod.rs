@@ -5,6 +5,7 @@ mod client_auth;
 mod discovery;
 mod error;
 mod introspect;
+mod lookup;
 mod request;
 mod revoke;
 mod throttle;
@@ -13,6 +14,7 @@ mod usage;
 
 pub use client_auth::{ClientAuthenticator, Refusal};
 pub use error::{ErrorCode, OAuthError};
+pub use lookup::CredentialLookup;
 pub use revoke::prune_revoked;
 pub use throttle::Throttle;
 pub use token::AccessTokenClaims;

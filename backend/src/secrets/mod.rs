@@ -334,14 +334,14 @@ type CredentialRow = (
     Option<String>,
 );
 
-/// The secret `secret_id` if it belongs to the application `client_id`, with the
-/// application's API grants: one indexed query (a row per granted scope), read fresh on every
-/// request so a deletion, expiry or disabling applies at once on every instance.
-pub fn credential(
+/// The secrets named by `secret_ids` that exist, each with its application and that
+/// application's API grants: one indexed query (a row per granted scope) for a whole batch of
+/// token requests, read fresh for every batch so a deletion, expiry or disabling applies at
+/// once on every instance. The caller checks that each belongs to the client asking.
+pub fn credentials(
     conn: &mut DbConn,
-    client_id: &str,
-    secret_id: &str,
-) -> Result<Option<StoredCredential>> {
+    secret_ids: &[&str],
+) -> Result<HashMap<String, StoredCredential>> {
     let rows: Vec<CredentialRow> = client_secrets::table
         .inner_join(applications::table)
         .left_join(
@@ -353,9 +353,8 @@ pub fn credential(
                 .eq(application_apis::application_id)
                 .and(application_scopes::api_id.eq(application_apis::api_id))),
         )
-        .filter(client_secrets::id.eq(secret_id))
-        .filter(applications::client_id.eq(client_id))
-        .order((apis::code, application_scopes::scope))
+        .filter(client_secrets::id.eq_any(secret_ids))
+        .order((client_secrets::id, apis::code, application_scopes::scope))
         .select((
             client_secrets::id,
             client_secrets::secret_hash,
@@ -373,19 +372,21 @@ pub fn credential(
             application_scopes::scope.nullable(),
         ))
         .load(conn)?;
-    let mut rows = rows.into_iter();
-    let Some((secret_id, secret_hash, expires_at, application, code, audience, scope)) =
-        rows.next()
-    else {
-        return Ok(None);
-    };
-    let mut grants: Vec<ApiGrant> = Vec::new();
-    let granted =
-        std::iter::once((code, audience, scope)).chain(rows.map(|row| (row.4, row.5, row.6)));
-    for (code, audience, scope) in granted {
+    let mut found: HashMap<String, StoredCredential> = HashMap::new();
+    for (secret_id, secret_hash, expires_at, application, code, audience, scope) in rows {
+        let credential = found
+            .entry(secret_id.clone())
+            .or_insert_with(|| StoredCredential {
+                secret_id,
+                secret_hash,
+                expires_at: db::utc(expires_at),
+                application,
+                grants: Vec::new(),
+            });
         let (Some(api_code), Some(audience)) = (code, audience) else {
             continue;
         };
+        let grants = &mut credential.grants;
         if grants.last().is_none_or(|last| last.api_code != api_code) {
             grants.push(ApiGrant {
                 api_code,
@@ -397,13 +398,7 @@ pub fn credential(
             grant.scopes.push(scope);
         }
     }
-    Ok(Some(StoredCredential {
-        secret_id,
-        secret_hash,
-        expires_at: db::utc(expires_at),
-        application,
-        grants,
-    }))
+    Ok(found)
 }
 
 /// Stores when secrets were last used; called in batches, not per request.

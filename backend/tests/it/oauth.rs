@@ -21,6 +21,7 @@ on_both_databases_async!(
     malformed_requests_are_refused_with_invalid_request,
     grant_scope_and_target_errors,
     deleted_secret_and_disabled_application_are_refused_at_once,
+    concurrent_requests_each_get_their_own_clients_answer,
     failures_are_throttled_per_address_and_client,
     introspection_and_revocation,
     token_signed_before_rotation_still_validates_after_it,
@@ -608,6 +609,65 @@ async fn deleted_secret_and_disabled_application_are_refused_at_once(db: TestDb)
     );
 }
 
+/// A second application of Acme for SMC with one secret: (client_id, secret value).
+fn second_client(db: &TestDb) -> (String, String) {
+    let (mut conn, now) = (db.conn(), clavis::db::now());
+    let new = apps::NewApplication {
+        organisation: "Acme".into(),
+        name: Some("Second".into()),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    let app = apps::create(&mut conn, &new, &admin(), now).unwrap();
+    let created = secrets::create(
+        &mut conn,
+        &app.client_id,
+        "s",
+        now + Duration::days(1),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    (app.client_id, created.value)
+}
+
+/// Concurrent requests are read from the database together: each must still be judged on
+/// its own client and secret, and a secret presented under another client_id refused.
+async fn concurrent_requests_each_get_their_own_clients_answer(db: TestDb) {
+    let (first_id, first_secret, _) = client_with_secret(&db);
+    let (second_id, second_secret) = second_client(&db);
+    let server = TestServer::start(db, "token_failure_limit = 1000").await;
+    let cases = [
+        (first_id.as_str(), first_secret.as_str(), 200),
+        (second_id.as_str(), second_secret.as_str(), 200),
+        (second_id.as_str(), first_secret.as_str(), 401),
+        (first_id.as_str(), second_secret.as_str(), 401),
+    ];
+    let requests = (0..10)
+        .flat_map(|_| cases.iter())
+        .map(|(id, secret, status)| {
+            let server = &server;
+            async move {
+                let response = token_basic(server, id, secret, &[]).await;
+                assert_eq!(response.status(), *status, "client {id}");
+                if *status == 200 {
+                    let body: Value = response.json().await.unwrap();
+                    let claims = verify_independently(
+                        body["access_token"].as_str().unwrap(),
+                        &jwks(server).await,
+                    )
+                    .1;
+                    assert_eq!(claims["sub"], *id);
+                }
+            }
+        });
+    futures_util::future::join_all(requests).await;
+    let (db, _) = server.stop().await;
+    let reasons = refusal_reasons(&db);
+    assert_eq!(reasons.len(), 20);
+    assert!(reasons.iter().all(|r| r == "unknown_secret"), "{reasons:?}");
+}
+
 async fn failures_are_throttled_per_address_and_client(db: TestDb) {
     let (client_id, secret, secret_id) = client_with_secret(&db);
     let server = TestServer::start(
@@ -927,7 +987,7 @@ fn sealed_private_keys_are_not_stored_in_the_clear() {
 }
 
 #[actix_web::test]
-async fn pool_heals_after_postgres_drops_its_connections() {
+async fn connections_heal_after_postgres_drops_them() {
     let db = TestDb::postgres();
     let (client_id, secret, _) = client_with_secret(&db);
     let server = TestServer::start(db, "").await;
@@ -944,17 +1004,13 @@ async fn pool_heals_after_postgres_drops_its_connections() {
     ))
     .execute(&mut admin)
     .unwrap();
+    // Each dropped pooled connection fails one request and is then replaced, so at most as
+    // many requests fail as the pool holds connections (4 here).
     let mut statuses = Vec::new();
     for _ in 0..20 {
-        statuses.push(
-            token_basic(&server, &client_id, &secret, &[])
-                .await
-                .status()
-                .as_u16(),
-        );
+        let ready = http().get(server.url("/readyz")).send().await.unwrap();
+        statuses.push(ready.status().as_u16());
     }
-    // Each dropped connection fails one request and is then replaced, so at most as many
-    // requests fail as the pool holds connections (4 here).
     assert_eq!(
         statuses[0], 503,
         "the first request meets a dropped connection: {statuses:?}"
@@ -968,5 +1024,14 @@ async fn pool_heals_after_postgres_drops_its_connections() {
         failed <= 4,
         "each connection fails at most once: {statuses:?}"
     );
+    // The credential readers reconnect and read again: no token request fails.
+    for _ in 0..20 {
+        assert_eq!(
+            token_basic(&server, &client_id, &secret, &[])
+                .await
+                .status(),
+            200
+        );
+    }
     server.stop().await;
 }

@@ -1,0 +1,218 @@
+//! Reads the stored credentials the token endpoint checks, for many requests at once.
+//!
+//! Every request must see its secret as stored after it arrived, so that a deletion, an
+//! expiry or a disabled application applies to the very next request. A query per request,
+//! each handed to a blocking thread and back, spends more on thread hops and round trips than
+//! on the work. Here requests queue for a few dedicated threads, each with its own
+//! connection: a thread takes every request already waiting and answers them all with one
+//! query. Each query starts after all of its requests arrived, so batching keeps that rule;
+//! an idle endpoint answers a lone request at once, without waiting to fill a batch.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::oneshot;
+
+use crate::db::{DbConn, DbTarget};
+use crate::error::Error;
+use crate::secrets::{self, StoredCredential};
+
+/// The most requests one query answers; more wait for the next.
+const MAX_BATCH: usize = 256;
+/// Threads (and connections) reading credentials: one can query while another gathers.
+const READERS: usize = 2;
+
+type Answer = Result<Option<StoredCredential>, Error>;
+
+struct Request {
+    client_id: String,
+    secret_id: String,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Hands credential reads to the reader threads, which stop when this is dropped.
+pub struct CredentialLookup {
+    queue: Sender<Request>,
+}
+
+impl CredentialLookup {
+    /// Starts the readers; they connect to `target` when the first request comes.
+    pub fn start(target: &DbTarget) -> Self {
+        let (queue, requests) = mpsc::channel();
+        let requests = Arc::new(Mutex::new(requests));
+        for reader in 0..READERS {
+            let (requests, target) = (Arc::clone(&requests), target.clone());
+            std::thread::Builder::new()
+                .name(format!("credential-reader-{reader}"))
+                .spawn(move || read_batches(&target, &requests))
+                .expect("the operating system can start a thread");
+        }
+        Self { queue }
+    }
+
+    /// The secret `secret_id` if it exists and belongs to the application `client_id`.
+    pub async fn find(&self, client_id: &str, secret_id: String) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            client_id: client_id.to_owned(),
+            secret_id,
+            reply,
+        };
+        let stopped = || Error::Unavailable("the credential readers have stopped".to_owned());
+        self.queue.send(request).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// A reader thread: answers batches until the lookup is dropped.
+fn read_batches(target: &DbTarget, requests: &Mutex<Receiver<Request>>) {
+    let mut conn = None;
+    while let Some(batch) = next_batch(requests) {
+        let found = read(&mut conn, target, &batch_ids(&batch));
+        answer(batch, found);
+    }
+}
+
+/// Waits for a request, then takes every other one already queued (up to [`MAX_BATCH`]).
+fn next_batch(requests: &Mutex<Receiver<Request>>) -> Option<Vec<Request>> {
+    let requests = requests.lock().unwrap_or_else(PoisonError::into_inner);
+    let first = requests.recv().ok()?;
+    let mut batch = Vec::with_capacity(16);
+    batch.push(first);
+    batch.extend(requests.try_iter().take(MAX_BATCH - 1));
+    Some(batch)
+}
+
+/// The distinct secrets a batch asks about: a few busy clients send most requests.
+fn batch_ids(batch: &[Request]) -> Vec<&str> {
+    let mut ids: Vec<&str> = batch.iter().map(|r| r.secret_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// One query for the batch on this reader's connection. A connection the server dropped
+/// (a restart, say) is replaced and the read tried once more: it is only a read, and the
+/// requests waiting on it need not fail.
+fn read(
+    conn: &mut Option<DbConn>,
+    target: &DbTarget,
+    ids: &[&str],
+) -> Result<HashMap<String, StoredCredential>, Error> {
+    match read_once(conn, target, ids) {
+        Err(error) if error.is_lost_connection() => read_once(conn, target, ids),
+        found => found,
+    }
+}
+
+/// One query; forgets the connection when the server dropped it, so the next opens anew.
+fn read_once(
+    conn: &mut Option<DbConn>,
+    target: &DbTarget,
+    ids: &[&str],
+) -> Result<HashMap<String, StoredCredential>, Error> {
+    let connection = match conn {
+        Some(connection) => connection,
+        None => conn.insert(target.connect().map_err(|error| {
+            Error::Unavailable(format!("cannot connect to the {target}: {error}"))
+        })?),
+    };
+    let found = secrets::credentials(connection, ids);
+    if found.as_ref().is_err_and(Error::is_lost_connection) {
+        *conn = None;
+    }
+    found
+}
+
+/// Gives each request its own credential, or the failure, which every request shares.
+fn answer(batch: Vec<Request>, found: Result<HashMap<String, StoredCredential>, Error>) {
+    match found {
+        Ok(found) => {
+            for request in batch {
+                let credential = found
+                    .get(&request.secret_id)
+                    .filter(|stored| stored.application.client_id == request.client_id)
+                    .cloned();
+                // The requester may have gone (its connection closed): nothing to tell.
+                let _ = request.reply.send(Ok(credential));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, requests = batch.len(), "cannot read client credentials");
+            for request in batch {
+                let _ = request.reply.send(Err(Error::Unavailable(
+                    "the credentials cannot be read right now".to_owned(),
+                )));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::ClientApplication;
+
+    fn stored(secret_id: &str, client_id: &str) -> StoredCredential {
+        StoredCredential {
+            secret_id: secret_id.to_owned(),
+            secret_hash: "$argon2id$…".to_owned(),
+            expires_at: chrono::Utc::now(),
+            application: ClientApplication {
+                id: format!("app-{client_id}"),
+                client_id: client_id.to_owned(),
+                organisation_id: "org".to_owned(),
+                environment: "production".to_owned(),
+                enabled: true,
+                token_lifetime_secs: 3600,
+            },
+            grants: Vec::new(),
+        }
+    }
+
+    fn request(client_id: &str, secret_id: &str) -> (Request, oneshot::Receiver<Answer>) {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            client_id: client_id.to_owned(),
+            secret_id: secret_id.to_owned(),
+            reply,
+        };
+        (request, answer)
+    }
+
+    fn found_secret(answer: &mut oneshot::Receiver<Answer>) -> Option<String> {
+        answer.try_recv().unwrap().unwrap().map(|c| c.secret_id)
+    }
+
+    #[test]
+    fn a_batch_answers_each_request_for_its_own_client() {
+        let (own, mut own_answer) = request("client-a", "s1");
+        let (again, mut again_answer) = request("client-a", "s1");
+        let (foreign, mut foreign_answer) = request("client-b", "s1");
+        let (missing, mut missing_answer) = request("client-b", "s2");
+        let batch = vec![own, again, foreign, missing];
+        assert_eq!(batch_ids(&batch), vec!["s1", "s2"]);
+        let found = HashMap::from([("s1".to_owned(), stored("s1", "client-a"))]);
+        answer(batch, Ok(found));
+        assert_eq!(found_secret(&mut own_answer).as_deref(), Some("s1"));
+        assert_eq!(found_secret(&mut again_answer).as_deref(), Some("s1"));
+        assert_eq!(found_secret(&mut foreign_answer), None);
+        assert_eq!(found_secret(&mut missing_answer), None);
+    }
+
+    #[test]
+    fn a_failed_read_fails_every_request_of_the_batch() {
+        let (first, mut first_answer) = request("client-a", "s1");
+        let (second, mut second_answer) = request("client-b", "s2");
+        answer(
+            vec![first, second],
+            Err(Error::Internal("connection refused".to_owned())),
+        );
+        for answer in [&mut first_answer, &mut second_answer] {
+            assert!(matches!(
+                answer.try_recv().unwrap(),
+                Err(Error::Unavailable(_))
+            ));
+        }
+    }
+}
