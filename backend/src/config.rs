@@ -189,7 +189,7 @@ pub struct SmtpSettings {
     /// User name and password, when the server wants them.
     pub credentials: Option<(String, Redacted)>,
     /// The sender, such as `Clavis <clavis@example.org>`.
-    pub from: String,
+    pub from: lettre::message::Mailbox,
 }
 
 /// The OpenID Connect relying party: which provider, as which client, and what counts as MFA.
@@ -496,7 +496,7 @@ impl RawConfig {
                         .to_owned(),
                 )
             })?;
-        from.parse::<lettre::message::Mailbox>().map_err(|e| {
+        let from = from.parse::<lettre::message::Mailbox>().map_err(|e| {
             ConfigError(format!(
                 "smtp_from (CLAVIS_SMTP_FROM) \"{from}\" is not a sender such as \"Clavis <clavis@example.org>\": {e}"
             ))
@@ -525,7 +525,7 @@ impl RawConfig {
                 .unwrap_or_else(|| self.smtp_tls.default_port()),
             tls: self.smtp_tls,
             credentials,
-            from: from.to_owned(),
+            from,
         }))
     }
 }

@@ -83,7 +83,8 @@ a{{color:#0b5394}}a:focus{{outline:3px solid #0b5394;outline-offset:2px}}</style
     )
 }
 
-fn escape_html(text: &str) -> String {
+/// Makes text safe to put in HTML (pages here, reminder mails).
+pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

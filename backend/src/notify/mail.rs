@@ -10,6 +10,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use super::plan::SecretFacts;
 use crate::db;
 use crate::error::{Error, Result};
+use crate::site::escape_html;
 
 /// Everything one reminder says.
 pub struct Reminder<'a> {
@@ -99,12 +100,12 @@ impl Reminder<'_> {
     pub fn html(&self) -> String {
         let s = self.secret;
         let (name, hint, app, org) = (
-            escape(&s.secret_name),
-            escape(&s.hint),
-            escape(&s.application_name),
-            escape(&s.organisation_name),
+            escape_html(&s.secret_name),
+            escape_html(&s.hint),
+            escape_html(&s.application_name),
+            escape_html(&s.organisation_name),
         );
-        let link = escape(&self.link());
+        let link = escape_html(&self.link());
         format!(
             "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.5\">\n\
              <p>Hello,</p>\n\
@@ -126,7 +127,7 @@ impl Reminder<'_> {
              or the old one is deleted.</p>\n\
              <p style=\"color: #555\">You receive this as a contact for the credentials of {org} in \
              Clavis.</p>\n</body></html>\n",
-            client_id = escape(&s.client_id),
+            client_id = escape_html(&s.client_id),
             when = self.when(),
             expiry = self.expiry(),
             consequence = self.consequence(),
@@ -160,22 +161,6 @@ fn part(kind: ContentType, body: String) -> SinglePart {
         .header(kind)
         .header(ContentTransferEncoding::QuotedPrintable)
         .body(body)
-}
-
-/// Makes names safe to put in HTML.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

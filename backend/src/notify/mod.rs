@@ -151,8 +151,8 @@ impl Notifier {
             portal_url: &self.portal_url,
             now,
         };
-        let event = |action| {
-            AuditEvent::success(action, &Actor::System)
+        let about_secret = |event: AuditEvent| {
+            event
                 .organisation(&secret.organisation_id)
                 .application(&secret.application_id)
                 .secret(&secret.secret_id)
@@ -160,23 +160,24 @@ impl Notifier {
         let message = reminder.message(&mailer.from, &claimed.recipient, &claimed.id)?;
         match mailer.send(&message) {
             Ok(()) => {
-                let sent = event("reminder.sent").details(serde_json::json!({
-                    "recipient": claimed.recipient, "stage": claimed.stage,
-                    "subject": reminder.subject(),
-                }));
+                let sent = about_secret(AuditEvent::success("reminder.sent", &Actor::System))
+                    .details(serde_json::json!({
+                        "recipient": claimed.recipient, "stage": claimed.stage,
+                        "subject": reminder.subject(),
+                    }));
                 deliveries::mark_sent(conn, claimed, sent, now)?;
                 tracing::info!(recipient = %claimed.recipient, stage = %claimed.stage, "sent an expiry reminder");
                 Ok(attempt("sent", None))
             }
             Err(failure) => {
-                let failing = AuditEvent::failure("reminder.undeliverable", &Actor::System)
-                    .organisation(&secret.organisation_id)
-                    .application(&secret.application_id)
-                    .secret(&secret.secret_id)
-                    .details(serde_json::json!({
-                        "recipient": claimed.recipient, "stage": claimed.stage,
-                        "attempts": claimed.attempts + 1, "error": failure.reason,
-                    }));
+                let failing = about_secret(AuditEvent::failure(
+                    "reminder.undeliverable",
+                    &Actor::System,
+                ))
+                .details(serde_json::json!({
+                    "recipient": claimed.recipient, "stage": claimed.stage,
+                    "attempts": claimed.attempts + 1, "error": failure.reason,
+                }));
                 let after = deliveries::mark_failed(
                     conn,
                     claimed,

@@ -13,18 +13,27 @@ use crate::error::Result;
 use crate::secrets;
 
 /// One secret with what a reminder about it says.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = client_secrets)]
 pub struct SecretFacts {
+    #[diesel(column_name = id)]
     pub secret_id: String,
+    #[diesel(column_name = name)]
     pub secret_name: String,
     pub hint: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    #[diesel(select_expression = applications::id)]
     pub application_id: String,
+    #[diesel(select_expression = applications::name)]
     pub application_name: String,
+    #[diesel(select_expression = applications::client_id)]
     pub client_id: String,
+    #[diesel(select_expression = organisations::id)]
     pub organisation_id: String,
+    #[diesel(select_expression = organisations::name)]
     pub organisation_name: String,
+    #[diesel(select_expression = organisations::notification_email)]
     pub notification_email: Option<String>,
 }
 
@@ -45,34 +54,6 @@ pub struct DueReminder {
     pub recipients: Vec<String>,
 }
 
-type FactsColumns = (
-    client_secrets::id,
-    client_secrets::name,
-    client_secrets::hint,
-    client_secrets::created_at,
-    client_secrets::expires_at,
-    applications::id,
-    applications::name,
-    applications::client_id,
-    organisations::id,
-    organisations::name,
-    organisations::notification_email,
-);
-
-const FACTS: FactsColumns = (
-    client_secrets::id,
-    client_secrets::name,
-    client_secrets::hint,
-    client_secrets::created_at,
-    client_secrets::expires_at,
-    applications::id,
-    applications::name,
-    applications::client_id,
-    organisations::id,
-    organisations::name,
-    organisations::notification_email,
-);
-
 /// Every reminder due at `now`. Secrets of disabled applications are left out: their
 /// tokens stopped already, by an admin's decision, so a rotation reminder would mislead.
 pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueReminder>> {
@@ -85,7 +66,7 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .filter(client_secrets::expires_at.lt(latest.naive_utc()))
         .filter(applications::enabled.eq(true))
         .order((client_secrets::expires_at, client_secrets::id))
-        .select(FACTS)
+        .select(SecretFacts::as_select())
         .load(conn)?;
     let application_ids: Vec<String> = candidates
         .iter()
@@ -96,10 +77,7 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .into_iter()
         .filter_map(|secret| {
             let life = secret.life();
-            let siblings = lives
-                .get(&secret.application_id)
-                .map_or(&[][..], Vec::as_slice);
-            if life.is_replaced_among(siblings, now) {
+            if life.is_replaced_among(lives.of(&secret.application_id), now) {
                 return None;
             }
             Stage::due(life.created_at, life.expires_at, now).map(|stage| (secret, stage))
@@ -136,17 +114,17 @@ pub fn still_current(
     let secret: Option<SecretFacts> = client_secrets::table
         .inner_join(applications::table.inner_join(organisations::table))
         .filter(client_secrets::id.eq(secret_id))
-        .select(FACTS)
+        .select(SecretFacts::as_select())
         .first(conn)
         .optional()?;
     let Some(secret) = secret else {
         return Ok(Err("the secret was deleted"));
     };
     let lives = secrets::lives_of(conn, std::slice::from_ref(&secret.application_id))?;
-    let siblings = lives
-        .get(&secret.application_id)
-        .map_or(&[][..], Vec::as_slice);
-    if secret.life().is_replaced_among(siblings, now) {
+    if secret
+        .life()
+        .is_replaced_among(lives.of(&secret.application_id), now)
+    {
         return Ok(Err("the secret was replaced by a newer one"));
     }
     Ok(Ok(secret))

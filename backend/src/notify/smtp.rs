@@ -42,13 +42,9 @@ impl Mailer {
             builder =
                 builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
-        let from = settings
-            .from
-            .parse()
-            .map_err(|e| Error::Internal(format!("the SMTP sender is not an address: {e}")))?;
         Ok(Self {
             transport: builder.build(),
-            from,
+            from: settings.from.clone(),
             server: format!("{host}:{}", settings.port),
         })
     }

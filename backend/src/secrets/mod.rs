@@ -167,12 +167,18 @@ pub fn active_by_application(
     Ok(active)
 }
 
-/// The creation and expiry of every secret of the given applications, keyed by application
-/// id: what deciding whether a secret was replaced needs.
-pub fn lives_of(
-    conn: &mut DbConn,
-    application_ids: &[String],
-) -> Result<HashMap<String, Vec<SecretLife>>> {
+/// The creation and expiry of every secret of some applications: what deciding whether a
+/// secret was replaced needs.
+pub struct Lives(HashMap<String, Vec<SecretLife>>);
+
+impl Lives {
+    /// The secrets of one application (none if it was not asked about).
+    pub fn of(&self, application_id: &str) -> &[SecretLife] {
+        self.0.get(application_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+pub fn lives_of(conn: &mut DbConn, application_ids: &[String]) -> Result<Lives> {
     let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = client_secrets::table
         .filter(client_secrets::application_id.eq_any(application_ids))
         .select((
@@ -188,7 +194,7 @@ pub fn lives_of(
             expires_at: db::utc(expires_at),
         });
     }
-    Ok(lives)
+    Ok(Lives(lives))
 }
 
 /// Secrets whose expiry reminders have started (six weeks or less left) and that were not
@@ -225,9 +231,7 @@ pub fn expiring(
     Ok(rows
         .into_iter()
         .filter_map(|(row, application_name, client_id, organisation_id)| {
-            let siblings = lives
-                .get(&row.application_id)
-                .map_or(&[][..], Vec::as_slice);
+            let siblings = lives.of(&row.application_id);
             let secret = row.into_info(siblings, now);
             (secret.status == SecretStatus::Expiring).then_some(ExpiringSecret {
                 secret,

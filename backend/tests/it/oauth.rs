@@ -44,6 +44,28 @@ fn client_with_secret(db: &TestDb) -> (String, String, String) {
     (seeded.application.client_id, created.value, created.info.id)
 }
 
+/// Another application of Acme for `api_codes`, with one secret: (client_id, secret value).
+fn another_client(db: &TestDb, name: &str, api_codes: &[&str]) -> (String, String) {
+    let (mut conn, now) = (db.conn(), clavis::db::now());
+    let new = apps::NewApplication {
+        organisation: "Acme".into(),
+        name: Some(name.into()),
+        api_codes: api_codes.iter().map(|code| code.to_string()).collect(),
+        ..Default::default()
+    };
+    let app = apps::create(&mut conn, &new, &admin(), now).unwrap();
+    let created = secrets::create(
+        &mut conn,
+        &app.client_id,
+        "s",
+        now + Duration::days(1),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    (app.client_id, created.value)
+}
+
 fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
@@ -510,33 +532,14 @@ async fn grant_scope_and_target_errors(db: TestDb) {
 
     // An application that may call no API is not authorized for this grant.
     let now = clavis::db::now();
-    let (lonely_id, lonely_secret) = {
-        let mut conn = server.db.conn();
-        let dm = apis::NewApi {
-            code: "DM".into(),
-            name: "Docs".into(),
-            audience: "urn:dm".into(),
-            scopes: String::new(),
-        };
-        apis::create(&mut conn, &dm, &admin(), now).unwrap();
-        let new = apps::NewApplication {
-            organisation: "Acme".into(),
-            name: Some("Docs".into()),
-            api_codes: vec!["DM".into(), "SMC".into()],
-            ..Default::default()
-        };
-        let app = apps::create(&mut conn, &new, &admin(), now).unwrap();
-        let created = secrets::create(
-            &mut conn,
-            &app.client_id,
-            "s",
-            now + Duration::days(1),
-            &admin(),
-            now,
-        )
-        .unwrap();
-        (app.client_id, created.value)
+    let dm = apis::NewApi {
+        code: "DM".into(),
+        name: "Docs".into(),
+        audience: "urn:dm".into(),
+        scopes: String::new(),
     };
+    apis::create(&mut server.db.conn(), &dm, &admin(), now).unwrap();
+    let (lonely_id, lonely_secret) = another_client(&server.db, "Docs", &["DM", "SMC"]);
     let ambiguous = token_basic(&server, &lonely_id, &lonely_secret, &[]).await;
     assert_oauth_error(ambiguous, 400, "invalid_request").await;
     let dm = token_basic(
@@ -609,33 +612,11 @@ async fn deleted_secret_and_disabled_application_are_refused_at_once(db: TestDb)
     );
 }
 
-/// A second application of Acme for SMC with one secret: (client_id, secret value).
-fn second_client(db: &TestDb) -> (String, String) {
-    let (mut conn, now) = (db.conn(), clavis::db::now());
-    let new = apps::NewApplication {
-        organisation: "Acme".into(),
-        name: Some("Second".into()),
-        api_codes: vec!["SMC".into()],
-        ..Default::default()
-    };
-    let app = apps::create(&mut conn, &new, &admin(), now).unwrap();
-    let created = secrets::create(
-        &mut conn,
-        &app.client_id,
-        "s",
-        now + Duration::days(1),
-        &admin(),
-        now,
-    )
-    .unwrap();
-    (app.client_id, created.value)
-}
-
 /// Concurrent requests are read from the database together: each must still be judged on
 /// its own client and secret, and a secret presented under another client_id refused.
 async fn concurrent_requests_each_get_their_own_clients_answer(db: TestDb) {
     let (first_id, first_secret, _) = client_with_secret(&db);
-    let (second_id, second_secret) = second_client(&db);
+    let (second_id, second_secret) = another_client(&db, "Second", &["SMC"]);
     let server = TestServer::start(db, "token_failure_limit = 1000").await;
     let cases = [
         (first_id.as_str(), first_secret.as_str(), 200),
@@ -754,27 +735,7 @@ async fn revoke(server: &TestServer, client_id: &str, secret: &str, token: &str)
 
 async fn introspection_and_revocation(db: TestDb) {
     let (client_id, secret, _) = client_with_secret(&db);
-    let (other_id, other_secret) = {
-        let now = clavis::db::now();
-        let mut conn = db.conn();
-        let new = apps::NewApplication {
-            organisation: "Acme".into(),
-            name: Some("Other".into()),
-            api_codes: vec!["SMC".into()],
-            ..Default::default()
-        };
-        let app = apps::create(&mut conn, &new, &admin(), now).unwrap();
-        let created = secrets::create(
-            &mut conn,
-            &app.client_id,
-            "s",
-            now + Duration::days(1),
-            &admin(),
-            now,
-        )
-        .unwrap();
-        (app.client_id, created.value)
-    };
+    let (other_id, other_secret) = another_client(&db, "Other", &["SMC"]);
     let server = TestServer::start(db, "").await;
     let token = access_token(&server, &client_id, &secret).await;
 

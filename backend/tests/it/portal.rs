@@ -6,8 +6,8 @@
 use chrono::Duration;
 use clavis::db::schema::sessions;
 use clavis::login::session;
+use clavis::secrets;
 use clavis::users::{self, Person};
-use clavis::{apps, orgs, secrets};
 use clavis_shared::dto::{Application, Organisation, Role};
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http};
 use crate::smtp_sink::SmtpSink;
-use crate::support::{TestDb, admin, seed};
+use crate::support::{Seeded, TestDb, admin, seed, seed_beta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -60,33 +60,10 @@ impl World {
     async fn start(test_db: TestDb, settings: &str) -> Self {
         let seeded = seed(&test_db);
         let now = clavis::db::now();
-        let (beta, app_b) = {
-            let mut conn = test_db.conn();
-            let beta = orgs::create(
-                &mut conn,
-                &orgs::NewOrganisation {
-                    name: "Beta".into(),
-                    country: "BE".into(),
-                    sandbox: false,
-                    notification_email: None,
-                },
-                &admin(),
-                now,
-            )
-            .unwrap();
-            let app_b = apps::create(
-                &mut conn,
-                &apps::NewApplication {
-                    organisation: beta.id.clone(),
-                    api_codes: vec!["SMC".into()],
-                    ..Default::default()
-                },
-                &admin(),
-                now,
-            )
-            .unwrap();
-            (beta, app_b)
-        };
+        let Seeded {
+            organisation: beta,
+            application: app_b,
+        } = seed_beta(&test_db, now);
         let server = TestServer::start(test_db, settings).await;
         let mut world = Self {
             acme: seeded.organisation,
@@ -833,7 +810,7 @@ async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(
         port: sink.port(),
         tls: clavis::config::SmtpTls::None,
         credentials: None,
-        from: "clavis@example.org".into(),
+        from: "clavis@example.org".parse().unwrap(),
     };
     let notifier = clavis::notify::Notifier::new(
         Some(clavis::notify::Mailer::new(&settings).unwrap()),

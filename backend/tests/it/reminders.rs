@@ -7,13 +7,13 @@ use clavis::config::{Config, SmtpSettings, SmtpTls};
 use clavis::db::{Database, DbTarget};
 use clavis::notify::{Mailer, Mode, Notifier, failing_addresses};
 use clavis::users::{self, Person};
-use clavis::{apps, orgs, secrets};
+use clavis::{orgs, secrets};
 use clavis_shared::dto::{Application, Organisation, Role};
 use clavis_shared::validate::expiry_at_end_of;
 use std::collections::BTreeSet;
 
 use crate::smtp_sink::{Mail, SmtpSink};
-use crate::support::{TestDb, admin, seed};
+use crate::support::{TestDb, admin, seed, seed_beta};
 use crate::{on_both_databases, on_both_databases_async};
 
 on_both_databases!(
@@ -45,7 +45,7 @@ fn smtp(port: u16) -> SmtpSettings {
         port,
         tls: SmtpTls::None,
         credentials: None,
-        from: "Clavis <clavis@example.org>".into(),
+        from: "Clavis <clavis@example.org>".parse().unwrap(),
     }
 }
 
@@ -63,29 +63,8 @@ struct Contacts {
 
 fn contacts(test_db: &TestDb, now: DateTime<Utc>) -> Contacts {
     let seeded = seed(test_db);
+    let beta = seed_beta(test_db, now);
     let mut conn = test_db.conn();
-    let beta = orgs::create(
-        &mut conn,
-        &orgs::NewOrganisation {
-            name: "Beta".into(),
-            country: "BE".into(),
-            ..Default::default()
-        },
-        &admin(),
-        now,
-    )
-    .unwrap();
-    let beta_app = apps::create(
-        &mut conn,
-        &apps::NewApplication {
-            organisation: beta.id.clone(),
-            api_codes: vec!["SMC".into()],
-            ..Default::default()
-        },
-        &admin(),
-        now,
-    )
-    .unwrap();
     let acme = orgs::update(
         &mut conn,
         &seeded.organisation.id,
@@ -105,7 +84,7 @@ fn contacts(test_db: &TestDb, now: DateTime<Utc>) -> Contacts {
         (
             "ben.manager@beta.test",
             Role::CredentialManager,
-            Some(beta.id.as_str()),
+            Some(beta.organisation.id.as_str()),
         ),
     ] {
         users::grant(
@@ -121,7 +100,7 @@ fn contacts(test_db: &TestDb, now: DateTime<Utc>) -> Contacts {
     Contacts {
         acme,
         app: seeded.application,
-        beta_app,
+        beta_app: beta.application,
     }
 }
 
@@ -143,6 +122,21 @@ fn create_secret(
     .unwrap()
     .info
     .id
+}
+
+/// The common start: Acme's contacts, and its secret "prod", created on 4 January 2027,
+/// expiring at the end of 31 March 2027.
+fn acme_with_a_secret_expiring_on_31_march(test_db: &TestDb) -> Contacts {
+    let created = at(day(2027, 1, 4), 9, 0);
+    let world = contacts(test_db, created);
+    create_secret(
+        test_db,
+        &world.app.client_id,
+        "prod",
+        day(2027, 3, 31),
+        created,
+    );
+    world
 }
 
 fn recipients(mails: &[Mail]) -> BTreeSet<String> {
@@ -384,15 +378,7 @@ fn replacing_or_deleting_a_secret_stops_its_reminders(test_db: &TestDb) {
 }
 
 fn a_mail_server_that_is_down_and_back_loses_and_doubles_nothing(test_db: &TestDb) {
-    let created = at(day(2027, 1, 4), 9, 0);
-    let world = contacts(test_db, created);
-    create_secret(
-        test_db,
-        &world.app.client_id,
-        "prod",
-        day(2027, 3, 31),
-        created,
-    );
+    acme_with_a_secret_expiring_on_31_march(test_db);
     let port = SmtpSink::unused_port();
     let notifier = notifier(port);
     let first = at(day(2027, 2, 17), 8, 0);
@@ -447,15 +433,7 @@ fn a_mail_server_that_is_down_and_back_loses_and_doubles_nothing(test_db: &TestD
 }
 
 fn an_address_that_keeps_failing_is_given_up_audited_and_listed(test_db: &TestDb) {
-    let created = at(day(2027, 1, 4), 9, 0);
-    let world = contacts(test_db, created);
-    create_secret(
-        test_db,
-        &world.app.client_id,
-        "prod",
-        day(2027, 3, 31),
-        created,
-    );
+    let world = acme_with_a_secret_expiring_on_31_march(test_db);
     let sink = SmtpSink::start();
     sink.refuse(BOB);
     let notifier = notifier(sink.port());
@@ -487,15 +465,7 @@ fn an_address_that_keeps_failing_is_given_up_audited_and_listed(test_db: &TestDb
 
 /// Two instances (each with its own connection pool) run every pass at the same moment.
 fn instances_racing_on_one_database_send_each_reminder_once(test_db: &TestDb) {
-    let created = at(day(2027, 1, 4), 9, 0);
-    let world = contacts(test_db, created);
-    create_secret(
-        test_db,
-        &world.app.client_id,
-        "prod",
-        day(2027, 3, 31),
-        created,
-    );
+    acme_with_a_secret_expiring_on_31_march(test_db);
     let sink = SmtpSink::start();
     let other = Database::open(DbTarget::parse(&test_db.url).unwrap(), 4).unwrap();
     let barrier = std::sync::Barrier::new(2);

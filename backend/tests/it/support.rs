@@ -150,24 +150,11 @@ pub struct Seeded {
 }
 
 pub fn seed(test_db: &TestDb) -> Seeded {
-    use clavis::{apis, apps, orgs};
-    let mut conn = test_db.conn();
     let now = clavis::db::now();
-    let organisation = orgs::create(
-        &mut conn,
-        &orgs::NewOrganisation {
-            name: "Acme".into(),
-            country: "NL".into(),
-            sandbox: false,
-            notification_email: None,
-        },
-        &admin(),
-        now,
-    )
-    .expect("seed organisation");
-    apis::create(
-        &mut conn,
-        &apis::NewApi {
+    let organisation = create_organisation(test_db, "Acme", "NL", now);
+    clavis::apis::create(
+        &mut test_db.conn(),
+        &clavis::apis::NewApi {
             code: "SMC".into(),
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
@@ -177,21 +164,50 @@ pub fn seed(test_db: &TestDb) -> Seeded {
         now,
     )
     .expect("seed API");
-    let application = apps::create(
-        &mut conn,
-        &apps::NewApplication {
-            organisation: organisation.id.clone(),
-            api_codes: vec!["SMC".into()],
-            ..Default::default()
-        },
-        &admin(),
-        now,
-    )
-    .expect("seed application");
+    let application = create_application(test_db, &organisation.id, now);
     Seeded {
         organisation,
         application,
     }
+}
+
+/// A second organisation, Beta (BE), with one application calling SMC; needs [`seed`] first
+/// (for the API).
+pub fn seed_beta(test_db: &TestDb, now: chrono::DateTime<chrono::Utc>) -> Seeded {
+    let organisation = create_organisation(test_db, "Beta", "BE", now);
+    let application = create_application(test_db, &organisation.id, now);
+    Seeded {
+        organisation,
+        application,
+    }
+}
+
+fn create_organisation(
+    test_db: &TestDb,
+    name: &str,
+    country: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> clavis_shared::dto::Organisation {
+    let new = clavis::orgs::NewOrganisation {
+        name: name.into(),
+        country: country.into(),
+        ..Default::default()
+    };
+    clavis::orgs::create(&mut test_db.conn(), &new, &admin(), now).expect("seed organisation")
+}
+
+/// An application of the organisation calling SMC.
+fn create_application(
+    test_db: &TestDb,
+    organisation_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> clavis_shared::dto::Application {
+    let new = clavis::apps::NewApplication {
+        organisation: organisation_id.to_owned(),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    clavis::apps::create(&mut test_db.conn(), &new, &admin(), now).expect("seed application")
 }
 
 /// Whether any byte of the database holds `needle`: the SQLite file and its WAL read raw,
