@@ -22,6 +22,10 @@ struct RawConfig {
     database_pool_size: u32,
     listen: String,
     public_url: Option<String>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    trusted_proxies: String,
+    insecure_http: bool,
     frontend_dir: PathBuf,
     log_format: LogFormat,
     log_level: String,
@@ -83,6 +87,10 @@ impl Default for RawConfig {
             database_pool_size: 10,
             listen: "127.0.0.1:8080".to_owned(),
             public_url: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            trusted_proxies: String::new(),
+            insecure_http: false,
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: LogFormat::Human,
             log_level: "info".to_owned(),
@@ -160,6 +168,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The URL people and API clients use to reach Clavis, without a trailing slash.
     pub public_url: url::Url,
+    /// HTTPS served by Clavis itself; `None` serves plain HTTP (loopback, or behind a proxy).
+    pub tls: Option<TlsSettings>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are believed
+    /// (RFC 7239); empty trusts no one, and the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The portal's built files (trunk's output).
     pub frontend_dir: PathBuf,
     pub log_format: LogFormat,
@@ -178,6 +191,15 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// How often a running instance looks for reminders to send.
     pub reminder_interval: std::time::Duration,
+}
+
+/// The certificate and private key Clavis serves HTTPS with (PEM files, re-read on renewal).
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The certificate, optionally followed by its chain.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// The SMTP server that expiry reminders go through.
@@ -287,7 +309,16 @@ impl Config {
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
         let listen = parse_listen(&self.listen)?;
-        let public_url = parse_public_url(self.public_url.as_deref(), listen)?;
+        let tls = self.tls_settings()?;
+        let trusted_proxies = parse_trusted_proxies(&self.trusted_proxies)?;
+        let public_url = parse_public_url(self.public_url.as_deref(), listen, tls.is_some())?;
+        require_secure_front_door(
+            listen,
+            &public_url,
+            &tls,
+            &trusted_proxies,
+            self.insecure_http,
+        )?;
         let login = self.login_settings(&public_url)?;
         let smtp = self.smtp_settings()?;
         let database_url = self
@@ -380,11 +411,83 @@ impl RawConfig {
             database_pool_size: self.database_pool_size,
             listen,
             public_url,
+            tls,
+            trusted_proxies,
             frontend_dir: self.frontend_dir,
             log_format: self.log_format,
             log_level: self.log_level,
         })
     }
+}
+
+impl RawConfig {
+    /// The TLS files, when both are set; one without the other is a mistake.
+    fn tls_settings(&self) -> Result<Option<TlsSettings>, ConfigError> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) => Ok(None),
+            (Some(cert_file), Some(key_file)) => Ok(Some(TlsSettings {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+            })),
+            _ => Err(ConfigError(
+                "tls_cert_file (CLAVIS_TLS_CERT_FILE) and tls_key_file (CLAVIS_TLS_KEY_FILE) go \
+                 together: set both to serve HTTPS, or neither"
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+/// IP addresses and CIDR ranges, separated by commas or white space.
+fn parse_trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    words(text)
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError(format!(
+                        "trusted_proxies (CLAVIS_TRUSTED_PROXIES) \"{entry}\" is not an IP address \
+                         or CIDR range such as 10.0.0.5 or 10.0.0.0/24"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Client secrets travel only over HTTPS (the seeds' rule, RFC 6749 §2.3.1): outside loopback
+/// Clavis serves TLS itself or sits behind a trusted TLS proxy, and is reached by an https
+/// URL, unless the operator explicitly accepts plain HTTP.
+fn require_secure_front_door(
+    listen: SocketAddr,
+    public_url: &url::Url,
+    tls: &Option<TlsSettings>,
+    trusted_proxies: &[ipnet::IpNet],
+    insecure_http: bool,
+) -> Result<(), ConfigError> {
+    if insecure_http || listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if tls.is_none() && trusted_proxies.is_empty() {
+        return Err(ConfigError(format!(
+            "listen (CLAVIS_LISTEN) {listen} is reachable from the network, but Clavis would \
+             serve plain HTTP there, where client secrets travel. Set tls_cert_file and \
+             tls_key_file (CLAVIS_TLS_CERT_FILE, CLAVIS_TLS_KEY_FILE) to serve HTTPS, or \
+             trusted_proxies (CLAVIS_TRUSTED_PROXIES) to the TLS proxy in front of Clavis; \
+             insecure_http (CLAVIS_INSECURE_HTTP=true) accepts the risk"
+        )));
+    }
+    if public_url.scheme() != "https" {
+        return Err(ConfigError(format!(
+            "public_url (CLAVIS_PUBLIC_URL) \"{}\" must be an https URL when Clavis listens \
+             on {listen}, outside loopback: clients send their secrets to it. \
+             insecure_http (CLAVIS_INSECURE_HTTP=true) accepts the risk",
+            public_url.as_str().trim_end_matches('/')
+        )));
+    }
+    Ok(())
 }
 
 impl RawConfig {
@@ -558,11 +661,16 @@ fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 /// The public URL as configured, or the listen address over http when none is.
-fn parse_public_url(configured: Option<&str>, listen: SocketAddr) -> Result<url::Url, ConfigError> {
+fn parse_public_url(
+    configured: Option<&str>,
+    listen: SocketAddr,
+    https: bool,
+) -> Result<url::Url, ConfigError> {
+    let scheme = if https { "https" } else { "http" };
     let text = match configured {
         Some(text) => text.trim_end_matches('/').to_owned(),
-        None if listen.ip().is_unspecified() => format!("http://127.0.0.1:{}", listen.port()),
-        None => format!("http://{listen}"),
+        None if listen.ip().is_unspecified() => format!("{scheme}://127.0.0.1:{}", listen.port()),
+        None => format!("{scheme}://{listen}"),
     };
     parse_http_url("public_url (CLAVIS_PUBLIC_URL)", &text)
 }
@@ -684,6 +792,78 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_outside_loopback_is_refused_unless_accepted() {
+        let listen_all = |extra: RawConfig| RawConfig {
+            listen: "0.0.0.0:8443".into(),
+            ..extra
+        };
+        let err = listen_all(raw()).validate().unwrap_err().to_string();
+        assert!(err.contains("CLAVIS_TLS_CERT_FILE"), "{err}");
+        assert!(err.contains("CLAVIS_TRUSTED_PROXIES"), "{err}");
+        assert!(err.contains("CLAVIS_INSECURE_HTTP=true"), "{err}");
+        let accepted = listen_all(RawConfig {
+            insecure_http: true,
+            ..raw()
+        });
+        assert!(accepted.validate().is_ok());
+        let tls = listen_all(RawConfig {
+            tls_cert_file: Some("cert.pem".into()),
+            tls_key_file: Some("key.pem".into()),
+            ..raw()
+        })
+        .validate()
+        .unwrap();
+        assert_eq!(tls.public_url.as_str(), "https://127.0.0.1:8443/");
+        let proxied_http = listen_all(RawConfig {
+            trusted_proxies: "10.0.0.5".into(),
+            public_url: Some("http://clavis.example.org".into()),
+            ..raw()
+        });
+        let err = proxied_http.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("CLAVIS_PUBLIC_URL") && err.contains("https"),
+            "{err}"
+        );
+        let proxied = listen_all(RawConfig {
+            trusted_proxies: "10.0.0.5, 192.168.1.0/24 ::1".into(),
+            public_url: Some("https://clavis.example.org".into()),
+            ..raw()
+        })
+        .validate()
+        .unwrap();
+        let expected: Vec<ipnet::IpNet> = ["10.0.0.5/32", "192.168.1.0/24", "::1/128"]
+            .iter()
+            .map(|net| net.parse().unwrap())
+            .collect();
+        assert_eq!(proxied.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn front_door_settings_are_checked() {
+        let err = RawConfig {
+            trusted_proxies: "10.0.0.0/33".into(),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("CLAVIS_TRUSTED_PROXIES") && err.contains("10.0.0.0/33"),
+            "{err}"
+        );
+        let err = RawConfig {
+            tls_cert_file: Some("cert.pem".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CLAVIS_TLS_KEY_FILE"), "{err}");
+        let loopback = raw().validate().unwrap();
+        assert!(loopback.tls.is_none() && loopback.trusted_proxies.is_empty());
+    }
+
+    #[test]
     fn smtp_needs_a_sender_and_keeps_passwords_off_plain_connections() {
         let config = raw().validate().unwrap();
         assert!(config.smtp.is_none(), "reminders are off without a server");
@@ -800,6 +980,7 @@ mod tests {
     fn public_url_defaults_to_loopback_for_wildcard_listen() {
         let config = RawConfig {
             listen: "0.0.0.0:9000".into(),
+            insecure_http: true,
             ..raw()
         }
         .validate()
