@@ -248,9 +248,19 @@ fn write_private(path: &Path, contents: &str) -> TaskResult {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// What the tests run for real: the browser, the reverse proxies in front of Clavis, and
+/// openssl for TLS checks.
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    ("nginx", "nginx"),
+    ("haproxy", "haproxy"),
+    ("openssl", "openssl"),
+];
+
 fn test() -> TaskResult {
     setup_frontend_tools()?;
     ensure_postgres()?;
+    ensure_debian_packages(TEST_PACKAGES)?;
     build_frontend()?;
     step("Checking formatting");
     run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -278,33 +288,43 @@ fn test() -> TaskResult {
     run(cargo().args(["test", "--package", "clavis-frontend"]))?;
     step("Building Clavis for the browser tests");
     run(cargo().args(["build", "--package", "clavis"]))?;
-    ensure_chromium()?;
     step("Testing the local OpenID Connect provider and the portal in headless Chromium (node)");
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "oidc/", "browser/"])
         .current_dir(&e2e))
 }
 
-/// The browser tests drive Debian's Chromium (playwright-core brings no browser).
-fn ensure_chromium() -> TaskResult {
-    if Command::new("chromium").arg("--version").output().is_ok() {
+/// Installs the Debian packages whose commands are missing, with one `apt-get update` first
+/// (a fresh machine's package lists may be empty or stale). Each pair is (command, package).
+fn ensure_debian_packages(needed: &[(&str, &str)]) -> TaskResult {
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(command, _)| !on_path(command))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    step("Installing Chromium (Debian)");
+    step(&format!("Installing {} (Debian)", missing.join(", ")));
+    run(Command::new("apt-get").args(["update", "-q"]))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-q", "chromium"])
+        .args(["install", "-y", "-q"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Whether `command` is an executable in a PATH directory (or the sbin ones, where Debian
+/// puts nginx and haproxy).
+fn on_path(command: &str) -> bool {
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .any(|dir| dir.join(command).is_file())
 }
 
 fn bench() -> TaskResult {
     ensure_postgres()?;
-    // `wrk --version` exits non-zero, so only whether it runs at all is checked.
-    if Command::new("wrk").arg("--version").output().is_err() {
-        step("Installing wrk (Debian)");
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "wrk"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    ensure_debian_packages(&[("wrk", "wrk"), ("nginx", "nginx"), ("openssl", "openssl")])?;
     step("Benchmarking the token endpoint (release build; the first build takes a few minutes)");
     run(cargo().args(["bench", "--package", "clavis", "--bench", "token_endpoint"]))
 }
