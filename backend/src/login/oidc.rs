@@ -259,11 +259,12 @@ fn screen_claims(claims: &mut serde_json::Map<String, serde_json::Value>) -> Vec
             .any(validate::has_control_character),
         _ => false,
     };
-    let ignored: Vec<String> = claims
+    let mut ignored: Vec<String> = claims
         .iter()
         .filter(|(_, value)| unreadable(value))
         .map(|(name, _)| name.clone())
         .collect();
+    ignored.sort();
     for name in &ignored {
         claims.remove(name);
     }
@@ -331,9 +332,10 @@ mod tests {
         assert_eq!(identity.acr.as_deref(), Some("urn:mfa"));
         assert!(!identity.claims.contains_key("organisation"));
         assert!(identity.claims.contains_key("roles"));
-        let mut ignored = identity.ignored_claims;
-        ignored.sort();
-        assert_eq!(ignored, ["amr", "email", "name", "organisation"]);
+        assert_eq!(
+            identity.ignored_claims,
+            ["amr", "email", "name", "organisation"]
+        );
     }
 
     #[test]
