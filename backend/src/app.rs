@@ -17,7 +17,7 @@ use crate::keys::Keys;
 use crate::login::{self, LoginService, attempt, session};
 use crate::notify::{self, Mailer, Notifier};
 use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
-use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, users};
+use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, storable_text, users};
 
 /// What request handlers share.
 #[derive(Clone)]
@@ -205,6 +205,7 @@ fn portal_api() -> actix_web::Scope<
 > {
     web::scope("/api/v1")
         .wrap(middleware::from_fn(login::csrf::protect))
+        .wrap(middleware::from_fn(storable_text::guard))
         .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
         .configure(openapi::routes)
         .configure(users::http::routes)

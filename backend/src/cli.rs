@@ -265,6 +265,13 @@ impl PersonArgs {
 
 /// Parses the command line, runs the command, and prints any error as one line.
 pub fn run() -> ExitCode {
+    if let Some(refused) = std::env::args_os()
+        .skip(1)
+        .find_map(|arg| argument_refusal(&arg.to_string_lossy()))
+    {
+        eprintln!("error: {refused}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -454,6 +461,22 @@ fn admin(
             unreachable!("handled before opening an admin connection")
         }
     }
+}
+
+/// Why an argument is refused before anything runs: it holds a control character other
+/// than a line break (which a description may hold). No name, identifier or code takes one,
+/// and echoing it in an error could drive the operator's terminal. (U+0000 cannot reach a
+/// program through its arguments at all.) The argument is shown with such characters escaped.
+fn argument_refusal(arg: &str) -> Option<String> {
+    arg.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+        .then(|| {
+            format!(
+                "the argument \"{}\" holds {}; only line breaks are allowed, in a description",
+                arg.escape_debug(),
+                validate::CONTROL_CHARACTERS
+            )
+        })
 }
 
 /// Folds a multi-line message (libpq's, for one) onto a single line.

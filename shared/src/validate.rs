@@ -42,6 +42,17 @@ impl ValidationError {
 
 type Checked<T> = Result<T, ValidationError>;
 
+/// The characters no name, identifier or code in Clavis may hold, as people read them in a
+/// message: Unicode's control characters (category Cc).
+pub const CONTROL_CHARACTERS: &str = "control characters (U+0000 to U+001F, U+007F to U+009F)";
+
+/// Whether `text` holds a control character (Unicode category Cc: C0, DEL and C1). Such
+/// text is never a valid name or identifier, and its U+0000 cannot even be stored by
+/// PostgreSQL.
+pub fn has_control_character(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 /// A display name: trimmed, non-empty, at most `max` characters, no control characters.
 fn display_name(field: &'static str, what: &str, value: &str, max: usize) -> Checked<String> {
     let trimmed = value.trim();
@@ -57,10 +68,10 @@ fn display_name(field: &'static str, what: &str, value: &str, max: usize) -> Che
             format!("{what} must be at most {max} characters long."),
         ));
     }
-    if trimmed.chars().any(char::is_control) {
+    if has_control_character(trimmed) {
         return Err(ValidationError::new(
             field,
-            format!("{what} must not contain control characters such as tabs or line breaks."),
+            format!("{what} must not contain {CONTROL_CHARACTERS}, such as tabs or line breaks."),
         ));
     }
     Ok(trimmed.to_owned())
@@ -78,12 +89,25 @@ pub fn secret_name(value: &str) -> Checked<String> {
     display_name("name", "The secret name", value, MAX_SECRET_NAME_CHARS)
 }
 
+/// An application's description: free text of several lines, so line breaks (LF, CR) are
+/// the only control characters it may hold.
 pub fn description(value: &str) -> Checked<String> {
     let trimmed = value.trim();
     if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ValidationError::new(
             "description",
             format!("The description must be at most {MAX_DESCRIPTION_CHARS} characters long."),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        return Err(ValidationError::new(
+            "description",
+            format!(
+                "The description must not contain {CONTROL_CHARACTERS} other than line breaks, such as tabs."
+            ),
         ));
     }
     Ok(trimmed.to_owned())
@@ -396,6 +420,35 @@ mod tests {
         assert!(secret_name(&"x".repeat(64)).is_ok());
         assert!(secret_name(&"x".repeat(65)).is_err());
         assert!(organisation_name("Acme\nCorp").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_their_class_named() {
+        for text in [
+            "Acme\0Corp",
+            "Acme\u{1}",
+            "Acme\u{7f}",
+            "Acme\u{9f}Corp",
+            "a\tb",
+        ] {
+            let refused = organisation_name(text).unwrap_err();
+            assert_eq!(refused.field, "name");
+            assert_eq!(
+                refused.message,
+                "The organisation name must not contain control characters (U+0000 to U+001F, \
+                 U+007F to U+009F), such as tabs or line breaks."
+            );
+        }
+        assert_eq!(
+            description("first line\r\nsecond line").unwrap(),
+            "first line\r\nsecond line"
+        );
+        let refused = description("tab\there").unwrap_err();
+        assert_eq!(refused.field, "description");
+        assert!(refused.message.contains("other than line breaks"));
+        assert!(description("nul\0").is_err());
+        assert!(has_control_character("\u{7f}"));
+        assert!(!has_control_character("Ünïcödé ✓"));
     }
 
     #[test]

@@ -240,10 +240,13 @@ fn sign_in(
             .clone()
             .unwrap_or_else(|| identity.subject.clone()),
     };
-    let evidence = serde_json::json!({
+    let mut evidence = serde_json::json!({
         "issuer": identity.issuer, "subject": identity.subject,
         "amr": identity.amr, "acr": identity.acr,
     });
+    if !identity.ignored_claims.is_empty() {
+        evidence["ignored_claims"] = identity.ignored_claims.clone().into();
+    }
     let refused = |conn: &mut DbConn, refusal: Refusal| {
         let mut details = evidence.clone();
         details["reason"] = refusal.reason().into();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use crate::config::LoginSettings;
+use clavis_shared::validate;
 
 /// How long the provider's discovery document and keys are reused before being fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(300);
@@ -55,6 +56,9 @@ pub struct Identity {
     pub acr: Option<String>,
     /// Every claim, for the configured role and organisation claims.
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Optional claims left out because their text holds a control character (see
+    /// [`screen_claims`]), for the audit trail.
+    pub ignored_claims: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,11 +141,11 @@ impl Provider {
             .claims(&client.id_token_verifier(), &Nonce::new(nonce))
             .map_err(|e| LoginError::InvalidIdToken(e.to_string()))?;
         let claims = payload_of(&id_token.to_string())?;
-        Ok(identity_from(
+        identity_from(
             verified.issuer().to_string(),
             verified.subject().to_string(),
             claims,
-        ))
+        )
     }
 
     /// The provider's end-session URL (RP-initiated logout) that returns to the portal, when
@@ -203,18 +207,33 @@ fn payload_of(compact: &str) -> Result<serde_json::Map<String, serde_json::Value
     serde_json::from_slice(&bytes).map_err(|_| invalid())
 }
 
+/// The identity in verified claims. A `sub` with a control character refuses the sign-in:
+/// it is the key of the person's record, and no provider Clavis supports issues one.
 fn identity_from(
     issuer: String,
     subject: String,
-    claims: serde_json::Map<String, serde_json::Value>,
-) -> Identity {
+    mut claims: serde_json::Map<String, serde_json::Value>,
+) -> Result<Identity, LoginError> {
+    if validate::has_control_character(&subject) {
+        return Err(LoginError::InvalidIdToken(format!(
+            "its sub claim holds {}",
+            validate::CONTROL_CHARACTERS
+        )));
+    }
+    let ignored_claims = screen_claims(&mut claims);
+    if !ignored_claims.is_empty() {
+        tracing::warn!(
+            ?ignored_claims,
+            "an ID token's claims hold control characters; they were ignored"
+        );
+    }
     let text = |name: &str| {
         claims
             .get(name)
             .and_then(|value| value.as_str())
             .map(str::to_owned)
     };
-    Identity {
+    Ok(Identity {
         issuer,
         subject,
         email: text("email"),
@@ -222,8 +241,34 @@ fn identity_from(
         name: text("name"),
         amr: strings(claims.get("amr")),
         acr: text("acr"),
+        ignored_claims,
         claims,
+    })
+}
+
+/// Removes every claim whose text (a string, or a string in a list) holds a control
+/// character, and returns their names. Such text cannot be stored (PostgreSQL refuses
+/// U+0000) nor shown; ignoring an optional claim (name, e-mail, amr, acr, a role or an
+/// organisation) can only take away access, never grant it.
+fn screen_claims(claims: &mut serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let unreadable = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => validate::has_control_character(text),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .any(validate::has_control_character),
+        _ => false,
+    };
+    let mut ignored: Vec<String> = claims
+        .iter()
+        .filter(|(_, value)| unreadable(value))
+        .map(|(name, _)| name.clone())
+        .collect();
+    ignored.sort();
+    for name in &ignored {
+        claims.remove(name);
     }
+    ignored
 }
 
 /// A claim that is a list of strings, or a single string.
@@ -258,4 +303,48 @@ fn describe_error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn optional_claims_with_control_characters_are_ignored() {
+        let identity = identity_from(
+            "https://idp.example.org".into(),
+            "ann".into(),
+            claims(json!({
+                "email": "ann\u{0}@example.org", "email_verified": true, "name": "Ann\u{1b}[31m",
+                "amr": ["pwd", "otp\u{0}"], "acr": "urn:mfa", "organisation": "Acme\u{0}",
+                "roles": ["credential_management"],
+            })),
+        )
+        .unwrap();
+        assert_eq!(identity.email, None);
+        assert_eq!(identity.name, None);
+        assert!(identity.amr.is_empty());
+        assert_eq!(identity.acr.as_deref(), Some("urn:mfa"));
+        assert!(!identity.claims.contains_key("organisation"));
+        assert!(identity.claims.contains_key("roles"));
+        assert_eq!(
+            identity.ignored_claims,
+            ["amr", "email", "name", "organisation"]
+        );
+    }
+
+    #[test]
+    fn a_subject_with_a_control_character_is_refused() {
+        let refused = identity_from(
+            "https://idp.example.org".into(),
+            "ann\u{0}".into(),
+            claims(json!({})),
+        );
+        assert!(matches!(refused, Err(LoginError::InvalidIdToken(_))));
+    }
 }

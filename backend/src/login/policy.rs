@@ -81,6 +81,7 @@ mod tests {
             amr: amr.iter().map(|s| s.to_string()).collect(),
             acr: acr.map(str::to_owned),
             claims: claims.as_object().cloned().unwrap_or_default(),
+            ignored_claims: Vec::new(),
         }
     }
 

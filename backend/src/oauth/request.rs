@@ -1,5 +1,10 @@
 //! Reading an OAuth request: a form-encoded POST body (never the query string), each
 //! parameter at most once, and the client's credentials by exactly one method.
+//!
+//! A client_id with a control character (U+0000 to U+001F, U+007F to U+009F) is refused here,
+//! as `invalid_client`, before anything looks it up: Clavis never issues such an id, and
+//! PostgreSQL cannot even compare text holding U+0000, so the answer must not depend on the
+//! database, and such a request must not take a connection.
 
 use actix_web::HttpRequest;
 use actix_web::web;
@@ -11,6 +16,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use super::error::OAuthError;
+use clavis_shared::validate;
 
 /// Larger bodies are refused: a token request is a few hundred bytes.
 const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -161,6 +167,7 @@ pub fn client_credentials(
     };
     if credentials.client_id.is_empty()
         || credentials.client_id.chars().count() > MAX_CLIENT_ID_CHARS
+        || validate::has_control_character(&credentials.client_id)
     {
         return Err(OAuthError::invalid_client(
             credentials.method == AuthMethod::ClientSecretBasic,
@@ -231,6 +238,24 @@ mod tests {
             client_credentials(&req, &params).unwrap_err().code,
             super::super::error::ErrorCode::InvalidRequest
         );
+    }
+
+    #[test]
+    fn a_client_id_with_a_control_character_is_an_unknown_client() {
+        for client_id in ["x%00y", "x%01y", "x%7Fy", "x%C2%85y"] {
+            let header = format!("Basic {}", STANDARD.encode(format!("{client_id}:secret")));
+            let req = TestRequest::default()
+                .insert_header(("Authorization", header))
+                .to_http_request();
+            let refused = client_credentials(&req, &Params(HashMap::new())).unwrap_err();
+            assert_eq!(refused.code, super::super::error::ErrorCode::InvalidClient);
+
+            let body = format!("client_id={client_id}&client_secret=secret");
+            let params = parse_form(body.as_bytes()).unwrap();
+            let req = TestRequest::default().to_http_request();
+            let refused = client_credentials(&req, &params).unwrap_err();
+            assert_eq!(refused.code, super::super::error::ErrorCode::InvalidClient);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use clavis_shared::dto::ApiGrant;
+use clavis_shared::validate;
 use serde::{Deserialize, Serialize};
 
 use super::request::Params;
@@ -48,7 +49,7 @@ impl TokenRequest {
                 "The grant_type parameter is required.",
             )),
             Some("client_credentials") => Ok(Self::ClientCredentials {
-                scope: params.get("scope").map(str::to_owned),
+                scope: scope(params)?,
                 target: target(params)?,
             }),
             Some(other) => Err(OAuthError::unsupported_grant_type(other)),
@@ -56,7 +57,39 @@ impl TokenRequest {
     }
 }
 
+/// The `scope` parameter, if it has the syntax of RFC 6749 §3.3: scope names as Clavis
+/// accepts them for APIs (printable ASCII other than `"` and `\`), separated by spaces.
+/// Anything else, a control character above all, cannot name a granted scope, and is not
+/// repeated back in the answer.
+fn scope(params: &Params) -> Result<Option<String>, OAuthError> {
+    let Some(scope) = params.get("scope") else {
+        return Ok(None);
+    };
+    let malformed = scope
+        .split(' ')
+        .any(|name| !name.is_empty() && validate::scope(name).is_err());
+    if malformed {
+        return Err(OAuthError::invalid_scope(
+            "The scope parameter may hold only scope names of printable ASCII characters other \
+             than \" and \\, separated by spaces (RFC 6749 §3.3).",
+        ));
+    }
+    Ok(Some(scope.to_owned()))
+}
+
+/// The API asked for. An identifier with a control character names no API (an audience is
+/// a URI, a code is letters and digits), so it is refused without being repeated back.
 fn target(params: &Params) -> Result<Option<String>, OAuthError> {
+    for name in ["resource", "audience"] {
+        if params
+            .get(name)
+            .is_some_and(validate::has_control_character)
+        {
+            return Err(OAuthError::invalid_target(format!(
+                "The {name} parameter holds a control character; no API's identifier does."
+            )));
+        }
+    }
     match (params.get("resource"), params.get("audience")) {
         (Some(resource), Some(audience)) if resource != audience => {
             Err(OAuthError::invalid_request(
@@ -265,6 +298,49 @@ mod tests {
         let (a, b) = (new_jti().unwrap(), new_jti().unwrap());
         assert_ne!(a, b);
         assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 4);
+    }
+
+    fn params(body: &str) -> Params {
+        form_urlencoded::parse(body.as_bytes())
+            .map(|(name, value)| {
+                (
+                    name.into_owned(),
+                    zeroize::Zeroizing::new(value.into_owned()),
+                )
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+            .into()
+    }
+
+    #[test]
+    fn scopes_and_targets_with_control_characters_are_refused_unrepeated() {
+        for scope in ["read%00", "read%09write", "read%7F", "caf%C3%A9"] {
+            let refused = TokenRequest::parse(&params(&format!(
+                "grant_type=client_credentials&scope={scope}"
+            )))
+            .err()
+            .unwrap();
+            assert_eq!(refused.code, super::super::ErrorCode::InvalidScope);
+            assert!(
+                !refused.description.contains("read"),
+                "{}",
+                refused.description
+            );
+        }
+        for target in ["resource=https://a%00b", "audience=S%01MC"] {
+            let refused =
+                TokenRequest::parse(&params(&format!("grant_type=client_credentials&{target}")))
+                    .err()
+                    .unwrap();
+            assert_eq!(refused.code, super::super::ErrorCode::InvalidTarget);
+            assert!(!refused.description.contains('\0'));
+        }
+        assert!(
+            TokenRequest::parse(&params(
+                "grant_type=client_credentials&scope=manifest.read%20manifest.write"
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -31,6 +31,11 @@ struct IdentityProvider {
 impl IdentityProvider {
     /// Starts it for a Clavis at `clavis`; `issuer` overrides its issuer (behind a proxy).
     fn start(clavis: &str, issuer: Option<&str>) -> Self {
+        Self::start_with(clavis, issuer, None)
+    }
+
+    /// Starts it with the people and clients of `fixture` instead of users.fixture.json.
+    fn start_with(clavis: &str, issuer: Option<&str>, fixture: Option<&std::path::Path>) -> Self {
         assert!(
             std::path::Path::new(E2E)
                 .join("node_modules/oidc-provider")
@@ -38,14 +43,19 @@ impl IdentityProvider {
             "the login tests need the local OpenID Connect provider: run `npm ci` in e2e/ \
              (`cargo xtask test` does)"
         );
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg("oidc/server.js")
             .current_dir(E2E)
             .env("OIDC_PORT", "0")
             .env("OIDC_ISSUER", issuer.unwrap_or(""))
             .env("OIDC_REDIRECT_URIS", format!("{clavis}/auth/callback"))
             .env("OIDC_POST_LOGOUT_REDIRECT_URIS", format!("{clavis}/"))
-            .stdout(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(fixture) = fixture {
+            command.env("OIDC_FIXTURE", fixture);
+        }
+        let mut child = command
             .spawn()
             .expect("node runs the local OpenID Connect provider");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -704,7 +714,169 @@ async fn a_callback_this_browser_did_not_start_is_refused(test_db: TestDb) {
     assert_eq!(server.db.count("sessions"), 0);
 }
 
+/// Signs in with the password and the current TOTP code; returns the page the browser ends on.
+async fn sign_in_with(
+    browser: &mut Browser,
+    clavis: &str,
+    email: &str,
+    password: &str,
+    totp_secret: &str,
+) -> reqwest::Response {
+    let form = browser.get(&format!("{clavis}/auth/login")).await;
+    let interaction = form.url().as_str().trim_end_matches('/').to_owned();
+    browser
+        .post_form(
+            &format!("{interaction}/login"),
+            &[("email", email), ("password", password)],
+        )
+        .await;
+    browser
+        .post_form(
+            &format!("{interaction}/otp"),
+            &[("otp", &totp(totp_secret))],
+        )
+        .await
+}
+
+/// ID tokens whose claims hold U+0000, from a provider that really signs them: a `sub`
+/// with one refuses the sign-in, optional claims with one are ignored and audited, and
+/// neither gets a 5xx on PostgreSQL.
+async fn claims_with_control_characters_are_refused_or_ignored(test_db: TestDb) {
+    let seeded = seed(&test_db);
+    let totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let fixture = tempfile::tempdir().unwrap();
+    let fixture_file = fixture.path().join("users.json");
+    let people = json!({
+        "users": [
+            { "sub": "nul\u{0}sub", "email": "nils@acme.test", "name": "Nils",
+              "password": "fixture-password-nils", "totp_secret": totp_secret },
+            { "sub": "claims-carl", "email": "carl\u{0}@acme.test", "name": "Carl\u{0}",
+              "password": "fixture-password-carl", "totp_secret": totp_secret,
+              "claims": { "roles": ["credential_management"], "organisation": "Acme\u{0}" } },
+            { "sub": "named-nina", "email": "nina@acme.test", "name": "Nina\u{1b}[31m",
+              "password": "fixture-password-nina", "totp_secret": totp_secret },
+        ],
+        "clients": [{ "client_id": "clavis-portal", "client_secret": "fixture-portal-client-secret" }],
+    });
+    std::fs::write(&fixture_file, people.to_string()).unwrap();
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start_with(&clavis, None, Some(&fixture_file));
+    let settings = login_settings(
+        &provider.issuer,
+        "oidc_role_claim = \"roles\"\noidc_organisation_claim = \"organisation\"",
+    );
+    let server = TestServer::start_on(test_db, &settings, listener).await;
+    grant(
+        &server,
+        "nina@acme.test",
+        Role::Viewer,
+        Some(&seeded.organisation.id),
+    );
+    let users_before = server.db.count("users");
+
+    let mut nils = Browser::new();
+    let refused = sign_in_with(
+        &mut nils,
+        &clavis,
+        "nils@acme.test",
+        "fixture-password-nils",
+        totp_secret,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("could not be verified")
+    );
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(outcome, "failure");
+    assert_eq!(
+        details["reason"],
+        "the ID token is not valid: its sub claim holds control characters (U+0000 to U+001F, \
+         U+007F to U+009F)"
+    );
+    assert_eq!(
+        server.db.count("users"),
+        users_before,
+        "no record for that sub"
+    );
+
+    // Carl's e-mail, name and organisation are ignored: he is known, but has no role.
+    let mut carl = Browser::new();
+    let refused = sign_in_with(
+        &mut carl,
+        &clavis,
+        "carl\u{0}@acme.test",
+        "fixture-password-carl",
+        totp_secret,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("no access to Clavis yet")
+    );
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(
+        (outcome.as_str(), &details["reason"]),
+        ("failure", &json!("no_role"))
+    );
+    assert_eq!(
+        details["ignored_claims"],
+        json!(["email", "name", "organisation"])
+    );
+
+    // Nina's name is ignored; she signs in with the role granted to her address.
+    let mut nina = Browser::new();
+    let signed_in = sign_in_with(
+        &mut nina,
+        &clavis,
+        "nina@acme.test",
+        "fixture-password-nina",
+        totp_secret,
+    )
+    .await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    assert!(nina.session_cookie().is_some());
+    let (outcome, details) = last_login_event(&server);
+    assert_eq!(outcome, "success");
+    assert_eq!(details["ignored_claims"], json!(["name"]));
+    assert_eq!(server.db.count("sessions"), 1);
+
+    // The sign-in's own parameters: a NUL gets the usual refusal, or the start page.
+    let stray = reqwest::get(format!(
+        "{clavis}/auth/callback?code=a%00b&state=c%00d&error=e%00f"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(stray.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        stray
+            .text()
+            .await
+            .unwrap()
+            .contains("expired or was already used")
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = no_redirects
+        .get(format!("{clavis}/auth/login?return_to=/applications%00x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+}
+
 on_both_databases_async!(
+    claims_with_control_characters_are_refused_or_ignored,
     a_manager_signs_in_with_password_and_totp_and_signs_out,
     a_login_without_a_second_factor_is_refused_with_the_reason,
     a_person_without_a_role_is_refused_and_bootstrap_admins_get_in,

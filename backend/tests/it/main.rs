@@ -6,6 +6,7 @@ mod smtp_sink;
 mod support;
 
 mod apps;
+mod bad_text;
 mod cli;
 mod http;
 mod keys;
