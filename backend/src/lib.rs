@@ -23,4 +23,5 @@ pub mod orgs;
 pub mod secrets;
 pub mod serve;
 pub mod site;
+pub mod tls;
 pub mod users;

@@ -16,4 +16,5 @@ mod portal;
 mod reminders;
 mod secrets;
 mod storage;
+mod tls;
 mod users;
