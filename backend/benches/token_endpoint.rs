@@ -4,7 +4,9 @@
 //! Scenarios:
 //! (a) repeated valid requests from a few clients (the verified-secret fast path);
 //! (b) first requests from many distinct clients (every one needs argon2id);
-//! (c) (a) again while another machine floods wrong secrets.
+//! (c) (a) again while another machine floods wrong secrets;
+//! (d) (a) over HTTPS (keep-alive, so one TLS handshake per connection), from a second
+//!     `clavis serve` on the same database with a certificate made by the bench.
 //!
 //! Needs `wrk` (Debian package) and the local PostgreSQL. The load generator shares the two
 //! cores with the server: compare figures of one run, not across machines.
@@ -125,6 +127,7 @@ fn run_backend(backend: &str) {
         &format!("(a) repeated valid, {FEW_CLIENTS} clients"),
         &repeated,
     );
+    repeated_over_https(backend, &url, dir.path(), &few, &repeated);
     settle(&db, pg_name.is_some());
     let first = wrk(&base, &many, FIRST_USE_SECS);
     report(
@@ -265,14 +268,86 @@ fn settle(db: &Database, postgres: bool) {
     db.conn().unwrap().batch_execute(tidy).unwrap();
 }
 
+/// Scenario (d): the requests of (a) over HTTPS, reported with their share of (a)'s rate.
+fn repeated_over_https(
+    backend: &str,
+    url: &str,
+    dir: &std::path::Path,
+    few: &[Client],
+    plain: &Figures,
+) {
+    let (mut server, base) = serve_https(url, dir);
+    // Each client proves its secret to this process once, as in (a).
+    wrk(&base, few, 2);
+    let https = wrk(&base, few, RUN_SECS);
+    report(
+        backend,
+        &format!("(d) repeated valid over HTTPS, {FEW_CLIENTS} clients"),
+        &https,
+    );
+    println!(
+        "{:<10} {:<44} {:>9.0}% of (a)",
+        backend,
+        "    (d) kept",
+        100.0 * https.tokens_per_sec / plain.tokens_per_sec
+    );
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+}
+
+/// A second `clavis serve`, on HTTPS with a self-signed certificate for 127.0.0.1 (wrk does
+/// not verify certificates; the readiness check trusts only this one): (process, base URL).
+fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (dir.join("https-cert.pem"), dir.join("https-key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("https://127.0.0.1:{port}");
+    let server = Command::new(env!("CARGO_BIN_EXE_clavis"))
+        .arg("serve")
+        .env("CLAVIS_DATABASE_URL", url)
+        .env("CLAVIS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CLAVIS_PUBLIC_URL", &base)
+        .env("CLAVIS_TLS_CERT_FILE", &cert_file)
+        .env("CLAVIS_TLS_KEY_FILE", &key_file)
+        .env("CLAVIS_MASTER_KEY_FILE", dir.join("master.key"))
+        .env("CLAVIS_DATABASE_POOL_SIZE", "16")
+        .env("CLAVIS_LOG_LEVEL", "error")
+        .spawn()
+        .expect("start clavis serve over HTTPS");
+    let trusting = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    wait_until_ready_with(&trusting, &base);
+    (server, base)
+}
+
 fn wait_until_ready(base: &str) {
+    wait_until_ready_with(&reqwest::Client::new(), base);
+}
+
+fn wait_until_ready_with(http: &reqwest::Client, base: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         for _ in 0..200 {
-            if let Ok(response) = reqwest::get(format!("{base}/readyz")).await
+            if let Ok(response) = http.get(format!("{base}/readyz")).send().await
                 && response.status() == 200
             {
                 return;

@@ -24,4 +24,5 @@ pub mod secrets;
 pub mod serve;
 pub mod site;
 pub mod storable_text;
+pub mod tls;
 pub mod users;

@@ -17,4 +17,5 @@ mod portal;
 mod reminders;
 mod secrets;
 mod storage;
+mod tls;
 mod users;
