@@ -13,6 +13,7 @@ mod login;
 mod oauth;
 mod organisations;
 mod portal;
+mod proxy;
 mod reminders;
 mod secrets;
 mod storage;
