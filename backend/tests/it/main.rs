@@ -1,6 +1,7 @@
 //! Integration tests: every test runs against SQLite and against the local PostgreSQL,
 //! each in a database of its own.
 
+mod nginx;
 mod server;
 mod smtp_sink;
 mod support;
