@@ -7,8 +7,10 @@
 //! (c) (a) again while another machine floods wrong secrets;
 //! (d) (a) over HTTPS (keep-alive, so one TLS handshake per connection), from a second
 //!     `clavis serve` on the same database with a certificate made by the bench.
+//! (e) behind a real nginx (Clavis trusting it): (a) through nginx, then again while another
+//!     client on the same proxy and address floods malformed values and unknown client_ids.
 //!
-//! Needs `wrk` (Debian package) and the local PostgreSQL. The load generator shares the two
+//! Needs `wrk` and `nginx` (Debian packages) and the local PostgreSQL. The load generator shares the two
 //! cores with the server: compare figures of one run, not across machines.
 
 use base64::Engine;
@@ -23,6 +25,9 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+#[path = "../tests/it/nginx.rs"]
+mod nginx;
 
 const FEW_CLIENTS: usize = 4;
 const MANY_CLIENTS: usize = 1_000;
@@ -113,6 +118,9 @@ fn run_backend(backend: &str) {
         .env("CLAVIS_MASTER_KEY_FILE", dir.path().join("master.key"))
         .env("CLAVIS_DATABASE_POOL_SIZE", "16")
         .env("CLAVIS_LOG_LEVEL", "error")
+        // For (e): nginx connects from 127.0.0.1. Direct requests from there carry no
+        // forwarding headers, so (a) to (c) are unchanged.
+        .env("CLAVIS_TRUSTED_PROXIES", "127.0.0.1")
         .spawn()
         .expect("start clavis serve");
     wait_until_ready(&base);
@@ -140,9 +148,10 @@ fn run_backend(backend: &str) {
     let flooding = Arc::new(AtomicBool::new(true));
     let (flood_requests, flood_throttled) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let flood = flood_wrong_secrets(
-        &base,
-        &flooded,
+    let flood = flood(
+        &format!("{base}/oauth2/token"),
+        vec![wrong_secret(&flooded).basic()],
+        "127.0.0.2",
         &flooding,
         &flood_requests,
         &flood_throttled,
@@ -163,6 +172,9 @@ fn run_backend(backend: &str) {
         flood_requests.load(Ordering::SeqCst),
         flood_throttled.load(Ordering::SeqCst)
     );
+
+    settle(&db, pg_name.is_some());
+    behind_proxy(backend, &base, &few);
 
     // SIGTERM: a graceful stop that writes the queued audit events.
     Command::new("kill")
@@ -482,28 +494,81 @@ fn report(backend: &str, scenario: &str, figures: &Figures) {
     );
 }
 
-/// Another machine (127.0.0.2) sending well-formed but wrong secrets for one client_id as
-/// fast as FLOOD_CONNECTIONS connections allow, until told to stop.
-fn flood_wrong_secrets(
-    base: &str,
-    target: &Client,
-    running: &Arc<AtomicBool>,
-    requests: &Arc<AtomicU64>,
-    throttled: &Arc<AtomicU64>,
-) -> std::thread::JoinHandle<()> {
+/// Scenario (e): the proven `clients` through nginx, alone and then while another client on
+/// the same proxy, from the same address, floods values that cannot be guesses.
+fn behind_proxy(backend: &str, base: &str, clients: &[Client]) {
+    let proxy = nginx::Nginx::start(base);
+    let alone = wrk(&proxy.base, clients, RUN_SECS);
+    report(backend, "(e) via nginx, repeated valid", &alone);
+    let junk: Vec<String> = (0..64)
+        .flat_map(|n| {
+            let unknown = Client {
+                client_id: format!("unknown-{n}"),
+                secret: secrets::value::ClientSecretValue::generate(uuid::Uuid::new_v4())
+                    .expose()
+                    .to_owned(),
+            };
+            let malformed = Client {
+                client_id: clients[n % clients.len()].client_id.clone(),
+                secret: format!("malformed-{n}"),
+            };
+            [unknown.basic(), malformed.basic()]
+        })
+        .collect();
+    let flooding = Arc::new(AtomicBool::new(true));
+    let (requests, throttled) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let flood = flood(
+        &proxy.url("/oauth2/token"),
+        junk,
+        "127.0.0.1",
+        &flooding,
+        &requests,
+        &throttled,
+    );
+    let flooded = wrk(&proxy.base, clients, RUN_SECS);
+    flooding.store(false, Ordering::SeqCst);
+    flood.join().unwrap();
+    report(backend, "(e) via nginx, during a junk flood", &flooded);
+    println!(
+        "{:<10} {:<44} {:>9.0}% of (e) alone, {} non-2xx; flood: {} requests, {} throttled (429)",
+        backend,
+        "    (e) kept",
+        100.0 * flooded.tokens_per_sec / alone.tokens_per_sec,
+        flooded.errors,
+        requests.load(Ordering::SeqCst),
+        throttled.load(Ordering::SeqCst)
+    );
+}
+
+/// A well-formed value for `target`'s secret id that is not its secret.
+fn wrong_secret(target: &Client) -> Client {
     let secret_id = secrets::value::secret_id_of(&target.secret).unwrap();
-    let wrong = Client {
+    Client {
         client_id: target.client_id.clone(),
         secret: secrets::value::ClientSecretValue::generate(secret_id)
             .expose()
             .to_owned(),
-    };
-    let (base, running, requests, throttled) = (
-        base.to_owned(),
+    }
+}
+
+/// Another client, bound to `source`, sending the `authorizations` (Basic headers) in turn
+/// to `url` as fast as FLOOD_CONNECTIONS connections allow, until told to stop.
+fn flood(
+    url: &str,
+    authorizations: Vec<String>,
+    source: &str,
+    running: &Arc<AtomicBool>,
+    requests: &Arc<AtomicU64>,
+    throttled: &Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
+    let (url, running, requests, throttled) = (
+        url.to_owned(),
         running.clone(),
         requests.clone(),
         throttled.clone(),
     );
+    let source = source.parse::<std::net::IpAddr>().unwrap();
+    let authorizations = Arc::new(authorizations);
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -511,25 +576,28 @@ fn flood_wrong_secrets(
             .unwrap();
         runtime.block_on(async move {
             let http = reqwest::Client::builder()
-                .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+                .local_address(source)
                 .build()
                 .unwrap();
             let tasks: Vec<_> = (0..FLOOD_CONNECTIONS)
-                .map(|_| {
-                    let (http, base, header) = (http.clone(), base.clone(), wrong.basic());
+                .map(|task| {
+                    let (http, url, authorizations) =
+                        (http.clone(), url.clone(), authorizations.clone());
                     let (running, requests, throttled) =
                         (running.clone(), requests.clone(), throttled.clone());
                     tokio::spawn(async move {
+                        let mut n = task;
                         while running.load(Ordering::SeqCst) {
                             let status = http
-                                .post(format!("{base}/oauth2/token"))
-                                .header("authorization", &header)
+                                .post(&url)
+                                .header("authorization", &authorizations[n % authorizations.len()])
                                 .header("content-type", "application/x-www-form-urlencoded")
                                 .body("grant_type=client_credentials")
                                 .send()
                                 .await
                                 .map(|r| r.status().as_u16())
                                 .unwrap_or(0);
+                            n += FLOOD_CONNECTIONS;
                             requests.fetch_add(1, Ordering::SeqCst);
                             if status == 429 {
                                 throttled.fetch_add(1, Ordering::SeqCst);

@@ -2,7 +2,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, Error as WebError, HttpResponse, middleware, web};
+use actix_web::{App, Error as WebError, HttpMessage, HttpResponse, middleware, web};
 use clavis_shared::ErrorBody;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::config::SessionSettings;
 use crate::db::Database;
 use crate::error::Result;
+use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
 use crate::login::{self, LoginService, attempt, session};
 use crate::notify::{self, Mailer, Notifier};
@@ -28,6 +29,7 @@ pub struct AppState {
     pub keys: web::Data<Keys>,
     pub oauth: web::Data<OAuthService>,
     pub login: web::Data<LoginService>,
+    pub trusted_proxies: web::Data<TrustedProxies>,
 }
 
 /// The background work of a running instance: the audit writer, the maintenance loop (key
@@ -61,6 +63,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         issuer: config.issuer.clone(),
         public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
         max_token_lifetime_secs: config.token.max_lifetime_secs,
+        https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
@@ -89,6 +92,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         keys,
         oauth,
         login,
+        trusted_proxies: web::Data::new(TrustedProxies::new(config.trusted_proxies.clone())),
     };
     Ok((state, Background { stop, tasks }))
 }
@@ -168,6 +172,7 @@ pub fn build(
         .app_data(state.keys.clone())
         .app_data(state.oauth.clone())
         .app_data(state.login.clone())
+        .app_data(state.trusted_proxies.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| {
             bad_request(
                 "invalid_json",
@@ -183,6 +188,7 @@ pub fn build(
             )
         }))
         .wrap(security_headers())
+        .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
@@ -240,8 +246,8 @@ fn security_headers() -> middleware::DefaultHeaders {
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
 }
 
-/// Logs each request's method, path (never the query string, which may carry credentials),
-/// status and duration.
+/// Logs each request's client address (see [`forwarded`]), method, path (never the query
+/// string, which may carry credentials), status and duration.
 fn access_log<S, B>(
     req: ServiceRequest,
     service: &S,
@@ -256,7 +262,13 @@ where
     async move {
         let response = response.await?;
         if let Some((method, path, started)) = logged {
+            let client = response
+                .request()
+                .extensions()
+                .get::<ClientOrigin>()
+                .map(|origin| origin.address);
             tracing::info!(
+                client = client.map(tracing::field::display),
                 %method,
                 %path,
                 status = response.status().as_u16(),

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod forwarded;
 pub mod health;
 pub mod keys;
 pub mod logging;

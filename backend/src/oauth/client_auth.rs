@@ -11,6 +11,7 @@ use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
@@ -20,10 +21,10 @@ use zeroize::Zeroizing;
 use super::error::OAuthError;
 use super::lookup::CredentialLookup;
 use super::request::{AuthMethod, ClientCredentials};
-use super::throttle::{self, Throttle};
+use super::throttle::{RetryAfter, Throttle};
 use crate::apps;
 use crate::db::Database;
-use crate::secrets::{ClientApplication, hash, value};
+use crate::secrets::{ClientApplication, StoredCredential, hash, value};
 use clavis_shared::dto::ApiGrant;
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
@@ -98,63 +99,88 @@ impl ClientAuthenticator {
         }
     }
 
-    /// Checks the credentials.
+    /// Checks the credentials presented from `source` (the client's address).
+    ///
+    /// The order is the throttle's guarantees: a value this instance already proved is
+    /// accepted before any throttle (only the fresh row decides); values that cannot be a
+    /// guess count only against `source`'s junk allowance; a real guess needs a place in
+    /// both the client_id's and `source`'s guess windows, decided the same way whether or
+    /// not its secret exists. Throttled requests are answered `429` after the tarpit.
     pub async fn authenticate(
         &self,
         db: &Database,
         credentials: &ClientCredentials,
+        source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Outcome, OAuthError> {
-        let basic = credentials.method == AuthMethod::ClientSecretBasic;
-        let refuse = |refusal| {
-            Ok(Outcome::Refused {
-                refusal,
-                error: OAuthError::invalid_client(basic),
-            })
-        };
         let Some(secret_id) = value::secret_id_of(&credentials.secret) else {
-            return refuse(
-                self.unknown_or(db, &credentials.client_id, Refusal::MalformedSecret)
-                    .await?,
-            );
+            return self
+                .junk(db, credentials, source, Refusal::MalformedSecret)
+                .await;
         };
-        let stored = self
-            .lookup
-            .find(&credentials.client_id, secret_id.to_string())
-            .await?;
-        let Some(stored) = stored else {
-            return refuse(
-                self.unknown_or(db, &credentials.client_id, Refusal::UnknownSecret)
-                    .await?,
-            );
-        };
-        if stored.expires_at <= now {
-            return refuse(Refusal::ExpiredSecret);
-        }
-        if !stored.application.enabled {
-            return refuse(Refusal::DisabledApplication);
-        }
+        let secret_id = secret_id.to_string();
         let digest = self.digest(&credentials.secret);
-        if !self.is_remembered(&stored.secret_id, &digest) {
-            if let Err(wait) = self
-                .throttle
-                .check(&throttle::client_key(&credentials.client_id))
-            {
-                return Err(OAuthError::throttled(wait));
-            }
-            if !self
-                .argon2_verify(&credentials.secret, &stored.secret_hash)
-                .await?
-            {
-                return refuse(Refusal::WrongSecret);
-            }
-            self.remember(&stored.secret_id, digest);
+        if self.is_remembered(&secret_id, &digest) {
+            let stored = self.lookup.find(&credentials.client_id, secret_id).await?;
+            return match usable(stored, now) {
+                Ok(stored) => Ok(authenticated(stored)),
+                Err(refusal) => self.junk(db, credentials, source, refusal).await,
+            };
         }
-        Ok(Outcome::Authenticated(AuthenticatedClient {
-            application: stored.application,
-            secret_id: stored.secret_id,
-            grants: stored.grants,
-        }))
+        let client_id = &credentials.client_id;
+        self.unless_throttled(self.throttle.check_guess(source, client_id))
+            .await?;
+        let stored = self.lookup.find(client_id, secret_id).await?;
+        let reservation = self
+            .unless_throttled(self.throttle.reserve_guess(source, client_id))
+            .await?;
+        let stored = match usable(stored, now) {
+            Ok(stored) => stored,
+            Err(refusal) => {
+                drop(reservation);
+                return self.junk(db, credentials, source, refusal).await;
+            }
+        };
+        if !self
+            .argon2_verify(&credentials.secret, &stored.secret_hash)
+            .await?
+        {
+            reservation.fail();
+            return Ok(refused(credentials, Refusal::WrongSecret));
+        }
+        drop(reservation);
+        self.remember(&stored.secret_id, digest);
+        Ok(authenticated(stored))
+    }
+
+    /// A throttle's refusal becomes a `429` after the tarpit, the same for every cause.
+    async fn unless_throttled<T>(&self, decision: Result<T, RetryAfter>) -> Result<T, OAuthError> {
+        match decision {
+            Ok(admitted) => Ok(admitted),
+            Err(retry_after) => {
+                self.throttle.tarpit().await;
+                Err(OAuthError::throttled(retry_after))
+            }
+        }
+    }
+
+    /// Refuses a request that cannot be a guess, counted against its source address only.
+    async fn junk(
+        &self,
+        db: &Database,
+        credentials: &ClientCredentials,
+        source: IpAddr,
+        refusal: Refusal,
+    ) -> Result<Outcome, OAuthError> {
+        self.unless_throttled(self.throttle.count_junk(source))
+            .await?;
+        let refusal = match refusal {
+            Refusal::MalformedSecret | Refusal::UnknownSecret => {
+                self.unknown_or(db, &credentials.client_id, refusal).await?
+            }
+            other => other,
+        };
+        Ok(refused(credentials, refusal))
     }
 
     /// Distinguishes an unknown client from a bad secret, for the audit trail only.
@@ -201,7 +227,7 @@ impl ClientAuthenticator {
     async fn argon2_verify(&self, presented: &str, stored_hash: &str) -> Result<bool, OAuthError> {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(OAuthError::unavailable(1));
+            return Err(OAuthError::overloaded());
         }
         let slot = self.argon2_slots.acquire().await;
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -225,5 +251,37 @@ impl ClientAuthenticator {
             .unwrap_or_else(|p| p.into_inner())
             .push(memory);
         Ok(matches)
+    }
+}
+
+/// The stored secret if it may be used now: it exists for this client, has not expired, and
+/// its application is enabled.
+fn usable(
+    stored: Option<StoredCredential>,
+    now: DateTime<Utc>,
+) -> Result<StoredCredential, Refusal> {
+    let stored = stored.ok_or(Refusal::UnknownSecret)?;
+    if stored.expires_at <= now {
+        return Err(Refusal::ExpiredSecret);
+    }
+    if !stored.application.enabled {
+        return Err(Refusal::DisabledApplication);
+    }
+    Ok(stored)
+}
+
+fn authenticated(stored: StoredCredential) -> Outcome {
+    Outcome::Authenticated(AuthenticatedClient {
+        application: stored.application,
+        secret_id: stored.secret_id,
+        grants: stored.grants,
+    })
+}
+
+/// The same `invalid_client` whatever the reason.
+fn refused(credentials: &ClientCredentials, refusal: Refusal) -> Outcome {
+    Outcome::Refused {
+        refusal,
+        error: OAuthError::invalid_client(credentials.method == AuthMethod::ClientSecretBasic),
     }
 }

@@ -15,7 +15,11 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidTarget,
-    /// Throttled or overloaded; sent with 429 or 503 and `Retry-After`.
+    /// Throttled (429) or shed under load (503), with `Retry-After`: the token endpoint's
+    /// registered code for "retry more slowly" (RFC 8628 §7.2, OAuth Extensions Error
+    /// registry), where RFC 6749 §5.2 has none.
+    SlowDown,
+    /// An internal failure; sent with 503 and `Retry-After`.
     TemporarilyUnavailable,
 }
 
@@ -98,14 +102,26 @@ impl OAuthError {
         Self {
             retry_after_secs: Some(retry_after_secs.max(1)),
             ..Self::new(
-                ErrorCode::TemporarilyUnavailable,
+                ErrorCode::SlowDown,
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed client authentications; retry later.",
             )
         }
     }
 
-    /// Clavis cannot take the request now (overload or an internal failure).
+    /// Every argon2id slot is taken and the queue for them is full: the request is shed.
+    pub fn overloaded() -> Self {
+        Self {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                ErrorCode::SlowDown,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy checking other client secrets; retry in a second.",
+            )
+        }
+    }
+
+    /// Clavis cannot take the request now (an internal failure).
     pub fn unavailable(retry_after_secs: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs.max(1)),
@@ -115,6 +131,14 @@ impl OAuthError {
                 "The server cannot handle the request now; retry later.",
             )
         }
+    }
+
+    /// Client credentials arrived over plain HTTP from another machine (RFC 6749 §2.3.1).
+    pub fn insecure_transport() -> Self {
+        Self::invalid_request(
+            "Client credentials must be sent over HTTPS (RFC 6749 section 2.3.1); this request \
+             came over plain HTTP. Use the https URL of this server.",
+        )
     }
 
     pub fn method_not_allowed() -> Self {

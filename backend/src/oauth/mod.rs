@@ -22,9 +22,11 @@ pub use usage::LastUsed;
 
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
+use std::net::IpAddr;
 
 use crate::audit::{Actor, AuditEvent, AuditSink};
 use crate::db::Database;
+use crate::forwarded::ClientOrigin;
 use crate::keys::{self, Keys};
 use client_auth::{AuthenticatedClient, Outcome};
 use request::{ClientCredentials, Params};
@@ -36,6 +38,9 @@ pub struct OAuthService {
     /// Where clients reach the endpoints, without a trailing slash.
     pub public_url: String,
     pub max_token_lifetime_secs: i32,
+    /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis
+    /// serves HTTPS itself or sits behind trusted proxies, so HTTPS is what clients have.
+    pub https_only: bool,
     pub keys: web::Data<Keys>,
     pub authenticator: ClientAuthenticator,
     pub usage: LastUsed,
@@ -68,31 +73,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(keys::jwks));
 }
 
-/// A request's peer address: the key for throttling and the audit trail.
-fn source_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
-}
-
-/// The common start of every OAuth endpoint: throttle by address, read the form, find the
-/// client's credentials.
+/// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
+/// another machine, read the form, find the client's credentials. Throttling comes later,
+/// in [`ClientAuthenticator::authenticate`], once a proven secret can be told apart.
 async fn begin(
     req: &HttpRequest,
     payload: web::Payload,
     service: &OAuthService,
-) -> Result<(String, Params, ClientCredentials), OAuthError> {
-    let source = source_address(req);
-    if let Err(retry_after) = service
-        .authenticator
-        .throttle
-        .check(&throttle::address_key(&source))
-    {
-        service.authenticator.throttle.tarpit().await;
-        return Err(OAuthError::throttled(retry_after));
+) -> Result<(ClientOrigin, Params, ClientCredentials), OAuthError> {
+    let origin = ClientOrigin::of(req);
+    if service.https_only && !origin.is_private_channel() {
+        return Err(OAuthError::insecure_transport());
     }
     let params = request::read_form(req, payload).await?;
     let credentials = request::client_credentials(req, &params)?;
-    Ok((source, params, credentials))
+    Ok((origin, params, credentials))
 }
 
 /// A request about a token (introspection, revocation): the client authenticated, and the
@@ -111,43 +106,40 @@ async fn token_query(
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<TokenQuery, OAuthError> {
-    let (source, params, credentials) = begin(req, payload, service).await?;
-    let client = authenticate(service, db, &credentials, &source, endpoint, now).await?;
+    let (origin, params, credentials) = begin(req, payload, service).await?;
+    let client = authenticate(service, db, &credentials, origin.address, endpoint, now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
     Ok(TokenQuery {
-        source,
+        source: origin.address.to_string(),
         client,
         token: zeroize::Zeroizing::new(token.to_owned()),
     })
 }
 
-/// Authenticates the client; a refusal is throttled, audited with its real reason, and
-/// answered with the same `invalid_client` whatever that reason was.
+/// Authenticates the client; a refusal is audited with its real reason and answered with
+/// the same `invalid_client` whatever that reason was.
 async fn authenticate(
     service: &OAuthService,
     db: &Database,
     credentials: &ClientCredentials,
-    source: &str,
+    source: IpAddr,
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
     match service
         .authenticator
-        .authenticate(db, credentials, now)
+        .authenticate(db, credentials, source, now)
         .await?
     {
         Outcome::Authenticated(client) => Ok(client),
         Outcome::Refused { refusal, error } => {
-            let throttle = &service.authenticator.throttle;
-            throttle.record_failure(&throttle::address_key(source));
-            throttle.record_failure(&throttle::client_key(&credentials.client_id));
             let actor = Actor::Client {
                 client_id: credentials.client_id.clone(),
             };
             let event = AuditEvent::failure("client.authenticate", &actor)
-                .source_address(source)
+                .source_address(&source.to_string())
                 .details(serde_json::json!({ "endpoint": endpoint, "reason": refusal.as_str() }));
             service.audit.record(event, now).await;
             Err(error)

@@ -117,9 +117,10 @@ pub async fn token(
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (source, params, credentials) = begin(&req, payload, &service).await?;
+    let (origin, params, credentials) = begin(&req, payload, &service).await?;
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
-    let client = authenticate(&service, &db, &credentials, &source, "token", now).await?;
+    let client = authenticate(&service, &db, &credentials, origin.address, "token", now).await?;
+    let source = origin.address.to_string();
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };

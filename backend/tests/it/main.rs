@@ -1,6 +1,7 @@
 //! Integration tests: every test runs against SQLite and against the local PostgreSQL,
 //! each in a database of its own.
 
+mod nginx;
 mod server;
 mod smtp_sink;
 mod support;
@@ -14,6 +15,7 @@ mod login;
 mod oauth;
 mod organisations;
 mod portal;
+mod proxy;
 mod reminders;
 mod secrets;
 mod storage;

@@ -686,11 +686,11 @@ async fn failures_are_throttled_per_address_and_client(db: TestDb) {
         .parse()
         .unwrap();
     assert!((1..=61).contains(&retry_after), "{retry_after}");
-    assert_oauth_error(throttled, 429, "temporarily_unavailable").await;
+    assert_oauth_error(throttled, 429, "slow_down").await;
 
     // Another machine guessing for the same client_id is held back too (no argon2id work) ...
     let elsewhere = attempt(http_from("127.0.0.3")).await;
-    assert_oauth_error(elsewhere, 429, "temporarily_unavailable").await;
+    assert_oauth_error(elsewhere, 429, "slow_down").await;
     // ... while the valid client, from its own address, is not slowed at all.
     for _ in 0..5 {
         assert_eq!(
