@@ -10,7 +10,7 @@ use crate::db::Database;
 use crate::tls::ServedCertificate;
 
 pub fn serve(config: Config, db: Database) -> anyhow::Result<()> {
-    // Certificate problems stop start-up before anything else happens.
+    // Certificate problems stop start-up before the server starts (one line, see cli::run).
     let certificate = config
         .tls
         .as_ref()

@@ -464,22 +464,7 @@ async fn refusals_need_no_pooled_connection(db: TestDb) {
 }
 
 fn cli_refuses_control_characters_before_touching_the_database(db: &TestDb) {
-    let clavis = |args: &[&str]| {
-        let workdir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("CLAVIS_") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .current_dir(workdir.path())
-            .env("CLAVIS_DATABASE_URL", &db.url)
-            .env("CLAVIS_LOG_LEVEL", "warn")
-            .args(args)
-            .output()
-            .expect("run clavis")
-    };
+    let clavis = |args: &[&str]| crate::cli::clavis(db, args);
     let before = row_counts(db);
     for (args, shown) in [
         (

@@ -15,7 +15,7 @@ on_both_databases!(
     reminders_are_previewed_and_sent_from_the_command_line,
 );
 
-fn clavis(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) fn clavis(db: &TestDb, args: &[&str]) -> Output {
     clavis_with(db, &[], args)
 }
 

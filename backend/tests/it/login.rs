@@ -714,28 +714,33 @@ async fn a_callback_this_browser_did_not_start_is_refused(test_db: TestDb) {
     assert_eq!(server.db.count("sessions"), 0);
 }
 
-/// Signs in with the password and the current TOTP code; returns the page the browser ends on.
-async fn sign_in_with(
-    browser: &mut Browser,
+/// Signs in, in a fresh browser, as a person of a test's own fixture whose password is
+/// `fixture-password-<who>`: the status and text of the page the browser ends on, and the
+/// browser.
+async fn sign_in_from_fixture(
     clavis: &str,
     email: &str,
-    password: &str,
+    who: &str,
     totp_secret: &str,
-) -> reqwest::Response {
+) -> (StatusCode, String, Browser) {
+    let mut browser = Browser::new();
     let form = browser.get(&format!("{clavis}/auth/login")).await;
     let interaction = form.url().as_str().trim_end_matches('/').to_owned();
+    let password = format!("fixture-password-{who}");
     browser
         .post_form(
             &format!("{interaction}/login"),
-            &[("email", email), ("password", password)],
+            &[("email", email), ("password", &password)],
         )
         .await;
-    browser
+    let page = browser
         .post_form(
             &format!("{interaction}/otp"),
             &[("otp", &totp(totp_secret))],
         )
-        .await
+        .await;
+    let status = page.status();
+    (status, page.text().await.unwrap(), browser)
 }
 
 /// ID tokens whose claims hold U+0000, from a provider that really signs them: a `sub`
@@ -774,23 +779,10 @@ async fn claims_with_control_characters_are_refused_or_ignored(test_db: TestDb) 
     );
     let users_before = server.db.count("users");
 
-    let mut nils = Browser::new();
-    let refused = sign_in_with(
-        &mut nils,
-        &clavis,
-        "nils@acme.test",
-        "fixture-password-nils",
-        totp_secret,
-    )
-    .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("could not be verified")
-    );
+    let (status, page, _) =
+        sign_in_from_fixture(&clavis, "nils@acme.test", "nils", totp_secret).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("could not be verified"), "{page}");
     let (outcome, details) = last_login_event(&server);
     assert_eq!(outcome, "failure");
     assert_eq!(
@@ -805,23 +797,10 @@ async fn claims_with_control_characters_are_refused_or_ignored(test_db: TestDb) 
     );
 
     // Carl's e-mail, name and organisation are ignored: he is known, but has no role.
-    let mut carl = Browser::new();
-    let refused = sign_in_with(
-        &mut carl,
-        &clavis,
-        "carl\u{0}@acme.test",
-        "fixture-password-carl",
-        totp_secret,
-    )
-    .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("no access to Clavis yet")
-    );
+    let (status, page, _) =
+        sign_in_from_fixture(&clavis, "carl\u{0}@acme.test", "carl", totp_secret).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("no access to Clavis yet"), "{page}");
     let (outcome, details) = last_login_event(&server);
     assert_eq!(
         (outcome.as_str(), &details["reason"]),
@@ -833,16 +812,9 @@ async fn claims_with_control_characters_are_refused_or_ignored(test_db: TestDb) 
     );
 
     // Nina's name is ignored; she signs in with the role granted to her address.
-    let mut nina = Browser::new();
-    let signed_in = sign_in_with(
-        &mut nina,
-        &clavis,
-        "nina@acme.test",
-        "fixture-password-nina",
-        totp_secret,
-    )
-    .await;
-    assert_eq!(signed_in.status(), StatusCode::OK);
+    let (status, _, nina) =
+        sign_in_from_fixture(&clavis, "nina@acme.test", "nina", totp_secret).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(nina.session_cookie().is_some());
     let (outcome, details) = last_login_event(&server);
     assert_eq!(outcome, "success");
