@@ -705,6 +705,23 @@ async fn a_callback_this_browser_did_not_start_is_refused(test_db: TestDb) {
     assert_eq!(server.db.count("sessions"), 0);
 }
 
+/// Clavis with the local provider as its identity provider: (provider, server, base URL).
+async fn clavis_with_provider(test_db: TestDb) -> (IdentityProvider, TestServer, String) {
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let server =
+        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
+    (provider, server, clavis)
+}
+
+/// A client that shows redirects instead of following them.
+fn not_following() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// Starts a sign-in without following it: the attempt cookie's `name=value` and the state
 /// sent to the provider.
 async fn start_sign_in(client: &reqwest::Client, clavis: &str) -> (String, String, String) {
@@ -751,14 +768,8 @@ async fn callback(clavis: &str, cookie: Option<&str>, query: &str) -> (StatusCod
 }
 
 async fn a_provider_error_shows_a_fixed_message_and_only_a_valid_code(test_db: TestDb) {
-    let (listener, clavis) = loopback_listener();
-    let provider = IdentityProvider::start(&clavis, None);
-    let server =
-        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (_provider, server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
 
     let (cookie, state, _) = start_sign_in(&client, &clavis).await;
     let description = "Call+%3Cb%3E555-EVIL%3C%2Fb%3E+to+restore+access";
@@ -793,14 +804,8 @@ async fn a_provider_error_shows_a_fixed_message_and_only_a_valid_code(test_db: T
 }
 
 async fn a_provider_error_with_a_wrong_or_missing_state_is_a_state_mismatch(test_db: TestDb) {
-    let (listener, clavis) = loopback_listener();
-    let provider = IdentityProvider::start(&clavis, None);
-    let _server =
-        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (_provider, _server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
     let (cookie, state, _) = start_sign_in(&client, &clavis).await;
     for query in [
         "error=access_denied&error_description=x&state=forged".to_owned(),
@@ -824,14 +829,8 @@ async fn a_provider_error_with_a_wrong_or_missing_state_is_a_state_mismatch(test
 }
 
 async fn a_tampered_or_foreign_attempt_cookie_is_refused(test_db: TestDb) {
-    let (listener, clavis) = loopback_listener();
-    let provider = IdentityProvider::start(&clavis, None);
-    let _server =
-        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (provider, _server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
     let (cookie, state, set_cookie) = start_sign_in(&client, &clavis).await;
     assert!(
         set_cookie.starts_with("clavis_login=")
@@ -906,14 +905,8 @@ fn rows_in_every_table(test_db: &TestDb) -> Vec<(String, i64)> {
 }
 
 async fn anonymous_sign_in_starts_write_nothing_to_the_database(test_db: TestDb) {
-    let (listener, clavis) = loopback_listener();
-    let provider = IdentityProvider::start(&clavis, None);
-    let server =
-        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let (_provider, server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
     start_sign_in(&client, &clavis).await; // discovery done, keys in place
     let before = rows_in_every_table(&server.db);
     assert!(
@@ -938,10 +931,7 @@ async fn an_https_public_url_brings_hsts_and_host_prefixed_cookies(test_db: Test
     let public = clavis.replace("http://", "https://");
     let settings = login_settings(&provider.issuer, &format!("public_url = \"{public}\""));
     let server = TestServer::start_on(test_db, &settings, listener).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = not_following();
 
     for path in [
         "/healthz",
