@@ -15,7 +15,7 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
-use crate::login::{self, LoginService, attempt, session};
+use crate::login::{self, LoginService, session};
 use crate::notify::{self, Mailer, Notifier};
 use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
 use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, storable_text, users};
@@ -76,7 +76,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         .to_std()
         .unwrap_or_default()
         .clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let login = web::Data::new(LoginService::new(config)?);
+    let login = web::Data::new(LoginService::new(config, &keys)?);
     let maintenance = actix_web::rt::spawn(maintain(
         db.clone(),
         oauth.clone(),
@@ -118,8 +118,8 @@ fn start_reminders(
     ))))
 }
 
-/// Every `every`: flush last-used times, rotate and reload keys, prune revocations, ended
-/// sessions and abandoned logins. On stop, one last flush.
+/// Every `every`: flush last-used times, rotate and reload keys, prune revocations and ended
+/// sessions. On stop, one last flush.
 async fn maintain(
     db: Database,
     oauth: web::Data<OAuthService>,
@@ -145,7 +145,6 @@ async fn maintain(
                 let now = chrono::Utc::now();
                 keys.maintain(conn, now)?;
                 session::prune(conn, &sessions, now)?;
-                attempt::prune(conn, now)?;
                 oauth::prune_revoked(conn, now)
             })
             .await;
@@ -187,7 +186,7 @@ pub fn build(
                 err,
             )
         }))
-        .wrap(security_headers())
+        .wrap(security_headers(state.login.sessions.secure_cookie))
         .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
@@ -237,13 +236,20 @@ fn bad_request(
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer leaks, no framing
-/// (clickjacking). A script policy for the portal comes with its pages.
-fn security_headers() -> middleware::DefaultHeaders {
-    middleware::DefaultHeaders::new()
+/// (clickjacking); pages set their full policy themselves (site.rs), which this default does
+/// not override. When the public URL is https, `Strict-Transport-Security` (RFC 6797) for two
+/// years, without `includeSubDomains`: other hosts of the domain are not Clavis's to decide.
+fn security_headers(https: bool) -> middleware::DefaultHeaders {
+    let headers = middleware::DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .add(("Content-Security-Policy", "frame-ancestors 'none'"));
+    if https {
+        headers.add(("Strict-Transport-Security", "max-age=63072000"))
+    } else {
+        headers
+    }
 }
 
 /// Logs each request's client address (see [`forwarded`]), method, path (never the query

@@ -108,7 +108,7 @@ impl Default for RawConfig {
             oidc_client_secret: None,
             oidc_redirect_url: None,
             oidc_scopes: "openid email profile".to_owned(),
-            oidc_mfa_amr: "mfa otp hwk swk fido sms".to_owned(),
+            oidc_mfa_amr: "mfa".to_owned(),
             oidc_mfa_acr: String::new(),
             oidc_acr_values: String::new(),
             oidc_role_claim: None,
@@ -226,9 +226,10 @@ pub struct LoginSettings {
     /// Where the provider sends the browser after signing out: the portal's start page.
     pub post_logout_redirect_url: url::Url,
     pub scopes: Vec<String>,
-    /// A login counts as multi-factor when the ID token's `amr` holds one of these…
+    /// `amr` values that prove multi-factor authentication alone (default `mfa`); methods of
+    /// two RFC 8176 factor classes count too (see `login::policy`)…
     pub mfa_amr: Vec<String>,
-    /// …or its `acr` is one of these.
+    /// …as does an `acr` that is one of these.
     pub mfa_acr: Vec<String>,
     /// Sent as `acr_values` to ask the provider for a strong login, when not empty.
     pub acr_values: Vec<String>,
@@ -526,14 +527,8 @@ impl RawConfig {
                 "oidc_scopes (CLAVIS_OIDC_SCOPES) must include openid".to_owned(),
             ));
         }
+        // Both may be empty: two factor classes in `amr` still count (login::policy).
         let (mfa_amr, mfa_acr) = (words(&self.oidc_mfa_amr), words(&self.oidc_mfa_acr));
-        if mfa_amr.is_empty() && mfa_acr.is_empty() {
-            return Err(ConfigError(
-                "oidc_mfa_amr (CLAVIS_OIDC_MFA_AMR) and oidc_mfa_acr (CLAVIS_OIDC_MFA_ACR) are both \
-                 empty: at least one must say what counts as a multi-factor login"
-                    .to_owned(),
-            ));
-        }
         let role_claim = match (&self.oidc_role_claim, &self.oidc_organisation_claim) {
             (None, _) => None,
             (Some(_), None) => {
@@ -773,22 +768,23 @@ mod tests {
             login.redirect_url.as_str(),
             "http://127.0.0.1:8080/auth/callback"
         );
-        assert_eq!(login.mfa_amr, ["mfa", "otp", "hwk", "swk", "fido", "sms"]);
+        assert_eq!(login.mfa_amr, ["mfa"]);
+        assert!(login.mfa_acr.is_empty());
         assert_eq!(login.acr_values, ["urn:mfa", "urn:strong"]);
         assert_eq!(config.bootstrap_admins, ["ada@example.org", "admin-sub"]);
         assert!(!config.sessions.secure_cookie);
         assert_eq!(config.sessions.idle_timeout, chrono::Duration::minutes(30));
         assert_eq!(config.sessions.lifetime, chrono::Duration::hours(12));
         assert!(!format!("{config:?}").contains("very-secret-client"));
-        let err = RawConfig {
+        let two_classes_only = RawConfig {
             oidc_issuer: Some("https://idp.example.org".into()),
             oidc_client_id: Some("clavis".into()),
             oidc_mfa_amr: String::new(),
             ..raw()
         }
         .validate()
-        .unwrap_err();
-        assert!(err.to_string().contains("CLAVIS_OIDC_MFA_AMR"), "{err}");
+        .unwrap();
+        assert!(two_classes_only.login.unwrap().mfa_amr.is_empty());
     }
 
     #[test]

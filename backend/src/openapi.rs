@@ -12,7 +12,8 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
     info(
         title = "Clavis portal API",
         description = "The JSON API behind the Clavis portal. Every endpoint needs a portal \
-            session (the `clavis_session` cookie set by signing in at /auth/login); every POST, \
+            session (the `clavis_session` cookie set by signing in at /auth/login, named \
+            `__Host-clavis_session` when the public URL is https); every POST, \
             PATCH and DELETE also needs the session's CSRF token (from GET /api/v1/me) in the \
             X-CSRF-Token header and the portal's own Origin. Errors share one JSON shape: \
             ErrorBody."

@@ -1,11 +1,16 @@
 //! Serves the portal: trunk's built files, and `index.html` for every other non-API path so
-//! the single-page app's router can handle deep links.
+//! the single-page app's router can handle deep links. Every page Clavis renders carries its
+//! Content-Security-Policy from here.
 
-use actix_files::{Files, NamedFile};
+use actix_files::Files;
 use actix_web::dev::{ServiceRequest, ServiceResponse, fn_service};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
+use base64::Engine;
 use clavis_shared::ErrorBody;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 /// Path prefixes that belong to machines, not to the portal: an unknown path under one
 /// is a JSON 404, never the portal's page.
@@ -29,13 +34,17 @@ pub fn portal(cfg: &mut web::ServiceConfig, frontend_dir: &Path) {
         cfg.default_service(web::to(portal_missing));
         return;
     }
+    let page = index.clone();
     cfg.service(
-        Files::new("/", frontend_dir)
-            .index_file("index.html")
-            .default_handler(fn_service(move |req: ServiceRequest| {
-                spa_fallback(req, index.clone())
-            })),
-    );
+        web::resource(["/", "/index.html"]).route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(move || portal_page(page.clone())),
+        ),
+    )
+    .service(Files::new("/", frontend_dir).default_handler(fn_service(
+        move |req: ServiceRequest| spa_fallback(req, index.clone()),
+    )));
 }
 
 async fn spa_fallback(
@@ -43,8 +52,77 @@ async fn spa_fallback(
     index: PathBuf,
 ) -> Result<ServiceResponse, actix_web::Error> {
     let (req, _) = req.into_parts();
-    let response = NamedFile::open_async(&index).await?.into_response(&req);
+    let response = portal_page(index).await?;
     Ok(ServiceResponse::new(req, response))
+}
+
+/// `index.html` with a policy that pins its inline scripts (trunk's module loader) by hash.
+/// Read on every request, like the other files, so a rebuilt portal is served at once.
+async fn portal_page(index: PathBuf) -> Result<HttpResponse, actix_web::Error> {
+    let html = web::block(move || std::fs::read_to_string(index)).await??;
+    let policy = portal_policy(&html);
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(html))
+}
+
+/// The portal's Content-Security-Policy: scripts and WebAssembly only from Clavis itself
+/// (plus the page's own inline scripts, each pinned by its SHA-256), requests only to Clavis,
+/// styles only from its stylesheet, no plugins, no `<base>`, no framing, forms only to Clavis.
+fn portal_policy(html: &str) -> String {
+    let mut scripts = "'self' 'wasm-unsafe-eval'".to_owned();
+    for hash in inline_script_hashes(html) {
+        scripts.push_str(&format!(" '{hash}'"));
+    }
+    page_policy(&scripts, "'self'", "'self' data:", "'self'")
+}
+
+/// The policy shared by every page Clavis renders; `default-src 'none'` denies anything not
+/// listed (CSP Level 3 §6).
+fn page_policy(script_src: &str, style_src: &str, img_src: &str, connect_src: &str) -> String {
+    format!(
+        "default-src 'none'; script-src {script_src}; style-src {style_src}; img-src {img_src}; \
+         connect-src {connect_src}; form-action 'self'; base-uri 'none'; \
+         frame-ancestors 'none'; object-src 'none'"
+    )
+}
+
+/// `'sha256-…'` sources (CSP Level 3 §8.4) for every inline `<script>` (one without `src`) of
+/// a page trunk wrote: the exact text between the tags, as the browser hashes it.
+fn inline_script_hashes(html: &str) -> Vec<String> {
+    // ASCII lowercasing keeps byte offsets, so positions found here index `html` too.
+    let lower = html.to_ascii_lowercase();
+    let mut hashes = Vec::new();
+    let mut rest = 0;
+    while let Some(start) = lower[rest..].find("<script").map(|at| rest + at) {
+        let Some(tag_end) = lower[start..].find('>').map(|at| start + at + 1) else {
+            break;
+        };
+        let Some(close) = lower[tag_end..].find("</script").map(|at| tag_end + at) else {
+            break;
+        };
+        if !has_src(&lower[start..tag_end]) {
+            hashes.push(sha256_source(&html[tag_end..close]));
+        }
+        rest = close;
+    }
+    hashes
+}
+
+fn has_src(open_tag: &str) -> bool {
+    open_tag
+        .split(|c: char| c.is_ascii_whitespace())
+        .any(|attribute| attribute.starts_with("src=") || attribute == "src")
+}
+
+fn sha256_source(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 pub async fn not_found_json(req: HttpRequest) -> HttpResponse {
@@ -63,9 +141,34 @@ async fn portal_missing() -> HttpResponse {
         )
 }
 
+/// The one style sheet of the message pages, inline so they need nothing else.
+const MESSAGE_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;\
+margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}h1{font-size:1.4rem}\
+a{color:#0b5394}a:focus{outline:3px solid #0b5394;outline-offset:2px}";
+
+/// The message pages' policy: no script at all, only their own style (pinned by hash).
+static MESSAGE_POLICY: LazyLock<String> = LazyLock::new(|| {
+    let style = format!("'{}'", sha256_source(MESSAGE_STYLE));
+    page_policy("'none'", &style, "'none'", "'none'")
+});
+
 /// A small self-contained page (no script, no external assets) for answers the portal app
-/// cannot give itself, such as a refused sign-in.
-pub fn message_page(title: &str, explanation: &str, link: &str, link_text: &str) -> String {
+/// cannot give itself, such as a refused sign-in; never cached.
+pub fn message_page(
+    status: StatusCode,
+    title: &str,
+    explanation: &str,
+    link: &str,
+    link_text: &str,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, MESSAGE_POLICY.as_str()))
+        .content_type("text/html; charset=utf-8")
+        .body(message_html(title, explanation, link, link_text))
+}
+
+fn message_html(title: &str, explanation: &str, link: &str, link_text: &str) -> String {
     let (title, explanation, link, link_text) = (
         escape_html(title),
         escape_html(explanation),
@@ -75,9 +178,7 @@ pub fn message_page(title: &str, explanation: &str, link: &str, link_text: &str)
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} - Clavis</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;\
-margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}}h1{{font-size:1.4rem}}\
-a{{color:#0b5394}}a:focus{{outline:3px solid #0b5394;outline-offset:2px}}</style></head>\
+<title>{title} - Clavis</title><style>{MESSAGE_STYLE}</style></head>\
 <body><main><h1>{title}</h1><p>{explanation}</p><p><a href=\"{link}\">{link_text}</a></p>\
 </main></body></html>"
     )
@@ -101,11 +202,57 @@ pub fn escape_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn message_pages_escape_what_they_show() {
-        let page = super::message_page("<b>", "a \"quote\" & <script>", "/x", "Go");
+        let page = message_html("<b>", "a \"quote\" & <script>", "/x", "Go");
         assert!(page.contains("&lt;b&gt;"));
         assert!(page.contains("&quot;quote&quot; &amp; &lt;script&gt;"));
         assert!(!page.contains("<script>"));
+    }
+
+    #[test]
+    fn message_pages_pin_their_style_and_run_no_script() {
+        let page = message_html("t", "e", "/auth/login", "Again");
+        let policy = MESSAGE_POLICY.as_str();
+        assert!(page.contains(&format!("<style>{MESSAGE_STYLE}</style>")));
+        assert!(policy.contains(&format!("style-src '{}'", sha256_source(MESSAGE_STYLE))));
+        assert!(policy.contains("default-src 'none'; script-src 'none'"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn the_portal_policy_pins_each_inline_script_and_nothing_else() {
+        let html = "<html><head><script type=\"module\">import init from '/a.js';\n</script>\
+            <SCRIPT src=\"/b.js\"></SCRIPT><script>x()</script><link rel=\"modulepreload\"></head>";
+        assert_eq!(
+            inline_script_hashes(html),
+            [
+                sha256_source("import init from '/a.js';\n"),
+                sha256_source("x()")
+            ]
+        );
+        // The known answer for "x()" (as `openssl dgst -sha256 -binary | base64` gives it).
+        assert_eq!(
+            sha256_source("x()"),
+            "sha256-D6IGS8VMvCoyaR/l0h9tERrBTATY01CoPS7l6xDv0kI="
+        );
+        let policy = portal_policy(html);
+        assert!(policy.starts_with(&format!(
+            "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' '{}' '{}'; style-src 'self';",
+            sha256_source("import init from '/a.js';\n"),
+            sha256_source("x()")
+        )));
+        for directive in [
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(policy.contains(directive), "{directive}: {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"));
     }
 }

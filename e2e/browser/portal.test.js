@@ -2,7 +2,7 @@
 // against Clavis and the local OpenID Connect provider with password + TOTP. Screenshots of
 // the main pages land in e2e/artifacts/screenshots on every run.
 
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -48,10 +48,80 @@ async function token(clientId, secret) {
   });
 }
 
+// What the browser reported on the pages of the current test: every Content-Security-Policy
+// violation (the `securitypolicyviolation` event, on Clavis's and the provider's pages alike)
+// and every console message.
+let reported = { violations: [], console: [] };
+
 async function newPage() {
   const context = await stack.browser.newContext({ viewport: { width: 1280, height: 900 } });
-  return context.newPage();
+  await context.exposeBinding('reportPolicyViolation', ({ frame }, violation) => {
+    reported.violations.push({ page: frame.url(), ...violation });
+  });
+  // Init scripts run through the DevTools protocol, before the page's own scripts and outside
+  // its policy, so they observe it without weakening it.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      window.reportPolicyViolation({
+        directive: event.effectiveDirective,
+        blocked: event.blockedURI,
+        sample: event.sample,
+      });
+    });
+  });
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    reported.console.push({ type: message.type(), text: message.text(), url: message.location().url });
+  });
+  page.on('pageerror', (error) => reported.console.push({ type: 'pageerror', text: String(error) }));
+  return page;
 }
+
+/**
+ * Chromium logs every answer of 400 and up as "Failed to load resource". These are expected:
+ * /api/v1/me before signing in (401), a refused sign-in (403), and the viewer test's refused
+ * writes (403). Anything else, a policy violation above all, is a defect.
+ */
+function isExpectedStatus(message) {
+  return /^Failed to load resource: the server responded with a status of 40[13]/.test(message.text)
+    && /\/(api\/v1\/|auth\/callback)/.test(message.url ?? '');
+}
+
+afterEach(() => {
+  const { violations, console: messages } = reported;
+  reported = { violations: [], console: [] };
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+  const unexpected = messages.filter((message) => !isExpectedStatus(message)
+    && ['error', 'warning', 'pageerror'].includes(message.type));
+  assert.deepEqual(unexpected, [], 'no console error or warning');
+});
+
+test('the portal runs under its Content-Security-Policy, which blocks anything else', async () => {
+  const page = await newPage();
+  const response = await page.goto(`${stack.clavis}/`);
+  const policy = response.headers()['content-security-policy'];
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/]{43}='/);
+  for (const directive of ["connect-src 'self'", "form-action 'self'", "base-uri 'none'",
+    "frame-ancestors 'none'", "object-src 'none'"]) {
+    assert.ok(policy.includes(directive), directive);
+  }
+  await page.getByRole('link', { name: 'Sign in with your organisation' }).waitFor();
+  // The policy is live: an injected inline script is refused and reported.
+  const ran = await page.evaluate(() => new Promise((resolve) => {
+    window.injectedRan = false;
+    const script = document.createElement('script');
+    script.textContent = 'window.injectedRan = true;';
+    document.addEventListener('securitypolicyviolation', () => resolve(window.injectedRan), { once: true });
+    document.body.append(script);
+  }));
+  assert.equal(ran, false);
+  for (let tries = 0; reported.violations.length === 0 && tries < 50; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the report crosses to node
+  }
+  assert.equal(reported.violations.length, 1);
+  assert.equal(reported.violations[0].directive, 'script-src-elem');
+  reported = { violations: [], console: [] };
+});
 
 test('a credential manager rotates a secret: created once, used, hidden, deleted, refused', async () => {
   const page = await newPage();

@@ -153,17 +153,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_attempts (id_hash) {
-        id_hash -> Text,
-        state -> Text,
-        nonce -> Text,
-        pkce_verifier -> Text,
-        return_to -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
     reminder_deliveries (id) {
         id -> Text,
         secret_id -> Text,
@@ -206,6 +195,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_tokens,
     job_locks,
     sessions,
-    login_attempts,
     reminder_deliveries,
 );

@@ -110,6 +110,23 @@ impl MasterKey {
             .map(Zeroizing::new)
     }
 
+    /// A key of its own for one `purpose` (a fixed label such as `clavis login attempt v1`),
+    /// derived with HKDF-SHA256 (RFC 5869): the same on every instance that shares this master
+    /// key, and useless for opening what the master key or another purpose sealed.
+    pub fn derive(&self, purpose: &str) -> Self {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        Salt::new(HKDF_SHA256, b"clavis master key derivation")
+            .extract(self.key.as_ref())
+            .expand(&[purpose.as_bytes()], HKDF_SHA256)
+            .and_then(|okm| okm.fill(key.as_mut()))
+            .expect("HKDF-SHA256 yields 32 bytes");
+        Self {
+            key,
+            newly_created: false,
+        }
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(self.key.as_ref().into())
     }
@@ -183,6 +200,21 @@ mod tests {
 
         let other = MasterKey::load(&MasterKeySource::File(dir.path().join("other.key"))).unwrap();
         assert!(other.open(&sealed, "kid-1").is_none());
+    }
+
+    #[test]
+    fn derived_keys_are_stable_and_separate_per_purpose() {
+        let master =
+            MasterKey::load(&MasterKeySource::inline(&STANDARD.encode([7u8; 32])).unwrap())
+                .unwrap();
+        let sealed = master.derive("a").seal(b"pending", "ctx").unwrap();
+        assert_eq!(
+            master.derive("a").open(&sealed, "ctx").unwrap().as_slice(),
+            b"pending",
+            "every instance derives the same key"
+        );
+        assert!(master.derive("b").open(&sealed, "ctx").is_none());
+        assert!(master.open(&sealed, "ctx").is_none());
     }
 
     #[test]

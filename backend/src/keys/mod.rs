@@ -149,6 +149,12 @@ struct KeyRow {
 }
 
 impl Keys {
+    /// A key for sealing something else than signing keys, derived from the master key for
+    /// one `purpose` (see [`MasterKey::derive`]).
+    pub fn derive_key(&self, purpose: &str) -> MasterKey {
+        self.master.derive(purpose)
+    }
+
     /// Loads the master key and every signing key, generating the first key if there is none.
     /// Fails with a clear message when the master key is missing or wrong.
     pub fn open(

@@ -10,7 +10,7 @@ use clavis_shared::portal::CSRF_HEADER;
 use subtle::ConstantTimeEq;
 
 use super::LoginService;
-use super::session::{SESSION_COOKIE, csrf_token};
+use super::session::{cookie_name, csrf_token};
 use crate::error::Error;
 
 /// Wrap the session-authenticated routes with `middleware::from_fn(csrf::protect)`.
@@ -30,18 +30,18 @@ fn changes_state(method: &Method) -> bool {
 
 /// Without a session cookie there is nothing to forge: the handler answers 401 itself.
 fn check(req: &ServiceRequest) -> Result<(), Error> {
-    let Some(session) = req.cookie(SESSION_COOKIE) else {
+    let service = req
+        .app_data::<web::Data<LoginService>>()
+        .ok_or_else(|| Error::Internal("sessions are not configured".to_owned()))?;
+    let Some(session) = req.cookie(cookie_name(&service.sessions)) else {
         return Ok(());
     };
-    let expected_origin = req
-        .app_data::<web::Data<LoginService>>()
-        .map(|service| service.public_origin.clone())
-        .ok_or_else(|| Error::Internal("sessions are not configured".to_owned()))?;
+    let expected_origin = service.public_origin.as_str();
     let origin = req
         .headers()
         .get("Origin")
         .and_then(|value| value.to_str().ok());
-    if origin != Some(expected_origin.as_str()) {
+    if origin != Some(expected_origin) {
         return Err(Error::Forbidden(
             "This request did not come from the Clavis portal (its Origin header is missing or \
              another site's), so it was refused."

@@ -17,10 +17,12 @@ use crate::audit::{Actor, AuditEvent};
 use crate::config::{Config, LoginSettings, SessionSettings};
 use crate::db::{self, Database, DbConn};
 use crate::error::{Error, Result};
+use crate::keys::Keys;
 use crate::users::{self, access::Roles};
 use crate::{orgs, site};
+use attempt::{AttemptCookies, PendingSignIn};
 use oidc::{Identity, LoginError, Provider};
-use session::{SESSION_COOKIE, SessionRole};
+use session::SessionRole;
 
 /// What sign-in and sessions need, shared by every worker.
 pub struct LoginService {
@@ -29,10 +31,16 @@ pub struct LoginService {
     bootstrap_admins: Vec<String>,
     /// The portal's origin (scheme, host, port): state-changing requests must come from it.
     pub public_origin: String,
+    attempts: AttemptCookies,
 }
 
 impl LoginService {
-    pub fn new(config: &Config) -> Result<Self> {
+    /// Fails when the MFA rule is configured so that one factor would pass
+    /// ([`policy::check_settings`]).
+    pub fn new(config: &Config, keys: &Keys) -> Result<Self> {
+        if let Some(settings) = &config.login {
+            policy::check_settings(settings).map_err(Error::Internal)?;
+        }
         let provider = config
             .login
             .clone()
@@ -44,6 +52,7 @@ impl LoginService {
             sessions: config.sessions.clone(),
             bootstrap_admins: config.bootstrap_admins.clone(),
             public_origin: config.public_url.origin().ascii_serialization(),
+            attempts: AttemptCookies::new(keys, config.sessions.secure_cookie),
         })
     }
 }
@@ -63,11 +72,11 @@ struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// Sends the browser to the provider, remembering (server-side) how to finish.
+/// Sends the browser to the provider, remembering how to finish in a sealed cookie (nothing is
+/// written to the database).
 async fn login(
     query: web::Query<LoginQuery>,
     service: web::Data<LoginService>,
-    db: web::Data<Database>,
 ) -> Result<HttpResponse> {
     let Some(provider) = &service.provider else {
         return Ok(not_configured());
@@ -76,21 +85,14 @@ async fn login(
         Ok(started) => started,
         Err(error) => return Ok(provider_unreachable(&error)),
     };
-    let return_to = safe_return_to(query.return_to.as_deref());
-    let secure = service.sessions.secure_cookie;
-    let cookie = db
-        .run(move |conn| {
-            attempt::begin(
-                conn,
-                &started.state,
-                &started.nonce,
-                &started.pkce_verifier,
-                &return_to,
-                secure,
-                db::now(),
-            )
-        })
-        .await?;
+    let pending = PendingSignIn::new(
+        started.state,
+        started.nonce,
+        started.pkce_verifier,
+        safe_return_to(query.return_to.as_deref()),
+        db::now(),
+    );
+    let cookie = service.attempts.seal(&pending)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, started.url.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -98,67 +100,72 @@ async fn login(
         .finish())
 }
 
+/// The authorization response (RFC 6749 §4.1.2 and §4.1.2.1). `error_description` is not
+/// read: its text comes from outside and is never shown.
 #[derive(Deserialize)]
 struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
-/// Finishes the login: checks state, exchanges the code, verifies the ID token, enforces
-/// MFA and roles, then opens a session.
+/// Finishes the sign-in. Every answer makes the browser forget its pending sign-in.
 async fn callback(
     req: HttpRequest,
     query: web::Query<CallbackQuery>,
     service: web::Data<LoginService>,
     db: web::Data<Database>,
 ) -> Result<HttpResponse> {
+    let mut response = finish(&req, query.into_inner(), &service, &db).await?;
+    response
+        .add_cookie(&service.attempts.removal())
+        .map_err(|e| Error::Internal(format!("cannot clear the sign-in cookie: {e}")))?;
+    Ok(response)
+}
+
+/// Checks, in this order: the sign-in this browser started (its sealed cookie), that the
+/// answer's `state` is that sign-in's, then the provider's error if any; only then exchanges
+/// the code, verifies the ID token, enforces MFA and roles, and opens a session.
+async fn finish(
+    req: &HttpRequest,
+    query: CallbackQuery,
+    service: &web::Data<LoginService>,
+    db: &Database,
+) -> Result<HttpResponse> {
     let Some(provider) = &service.provider else {
         return Ok(not_configured());
     };
-    let attempt = match req.cookie(attempt::ATTEMPT_COOKIE) {
-        Some(cookie) => {
-            let value = cookie.value().to_owned();
-            db.run(move |conn| attempt::take(conn, &value, db::now()))
-                .await?
-        }
-        None => None,
-    };
-    let Some(attempt) = attempt else {
+    let Some(pending) = service.attempts.open(req, db::now()) else {
         return Ok(refusal(
             400,
             "This sign-in link has expired or was already used",
             "Sign-ins must be finished within 10 minutes, in the browser that started them.",
         ));
     };
-    let query = query.into_inner();
-    if let Some(error) = query.error {
-        let said = query.error_description.unwrap_or(error);
-        return Ok(refusal(
-            403,
-            "The identity provider did not sign you in",
-            &format!("It answered: {said}"),
-        ));
-    }
-    let state_matches = query
-        .state
-        .as_deref()
-        .is_some_and(|state| bool::from(state.as_bytes().ct_eq(attempt.state.as_bytes())));
-    let Some(code) = query.code.filter(|_| state_matches) else {
+    if !state_matches(query.state.as_deref(), &pending.state) {
         return Ok(refusal(
             400,
             "This sign-in could not be finished",
             "The answer from the identity provider does not belong to the sign-in this browser \
              started. Start again.",
         ));
+    }
+    if let Some(error) = query.error {
+        return Ok(provider_error(&error));
+    }
+    let Some(code) = query.code.filter(|code| !code.is_empty()) else {
+        return Ok(refusal(
+            400,
+            "This sign-in could not be finished",
+            "The identity provider's answer holds no authorization code. Start again.",
+        ));
     };
     let identity = match provider
-        .finish(code, attempt.pkce_verifier, attempt.nonce)
+        .finish(code, pending.pkce_verifier, pending.nonce)
         .await
     {
         Ok(identity) => identity,
-        Err(error) => return refused_token(&db, error).await,
+        Err(error) => return refused_token(db, error).await,
     };
     let settings = provider.settings().clone();
     let service = service.clone();
@@ -167,16 +174,49 @@ async fn callback(
         .await?;
     Ok(match outcome {
         SignIn::Refused(reason) => reason.page(),
-        SignIn::Opened(token) => {
-            let sessions = &token.1;
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, attempt.return_to))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .cookie(session::cookie(&token.0, sessions))
-                .cookie(attempt::removal_cookie())
-                .finish()
-        }
+        SignIn::Opened(token) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, pending.return_to))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .cookie(session::cookie(&token.0, &token.1))
+            .finish(),
     })
+}
+
+/// Whether the answer's `state` is the one this browser's sign-in sent (constant time).
+fn state_matches(answered: Option<&str>, expected: &str) -> bool {
+    answered.is_some_and(|state| bool::from(state.as_bytes().ct_eq(expected.as_bytes())))
+}
+
+/// The provider refused (RFC 6749 §4.1.2.1): a fixed message with its error code, shown only
+/// when it is a well-formed code.
+fn provider_error(code: &str) -> HttpResponse {
+    tracing::info!(
+        error = is_error_code(code).then_some(code),
+        "the identity provider answered a sign-in with an error"
+    );
+    let shown = if is_error_code(code) {
+        format!("It answered with the error code \"{code}\".")
+    } else {
+        "Its answer held no valid error code.".to_owned()
+    };
+    refusal(
+        403,
+        "The identity provider did not sign you in",
+        &format!(
+            "{shown} Try again; if it keeps happening, tell your identity provider's \
+             administrator."
+        ),
+    )
+}
+
+/// An `error` value RFC 6749 §4.1.2.1 allows: printable ASCII without `"` and `\`; at most
+/// 64 characters here, which every registered code fits.
+fn is_error_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 enum SignIn {
@@ -332,7 +372,7 @@ async fn logout(
     service: web::Data<LoginService>,
     db: web::Data<Database>,
 ) -> Result<HttpResponse> {
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+    if let Some(cookie) = req.cookie(session::cookie_name(&service.sessions)) {
         let token = cookie.value().to_owned();
         db.run(move |conn| {
             let now = db::now();
@@ -396,20 +436,43 @@ fn provider_unreachable(error: &LoginError) -> HttpResponse {
 fn refusal(status: u16, title: &str, explanation: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::FORBIDDEN);
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .content_type("text/html; charset=utf-8")
-        .body(site::message_page(
-            title,
-            explanation,
-            "/auth/login",
-            "Sign in again",
-        ))
+    site::message_page(status, title, explanation, "/auth/login", "Sign in again")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::safe_return_to;
+    use super::{is_error_code, safe_return_to, state_matches};
+
+    #[test]
+    fn only_rfc_6749_error_codes_are_shown() {
+        for code in [
+            "access_denied",
+            "login_required",
+            "temporarily_unavailable",
+            "x y!",
+        ] {
+            assert!(is_error_code(code), "{code}");
+        }
+        for hostile in [
+            "",
+            "a\"b",
+            "a\\b",
+            "caf\u{e9}",
+            "a\nb",
+            "<\u{0}>",
+            "x".repeat(65).as_str(),
+        ] {
+            assert!(!is_error_code(hostile), "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn state_must_be_present_and_equal() {
+        assert!(state_matches(Some("abc"), "abc"));
+        assert!(!state_matches(Some("abd"), "abc"));
+        assert!(!state_matches(Some(""), "abc"));
+        assert!(!state_matches(None, "abc"));
+    }
 
     #[test]
     fn only_portal_paths_are_returned_to() {

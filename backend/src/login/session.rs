@@ -17,7 +17,20 @@ use crate::config::SessionSettings;
 use crate::db::{self, Database, DbConn, schema::sessions};
 use crate::error::{Error, Result};
 
+/// The session cookie's name over plain http (loopback and development).
 pub const SESSION_COOKIE: &str = "clavis_session";
+/// Its name when the public URL is https: `__Host-` makes browsers insist on Secure, Path=/
+/// and no Domain, so no sibling host can plant or overwrite it (RFC 6265bis §4.1.3.2).
+const HOST_NAME: &str = "__Host-clavis_session";
+
+/// The session cookie's name under these settings.
+pub fn cookie_name(settings: &SessionSettings) -> &'static str {
+    if settings.secure_cookie {
+        HOST_NAME
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// A session's activity is written at most this often, not on every request.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
@@ -173,10 +186,10 @@ pub fn prune(conn: &mut DbConn, settings: &SessionSettings, now: DateTime<Utc>) 
     .execute(conn)?)
 }
 
-/// The session cookie: HttpOnly, SameSite=Lax, Secure over https, gone when the session
-/// reaches its absolute lifetime.
+/// The session cookie: HttpOnly, SameSite=Lax, Secure and `__Host-` over https, gone when the
+/// session reaches its absolute lifetime.
 pub fn cookie(token: &SessionToken, settings: &SessionSettings) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token.expose().to_owned())
+    Cookie::build(cookie_name(settings), token.expose().to_owned())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -187,7 +200,7 @@ pub fn cookie(token: &SessionToken, settings: &SessionSettings) -> Cookie<'stati
 
 /// A cookie that makes the browser forget the session cookie.
 pub fn removal_cookie(settings: &SessionSettings) -> Cookie<'static> {
-    let mut cookie = Cookie::build(SESSION_COOKIE, "")
+    let mut cookie = Cookie::build(cookie_name(settings), "")
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -204,9 +217,12 @@ impl FromRequest for Session {
     type Future = LocalBoxFuture<'static, Result<Self>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let db = req.app_data::<web::Data<Database>>().cloned();
         let service = req.app_data::<web::Data<LoginService>>().cloned();
+        let token = service.as_ref().and_then(|service| {
+            req.cookie(cookie_name(&service.sessions))
+                .map(|c| c.value().to_owned())
+        });
         Box::pin(async move {
             let (Some(db), Some(service)) = (db, service) else {
                 return Err(Error::Internal("sessions are not configured".to_owned()));

@@ -123,10 +123,21 @@ async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("x-frame-options", "DENY"),
-        ("content-security-policy", "frame-ancestors 'none'"),
     ] {
         assert_eq!(page.headers().get(header).unwrap(), value, "{header}");
     }
+    // The page's own policy (login.rs tests it in full) keeps the framing ban.
+    let policy = page
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        policy.starts_with("default-src 'none'; script-src 'self' 'wasm-unsafe-eval';")
+            && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
 
     let asset = test::call_service(
         &service,
@@ -134,6 +145,10 @@ async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
     )
     .await;
     assert_eq!(asset.status(), StatusCode::OK);
+    assert_eq!(
+        asset.headers().get("content-security-policy").unwrap(),
+        "frame-ancestors 'none'"
+    );
     assert_eq!(test::read_body(asset).await, "body { margin: 0 }");
 
     for (method, path) in [

@@ -20,6 +20,7 @@ use crate::support::{TestDb, admin, database_contains, seed};
 
 const E2E: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e");
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+const B64_STANDARD: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The local provider in a node process of its own, stopped when dropped.
 struct IdentityProvider {
@@ -847,8 +848,400 @@ async fn claims_with_control_characters_are_refused_or_ignored(test_db: TestDb) 
     assert_eq!(started.status(), StatusCode::SEE_OTHER);
 }
 
+/// Clavis with the local provider as its identity provider: (provider, server, base URL).
+async fn clavis_with_provider(test_db: TestDb) -> (IdentityProvider, TestServer, String) {
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let server =
+        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
+    (provider, server, clavis)
+}
+
+/// A client that shows redirects instead of following them.
+fn not_following() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Starts a sign-in without following it: the attempt cookie's `name=value` and the state
+/// sent to the provider.
+async fn start_sign_in(client: &reqwest::Client, clavis: &str) -> (String, String, String) {
+    let start = client
+        .get(format!("{clavis}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let set_cookie = start.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let location = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    let pair = set_cookie.split(';').next().unwrap().to_owned();
+    (pair, state, set_cookie)
+}
+
+/// The callback as a browser holding `cookie` (`name=value`) would call it.
+async fn callback(clavis: &str, cookie: Option<&str>, query: &str) -> (StatusCode, String) {
+    let mut request = reqwest::Client::new().get(format!("{clavis}/auth/callback?{query}"));
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let forgets = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("clavis_login=;"));
+    assert!(forgets, "every callback answer clears the attempt cookie");
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("script-src 'none'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    (status, response.text().await.unwrap())
+}
+
+async fn a_provider_error_shows_a_fixed_message_and_only_a_valid_code(test_db: TestDb) {
+    let (_provider, server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
+
+    let (cookie, state, _) = start_sign_in(&client, &clavis).await;
+    let description = "Call+%3Cb%3E555-EVIL%3C%2Fb%3E+to+restore+access";
+    let (status, page) = callback(
+        &clavis,
+        Some(&cookie),
+        &format!("error=access_denied&error_description={description}&state={state}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains("did not sign you in") && page.contains("&quot;access_denied&quot;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("555-EVIL") && !page.contains("restore"),
+        "{page}"
+    );
+
+    // A code outside RFC 6749's characters is not repeated.
+    let (cookie, state, _) = start_sign_in(&client, &clavis).await;
+    let (status, page) = callback(
+        &clavis,
+        Some(&cookie),
+        &format!("error=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%0A&state={state}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("no valid error code"), "{page}");
+    assert!(!page.contains("alert"), "{page}");
+    assert_eq!(server.db.count("sessions"), 0);
+}
+
+async fn a_provider_error_with_a_wrong_or_missing_state_is_a_state_mismatch(test_db: TestDb) {
+    let (_provider, _server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
+    let (cookie, state, _) = start_sign_in(&client, &clavis).await;
+    for query in [
+        "error=access_denied&error_description=x&state=forged".to_owned(),
+        "error=access_denied".to_owned(),
+        format!("error=access_denied&state={state}x"),
+        "code=stolen".to_owned(),
+    ] {
+        let (status, page) = callback(&clavis, Some(&cookie), &query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            page.contains("does not belong to the sign-in this browser started"),
+            "{query}: {page}"
+        );
+        assert!(!page.contains("access_denied"), "{query}: {page}");
+    }
+    // The right state with no cookie at all: nothing this browser started.
+    let (status, page) =
+        callback(&clavis, None, &format!("error=access_denied&state={state}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("expired or was already used"), "{page}");
+}
+
+async fn a_tampered_or_foreign_attempt_cookie_is_refused(test_db: TestDb) {
+    let (provider, _server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
+    let (cookie, state, set_cookie) = start_sign_in(&client, &clavis).await;
+    assert!(
+        set_cookie.starts_with("clavis_login=")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Lax")
+            && set_cookie.contains("Path=/")
+            && set_cookie.contains("Max-Age=600"),
+        "{set_cookie}"
+    );
+    let (name, value) = cookie.split_once('=').unwrap();
+    assert!(!value.contains(&state), "the state travels sealed");
+    // Flip one base64 character in the middle of the sealed value.
+    let mut bytes = value.as_bytes().to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    let query = format!("error=access_denied&state={state}");
+    let (status, page) = callback(&clavis, Some(&tampered), &query).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("expired or was already used"), "{page}");
+
+    // A cookie sealed by another Clavis (another master key) opens nowhere else.
+    let (other_listener, other) = loopback_listener();
+    let _other = TestServer::start_on(
+        TestDb::sqlite(),
+        &login_settings(&provider.issuer, ""),
+        other_listener,
+    )
+    .await;
+    let (foreign, foreign_state, _) = start_sign_in(&client, &other).await;
+    let (status, page) = callback(
+        &clavis,
+        Some(&foreign),
+        &format!("error=access_denied&state={foreign_state}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("expired or was already used"), "{page}");
+
+    // The untouched cookie still works: the answer is the provider's error, with its code.
+    let (status, page) = callback(&clavis, Some(&cookie), &query).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("access_denied"), "{page}");
+}
+
+/// Rows in every table of the database, counted with plain SQL.
+fn rows_in_every_table(test_db: &TestDb) -> Vec<(String, i64)> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let query = if test_db.is_postgres() {
+        "SELECT table_name AS name FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         ORDER BY table_name"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    };
+    let tables: Vec<Name> = {
+        let mut conn = test_db.conn();
+        let conn: &mut clavis::db::DbConn = &mut conn;
+        diesel::sql_query(query).load(conn).unwrap()
+    };
+    tables
+        .into_iter()
+        .map(|table| {
+            let count = test_db.count(&format!("\"{}\"", table.name));
+            (table.name, count)
+        })
+        .collect()
+}
+
+async fn anonymous_sign_in_starts_write_nothing_to_the_database(test_db: TestDb) {
+    let (_provider, server, clavis) = clavis_with_provider(test_db).await;
+    let client = not_following();
+    start_sign_in(&client, &clavis).await; // discovery done, keys in place
+    let before = rows_in_every_table(&server.db);
+    assert!(
+        before.iter().all(|(table, _)| table != "login_attempts"),
+        "the table is gone: {before:?}"
+    );
+    let mut states = Vec::new();
+    for _ in 0..200 {
+        let (_, state, _) = start_sign_in(&client, &clavis).await;
+        states.push(state);
+    }
+    assert_eq!(rows_in_every_table(&server.db), before);
+    assert!(!database_contains(&server.db, &states[199]));
+    states.sort();
+    states.dedup();
+    assert_eq!(states.len(), 200, "every sign-in has its own state");
+}
+
+async fn an_https_public_url_brings_hsts_and_host_prefixed_cookies(test_db: TestDb) {
+    let (listener, clavis) = loopback_listener();
+    let provider = IdentityProvider::start(&clavis, None);
+    let public = clavis.replace("http://", "https://");
+    let settings = login_settings(&provider.issuer, &format!("public_url = \"{public}\""));
+    let server = TestServer::start_on(test_db, &settings, listener).await;
+    let client = not_following();
+
+    for path in [
+        "/healthz",
+        "/",
+        "/auth/callback",
+        "/api/v1/me",
+        "/nowhere/at/all",
+    ] {
+        let response = client.get(format!("{clavis}{path}")).send().await.unwrap();
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000",
+            "{path}"
+        );
+    }
+
+    let (cookie, state, set_cookie) = start_sign_in(&client, &clavis).await;
+    assert!(
+        set_cookie.starts_with("__Host-clavis_login=")
+            && set_cookie.contains("Secure")
+            && set_cookie.contains("Path=/")
+            && !set_cookie.to_ascii_lowercase().contains("domain"),
+        "{set_cookie}"
+    );
+    // The prefixed cookie is the one read back; the plain name means nothing here.
+    let query = format!("error=access_denied&state={state}");
+    let (status, page) = callback(&clavis, Some(&cookie), &query).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let plain = cookie.replacen("__Host-", "", 1);
+    assert_eq!(
+        callback(&clavis, Some(&plain), &query).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A session is read from `__Host-clavis_session` only, and cleared under that name.
+    let user = {
+        let mut conn = server.db.conn();
+        users::grant(
+            &mut conn,
+            &Person::Email("ada.admin@clavis.test".into()),
+            Role::Admin,
+            None,
+            &admin(),
+            clavis::db::now(),
+        )
+        .unwrap()
+        .user_id
+    };
+    let token = {
+        let mut conn = server.db.conn();
+        let (token, _) = clavis::login::session::create(
+            &mut conn,
+            &user,
+            &[],
+            &server.state.login.sessions,
+            clavis::db::now(),
+        )
+        .unwrap();
+        token.expose().to_owned()
+    };
+    let me = |name: &'static str| {
+        client
+            .get(format!("{clavis}/api/v1/me"))
+            .header("Cookie", format!("{name}={token}"))
+            .send()
+    };
+    assert_eq!(
+        me("__Host-clavis_session").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        me("clavis_session").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let logout = client
+        .post(format!("{clavis}/auth/logout"))
+        .header("Cookie", format!("__Host-clavis_session={token}"))
+        .header("Origin", &public)
+        .header("X-CSRF-Token", clavis::login::session::csrf_token(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    let cleared = logout.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("__Host-clavis_session=;")
+            && cleared.contains("Secure")
+            && cleared.contains("Path=/"),
+        "{cleared}"
+    );
+    assert_eq!(server.db.count("sessions"), 0);
+}
+
+async fn plain_http_sends_no_hsts(test_db: TestDb) {
+    let server = TestServer::start(test_db, "").await;
+    let response = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+}
+
+async fn the_portal_page_pins_its_inline_loader_in_its_policy(test_db: TestDb) {
+    use sha2::{Digest, Sha256};
+    let server = TestServer::start(test_db, "").await;
+    // What trunk 0.21 writes: preloads, a stylesheet, and one inline module loader.
+    let loader = "\nimport init, * as bindings from '/clavis-frontend-1a2b.js';\n\
+                  const wasm = await init({ module_or_path: '/clavis-frontend-1a2b_bg.wasm' });\n";
+    let html = format!(
+        "<!DOCTYPE html><html><head><link rel=\"stylesheet\" href=\"/style-abc.css\">\
+         <link rel=\"modulepreload\" href=\"/clavis-frontend-1a2b.js\">\
+         <script type=\"module\">{loader}</script></head><body></body></html>"
+    );
+    std::fs::write(server.state.frontend_dir.join("index.html"), &html).unwrap();
+    let pinned = format!(
+        "'sha256-{}'",
+        B64_STANDARD.encode(Sha256::digest(loader.as_bytes()))
+    );
+    for path in ["/", "/index.html", "/applications/some-app"] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            policy,
+            format!(
+                "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' {pinned}; \
+                 style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                 form-action 'self'; base-uri 'none'; frame-ancestors 'none'; \
+                 object-src 'none'"
+            ),
+            "{path}"
+        );
+        assert_eq!(response.text().await.unwrap(), html, "{path}");
+    }
+    // Other files keep the default: no framing, nothing else.
+    let css = reqwest::get(server.url("/style-abc.css")).await.unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(
+        css.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    let posted = reqwest::Client::new()
+        .post(server.url("/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
 on_both_databases_async!(
     claims_with_control_characters_are_refused_or_ignored,
+    a_provider_error_shows_a_fixed_message_and_only_a_valid_code,
+    a_provider_error_with_a_wrong_or_missing_state_is_a_state_mismatch,
+    a_tampered_or_foreign_attempt_cookie_is_refused,
+    anonymous_sign_in_starts_write_nothing_to_the_database,
+    an_https_public_url_brings_hsts_and_host_prefixed_cookies,
+    plain_http_sends_no_hsts,
+    the_portal_page_pins_its_inline_loader_in_its_policy,
     a_manager_signs_in_with_password_and_totp_and_signs_out,
     a_login_without_a_second_factor_is_refused_with_the_reason,
     a_person_without_a_role_is_refused_and_bootstrap_admins_get_in,

@@ -52,10 +52,16 @@ impl TestServer {
         .unwrap();
         std::fs::write(portal.join("style-abc.css"), "body { margin: 0 }").unwrap();
         let config_file = dir.path().join("clavis.toml");
+        // Settings may name another public URL (an https one, as behind a TLS proxy).
+        let public_url = if settings.lines().any(|line| line.starts_with("public_url")) {
+            String::new()
+        } else {
+            format!("public_url = \"{base}\"\n")
+        };
         std::fs::write(
             &config_file,
             format!(
-                "database_url = \"{}\"\npublic_url = \"{base}\"\nfrontend_dir = \"{}\"\nmaster_key_file = \"{}\"\nlog_level = \"warn\"\n{settings}\n",
+                "database_url = \"{}\"\n{public_url}frontend_dir = \"{}\"\nmaster_key_file = \"{}\"\nlog_level = \"warn\"\n{settings}\n",
                 db.url,
                 portal.display(),
                 dir.path().join("master.key").display()
