@@ -8,6 +8,7 @@ mod support;
 mod apps;
 mod cli;
 mod http;
+mod introspection;
 mod keys;
 mod login;
 mod oauth;
