@@ -4,7 +4,7 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Api;
-use clavis_shared::validate;
+use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -201,19 +201,36 @@ pub fn codes(conn: &mut DbConn) -> Result<Vec<String>> {
 
 /// Makes exactly the applications named by `client_ids` the resource servers of the API
 /// `api_id`: the only applications besides a token's own client that introspection answers
-/// about this API's tokens (RFC 7662 §4). Every client_id must name an existing application.
-/// Returns the registered client_ids, sorted.
+/// about this API's tokens (RFC 7662 §4). Returns the registered client_ids, sorted.
 fn replace_resource_servers(
     conn: &mut DbConn,
     api_id: &str,
     client_ids: &[String],
 ) -> Result<Vec<String>> {
+    let (application_ids, client_ids) = registered_applications(conn, client_ids)?;
+    diesel::delete(api_resource_servers::table.filter(api_resource_servers::api_id.eq(api_id)))
+        .execute(conn)?;
+    for application_id in &application_ids {
+        diesel::insert_into(api_resource_servers::table)
+            .values((
+                api_resource_servers::api_id.eq(api_id),
+                api_resource_servers::application_id.eq(application_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(client_ids)
+}
+
+/// The ids of the applications `client_ids` name (GUIDs in any form), and their client_ids
+/// sorted without repeats; a validation error (422) names the first malformed or unknown one.
+fn registered_applications(
+    conn: &mut DbConn,
+    client_ids: &[String],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let invalid = |message: String| ValidationError::new("resource_servers", message);
     let mut wanted = client_ids
         .iter()
-        .map(|id| {
-            validate::client_id(id)
-                .map_err(|e| validate::ValidationError::new("resource_servers", e.message))
-        })
+        .map(|id| validate::client_id(id).map_err(|e| invalid(e.message)))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     wanted.sort();
     wanted.dedup();
@@ -225,23 +242,12 @@ fn replace_resource_servers(
         .iter()
         .find(|id| !found.iter().any(|(_, known)| known == *id))
     {
-        return Err(validate::ValidationError::new(
-            "resource_servers",
-            format!("No application has the client_id \"{unknown}\": a resource server must be a registered application."),
-        )
+        return Err(invalid(format!(
+            "No application has the client_id \"{unknown}\": a resource server must be a registered application."
+        ))
         .into());
     }
-    diesel::delete(api_resource_servers::table.filter(api_resource_servers::api_id.eq(api_id)))
-        .execute(conn)?;
-    for (application_id, _) in &found {
-        diesel::insert_into(api_resource_servers::table)
-            .values((
-                api_resource_servers::api_id.eq(api_id),
-                api_resource_servers::application_id.eq(application_id),
-            ))
-            .execute(conn)?;
-    }
-    Ok(wanted)
+    Ok((found.into_iter().map(|(id, _)| id).collect(), wanted))
 }
 
 /// The client_ids of the resource servers of one API (`Some(id)`) or of every API, sorted,

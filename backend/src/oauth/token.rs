@@ -309,6 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn the_kill_switch_revokes_tokens_of_its_own_second_and_before() {
+        let switch = DateTime::from_timestamp(1_000, 250_000_000)
+            .unwrap()
+            .naive_utc();
+        assert!(!revoked_by_kill_switch(999, None));
+        assert!(revoked_by_kill_switch(999, Some(switch)));
+        assert!(revoked_by_kill_switch(1_000, Some(switch)));
+        assert!(!revoked_by_kill_switch(1_001, Some(switch)));
+    }
+
+    #[test]
     fn scopes_must_be_granted() {
         let api = grant("SMC", &["read", "write"]);
         assert_eq!(choose_scopes(&api, None).unwrap(), vec!["read", "write"]);
