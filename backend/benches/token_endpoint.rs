@@ -216,6 +216,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
             scopes: "manifest.read manifest.write".into(),
+            ..Default::default()
         },
         actor,
         now,

@@ -141,8 +141,26 @@ enum ApiCommand {
         /// The scopes it defines, space-separated.
         #[arg(long, default_value = "")]
         scopes: String,
+        /// client_ids of applications that may introspect its tokens, comma-separated.
+        #[arg(long, value_name = "CLIENT_ID,…", default_value = "")]
+        resource_servers: String,
     },
-    /// List APIs and their scopes.
+    /// Change an API: its name, its scopes, or its resource servers.
+    Update {
+        /// The API's code, e.g. SMC.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The complete new scope list, space-separated.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// The complete new list of applications (client_ids, comma-separated) that may
+        /// introspect its tokens; "" removes them all.
+        #[arg(long, value_name = "CLIENT_ID,…")]
+        resource_servers: Option<String>,
+    },
+    /// List APIs, their scopes and resource servers.
     List,
 }
 
@@ -169,6 +187,12 @@ enum AppCommand {
     Enable { client_id: String },
     /// Stop an application from obtaining tokens.
     Disable { client_id: String },
+    /// Kill switch: every token the application was issued until now becomes inactive in
+    /// introspection (resource servers that validate tokens offline see it only at expiry).
+    RevokeTokens {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -388,14 +412,34 @@ fn admin(
             name,
             audience,
             scopes,
+            resource_servers,
         }) => {
             let new = NewApi {
                 code,
                 name,
                 audience,
                 scopes,
+                resource_servers: client_id_list(&resource_servers),
             };
             out.apis(&[apis::create(conn, &new, actor, now)?])
+        }
+        Command::Api(ApiCommand::Update {
+            code,
+            name,
+            scopes,
+            resource_servers,
+        }) => {
+            let resource_servers = resource_servers.as_deref().map(client_id_list);
+            let updated = apis::update(
+                conn,
+                &code,
+                name.as_deref(),
+                scopes.as_deref(),
+                resource_servers.as_deref(),
+                actor,
+                now,
+            )?;
+            out.apis(&[updated])
         }
         Command::Api(ApiCommand::List) => out.apis(&apis::list(conn)?),
         Command::App(AppCommand::Create(args)) => {
@@ -424,6 +468,9 @@ fn admin(
         }
         Command::App(AppCommand::Disable { client_id }) => {
             out.application(&apps::set_enabled(conn, &client_id, false, actor, now)?)
+        }
+        Command::App(AppCommand::RevokeTokens { client_id }) => {
+            out.application(&apps::revoke_tokens(conn, &client_id, actor, now)?)
         }
         Command::Secret(SecretCommand::Create {
             client_id,
@@ -477,6 +524,15 @@ fn argument_refusal(arg: &str) -> Option<String> {
                 validate::CONTROL_CHARACTERS
             )
         })
+}
+
+/// The client_ids of a comma-separated list; an empty text is an empty list.
+fn client_id_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Folds a multi-line message (libpq's, for one) onto a single line.
@@ -597,14 +653,19 @@ impl Output {
     }
 
     fn apis(&self, items: &[Api]) -> anyhow::Result<()> {
-        self.table(items, &["CODE", "NAME", "AUDIENCE", "SCOPES"], |a| {
-            vec![
-                a.code.clone(),
-                a.name.clone(),
-                a.audience.clone(),
-                a.scopes.join(" "),
-            ]
-        })
+        self.table(
+            items,
+            &["CODE", "NAME", "AUDIENCE", "SCOPES", "RESOURCE_SERVERS"],
+            |a| {
+                vec![
+                    a.code.clone(),
+                    a.name.clone(),
+                    a.audience.clone(),
+                    a.scopes.join(" "),
+                    a.resource_servers.join(","),
+                ]
+            },
+        )
     }
 
     fn applications(&self, items: &[Application]) -> anyhow::Result<()> {
@@ -653,6 +714,12 @@ impl Output {
             when(app.created_at),
             app.created_by
         );
+        if let Some(moment) = app.tokens_revoked_before {
+            println!(
+                "tokens revoked:  issued until {}",
+                moment.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
         Ok(())
     }
 

@@ -29,6 +29,7 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
         apps::http::create,
         apps::http::suggest_name,
         apps::http::update,
+        apps::http::revoke_tokens,
         secrets::http::list,
         secrets::http::create,
         secrets::http::delete,

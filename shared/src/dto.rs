@@ -166,6 +166,10 @@ pub struct Api {
     /// The `aud` of tokens issued for this API.
     pub audience: String,
     pub scopes: Vec<String>,
+    /// client_ids of the applications registered as this API's resource servers: besides a
+    /// token's own client, only they may introspect its tokens (RFC 7662 §4).
+    #[serde(default)]
+    pub resource_servers: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -193,6 +197,10 @@ pub struct Application {
     pub grants: Vec<ApiGrant>,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
+    /// The kill switch: its tokens issued at or before this moment are inactive in
+    /// introspection. `None` until an admin first uses it.
+    #[serde(default)]
+    pub tokens_revoked_before: Option<DateTime<Utc>>,
 }
 
 /// What is shown of a client secret after it was created: never its value.

@@ -126,6 +126,9 @@ pub struct CreateApi {
     /// The `aud` of tokens for this API, a URI.
     pub audience: String,
     pub scopes: Vec<String>,
+    /// client_ids of applications that may introspect this API's tokens.
+    #[serde(default)]
+    pub resource_servers: Vec<String>,
 }
 
 /// Changes to an API; `scopes`, when given, is the complete new list.
@@ -135,6 +138,8 @@ pub struct CreateApi {
 pub struct UpdateApi {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// When given, the complete new list of client_ids that may introspect this API's tokens.
+    pub resource_servers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ pub async fn create(
         name: body.name,
         audience: body.audience,
         scopes: body.scopes.join(" "),
+        resource_servers: body.resource_servers,
     };
     let actor = access.actor();
     let created = db
@@ -48,7 +49,8 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// Renames an API or replaces its scope list; scopes applications hold cannot be removed.
+/// Renames an API, replaces its scope list (scopes applications hold cannot be removed), or
+/// replaces its resource servers (client_ids of existing applications, else 422).
 #[utoipa::path(patch, path = "/api/v1/apis/{code}", tag = "admin",
     params(("code" = String, Path, description = "The API's code, such as SMC")),
     request_body = UpdateApi,
@@ -72,6 +74,7 @@ pub async fn update(
                 &code,
                 body.name.as_deref(),
                 scopes.as_deref(),
+                body.resource_servers.as_deref(),
                 &actor,
                 db::now(),
             )

@@ -4,14 +4,14 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Api;
-use clavis_shared::validate;
+use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
 use crate::audit::{Actor, AuditEvent};
 use crate::db::{
     self, DbConn,
-    schema::{api_scopes, apis, application_scopes},
+    schema::{api_resource_servers, api_scopes, apis, application_scopes, applications},
 };
 use crate::error::{Error, Result};
 
@@ -26,26 +26,29 @@ struct ApiRow {
 }
 
 impl ApiRow {
-    fn into_api(self, scopes: Vec<String>) -> Api {
+    fn into_api(self, scopes: Vec<String>, resource_servers: Vec<String>) -> Api {
         Api {
             id: self.id,
             code: self.code,
             name: self.name,
             audience: self.audience,
             scopes,
+            resource_servers,
             created_at: db::utc(self.created_at),
         }
     }
 }
 
 /// What an admin gives to register an API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewApi {
     pub code: String,
     pub name: String,
     pub audience: String,
     /// Space-separated, as in OAuth's `scope` parameter.
     pub scopes: String,
+    /// The client_ids of the applications that may introspect this API's tokens.
+    pub resource_servers: Vec<String>,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>) -> Result<Api> {
@@ -72,13 +75,15 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
                 .values((api_scopes::api_id.eq(&row.id), api_scopes::name.eq(scope)))
                 .execute(conn)?;
         }
+        let resource_servers = replace_resource_servers(conn, &row.id, &new.resource_servers)?;
         AuditEvent::success("api.create", actor)
             .details(serde_json::json!({
                 "api_id": row.id, "code": row.code, "audience": row.audience, "scopes": scopes,
+                "resource_servers": resource_servers,
             }))
-            .record(conn, now)
-    })?;
-    Ok(row.into_api(scopes))
+            .record(conn, now)?;
+        Ok(row.into_api(scopes, resource_servers))
+    })
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
@@ -87,11 +92,13 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
         .select(ApiRow::as_select())
         .load(conn)?;
     let mut scopes = scopes_by_api(conn)?;
+    let mut resource_servers = resource_servers_by_api(conn, None)?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let own = scopes.remove(&row.id).unwrap_or_default();
-            row.into_api(own)
+            let servers = resource_servers.remove(&row.id).unwrap_or_default();
+            row.into_api(own, servers)
         })
         .collect())
 }
@@ -109,16 +116,21 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
         .order(api_scopes::name)
         .select(api_scopes::name)
         .load(conn)?;
-    Ok(row.into_api(scopes))
+    let resource_servers = resource_servers_by_api(conn, Some(&row.id))?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(row.into_api(scopes, resource_servers))
 }
 
 /// Changes to an API: a new display name, and/or its complete new scope list
-/// (space-separated). A scope an application still holds cannot be removed.
+/// (space-separated), and/or the complete new list of its resource servers (client_ids).
+/// A scope an application still holds cannot be removed.
 pub fn update(
     conn: &mut DbConn,
     code: &str,
     name: Option<&str>,
     scopes: Option<&str>,
+    resource_servers: Option<&[String]>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Api> {
@@ -137,9 +149,13 @@ pub fn update(
             api.scopes = scopes.clone();
             api.scopes.sort();
         }
+        if let Some(client_ids) = resource_servers {
+            api.resource_servers = replace_resource_servers(conn, &api.id, client_ids)?;
+        }
         AuditEvent::success("api.update", actor)
             .details(serde_json::json!({
                 "api_id": api.id, "code": api.code, "name": name, "scopes": scopes,
+                "resource_servers": resource_servers.map(|_| &api.resource_servers),
             }))
             .record(conn, now)?;
         Ok(api)
@@ -181,6 +197,78 @@ pub fn codes(conn: &mut DbConn) -> Result<Vec<String>> {
         .order(apis::code)
         .select(apis::code)
         .load(conn)?)
+}
+
+/// Makes exactly the applications named by `client_ids` the resource servers of the API
+/// `api_id`: the only applications besides a token's own client that introspection answers
+/// about this API's tokens (RFC 7662 §4). Returns the registered client_ids, sorted.
+fn replace_resource_servers(
+    conn: &mut DbConn,
+    api_id: &str,
+    client_ids: &[String],
+) -> Result<Vec<String>> {
+    let (application_ids, client_ids) = registered_applications(conn, client_ids)?;
+    diesel::delete(api_resource_servers::table.filter(api_resource_servers::api_id.eq(api_id)))
+        .execute(conn)?;
+    for application_id in &application_ids {
+        diesel::insert_into(api_resource_servers::table)
+            .values((
+                api_resource_servers::api_id.eq(api_id),
+                api_resource_servers::application_id.eq(application_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(client_ids)
+}
+
+/// The ids of the applications `client_ids` name (GUIDs in any form), and their client_ids
+/// sorted without repeats; a validation error (422) names the first malformed or unknown one.
+fn registered_applications(
+    conn: &mut DbConn,
+    client_ids: &[String],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let invalid = |message: String| ValidationError::new("resource_servers", message);
+    let mut wanted = client_ids
+        .iter()
+        .map(|id| validate::client_id(id).map_err(|e| invalid(e.message)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    wanted.sort();
+    wanted.dedup();
+    let found: Vec<(String, String)> = applications::table
+        .filter(applications::client_id.eq_any(&wanted))
+        .select((applications::id, applications::client_id))
+        .load(conn)?;
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|id| !found.iter().any(|(_, known)| known == *id))
+    {
+        return Err(invalid(format!(
+            "No application has the client_id \"{unknown}\": a resource server must be a registered application."
+        ))
+        .into());
+    }
+    Ok((found.into_iter().map(|(id, _)| id).collect(), wanted))
+}
+
+/// The client_ids of the resource servers of one API (`Some(id)`) or of every API, sorted,
+/// keyed by API id.
+fn resource_servers_by_api(
+    conn: &mut DbConn,
+    api_id: Option<&str>,
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut query = api_resource_servers::table
+        .inner_join(applications::table)
+        .order((api_resource_servers::api_id, applications::client_id))
+        .select((api_resource_servers::api_id, applications::client_id))
+        .into_boxed();
+    if let Some(api_id) = api_id {
+        query = query.filter(api_resource_servers::api_id.eq(api_id.to_owned()));
+    }
+    let mut grouped: HashMap<String, Vec<String>> = HashMap::new();
+    for (api_id, client_id) in query.load::<(String, String)>(conn)? {
+        grouped.entry(api_id).or_default().push(client_id);
+    }
+    Ok(grouped)
 }
 
 fn scopes_by_api(conn: &mut DbConn) -> Result<HashMap<String, Vec<String>>> {

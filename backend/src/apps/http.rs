@@ -20,7 +20,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications", web::post().to(create))
         .route("/applications/suggest-name", web::get().to(suggest_name))
         .route("/applications/{client_id}", web::get().to(get))
-        .route("/applications/{client_id}", web::patch().to(update));
+        .route("/applications/{client_id}", web::patch().to(update))
+        .route(
+            "/applications/{client_id}/revoke-tokens",
+            web::post().to(revoke_tokens),
+        );
 }
 
 /// The application, if the person may see it; else the same 404 as for a missing one.
@@ -151,4 +155,24 @@ pub async fn update(
         .run(move |conn| super::update(conn, &client_id, &changes, &actor, db::now()))
         .await?;
     Ok(web::Json(updated))
+}
+
+/// The kill switch (admins only, audited): every token of the application issued until now
+/// is inactive in introspection from this moment. Resource servers that validate the JWTs
+/// themselves see this only when the tokens expire.
+#[utoipa::path(post, path = "/api/v1/applications/{client_id}/revoke-tokens", tag = "admin",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    responses((status = 200, body = Application), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_tokens(
+    access: Access,
+    db: web::Data<Database>,
+    client_id: web::Path<String>,
+) -> Result<web::Json<Application>> {
+    access.require_admin()?;
+    let actor = access.actor();
+    let revoked = db
+        .run(move |conn| super::revoke_tokens(conn, &client_id, &actor, db::now()))
+        .await?;
+    Ok(web::Json(revoked))
 }

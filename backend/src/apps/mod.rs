@@ -29,6 +29,7 @@ struct ApplicationRow {
     token_lifetime_secs: i32,
     created_at: NaiveDateTime,
     created_by: String,
+    tokens_revoked_before: Option<NaiveDateTime>,
 }
 
 impl ApplicationRow {
@@ -45,6 +46,7 @@ impl ApplicationRow {
             grants,
             created_at: db::utc(self.created_at),
             created_by: self.created_by,
+            tokens_revoked_before: self.tokens_revoked_before.map(db::utc),
         })
     }
 }
@@ -89,6 +91,7 @@ pub fn create(
             created_at: now.naive_utc(),
             created_by: actor.label(),
             organisation_id: organisation.id,
+            tokens_revoked_before: None,
         };
         diesel::insert_into(applications::table)
             .values(&row)
@@ -180,6 +183,35 @@ pub fn set_enabled(
             .application(&application.id)
             .record(conn, now)?;
         application.enabled = enabled;
+        Ok(application)
+    })
+}
+
+/// The kill switch: every token of the application issued until `now` becomes inactive in
+/// introspection at once, on every instance (the moment is stored with the application).
+/// Tokens carry `iat` in whole seconds, so tokens issued in the same second as `now` count as
+/// issued before it; the token endpoint issues none in that second (see `oauth::token`).
+/// A later switch never moves the moment back, even if this instance's clock is behind.
+pub fn revoke_tokens(
+    conn: &mut DbConn,
+    client_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Application> {
+    db::write_transaction(conn, |conn| {
+        let mut application = find_by_client_id(conn, client_id)?;
+        let revoked_before = application
+            .tokens_revoked_before
+            .map_or(now, |earlier| earlier.max(now));
+        diesel::update(applications::table.find(&application.id))
+            .set(applications::tokens_revoked_before.eq(revoked_before.naive_utc()))
+            .execute(conn)?;
+        AuditEvent::success("application.revoke_tokens", actor)
+            .organisation(&application.organisation_id)
+            .application(&application.id)
+            .details(serde_json::json!({ "revoked_before": revoked_before }))
+            .record(conn, now)?;
+        application.tokens_revoked_before = Some(revoked_before);
         Ok(application)
     })
 }

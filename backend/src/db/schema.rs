@@ -41,6 +41,14 @@ diesel::table! {
         token_lifetime_secs -> Integer,
         created_at -> Timestamp,
         created_by -> Text,
+        tokens_revoked_before -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_resource_servers (api_id, application_id) {
+        api_id -> Text,
+        application_id -> Text,
     }
 }
 
@@ -174,6 +182,8 @@ diesel::table! {
 
 diesel::joinable!(api_scopes -> apis (api_id));
 diesel::joinable!(applications -> organisations (organisation_id));
+diesel::joinable!(api_resource_servers -> apis (api_id));
+diesel::joinable!(api_resource_servers -> applications (application_id));
 diesel::joinable!(application_apis -> applications (application_id));
 diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
@@ -185,6 +195,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     apis,
     api_scopes,
     applications,
+    api_resource_servers,
     application_apis,
     application_scopes,
     client_secrets,

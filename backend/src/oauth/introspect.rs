@@ -1,12 +1,70 @@
-//! `POST /oauth2/introspect` (RFC 7662): any authenticated client may ask whether a token is
-//! active. Anything that is not a valid, unexpired, unrevoked Clavis token is `active: false`.
+//! `POST /oauth2/introspect` (RFC 7662). The caller authenticates as a client, and RFC 7662
+//! §4 leaves it to the server to decide what each caller may learn. Clavis answers
+//! `active: true` with the token's claims only when both hold:
+//! - the caller may know about the token: it is the token's own client, or an application
+//!   admins registered as a resource server of the token's API (its `aud`);
+//! - the token is still good *now*: not revoked (RFC 7009), its application enabled and its
+//!   kill switch not used since the token was issued, and the secret it was issued with (the
+//!   private claim `client_secret_id`, see [`AccessTokenClaims`]) not deleted.
+//!
+//! Everyone else, and anything that is not a valid, unexpired Clavis token, gets
+//! `{"active": false}`, so a caller cannot tell a foreign token from a dead one.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde_json::json;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
 
-use super::{AccessTokenClaims, OAuthError, OAuthService, revoke, token_query};
-use crate::db::Database;
+use super::{AccessTokenClaims, OAuthError, OAuthService, revoke, token, token_query};
+use crate::db::schema::{api_resource_servers, apis, applications, client_secrets};
+use crate::db::{Database, DbConn};
+use crate::error::Result;
+use crate::secrets::ClientApplication;
+
+/// The introspection response (RFC 7662 §2.2): `active` alone when the token is inactive or
+/// the caller may not know about it.
+#[derive(Debug, Serialize)]
+struct Introspection {
+    active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    token: Option<ActiveToken>,
+}
+
+/// What an entitled caller learns about an active token: its claims, minus the credential.
+#[derive(Debug, Serialize)]
+struct ActiveToken {
+    token_type: &'static str,
+    scope: String,
+    client_id: String,
+    sub: String,
+    aud: String,
+    iss: String,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: String,
+    org_id: String,
+    environment: String,
+}
+
+impl From<AccessTokenClaims> for ActiveToken {
+    fn from(claims: AccessTokenClaims) -> Self {
+        Self {
+            token_type: "Bearer",
+            scope: claims.scope,
+            client_id: claims.client_id,
+            sub: claims.sub,
+            aud: claims.aud,
+            iss: claims.iss,
+            exp: claims.exp,
+            iat: claims.iat,
+            nbf: claims.nbf,
+            jti: claims.jti,
+            org_id: claims.org_id,
+            environment: claims.environment,
+        }
+    }
+}
 
 pub async fn introspect(
     req: HttpRequest,
@@ -16,32 +74,73 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
     let query = token_query(&req, payload, &service, &db, "introspect", now).await?;
-    let body = match verify(&service, &query.token, now) {
-        Some(claims) if !revoke::is_revoked(&db, &claims.jti).await? => json!({
-            "active": true,
-            "token_type": "Bearer",
-            "scope": claims.scope,
-            "client_id": claims.client_id,
-            "sub": claims.sub,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "exp": claims.exp,
-            "iat": claims.iat,
-            "nbf": claims.nbf,
-            "jti": claims.jti,
-            "org_id": claims.org_id,
-            "environment": claims.environment,
-        }),
-        _ => json!({ "active": false }),
+    let token = match verify(&service, &query.token, now) {
+        Some(claims) => {
+            let caller = query.client.application;
+            db.run(move |conn| disclosed(conn, &caller, claims)).await?
+        }
+        None => None,
     };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(body))
+        .json(Introspection {
+            active: token.is_some(),
+            token,
+        }))
+}
+
+/// The token's claims if `caller` may know about it and it is still good; `None` otherwise.
+fn disclosed(
+    conn: &mut DbConn,
+    caller: &ClientApplication,
+    claims: AccessTokenClaims,
+) -> Result<Option<ActiveToken>> {
+    let shown = may_know(conn, caller, &claims)? && is_current(conn, &claims)?;
+    Ok(shown.then(|| claims.into()))
+}
+
+/// Whether `caller` may learn about a token (RFC 7662 §4): it is the token's own client, or a
+/// registered resource server of the API whose audience is the token's `aud`.
+fn may_know(
+    conn: &mut DbConn,
+    caller: &ClientApplication,
+    claims: &AccessTokenClaims,
+) -> Result<bool> {
+    if caller.client_id == claims.client_id {
+        return Ok(true);
+    }
+    let registered: i64 = api_resource_servers::table
+        .inner_join(apis::table)
+        .filter(api_resource_servers::application_id.eq(&caller.id))
+        .filter(apis::audience.eq(&claims.aud))
+        .count()
+        .get_result(conn)?;
+    Ok(registered > 0)
+}
+
+/// Whether the token is still good at this moment: the secret it was issued with still
+/// exists and belongs to its client, whose application is enabled and whose kill switch has
+/// not been used since the token was issued, and the token was not revoked.
+fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
+    let application: Option<(bool, Option<NaiveDateTime>)> = client_secrets::table
+        .inner_join(applications::table)
+        .filter(client_secrets::id.eq(&claims.client_secret_id))
+        .filter(applications::client_id.eq(&claims.client_id))
+        .select((applications::enabled, applications::tokens_revoked_before))
+        .first(conn)
+        .optional()?;
+    let Some((enabled, tokens_revoked_before)) = application else {
+        return Ok(false);
+    };
+    Ok(enabled
+        && !token::revoked_by_kill_switch(claims.iat, tokens_revoked_before)
+        && !revoke::is_revoked(conn, &claims.jti)?)
 }
 
 /// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this
-/// issuer, and valid at `now`; `None` for anything else.
+/// issuer, and valid at `now`; `None` for anything else, including tokens issued before
+/// tokens named their secret (they cannot show that their secret still exists).
 pub fn verify(
     service: &OAuthService,
     token: &str,

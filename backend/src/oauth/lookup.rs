@@ -165,6 +165,7 @@ mod tests {
                 environment: "production".to_owned(),
                 enabled: true,
                 token_lifetime_secs: 3600,
+                tokens_revoked_before: None,
             },
             grants: Vec::new(),
         }

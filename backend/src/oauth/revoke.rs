@@ -66,16 +66,13 @@ fn store_revocation(
     }
 }
 
-pub async fn is_revoked(db: &Database, jti: &str) -> Result<bool> {
-    let jti = jti.to_owned();
-    db.run(move |conn| {
-        let count: i64 = revoked_tokens::table
-            .filter(revoked_tokens::jti.eq(&jti))
-            .count()
-            .get_result(conn)?;
-        Ok(count > 0)
-    })
-    .await
+/// Whether the token `jti` was revoked (and has not expired since).
+pub fn is_revoked(conn: &mut DbConn, jti: &str) -> Result<bool> {
+    let count: i64 = revoked_tokens::table
+        .filter(revoked_tokens::jti.eq(jti))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
 }
 
 /// Forgets revocations of tokens that have expired anyway.

@@ -2,7 +2,7 @@
 //! tokens (RFC 9068) for one API (RFC 8707 `resource`, or `audience`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::ApiGrant;
 use clavis_shared::validate;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,12 @@ use crate::audit::{Actor, AuditEvent};
 use crate::db::Database;
 
 /// The claims of a Clavis access token.
+///
+/// Besides the RFC 9068 claims it carries the private claim `client_secret_id`: the id of the
+/// client secret the token was obtained with (an id, never the secret). Introspection needs
+/// it to answer "is this token still good" after an admin deletes that secret: without it,
+/// a token from a leaked and deleted secret would stay active until it expired. The id is no
+/// credential (every secret's value starts with it), so resource servers may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
@@ -31,6 +37,8 @@ pub struct AccessTokenClaims {
     pub org_id: String,
     /// production or sandbox.
     pub environment: String,
+    /// The id of the client secret the token was issued with.
+    pub client_secret_id: String,
 }
 
 /// A token request, one variant per supported grant.
@@ -121,6 +129,7 @@ pub async fn token(
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
     let client = authenticate(&service, &db, &credentials, origin.address, "token", now).await?;
     let source = origin.address.to_string();
+    let now = after_kill_switch(client.application.tokens_revoked_before, now).await;
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };
@@ -155,6 +164,7 @@ pub async fn token(
         scope: scopes.join(" "),
         org_id: client.application.organisation_id.clone(),
         environment: client.application.environment.clone(),
+        client_secret_id: client.secret_id.clone(),
     };
     let access_token = service.keys.ring().sign(&claims, now)?;
     service.usage.record(&client.secret_id, now);
@@ -182,6 +192,37 @@ async fn record_issue(
             "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
         }));
     service.audit.record(event, now).await;
+}
+
+/// Whether a token issued at `iat` (seconds since the epoch) is revoked by its application's
+/// kill switch, used at `tokens_revoked_before`. `iat` has whole seconds only, so a token of
+/// the switch's own second counts as issued before it: the switch errs on the side of
+/// revoking ([`after_kill_switch`] keeps new tokens out of that second).
+pub fn revoked_by_kill_switch(iat: i64, tokens_revoked_before: Option<NaiveDateTime>) -> bool {
+    tokens_revoked_before.is_some_and(|moment| iat <= moment.and_utc().timestamp())
+}
+
+/// The moment to issue a token at: `now`, unless the application's kill switch was used in
+/// or after `now`'s second. Then the start of the second after the switch's, waited for (at
+/// most a second; clocks of several instances must agree), so that a token requested after
+/// the switch is not born revoked.
+async fn after_kill_switch(
+    tokens_revoked_before: Option<NaiveDateTime>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(moment) = tokens_revoked_before else {
+        return now;
+    };
+    if !revoked_by_kill_switch(now.timestamp(), Some(moment)) {
+        return now;
+    }
+    let allowed_from = moment.and_utc().timestamp() + 1;
+    let wait = DateTime::from_timestamp(allowed_from, 0)
+        .and_then(|from| (from - Utc::now()).to_std().ok())
+        .unwrap_or_default()
+        .min(std::time::Duration::from_secs(1));
+    actix_web::rt::time::sleep(wait).await;
+    Utc::now()
 }
 
 /// Ties an audit event to the request's address and the client's organisation,
@@ -342,6 +383,17 @@ mod tests {
             ))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_kill_switch_revokes_tokens_of_its_own_second_and_before() {
+        let switch = DateTime::from_timestamp(1_000, 250_000_000)
+            .unwrap()
+            .naive_utc();
+        assert!(!revoked_by_kill_switch(999, None));
+        assert!(revoked_by_kill_switch(999, Some(switch)));
+        assert!(revoked_by_kill_switch(1_000, Some(switch)));
+        assert!(!revoked_by_kill_switch(1_001, Some(switch)));
     }
 
     #[test]

@@ -326,6 +326,8 @@ pub struct ClientApplication {
     pub environment: String,
     pub enabled: bool,
     pub token_lifetime_secs: i32,
+    /// The kill switch's moment (UTC): tokens issued until then are inactive.
+    pub tokens_revoked_before: Option<NaiveDateTime>,
 }
 
 type CredentialRow = (
@@ -370,6 +372,7 @@ pub fn credentials(
                 applications::environment,
                 applications::enabled,
                 applications::token_lifetime_secs,
+                applications::tokens_revoked_before,
             ),
             apis::code.nullable(),
             apis::audience.nullable(),

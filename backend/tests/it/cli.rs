@@ -13,6 +13,7 @@ on_both_databases!(
     people_are_granted_roles_from_the_command_line,
     applications_are_shown_disabled_and_enabled,
     reminders_are_previewed_and_sent_from_the_command_line,
+    resource_servers_and_the_kill_switch_from_the_command_line,
 );
 
 pub(crate) fn clavis(db: &TestDb, args: &[&str]) -> Output {
@@ -466,4 +467,116 @@ fn reminders_are_previewed_and_sent_from_the_command_line(db: &TestDb) {
     assert_eq!(sink.mails().len(), 2);
     let failing = json(db, &["notify", "failing"]);
     assert_eq!(failing, serde_json::json!([]));
+}
+
+fn resource_servers_and_the_kill_switch_from_the_command_line(db: &TestDb) {
+    let client_id = bootstrap(db);
+    let gateway = json(
+        db,
+        &[
+            "app", "create", "--org", "Acme", "--api", "SMC", "--name", "Gateway",
+        ],
+    )["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let both = format!("{gateway}, {}", client_id.to_uppercase());
+    let updated = json(
+        db,
+        &[
+            "api",
+            "update",
+            "--code",
+            "smc",
+            "--resource-servers",
+            &both,
+        ],
+    );
+    let mut expected = vec![client_id.clone(), gateway.clone()];
+    expected.sort();
+    assert_eq!(updated[0]["resource_servers"], serde_json::json!(expected));
+    assert_eq!(
+        json(db, &["api", "list"])[0]["resource_servers"],
+        serde_json::json!(expected)
+    );
+    let table = String::from_utf8(clavis(db, &["api", "list"]).stdout).unwrap();
+    assert!(table.contains("RESOURCE_SERVERS"), "{table}");
+
+    let before = db.count("api_resource_servers");
+    let audit_before = db.count("audit_events");
+    let unknown = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+    assert_refused(
+        db,
+        &[
+            "api",
+            "update",
+            "--code",
+            "SMC",
+            "--resource-servers",
+            unknown,
+        ],
+        &format!("No application has the client_id \"{unknown}\""),
+    );
+    assert_refused(
+        db,
+        &[
+            "api",
+            "update",
+            "--code",
+            "SMC",
+            "--resource-servers",
+            "gateway",
+        ],
+        "\"gateway\" is not a GUID",
+    );
+    assert_refused(
+        db,
+        &[
+            "api",
+            "update",
+            "--code",
+            "NOPE",
+            "--resource-servers",
+            &gateway,
+        ],
+        "No API has the code \"NOPE\"",
+    );
+    assert_refused(
+        db,
+        &["app", "revoke-tokens", "--app", unknown],
+        &format!("No application has the client_id \"{unknown}\""),
+    );
+    assert_eq!(db.count("api_resource_servers"), before, "nothing written");
+    assert_eq!(db.count("audit_events"), audit_before, "nothing audited");
+
+    let cleared = json(
+        db,
+        &["api", "update", "--code", "SMC", "--resource-servers", ""],
+    );
+    assert_eq!(cleared[0]["resource_servers"], serde_json::json!([]));
+
+    assert!(json(db, &["app", "show", &client_id])["tokens_revoked_before"].is_null());
+    let revoked = json(db, &["app", "revoke-tokens", "--app", &client_id]);
+    let moment = revoked["tokens_revoked_before"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(moment).is_ok(),
+        "{moment}"
+    );
+    assert_eq!(
+        json(db, &["app", "show", &client_id])["tokens_revoked_before"],
+        moment
+    );
+    let audited: i64 = {
+        use clavis::db::{DbConn, schema::audit_events};
+        use diesel::prelude::*;
+        let mut conn = db.conn();
+        let conn: &mut DbConn = &mut conn;
+        audit_events::table
+            .filter(audit_events::action.eq("application.revoke_tokens"))
+            .filter(audit_events::actor_kind.eq("cli"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    };
+    assert_eq!(audited, 1);
 }

@@ -502,6 +502,7 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
                 name: "Ship Manifests".into(),
                 audience: "https://api.example.org/smc".into(),
                 scopes: "manifest.read".into(),
+                ..Default::default()
             },
             &admin(),
             now,

@@ -10,6 +10,7 @@ mod apps;
 mod bad_text;
 mod cli;
 mod http;
+mod introspection;
 mod keys;
 mod login;
 mod oauth;

@@ -29,7 +29,7 @@ on_both_databases_async!(
 );
 
 /// A seeded application with one fresh secret: (client_id, secret value, secret id).
-fn client_with_secret(db: &TestDb) -> (String, String, String) {
+pub(crate) fn client_with_secret(db: &TestDb) -> (String, String, String) {
     let seeded = seed(db);
     let now = clavis::db::now();
     let created = secrets::create(
@@ -45,7 +45,7 @@ fn client_with_secret(db: &TestDb) -> (String, String, String) {
 }
 
 /// Another application of Acme for `api_codes`, with one secret: (client_id, secret value).
-fn another_client(db: &TestDb, name: &str, api_codes: &[&str]) -> (String, String) {
+pub(crate) fn another_client(db: &TestDb, name: &str, api_codes: &[&str]) -> (String, String) {
     let (mut conn, now) = (db.conn(), clavis::db::now());
     let new = apps::NewApplication {
         organisation: "Acme".into(),
@@ -66,7 +66,7 @@ fn another_client(db: &TestDb, name: &str, api_codes: &[&str]) -> (String, Strin
     (app.client_id, created.value)
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
@@ -82,7 +82,7 @@ async fn post_form(client: &reqwest::Client, url: &str, body: String) -> reqwest
         .unwrap()
 }
 
-async fn token_basic(
+pub(crate) async fn token_basic(
     server: &TestServer,
     client_id: &str,
     secret: &str,
@@ -100,7 +100,7 @@ async fn token_basic(
         .unwrap()
 }
 
-async fn access_token(server: &TestServer, client_id: &str, secret: &str) -> String {
+pub(crate) async fn access_token(server: &TestServer, client_id: &str, secret: &str) -> String {
     let response = token_basic(server, client_id, secret, &[]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
@@ -214,7 +214,7 @@ fn refusal_reasons(db: &TestDb) -> Vec<String> {
 }
 
 async fn client_credentials_grant_issues_a_verifiable_jwt(db: TestDb) {
-    let (client_id, secret, _) = client_with_secret(&db);
+    let (client_id, secret, secret_id) = client_with_secret(&db);
     let server = TestServer::start(db, "").await;
 
     let response = token_basic(&server, &client_id, &secret, &[]).await;
@@ -251,6 +251,7 @@ async fn client_credentials_grant_issues_a_verifiable_jwt(db: TestDb) {
     );
     assert_eq!(claims["nbf"], claims["iat"]);
     assert!(uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).is_ok());
+    assert_eq!(claims["client_secret_id"], secret_id.as_str());
 
     // client_secret_post, a narrower scope, and the API named by resource.
     let response = post_form(
@@ -537,6 +538,7 @@ async fn grant_scope_and_target_errors(db: TestDb) {
         name: "Docs".into(),
         audience: "urn:dm".into(),
         scopes: String::new(),
+        ..Default::default()
     };
     apis::create(&mut server.db.conn(), &dm, &admin(), now).unwrap();
     let (lonely_id, lonely_secret) = another_client(&server.db, "Docs", &["DM", "SMC"]);
@@ -703,7 +705,12 @@ async fn failures_are_throttled_per_address_and_client(db: TestDb) {
     server.stop().await;
 }
 
-async fn introspect(server: &TestServer, client_id: &str, secret: &str, token: &str) -> Value {
+pub(crate) async fn introspect(
+    server: &TestServer,
+    client_id: &str,
+    secret: &str,
+    token: &str,
+) -> Value {
     let response = http()
         .post(server.url("/oauth2/introspect"))
         .basic_auth(client_id, Some(secret))
@@ -717,7 +724,7 @@ async fn introspect(server: &TestServer, client_id: &str, secret: &str, token: &
     response.json().await.unwrap()
 }
 
-async fn revoke(server: &TestServer, client_id: &str, secret: &str, token: &str) -> u16 {
+pub(crate) async fn revoke(server: &TestServer, client_id: &str, secret: &str, token: &str) -> u16 {
     http()
         .post(server.url("/oauth2/revoke"))
         .basic_auth(client_id, Some(secret))
@@ -739,7 +746,12 @@ async fn introspection_and_revocation(db: TestDb) {
     let server = TestServer::start(db, "").await;
     let token = access_token(&server, &client_id, &secret).await;
 
-    let active = introspect(&server, &other_id, &other_secret, &token).await;
+    // Only the token's own client (or a registered resource server) learns about it.
+    assert_eq!(
+        introspect(&server, &other_id, &other_secret, &token).await,
+        serde_json::json!({ "active": false })
+    );
+    let active = introspect(&server, &client_id, &secret, &token).await;
     assert_eq!(active["active"], true);
     assert_eq!(active["client_id"], client_id.as_str());
     assert_eq!(active["scope"], "manifest.read manifest.write");

@@ -764,6 +764,7 @@ on_both_databases_async!(
     sessions_end_when_idle_at_their_lifetime_and_on_logout,
     the_api_describes_itself_and_answers_unknown_paths_in_json,
     admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach,
+    only_admins_pull_the_kill_switch_and_name_resource_servers,
 );
 
 async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(test_db: TestDb) {
@@ -842,4 +843,106 @@ async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(
         .call(Who::Manager, Method::GET, "/api/v1/reminders/failing", None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The kill switch and an API's resource servers: every role but admin is refused and nothing
+/// changes; an admin's change is audited; a request without the CSRF token is refused.
+async fn only_admins_pull_the_kill_switch_and_name_resource_servers(test_db: TestDb) {
+    let world = World::start(test_db, "").await;
+    let (a, b) = (&world.app_a.client_id, &world.app_b.client_id);
+    let revoked_before = |client_id: &str| {
+        let mut conn = world.server.db.conn();
+        clavis::apps::find_by_client_id(&mut conn, client_id)
+            .unwrap()
+            .tokens_revoked_before
+    };
+    use StatusCode as S;
+    let expected = [S::UNAUTHORIZED, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN];
+    let kill = |client_id: &str| format!("/api/v1/applications/{client_id}/revoke-tokens");
+    let name_b = json!({ "resource_servers": [b] });
+    for (who, want) in EVERYONE[..4].iter().zip(expected) {
+        for path in [kill(a), kill(b)] {
+            let (status, answer) = world.call(*who, Method::POST, &path, None).await;
+            assert_eq!(status, want, "{who:?} POST {path}: {answer}");
+        }
+        let (status, answer) = world
+            .call(*who, Method::PATCH, "/api/v1/apis/SMC", Some(&name_b))
+            .await;
+        assert_eq!(status, want, "{who:?} PATCH resource servers: {answer}");
+    }
+    let unprotected = http()
+        .post(world.server.url(&kill(a)))
+        .header("Origin", &world.server.base)
+        .header(
+            "Cookie",
+            format!("clavis_session={}", world.token(Who::Admin).unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unprotected.status(), S::FORBIDDEN, "no CSRF token");
+    assert_eq!(
+        revoked_before(a),
+        None,
+        "no refused request pulled the switch"
+    );
+    assert_eq!(world.server.db.count("api_resource_servers"), 0);
+
+    let (status, pulled) = world.call(Who::Admin, Method::POST, &kill(a), None).await;
+    assert_eq!(status, S::OK, "{pulled}");
+    let moment = revoked_before(a).expect("the switch is stored");
+    assert_eq!(pulled["tokens_revoked_before"], json!(moment));
+    assert_eq!(revoked_before(b), None, "only that application's tokens");
+    let (status, missing) = world
+        .call(
+            Who::Admin,
+            Method::POST,
+            &kill("6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"),
+            None,
+        )
+        .await;
+    assert_eq!(status, S::NOT_FOUND, "{missing}");
+
+    let (status, api) = world
+        .call(Who::Admin, Method::PATCH, "/api/v1/apis/SMC", Some(&name_b))
+        .await;
+    assert_eq!(status, S::OK, "{api}");
+    assert_eq!(api["resource_servers"], json!([b]));
+    let (_, listed) = world
+        .call(Who::Admin, Method::GET, "/api/v1/apis", None)
+        .await;
+    assert_eq!(listed[0]["resource_servers"], json!([b]));
+    let unknown = json!({ "resource_servers": [b, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"] });
+    let (status, refused) = world
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            "/api/v1/apis/SMC",
+            Some(&unknown),
+        )
+        .await;
+    assert_eq!(status, S::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["message"].as_str().is_some_and(|m| m
+            .contains("No application has the client_id \"6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f\"")),
+        "{refused}"
+    );
+    assert_eq!(
+        world.server.db.count("api_resource_servers"),
+        1,
+        "unchanged"
+    );
+
+    let audited = |action: &str| {
+        use clavis::db::{DbConn, schema::audit_events};
+        let mut conn = world.server.db.conn();
+        let conn: &mut DbConn = &mut conn;
+        audit_events::table
+            .filter(audit_events::action.eq(action))
+            .select(audit_events::actor)
+            .load::<String>(conn)
+            .unwrap()
+    };
+    assert_eq!(audited("application.revoke_tokens").len(), 1);
+    assert_eq!(audited("api.update").len(), 1);
 }

@@ -159,6 +159,7 @@ pub fn seed(test_db: &TestDb) -> Seeded {
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
             scopes: "manifest.read manifest.write".into(),
+            ..Default::default()
         },
         &admin(),
         now,

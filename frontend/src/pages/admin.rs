@@ -313,10 +313,17 @@ fn Organisations(organisations: Vec<Organisation>, version: RwSignal<u32>) -> im
     }
 }
 
+const SERVERS_LABEL: &str = "Resource servers (client_ids, space-separated)";
+
 const MAILBOX_LABEL: &str = "Expiry reminders also to (optional)";
 
 fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// client_ids separated by spaces or commas (as the CLI takes them).
+fn client_ids(text: &str) -> Vec<String> {
+    words(&text.replace(',', " "))
 }
 
 #[component]
@@ -329,6 +336,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                 RwSignal::new(api.name.clone()),
                 RwSignal::new(api.scopes.join(" ")),
             );
+            let servers = RwSignal::new(api.resource_servers.join(" "));
             let error = RwSignal::new(None);
             let path = format!("/api/v1/apis/{}", api.code);
             let csrf = csrf.clone();
@@ -336,6 +344,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                 let body = UpdateApi {
                     name: Some(name.get()),
                     scopes: Some(words(&scopes.get())),
+                    resource_servers: Some(client_ids(&servers.get())),
                 };
                 run(api::patch(&path, &body, &csrf), error, version, || {});
             });
@@ -346,6 +355,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     inputs=vec![
                         text(&format!("api-name-{code}"), "Name", name, ""),
                         text(&format!("api-scopes-{code}"), "Scopes (space-separated)", scopes, ""),
+                        text(&format!("api-servers-{code}"), SERVERS_LABEL, servers, ""),
                     ]
                     submit="Save"
                     on_submit=save
@@ -354,8 +364,8 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             }
         })
         .collect_view();
-    let fields: [RwSignal<String>; 4] = std::array::from_fn(|_| RwSignal::new(String::new()));
-    let [code, name, audience, scopes] = fields;
+    let fields: [RwSignal<String>; 5] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let [code, name, audience, scopes, servers] = fields;
     let error = RwSignal::new(None);
     let create = Callback::new(move |()| {
         let body = CreateApi {
@@ -363,6 +373,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             name: name.get(),
             audience: audience.get(),
             scopes: words(&scopes.get()),
+            resource_servers: client_ids(&servers.get()),
         };
         let done = move || fields.iter().for_each(|field| field.set(String::new()));
         run(
@@ -375,7 +386,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="apis-title">
             <h2 id="apis-title">"APIs and scopes"</h2>
-            <p class="help">"A scope that applications still hold cannot be removed: take it away from them first."</p>
+            <p class="help">"A scope that applications still hold cannot be removed: take it away from them first. Resource servers are the applications that may introspect the API's tokens, besides each token's own client."</p>
             {forms}
             <Form
                 title="New API"
@@ -384,6 +395,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     text("api-name", "Name", name, "Ship Manifests"),
                     text("api-audience", "Audience (aud)", audience, "https://api.example.org/smc"),
                     text("api-scopes", "Scopes (space-separated)", scopes, "manifest.read manifest.write"),
+                    text("api-servers", SERVERS_LABEL, servers, ""),
                 ]
                 submit="Create API"
                 on_submit=create

@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
 use clavis_shared::portal::{ApplicationDetail, CreateSecret};
 use leptos::prelude::*;
@@ -126,6 +127,16 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
                             }
     }}}
             </section>
+            {me()
+                .admin
+                .then(|| {
+                    view! {
+                        <KillSwitch
+                            client_id=app.client_id.clone()
+                            revoked_before=app.tokens_revoked_before
+                        />
+                    }
+                })}
             {move || {
                 creating
                     .get()
@@ -237,6 +248,49 @@ fn SecretTable(
                     }
                 })
         }}
+    }
+}
+
+/// The kill switch (admins): after a second click to confirm, every token the application
+/// was issued until now is inactive in introspection.
+#[component]
+fn KillSwitch(client_id: String, revoked_before: Option<DateTime<Utc>>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let revoked = RwSignal::new(revoked_before);
+    let error = RwSignal::new(None::<String>);
+    let path = format!("/api/v1/applications/{client_id}/revoke-tokens");
+    let csrf = me().csrf_token;
+    let revoke = move |_| {
+        if !confirming.get() {
+            confirming.set(true);
+            return;
+        }
+        confirming.set(false);
+        error.set(None);
+        let call = api::post(&path, &(), &csrf);
+        leptos::task::spawn_local(async move {
+            match call.await {
+                Ok(_) => revoked.set(Some(now())),
+                Err(failed) => error.set(Some(failed.message)),
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="kill-title">
+            <h2 id="kill-title">"Revoke all tokens"</h2>
+            <p class="help">
+                "Every access token issued to this application until now becomes inactive in introspection at once; tokens issued afterwards work. Resource servers that check tokens themselves accept them until they expire."
+            </p>
+            {move || {
+                revoked
+                    .get()
+                    .map(|at| view! { <p>{format!("Tokens issued until {} are revoked.", logic::date_time(at))}</p> })
+            }}
+            <button type="button" class="danger" on:click=revoke>
+                {move || if confirming.get() { "Confirm: revoke all tokens issued until now" } else { "Revoke all tokens" }}
+            </button>
+            <ErrorSlot error=error />
+        </section>
     }
 }
 
