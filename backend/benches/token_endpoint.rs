@@ -201,6 +201,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
             scopes: "manifest.read manifest.write".into(),
+            signing_alg: clavis::keys::SigningAlgorithm::Es256,
         },
         actor,
         now,

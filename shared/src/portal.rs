@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dto::{Application, ClientSecretInfo, Environment, Organisation, Role};
+use crate::dto::{
+    Application, ClientSecretInfo, Environment, Organisation, Role, SigningAlgorithm,
+};
 
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -126,6 +128,9 @@ pub struct CreateApi {
     /// The `aud` of tokens for this API, a URI.
     pub audience: String,
     pub scopes: Vec<String>,
+    /// What its access tokens are signed with; left out, the server's configured default
+    /// (`CLAVIS_TOKEN_SIGNING_ALG`, ES256 unless changed).
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 /// Changes to an API; `scopes`, when given, is the complete new list.
@@ -135,6 +140,9 @@ pub struct CreateApi {
 pub struct UpdateApi {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// A new signing algorithm for its tokens from now on; tokens already issued keep
+    /// verifying with the key that signed them.
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use clavis_shared::portal::{CreateApi, UpdateApi};
 use super::NewApi;
 use crate::db::{self, Database};
 use crate::error::Result;
+use crate::keys::Keys;
 use crate::users::access::Access;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,6 +32,7 @@ pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<V
 pub async fn create(
     access: Access,
     db: web::Data<Database>,
+    keys: web::Data<Keys>,
     body: web::Json<CreateApi>,
 ) -> Result<HttpResponse> {
     access.require_admin()?;
@@ -40,15 +42,21 @@ pub async fn create(
         name: body.name,
         audience: body.audience,
         scopes: body.scopes.join(" "),
+        signing_alg: keys.algorithm_for(body.signing_alg),
     };
     let actor = access.actor();
     let created = db
-        .run(move |conn| super::create(conn, &new, &actor, db::now()))
+        .run(move |conn| {
+            let now = db::now();
+            keys.prepare(conn, new.signing_alg, now)?;
+            super::create(conn, &new, &actor, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
-/// Renames an API or replaces its scope list; scopes applications hold cannot be removed.
+/// Renames an API, replaces its scope list, or changes its signing algorithm; scopes
+/// applications hold cannot be removed.
 #[utoipa::path(patch, path = "/api/v1/apis/{code}", tag = "admin",
     params(("code" = String, Path, description = "The API's code, such as SMC")),
     request_body = UpdateApi,
@@ -58,6 +66,7 @@ pub async fn create(
 pub async fn update(
     access: Access,
     db: web::Data<Database>,
+    keys: web::Data<Keys>,
     code: web::Path<String>,
     body: web::Json<UpdateApi>,
 ) -> Result<web::Json<Api>> {
@@ -67,13 +76,18 @@ pub async fn update(
     let actor = access.actor();
     let updated = db
         .run(move |conn| {
+            let now = db::now();
+            if let Some(algorithm) = body.signing_alg {
+                keys.prepare(conn, algorithm, now)?;
+            }
             super::update(
                 conn,
                 &code,
                 body.name.as_deref(),
                 scopes.as_deref(),
+                body.signing_alg,
                 &actor,
-                db::now(),
+                now,
             )
         })
         .await?;

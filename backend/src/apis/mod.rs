@@ -3,7 +3,7 @@
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::Api;
+use clavis_shared::dto::{Api, SigningAlgorithm};
 use clavis_shared::validate;
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -23,18 +23,26 @@ struct ApiRow {
     name: String,
     audience: String,
     created_at: NaiveDateTime,
+    signing_alg: Option<String>,
 }
 
 impl ApiRow {
-    fn into_api(self, scopes: Vec<String>) -> Api {
-        Api {
+    fn into_api(self, scopes: Vec<String>) -> Result<Api> {
+        // The column's CHECK admits only the algorithms Clavis knows.
+        let signing_alg = self
+            .signing_alg
+            .map(|alg| alg.parse())
+            .transpose()
+            .map_err(Error::Internal)?;
+        Ok(Api {
             id: self.id,
             code: self.code,
             name: self.name,
             audience: self.audience,
             scopes,
             created_at: db::utc(self.created_at),
-        }
+            signing_alg,
+        })
     }
 }
 
@@ -46,6 +54,9 @@ pub struct NewApi {
     pub audience: String,
     /// Space-separated, as in OAuth's `scope` parameter.
     pub scopes: String,
+    /// Resolved by the caller ([`crate::keys::Keys::algorithm_for`]), which also makes sure
+    /// the algorithm has a key ([`crate::keys::Keys::prepare`]).
+    pub signing_alg: SigningAlgorithm,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>) -> Result<Api> {
@@ -55,6 +66,7 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
         name: validate::api_name(&new.name)?,
         audience: validate::audience(&new.audience)?,
         created_at: now.naive_utc(),
+        signing_alg: Some(new.signing_alg.as_str().to_owned()),
     };
     let scopes = validate::scope_list(&new.scopes)?;
     db::write_transaction(conn, |conn| {
@@ -75,10 +87,11 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
         AuditEvent::success("api.create", actor)
             .details(serde_json::json!({
                 "api_id": row.id, "code": row.code, "audience": row.audience, "scopes": scopes,
+                "signing_alg": new.signing_alg,
             }))
             .record(conn, now)
     })?;
-    Ok(row.into_api(scopes))
+    row.into_api(scopes)
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
@@ -87,13 +100,12 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
         .select(ApiRow::as_select())
         .load(conn)?;
     let mut scopes = scopes_by_api(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let own = scopes.remove(&row.id).unwrap_or_default();
             row.into_api(own)
         })
-        .collect())
+        .collect()
 }
 
 /// An API by its code, in any letter case.
@@ -109,16 +121,19 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
         .order(api_scopes::name)
         .select(api_scopes::name)
         .load(conn)?;
-    Ok(row.into_api(scopes))
+    row.into_api(scopes)
 }
 
 /// Changes to an API: a new display name, and/or its complete new scope list
-/// (space-separated). A scope an application still holds cannot be removed.
+/// (space-separated), and/or the algorithm its tokens are signed with from now on (the caller
+/// makes sure it has a key, [`crate::keys::Keys::prepare`]). A scope an application still
+/// holds cannot be removed.
 pub fn update(
     conn: &mut DbConn,
     code: &str,
     name: Option<&str>,
     scopes: Option<&str>,
+    signing_alg: Option<SigningAlgorithm>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Api> {
@@ -137,9 +152,16 @@ pub fn update(
             api.scopes = scopes.clone();
             api.scopes.sort();
         }
+        if let Some(signing_alg) = signing_alg {
+            diesel::update(apis::table.find(&api.id))
+                .set(apis::signing_alg.eq(signing_alg.as_str()))
+                .execute(conn)?;
+            api.signing_alg = Some(signing_alg);
+        }
         AuditEvent::success("api.update", actor)
             .details(serde_json::json!({
                 "api_id": api.id, "code": api.code, "name": name, "scopes": scopes,
+                "signing_alg": signing_alg,
             }))
             .record(conn, now)?;
         Ok(api)

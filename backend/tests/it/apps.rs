@@ -268,6 +268,7 @@ fn applications_are_listed_per_organisation(db: &TestDb) {
         name: "Docs".into(),
         audience: "urn:dm".into(),
         scopes: "docs".into(),
+        signing_alg: clavis::keys::SigningAlgorithm::Es256,
     };
     apis::create(&mut conn, &dm, &admin(), now).unwrap();
     let beta = apps::NewApplication {

@@ -491,6 +491,7 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
                 name: "Ship Manifests".into(),
                 audience: "https://api.example.org/smc".into(),
                 scopes: "manifest.read".into(),
+                signing_alg: clavis::keys::SigningAlgorithm::Es256,
             },
             &admin(),
             now,

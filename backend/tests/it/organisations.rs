@@ -97,6 +97,7 @@ fn smc() -> apis::NewApi {
         name: "Ship Manifests".into(),
         audience: "https://api.example.org/smc".into(),
         scopes: "manifest.write manifest.read manifest.read".into(),
+        signing_alg: clavis::keys::SigningAlgorithm::Es256,
     }
 }
 
@@ -113,6 +114,7 @@ fn api_is_created_with_its_scopes(db: &TestDb) {
             name: "Documents".into(),
             audience: "urn:example:dm".into(),
             scopes: String::new(),
+            signing_alg: clavis::keys::SigningAlgorithm::Es256,
         },
         &admin(),
         now,

@@ -94,7 +94,8 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261122000001",
             "20261122000002",
             "20261123000003",
-            "20261123000004"
+            "20261123000004",
+            "20261130000002"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();

@@ -159,6 +159,7 @@ pub fn seed(test_db: &TestDb) -> Seeded {
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
             scopes: "manifest.read manifest.write".into(),
+            signing_alg: clavis::keys::SigningAlgorithm::Es256,
         },
         &admin(),
         now,
@@ -252,4 +253,22 @@ pub fn database_contains(test_db: &TestDb, needle: &str) -> bool {
         .expect("search table")
         .n > 0
     })
+}
+
+/// The `alg` of the keys in a JWKS, sorted, each once.
+pub fn jwks_algorithms(jwks: &serde_json::Value) -> Vec<String> {
+    let mut algs: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("a JWKS")
+        .iter()
+        .map(|key| {
+            key["alg"]
+                .as_str()
+                .expect("every key names its alg")
+                .to_owned()
+        })
+        .collect();
+    algs.sort();
+    algs.dedup();
+    algs
 }

@@ -4,7 +4,7 @@
 //! The forms are data (a list of [`Input`]s rendered by one [`Form`] component) rather than
 //! one hand-written view each: the same page in a fraction of the WASM.
 
-use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment};
+use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment, SigningAlgorithm};
 use clavis_shared::portal::{
     ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, FailingAddress,
     GrantRequest, GrantRole, UpdateApi, UpdateApplication, UpdateOrganisation,
@@ -82,6 +82,19 @@ fn select(id: &str, label: &str, value: RwSignal<String>, options: Vec<(String, 
         kind: Kind::Select(options),
         value,
     }
+}
+
+/// The signing algorithm select: every algorithm, after "" (the server's default) when
+/// `with_default` (a new API, or one registered before APIs had their own).
+fn algorithm(id: &str, value: RwSignal<String>, with_default: bool) -> Input {
+    let default = with_default.then(|| (String::new(), "Server default".to_owned()));
+    let algorithms = SigningAlgorithm::ALL.map(|a| (a.as_str().to_owned(), a.as_str().to_owned()));
+    select(
+        id,
+        "Token signing",
+        value,
+        default.into_iter().chain(algorithms).collect(),
+    )
 }
 
 fn flag(value: bool) -> RwSignal<String> {
@@ -329,6 +342,11 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                 RwSignal::new(api.name.clone()),
                 RwSignal::new(api.scopes.join(" ")),
             );
+            let alg = RwSignal::new(
+                api.signing_alg
+                    .map_or("", SigningAlgorithm::as_str)
+                    .to_owned(),
+            );
             let error = RwSignal::new(None);
             let path = format!("/api/v1/apis/{}", api.code);
             let csrf = csrf.clone();
@@ -336,6 +354,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                 let body = UpdateApi {
                     name: Some(name.get()),
                     scopes: Some(words(&scopes.get())),
+                    signing_alg: SigningAlgorithm::named(&alg.get()),
                 };
                 run(api::patch(&path, &body, &csrf), error, version, || {});
             });
@@ -346,6 +365,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     inputs=vec![
                         text(&format!("api-name-{code}"), "Name", name, ""),
                         text(&format!("api-scopes-{code}"), "Scopes (space-separated)", scopes, ""),
+                        algorithm(&format!("api-alg-{code}"), alg, api.signing_alg.is_none()),
                     ]
                     submit="Save"
                     on_submit=save
@@ -354,8 +374,8 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             }
         })
         .collect_view();
-    let fields: [RwSignal<String>; 4] = std::array::from_fn(|_| RwSignal::new(String::new()));
-    let [code, name, audience, scopes] = fields;
+    let fields: [RwSignal<String>; 5] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let [code, name, audience, scopes, alg] = fields;
     let error = RwSignal::new(None);
     let create = Callback::new(move |()| {
         let body = CreateApi {
@@ -363,6 +383,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             name: name.get(),
             audience: audience.get(),
             scopes: words(&scopes.get()),
+            signing_alg: SigningAlgorithm::named(&alg.get()),
         };
         let done = move || fields.iter().for_each(|field| field.set(String::new()));
         run(
@@ -384,6 +405,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     text("api-name", "Name", name, "Ship Manifests"),
                     text("api-audience", "Audience (aud)", audience, "https://api.example.org/smc"),
                     text("api-scopes", "Scopes (space-separated)", scopes, "manifest.read manifest.write"),
+                    algorithm("api-alg", alg, true),
                 ]
                 submit="Create API"
                 on_submit=create
