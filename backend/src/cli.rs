@@ -17,7 +17,7 @@ use crate::apps::NewApplication;
 use crate::audit::Actor;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
-use crate::keys::{KeyInfo, Keys};
+use crate::keys::{KeyInfo, Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier, PassReport};
 use crate::orgs::{NewOrganisation, OrganisationChanges};
 use crate::users::Person;
@@ -87,8 +87,13 @@ enum NotifyCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Start a rotation: a new key is published now and signs after the publish lead.
-    Rotate,
+    /// Start a rotation of every algorithm in use, or of one: a new key is published now and
+    /// signs after the publish lead.
+    Rotate {
+        /// Rotate only this algorithm's keys: ES256, RS256 or EdDSA.
+        #[arg(long = "alg", value_name = "ALG")]
+        algorithm: Option<String>,
+    },
     /// List the signing keys and what each does now.
     List,
 }
@@ -144,23 +149,30 @@ enum ApiCommand {
         /// client_ids of applications that may introspect its tokens, comma-separated.
         #[arg(long, value_name = "CLIENT_ID,…", default_value = "")]
         resource_servers: String,
+        /// What its access tokens are signed with: ES256, RS256 or EdDSA (default: the
+        /// configured CLAVIS_TOKEN_SIGNING_ALG).
+        #[arg(long, value_name = "ALG")]
+        signing_alg: Option<String>,
     },
-    /// Change an API: its name, its scopes, or its resource servers.
+    /// Change an API; options left out stay as they are.
     Update {
         /// The API's code, e.g. SMC.
         #[arg(long)]
         code: String,
         #[arg(long)]
         name: Option<String>,
-        /// The complete new scope list, space-separated.
+        /// Its complete new scope list, space-separated.
         #[arg(long)]
         scopes: Option<String>,
         /// The complete new list of applications (client_ids, comma-separated) that may
         /// introspect its tokens; "" removes them all.
         #[arg(long, value_name = "CLIENT_ID,…")]
         resource_servers: Option<String>,
+        /// What its access tokens are signed with from now on: ES256, RS256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        signing_alg: Option<String>,
     },
-    /// List APIs, their scopes and resource servers.
+    /// List APIs, their scopes, resource servers and signing algorithms.
     List,
 }
 
@@ -321,16 +333,21 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => {
             let mut conn = db.conn()?;
             let now = db::now();
-            let keys = Keys::open(
-                &mut conn,
-                config.keys.clone(),
-                config.token.max_lifetime_secs,
-                now,
-            )?;
-            if let KeysCommand::Rotate = command {
-                keys.rotate(&mut conn, now)?;
+            let rotate = match command {
+                KeysCommand::Rotate { algorithm } => {
+                    Some(algorithm.as_deref().map(signing_algorithm).transpose()?)
+                }
+                KeysCommand::List => None,
+            };
+            let keys = open_keys(&mut conn, &config, now)?;
+            if let Some(only) = rotate {
+                keys.rotate(&mut conn, only, now)?;
             }
             out.keys(&keys.ring().describe(now))
+        }
+        Command::Api(command) => {
+            let mut conn = db.conn()?;
+            api(command, &mut conn, &config, &out, &Actor::cli(), db::now())
         }
         Command::Notify(NotifyCommand::RunOnce { now, dry_run }) => {
             let now = parse_moment(now.as_deref())?;
@@ -407,41 +424,6 @@ fn admin(
             out.organisations(&[orgs::update(conn, &id, &changes, actor, now)?])
         }
         Command::Org(OrgCommand::List) => out.organisations(&orgs::list(conn)?),
-        Command::Api(ApiCommand::Create {
-            code,
-            name,
-            audience,
-            scopes,
-            resource_servers,
-        }) => {
-            let new = NewApi {
-                code,
-                name,
-                audience,
-                scopes,
-                resource_servers: client_id_list(&resource_servers),
-            };
-            out.apis(&[apis::create(conn, &new, actor, now)?])
-        }
-        Command::Api(ApiCommand::Update {
-            code,
-            name,
-            scopes,
-            resource_servers,
-        }) => {
-            let resource_servers = resource_servers.as_deref().map(client_id_list);
-            let updated = apis::update(
-                conn,
-                &code,
-                name.as_deref(),
-                scopes.as_deref(),
-                resource_servers.as_deref(),
-                actor,
-                now,
-            )?;
-            out.apis(&[updated])
-        }
-        Command::Api(ApiCommand::List) => out.apis(&apis::list(conn)?),
         Command::App(AppCommand::Create(args)) => {
             let new = NewApplication {
                 organisation: args.org,
@@ -504,7 +486,11 @@ fn admin(
         Command::User(UserCommand::Revoke { assignment_id }) => {
             out.assignments(&[users::revoke(conn, &assignment_id, actor, now)?])
         }
-        Command::Serve | Command::Migrate | Command::Keys(_) | Command::Notify(_) => {
+        Command::Serve
+        | Command::Migrate
+        | Command::Keys(_)
+        | Command::Notify(_)
+        | Command::Api(_) => {
             unreachable!("handled before opening an admin connection")
         }
     }
@@ -533,6 +519,81 @@ fn client_id_list(text: &str) -> Vec<String> {
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `clavis api …`: creating an API, or choosing its algorithm, first makes sure the algorithm
+/// has a signing key, so no token request waits for one.
+fn api(
+    command: ApiCommand,
+    conn: &mut PooledConn,
+    config: &Config,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        ApiCommand::Create {
+            code,
+            name,
+            audience,
+            scopes,
+            resource_servers,
+            signing_alg,
+        } => {
+            let chosen = signing_alg.as_deref().map(signing_algorithm).transpose()?;
+            let keys = open_keys(conn, config, now)?;
+            let new = NewApi {
+                code,
+                name,
+                audience,
+                scopes,
+                resource_servers: client_id_list(&resource_servers),
+                signing_alg: keys.algorithm_for(chosen),
+            };
+            keys.prepare(conn, new.signing_alg, now)?;
+            out.apis(&[apis::create(conn, &new, actor, now)?])
+        }
+        ApiCommand::Update {
+            code,
+            name,
+            scopes,
+            resource_servers,
+            signing_alg,
+        } => {
+            let chosen = signing_alg.as_deref().map(signing_algorithm).transpose()?;
+            if let Some(algorithm) = chosen {
+                open_keys(conn, config, now)?.prepare(conn, algorithm, now)?;
+            }
+            let resource_servers = resource_servers.as_deref().map(client_id_list);
+            let updated = apis::update(
+                conn,
+                &code,
+                name.as_deref(),
+                scopes.as_deref(),
+                resource_servers.as_deref(),
+                chosen,
+                actor,
+                now,
+            )?;
+            out.apis(&[updated])
+        }
+        ApiCommand::List => out.apis(&apis::list(conn)?),
+    }
+}
+
+fn open_keys(conn: &mut PooledConn, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Keys> {
+    Ok(Keys::open(
+        conn,
+        config.keys.clone(),
+        config.token.max_lifetime_secs,
+        now,
+    )?)
+}
+
+/// `--signing-alg`/`--alg`, parsed here rather than by clap so a wrong value gets the same
+/// one-line error as every other input.
+fn signing_algorithm(text: &str) -> anyhow::Result<SigningAlgorithm> {
+    text.parse().map_err(anyhow::Error::msg)
 }
 
 /// Folds a multi-line message (libpq's, for one) onto a single line.
@@ -655,7 +716,7 @@ impl Output {
     fn apis(&self, items: &[Api]) -> anyhow::Result<()> {
         self.table(
             items,
-            &["CODE", "NAME", "AUDIENCE", "SCOPES", "RESOURCE_SERVERS"],
+            &["CODE", "NAME", "AUDIENCE", "SCOPES", "RESOURCE SERVERS", "SIGNING ALG"],
             |a| {
                 vec![
                     a.code.clone(),
@@ -663,6 +724,9 @@ impl Output {
                     a.audience.clone(),
                     a.scopes.join(" "),
                     a.resource_servers.join(","),
+                    a.signing_alg
+                        .map_or("default", SigningAlgorithm::as_str)
+                        .to_owned(),
                 ]
             },
         )

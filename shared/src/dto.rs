@@ -44,6 +44,62 @@ impl FromStr for Environment {
     }
 }
 
+/// The JWS algorithm (RFC 7518 §3.1, RFC 8037 §3.1) an API's access tokens are signed with.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum SigningAlgorithm {
+    /// ECDSA P-256 with SHA-256: the default, small and fast.
+    #[default]
+    #[serde(rename = "ES256")]
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys): the one RFC 9068 §2.1 requires every
+    /// resource server to support.
+    #[serde(rename = "RS256")]
+    Rs256,
+    /// Ed25519 (RFC 8037).
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+}
+
+impl SigningAlgorithm {
+    /// Every algorithm, in the order people are offered them.
+    pub const ALL: [Self; 3] = [Self::Es256, Self::Rs256, Self::EdDsa];
+
+    /// The JWS `alg` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Rs256 => "RS256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The algorithm whose JWS `alg` value is exactly `alg`.
+    pub fn named(alg: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == alg)
+    }
+}
+
+impl fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlgorithm {
+    type Err = String;
+    /// Exactly the JWS `alg` value; anything else gets a message naming the accepted ones.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::named(s).ok_or_else(|| {
+            format!("\"{s}\" is not a signing algorithm: use ES256, RS256 or EdDSA.")
+        })
+    }
+}
+
 /// What a person may do: everywhere (admin) or within one organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -171,6 +227,9 @@ pub struct Api {
     #[serde(default)]
     pub resource_servers: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// What its access tokens are signed with; `null` for an API registered before APIs had
+    /// their own algorithm, which signs with the server's `CLAVIS_TOKEN_SIGNING_ALG`.
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 /// An API an application may receive tokens for, with the scopes it was granted.

@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dto::{Application, ClientSecretInfo, Environment, Organisation, Role};
+use crate::dto::{
+    Application, ClientSecretInfo, Environment, Organisation, Role, SigningAlgorithm,
+};
 
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -129,6 +131,9 @@ pub struct CreateApi {
     /// client_ids of applications that may introspect this API's tokens.
     #[serde(default)]
     pub resource_servers: Vec<String>,
+    /// What its access tokens are signed with; left out, the server's configured default
+    /// (`CLAVIS_TOKEN_SIGNING_ALG`, ES256 unless changed).
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 /// Changes to an API; `scopes`, when given, is the complete new list.
@@ -140,6 +145,9 @@ pub struct UpdateApi {
     pub scopes: Option<Vec<String>>,
     /// When given, the complete new list of client_ids that may introspect this API's tokens.
     pub resource_servers: Option<Vec<String>>,
+    /// A new signing algorithm for its tokens from now on; tokens already issued keep
+    /// verifying with the key that signed them.
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use clavis_shared::portal::{CreateApi, UpdateApi};
 use super::NewApi;
 use crate::db::{self, Database};
 use crate::error::Result;
+use crate::keys::Keys;
 use crate::users::access::Access;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,6 +32,7 @@ pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<V
 pub async fn create(
     access: Access,
     db: web::Data<Database>,
+    keys: web::Data<Keys>,
     body: web::Json<CreateApi>,
 ) -> Result<HttpResponse> {
     access.require_admin()?;
@@ -41,16 +43,22 @@ pub async fn create(
         audience: body.audience,
         scopes: body.scopes.join(" "),
         resource_servers: body.resource_servers,
+        signing_alg: keys.algorithm_for(body.signing_alg),
     };
     let actor = access.actor();
     let created = db
-        .run(move |conn| super::create(conn, &new, &actor, db::now()))
+        .run(move |conn| {
+            let now = db::now();
+            keys.prepare(conn, new.signing_alg, now)?;
+            super::create(conn, &new, &actor, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
-/// Renames an API, replaces its scope list (scopes applications hold cannot be removed), or
-/// replaces its resource servers (client_ids of existing applications, else 422).
+/// Renames an API, replaces its scope list (scopes applications hold cannot be removed),
+/// replaces its resource servers (client_ids of existing applications, else 422), or changes
+/// its signing algorithm.
 #[utoipa::path(patch, path = "/api/v1/apis/{code}", tag = "admin",
     params(("code" = String, Path, description = "The API's code, such as SMC")),
     request_body = UpdateApi,
@@ -60,6 +68,7 @@ pub async fn create(
 pub async fn update(
     access: Access,
     db: web::Data<Database>,
+    keys: web::Data<Keys>,
     code: web::Path<String>,
     body: web::Json<UpdateApi>,
 ) -> Result<web::Json<Api>> {
@@ -69,14 +78,19 @@ pub async fn update(
     let actor = access.actor();
     let updated = db
         .run(move |conn| {
+            let now = db::now();
+            if let Some(algorithm) = body.signing_alg {
+                keys.prepare(conn, algorithm, now)?;
+            }
             super::update(
                 conn,
                 &code,
                 body.name.as_deref(),
                 scopes.as_deref(),
                 body.resource_servers.as_deref(),
+                body.signing_alg,
                 &actor,
-                db::now(),
+                now,
             )
         })
         .await?;

@@ -3,7 +3,7 @@
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::Api;
+use clavis_shared::dto::{Api, SigningAlgorithm};
 use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -23,11 +23,18 @@ struct ApiRow {
     name: String,
     audience: String,
     created_at: NaiveDateTime,
+    signing_alg: Option<String>,
 }
 
 impl ApiRow {
-    fn into_api(self, scopes: Vec<String>, resource_servers: Vec<String>) -> Api {
-        Api {
+    fn into_api(self, scopes: Vec<String>, resource_servers: Vec<String>) -> Result<Api> {
+        // The column's CHECK admits only the algorithms Clavis knows.
+        let signing_alg = self
+            .signing_alg
+            .map(|alg| alg.parse())
+            .transpose()
+            .map_err(Error::Internal)?;
+        Ok(Api {
             id: self.id,
             code: self.code,
             name: self.name,
@@ -35,7 +42,8 @@ impl ApiRow {
             scopes,
             resource_servers,
             created_at: db::utc(self.created_at),
-        }
+            signing_alg,
+        })
     }
 }
 
@@ -49,6 +57,9 @@ pub struct NewApi {
     pub scopes: String,
     /// The client_ids of the applications that may introspect this API's tokens.
     pub resource_servers: Vec<String>,
+    /// Resolved by the caller ([`crate::keys::Keys::algorithm_for`]), which also makes sure
+    /// the algorithm has a key ([`crate::keys::Keys::prepare`]).
+    pub signing_alg: SigningAlgorithm,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>) -> Result<Api> {
@@ -58,6 +69,7 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
         name: validate::api_name(&new.name)?,
         audience: validate::audience(&new.audience)?,
         created_at: now.naive_utc(),
+        signing_alg: Some(new.signing_alg.as_str().to_owned()),
     };
     let scopes = validate::scope_list(&new.scopes)?;
     db::write_transaction(conn, |conn| {
@@ -80,10 +92,12 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
             .details(serde_json::json!({
                 "api_id": row.id, "code": row.code, "audience": row.audience, "scopes": scopes,
                 "resource_servers": resource_servers,
+                "signing_alg": new.signing_alg,
             }))
             .record(conn, now)?;
-        Ok(row.into_api(scopes, resource_servers))
-    })
+        Ok(resource_servers)
+    })?;
+    row.into_api(scopes, resource_servers)
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
@@ -93,14 +107,13 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
         .load(conn)?;
     let mut scopes = scopes_by_api(conn)?;
     let mut resource_servers = resource_servers_by_api(conn, None)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let own = scopes.remove(&row.id).unwrap_or_default();
             let servers = resource_servers.remove(&row.id).unwrap_or_default();
             row.into_api(own, servers)
         })
-        .collect())
+        .collect()
 }
 
 /// An API by its code, in any letter case.
@@ -119,18 +132,21 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
     let resource_servers = resource_servers_by_api(conn, Some(&row.id))?
         .remove(&row.id)
         .unwrap_or_default();
-    Ok(row.into_api(scopes, resource_servers))
+    row.into_api(scopes, resource_servers)
 }
 
 /// Changes to an API: a new display name, and/or its complete new scope list
-/// (space-separated), and/or the complete new list of its resource servers (client_ids).
-/// A scope an application still holds cannot be removed.
+/// (space-separated), and/or the complete new list of its resource servers (client_ids),
+/// and/or the algorithm its tokens are signed with from now on (the caller makes sure it has
+/// a key, [`crate::keys::Keys::prepare`]). A scope an application still holds cannot be
+/// removed.
 pub fn update(
     conn: &mut DbConn,
     code: &str,
     name: Option<&str>,
     scopes: Option<&str>,
     resource_servers: Option<&[String]>,
+    signing_alg: Option<SigningAlgorithm>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Api> {
@@ -152,10 +168,17 @@ pub fn update(
         if let Some(client_ids) = resource_servers {
             api.resource_servers = replace_resource_servers(conn, &api.id, client_ids)?;
         }
+        if let Some(signing_alg) = signing_alg {
+            diesel::update(apis::table.find(&api.id))
+                .set(apis::signing_alg.eq(signing_alg.as_str()))
+                .execute(conn)?;
+            api.signing_alg = Some(signing_alg);
+        }
         AuditEvent::success("api.update", actor)
             .details(serde_json::json!({
                 "api_id": api.id, "code": api.code, "name": name, "scopes": scopes,
                 "resource_servers": resource_servers.map(|_| &api.resource_servers),
+                "signing_alg": signing_alg,
             }))
             .record(conn, now)?;
         Ok(api)

@@ -19,6 +19,7 @@ diesel::table! {
         name -> Text,
         audience -> Text,
         created_at -> Timestamp,
+        signing_alg -> Nullable<Text>,
     }
 }
 

@@ -10,77 +10,38 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::fmt;
-use std::str::FromStr;
 use zeroize::Zeroizing;
 
-/// The JWS algorithm access tokens are signed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SigningAlgorithm {
-    /// ECDSA P-256 with SHA-256: the default, small and fast.
-    #[serde(rename = "ES256")]
-    Es256,
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys): the one RFC 9068 requires.
-    #[serde(rename = "RS256")]
-    Rs256,
-    /// Ed25519.
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-}
+pub use clavis_shared::dto::SigningAlgorithm;
 
-impl SigningAlgorithm {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Es256 => "ES256",
-            Self::Rs256 => "RS256",
-            Self::EdDsa => "EdDSA",
-        }
-    }
-
-    pub const fn jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Self::Es256 => jsonwebtoken::Algorithm::ES256,
-            Self::Rs256 => jsonwebtoken::Algorithm::RS256,
-            Self::EdDsa => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-
-    /// A new private key, as PKCS#8 DER.
-    pub fn generate(self) -> Result<Zeroizing<Vec<u8>>, String> {
-        let rng = SystemRandom::new();
-        let der = match self {
-            Self::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map(|doc| doc.as_ref().to_vec()),
-            Self::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|pair| pair.as_der())
-                .map(|der| der.as_ref().to_vec()),
-            Self::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec()),
-        };
-        der.map(Zeroizing::new)
-            .map_err(|_| format!("cannot generate an {} key", self.as_str()))
+/// `algorithm` as `jsonwebtoken` names it, for verifying tokens.
+pub const fn jwt_algorithm(algorithm: SigningAlgorithm) -> jsonwebtoken::Algorithm {
+    match algorithm {
+        SigningAlgorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+        SigningAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+        SigningAlgorithm::EdDsa => jsonwebtoken::Algorithm::EdDSA,
     }
 }
 
-impl fmt::Display for SigningAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SigningAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "ES256" => Ok(Self::Es256),
-            "RS256" => Ok(Self::Rs256),
-            "EdDSA" => Ok(Self::EdDsa),
-            other => Err(format!(
-                "\"{other}\" is not a signing algorithm: use ES256, RS256 or EdDSA"
-            )),
+/// A new private key for `algorithm`, as PKCS#8 DER, from the OS CSPRNG. RSA keys take tens
+/// of milliseconds or more: never call this on a request path.
+pub fn generate(algorithm: SigningAlgorithm) -> Result<Zeroizing<Vec<u8>>, String> {
+    let rng = SystemRandom::new();
+    let der = match algorithm {
+        SigningAlgorithm::Es256 => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map(|doc| doc.as_ref().to_vec())
         }
-    }
+        SigningAlgorithm::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .and_then(|pair| pair.as_der())
+            .map(|der| der.as_ref().to_vec()),
+        SigningAlgorithm::EdDsa => {
+            Ed25519KeyPair::generate_pkcs8(&rng).map(|doc| doc.as_ref().to_vec())
+        }
+    };
+    der.map(Zeroizing::new)
+        .map_err(|_| format!("cannot generate an {algorithm} key"))
 }
 
 /// A parsed private key, ready to sign many times without parsing again.
@@ -156,12 +117,8 @@ mod tests {
 
     #[test]
     fn every_algorithm_generates_signs_and_publishes() {
-        for algorithm in [
-            SigningAlgorithm::Es256,
-            SigningAlgorithm::Rs256,
-            SigningAlgorithm::EdDsa,
-        ] {
-            let der = algorithm.generate().unwrap();
+        for algorithm in SigningAlgorithm::ALL {
+            let der = generate(algorithm).unwrap();
             let signer = Signer::from_pkcs8(algorithm, &der).unwrap();
             let signature = signer.sign(b"message").unwrap();
             assert!(!signature.is_empty());
@@ -174,7 +131,7 @@ mod tests {
                 &URL_SAFE_NO_PAD.encode(&signature),
                 b"message",
                 &decoding,
-                algorithm.jsonwebtoken(),
+                jwt_algorithm(algorithm),
             )
             .unwrap();
             assert!(valid, "{algorithm}");

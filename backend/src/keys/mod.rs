@@ -1,15 +1,20 @@
 //! Signing keys: generated on first start, sealed at rest under the master key, rotated
 //! without downtime, and published as a JWKS.
 //!
-//! A key is published as soon as it is created but signs only from `activates_at`
-//! (creation + publish lead), so resource servers have fetched it before they meet it. It
-//! signs until its successor activates, and stays published until every token it signed has
-//! expired. All instances read the same rows, so they agree on which key signs when.
+//! Each API signs with its own algorithm (ES256, RS256 or EdDSA), so there is a ring of keys
+//! per algorithm in use: the configured default (`CLAVIS_TOKEN_SIGNING_ALG`) and every
+//! algorithm an API has chosen. Within a ring, a key is published as soon as it is created
+//! but signs only from `activates_at` (creation + publish lead), so resource servers have
+//! fetched it before they meet it. It signs until its successor activates, and stays
+//! published until every token it signed has expired. The first key of an algorithm that has
+//! no key yet signs at once: no resource server can have cached a key set holding it, so a
+//! lead would only delay the API. All instances read the same rows, so they agree on which
+//! key signs when.
 
 mod algorithm;
 mod master;
 
-pub use algorithm::{Signer, SigningAlgorithm};
+pub use algorithm::{Signer, SigningAlgorithm, jwt_algorithm};
 pub use master::{MasterKey, MasterKeySource};
 
 use actix_web::{HttpResponse, web};
@@ -22,7 +27,10 @@ use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
 
 use crate::config::KeySettings;
-use crate::db::{self, DbConn, schema::signing_keys};
+use crate::db::{
+    self, DbConn,
+    schema::{apis, signing_keys},
+};
 use crate::error::{Error, Result};
 
 const KEYS_JOB: &str = "signing_keys";
@@ -41,26 +49,46 @@ pub struct LoadedKey {
     pub decoding: jsonwebtoken::DecodingKey,
 }
 
-/// Every stored key, oldest activation first.
+/// Every stored key, grouped by algorithm (one ring each), oldest activation first within
+/// each group.
 pub struct KeyRing {
     keys: Vec<LoadedKey>,
     max_token_lifetime: Duration,
 }
 
 impl KeyRing {
-    /// The key that signs at `now`: the newest one already active.
-    pub fn signing_key(&self, now: DateTime<Utc>) -> Option<&LoadedKey> {
-        self.keys.iter().rev().find(|key| key.activates_at <= now)
+    /// The key that signs `algorithm` at `now`: the newest one of that algorithm already
+    /// active.
+    pub fn signing_key(
+        &self,
+        algorithm: SigningAlgorithm,
+        now: DateTime<Utc>,
+    ) -> Option<&LoadedKey> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|key| key.algorithm == algorithm && key.activates_at <= now)
     }
 
-    /// Keys resource servers should trust at `now`: pending, current, and retired ones whose
-    /// tokens may still be alive.
+    /// The algorithms that have a key signing at `now`, for the discovery document.
+    pub fn signing_algorithms(&self, now: DateTime<Utc>) -> Vec<SigningAlgorithm> {
+        SigningAlgorithm::ALL
+            .into_iter()
+            .filter(|algorithm| self.signing_key(*algorithm, now).is_some())
+            .collect()
+    }
+
+    /// Keys resource servers should trust at `now`, of every algorithm: pending, current,
+    /// and retired ones whose tokens may still be alive.
     pub fn published(&self, now: DateTime<Utc>) -> impl Iterator<Item = &LoadedKey> {
         self.keys
             .iter()
             .enumerate()
             .filter_map(move |(index, key)| {
-                let successor = self.keys.get(index + 1);
+                let successor = self
+                    .keys
+                    .get(index + 1)
+                    .filter(|next| next.algorithm == key.algorithm);
                 let alive = successor.is_none_or(|next| {
                     next.activates_at + self.max_token_lifetime + RETIRED_KEY_GRACE > now
                 });
@@ -73,11 +101,18 @@ impl KeyRing {
         self.published(now).find(|key| key.kid == kid)
     }
 
-    /// Signs `claims` as a JWT (`typ: at+jwt`) with the current key.
-    pub fn sign<C: Serialize>(&self, claims: &C, now: DateTime<Utc>) -> Result<String> {
-        let key = self
-            .signing_key(now)
-            .ok_or_else(|| Error::Internal("no signing key is active".to_owned()))?;
+    /// Signs `claims` as a JWT (`typ: at+jwt`) with the current key of `algorithm`.
+    /// [`Error::Unavailable`] when this instance has no such key yet: it appears once the
+    /// key maintenance (or the change to the API that chose the algorithm) has made one.
+    pub fn sign<C: Serialize>(
+        &self,
+        claims: &C,
+        algorithm: SigningAlgorithm,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let key = self.signing_key(algorithm, now).ok_or_else(|| {
+            Error::Unavailable(format!("no {algorithm} signing key is ready yet"))
+        })?;
         let payload =
             serde_json::to_vec(claims).map_err(|e| Error::Internal(format!("claims: {e}")))?;
         let mut jwt = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 120);
@@ -90,9 +125,8 @@ impl KeyRing {
         Ok(jwt)
     }
 
-    /// Each key and what it does at `now`, newest first (for `clavis keys list`).
+    /// Each key and what it does at `now`, by algorithm, newest first (for `clavis keys list`).
     pub fn describe(&self, now: DateTime<Utc>) -> Vec<KeyInfo> {
-        let signing = self.signing_key(now).map(|key| key.kid.as_str());
         let published: Vec<&str> = self.published(now).map(|key| key.kid.as_str()).collect();
         self.keys
             .iter()
@@ -103,7 +137,10 @@ impl KeyRing {
                 activates_at: key.activates_at,
                 state: if key.activates_at > now {
                     "published, not yet signing"
-                } else if signing == Some(key.kid.as_str()) {
+                } else if self
+                    .signing_key(key.algorithm, now)
+                    .is_some_and(|signing| signing.kid == key.kid)
+                {
                     "signing"
                 } else if published.contains(&key.kid.as_str()) {
                     "retired, still published"
@@ -155,8 +192,9 @@ impl Keys {
         self.master.derive(purpose)
     }
 
-    /// Loads the master key and every signing key, generating the first key if there is none.
-    /// Fails with a clear message when the master key is missing or wrong.
+    /// Loads the master key and every signing key, then generates a key (signing at once) for
+    /// each algorithm in use that has none. Fails with a clear message when the master key is
+    /// missing or wrong, before sealing anything with it.
     pub fn open(
         conn: &mut DbConn,
         settings: KeySettings,
@@ -173,15 +211,35 @@ impl Keys {
                 max_token_lifetime: Duration::zero(),
             })),
         };
+        keys.refresh(conn)?;
         db::with_job_lock(conn, KEYS_JOB, now, |conn| {
-            let existing: i64 = signing_keys::table.count().get_result(conn)?;
-            if existing == 0 {
-                keys.insert_key(conn, now, now)?;
-            }
-            Ok(())
+            let in_use = keys.algorithms_in_use(conn)?;
+            keys.start_missing(conn, &in_use, now)
         })?;
         keys.refresh(conn)?;
         Ok(keys)
+    }
+
+    /// What an API signs with when it has chosen nothing: the configured
+    /// `CLAVIS_TOKEN_SIGNING_ALG`. New APIs store it; APIs registered before APIs had their
+    /// own algorithm (`None`) follow it.
+    pub fn algorithm_for(&self, chosen: Option<SigningAlgorithm>) -> SigningAlgorithm {
+        chosen.unwrap_or(self.settings.algorithm)
+    }
+
+    /// Makes sure `algorithm` has a key before an API starts using it, so no token request
+    /// waits for key generation: generates the first one (signing at once) if there is none,
+    /// then reloads.
+    pub fn prepare(
+        &self,
+        conn: &mut DbConn,
+        algorithm: SigningAlgorithm,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        db::with_job_lock(conn, KEYS_JOB, now, |conn| {
+            self.start_missing(conn, &[algorithm], now)
+        })?;
+        self.refresh(conn)
     }
 
     /// The keys as last loaded.
@@ -198,10 +256,13 @@ impl Keys {
             .order(signing_keys::activates_at)
             .select(KeyRow::as_select())
             .load(conn)?;
-        let loaded = rows
+        let mut loaded = rows
             .into_iter()
             .map(|row| self.unseal(row))
             .collect::<Result<Vec<_>>>()?;
+        // Grouped here, not by the database, whose collation would order the groups
+        // differently on PostgreSQL and SQLite. The sort is stable: activation order stays.
+        loaded.sort_by_key(|key| key.algorithm);
         let ring = Arc::new(KeyRing {
             keys: loaded,
             max_token_lifetime: self.max_token_lifetime,
@@ -213,42 +274,128 @@ impl Keys {
         Ok(())
     }
 
-    /// Starts a rotation: a new key, published now, signing after the publish lead.
-    pub fn rotate(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<String> {
-        let kid = db::with_job_lock(conn, KEYS_JOB, now, |conn| {
-            self.insert_key(conn, now, now + self.settings.publish_lead)
+    /// Starts a rotation of `only` that algorithm, or of every algorithm in use: a new key
+    /// each, published now and signing after the publish lead (at once for an algorithm that
+    /// had no key). Returns the new keys' ids.
+    pub fn rotate(
+        &self,
+        conn: &mut DbConn,
+        only: Option<SigningAlgorithm>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let kids = db::with_job_lock(conn, KEYS_JOB, now, |conn| {
+            let algorithms = match only {
+                Some(algorithm) => vec![algorithm],
+                None => self.algorithms_in_use(conn)?,
+            };
+            algorithms
+                .into_iter()
+                .map(|algorithm| self.insert_successor(conn, algorithm, now))
+                .collect::<Result<Vec<_>>>()
         })?;
         self.refresh(conn)?;
-        Ok(kid)
+        Ok(kids)
     }
 
-    /// The scheduled work: rotate when the newest key is due, drop keys no token needs.
+    /// The scheduled work: give each algorithm in use a key if it has none, rotate each whose
+    /// newest key is due, and drop keys no token needs.
     pub fn maintain(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<()> {
         db::with_job_lock(conn, KEYS_JOB, now, |conn| {
-            let newest: Option<NaiveDateTime> = signing_keys::table
-                .select(diesel::dsl::max(signing_keys::created_at))
-                .first(conn)?;
-            if newest.is_none_or(|created| db::utc(created) + self.settings.rotation_period <= now)
-            {
-                let kid = self.insert_key(conn, now, now + self.settings.publish_lead)?;
-                tracing::info!(%kid, "scheduled signing key rotation started");
+            let in_use = self.algorithms_in_use(conn)?;
+            for &algorithm in &in_use {
+                let due = newest_created(conn, algorithm)?
+                    .is_none_or(|created| created + self.settings.rotation_period <= now);
+                if due {
+                    let kid = self.insert_successor(conn, algorithm, now)?;
+                    tracing::info!(%kid, %algorithm, "scheduled signing key rotation started");
+                }
             }
-            self.prune(conn, now)
+            self.prune(conn, &in_use, now)
         })?;
         self.refresh(conn)
     }
 
-    fn prune(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<()> {
-        let activations: Vec<(String, NaiveDateTime)> = signing_keys::table
-            .order(signing_keys::activates_at)
-            .select((signing_keys::kid, signing_keys::activates_at))
+    /// The configured default and every algorithm an API has chosen, in a fixed order.
+    fn algorithms_in_use(&self, conn: &mut DbConn) -> Result<Vec<SigningAlgorithm>> {
+        let chosen: Vec<Option<String>> = apis::table
+            .select(apis::signing_alg)
+            .distinct()
             .load(conn)?;
-        for pair in activations.windows(2) {
-            let (kid, _) = &pair[0];
-            let successor_activated = db::utc(pair[1].1);
-            if successor_activated + self.max_token_lifetime + RETIRED_KEY_GRACE <= now {
+        Ok(SigningAlgorithm::ALL
+            .into_iter()
+            .filter(|algorithm| {
+                *algorithm == self.settings.algorithm
+                    || chosen.iter().flatten().any(|c| c == algorithm.as_str())
+            })
+            .collect())
+    }
+
+    /// Gives each of `algorithms` that has no key one that signs at once.
+    fn start_missing(
+        &self,
+        conn: &mut DbConn,
+        algorithms: &[SigningAlgorithm],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for &algorithm in algorithms {
+            if newest_created(conn, algorithm)?.is_none() {
+                let kid = self.insert_key(conn, algorithm, now, now)?;
+                tracing::info!(%kid, %algorithm, "first signing key of this algorithm, signing at once");
+            }
+        }
+        Ok(())
+    }
+
+    /// A new key of `algorithm`: signing after the publish lead, or at once when it is the
+    /// first (see the module docs).
+    fn insert_successor(
+        &self,
+        conn: &mut DbConn,
+        algorithm: SigningAlgorithm,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let activates_at = match newest_created(conn, algorithm)? {
+            Some(_) => now + self.settings.publish_lead,
+            None => now,
+        };
+        self.insert_key(conn, algorithm, now, activates_at)
+    }
+
+    /// Deletes retired keys whose tokens have all expired. In a ring still in use that is
+    /// once a successor has signed for a token lifetime (plus grace). The newest key of an
+    /// algorithm no API uses any more signed at most until it would have been rotated, so it
+    /// goes a token lifetime (plus grace) after that.
+    fn prune(
+        &self,
+        conn: &mut DbConn,
+        in_use: &[SigningAlgorithm],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut rows: Vec<(String, String, NaiveDateTime, NaiveDateTime)> = signing_keys::table
+            .order(signing_keys::activates_at)
+            .select((
+                signing_keys::kid,
+                signing_keys::algorithm,
+                signing_keys::created_at,
+                signing_keys::activates_at,
+            ))
+            .load(conn)?;
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        let needed_for = self.max_token_lifetime + RETIRED_KEY_GRACE;
+        for (index, (kid, algorithm, created_at, _)) in rows.iter().enumerate() {
+            let successor = rows.get(index + 1).filter(|next| &next.1 == algorithm);
+            let last_signed = match successor {
+                Some((_, _, _, successor_activates)) => db::utc(*successor_activates),
+                None if in_use.iter().any(|a| a.as_str() == algorithm) => continue,
+                None => {
+                    db::utc(*created_at)
+                        + self.settings.rotation_period
+                        + self.settings.publish_lead
+                }
+            };
+            if last_signed + needed_for <= now {
                 diesel::delete(signing_keys::table.find(kid)).execute(conn)?;
-                tracing::info!(%kid, "removed a retired signing key no token needs any more");
+                tracing::info!(%kid, %algorithm, "removed a retired signing key no token needs any more");
             }
         }
         Ok(())
@@ -257,11 +404,11 @@ impl Keys {
     fn insert_key(
         &self,
         conn: &mut DbConn,
+        algorithm: SigningAlgorithm,
         now: DateTime<Utc>,
         activates_at: DateTime<Utc>,
     ) -> Result<String> {
-        let algorithm = self.settings.algorithm;
-        let der = algorithm.generate().map_err(Error::Internal)?;
+        let der = algorithm::generate(algorithm).map_err(Error::Internal)?;
         let kid = db::new_id();
         let signer = Signer::from_pkcs8(algorithm, &der).map_err(Error::Internal)?;
         let row = KeyRow {
@@ -327,4 +474,13 @@ pub async fn jwks(keys: web::Data<Keys>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", format!("public, max-age={max_age}")))
         .json(keys.ring().jwks(Utc::now()))
+}
+
+/// When the newest key of `algorithm` was created; `None` when it has none.
+fn newest_created(conn: &mut DbConn, algorithm: SigningAlgorithm) -> Result<Option<DateTime<Utc>>> {
+    let newest: Option<NaiveDateTime> = signing_keys::table
+        .filter(signing_keys::algorithm.eq(algorithm.as_str()))
+        .select(diesel::dsl::max(signing_keys::created_at))
+        .first(conn)?;
+    Ok(newest.map(db::utc))
 }

@@ -24,8 +24,7 @@ use super::request::{AuthMethod, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps;
 use crate::db::Database;
-use crate::secrets::{ClientApplication, StoredCredential, hash, value};
-use clavis_shared::dto::ApiGrant;
+use crate::secrets::{ClientApplication, StoredCredential, TokenGrant, hash, value};
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
@@ -36,7 +35,7 @@ const MAX_QUEUED_PER_CORE: usize = 64;
 pub struct AuthenticatedClient {
     pub application: ClientApplication,
     pub secret_id: String,
-    pub grants: Vec<ApiGrant>,
+    pub grants: Vec<TokenGrant>,
 }
 
 /// Why authentication failed: recorded in the audit trail, never told to the client.

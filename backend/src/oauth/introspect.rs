@@ -152,7 +152,7 @@ pub fn verify(
     }
     let ring = service.keys.ring();
     let key = ring.find(header.kid.as_deref()?, now)?;
-    let mut validation = jsonwebtoken::Validation::new(key.algorithm.jsonwebtoken());
+    let mut validation = jsonwebtoken::Validation::new(crate::keys::jwt_algorithm(key.algorithm));
     validation.set_issuer(&[&service.issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "nbf", "sub", "aud"]);
     validation.validate_aud = false;

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::ApiGrant;
 use clavis_shared::validate;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use super::request::Params;
 use super::{OAuthError, OAuthService, authenticate, begin};
 use crate::audit::{Actor, AuditEvent};
 use crate::db::Database;
+use crate::secrets::TokenGrant;
 
 /// The claims of a Clavis access token.
 ///
@@ -166,7 +166,19 @@ pub async fn token(
         environment: client.application.environment.clone(),
         client_secret_id: client.secret_id.clone(),
     };
-    let access_token = service.keys.ring().sign(&claims, now)?;
+    let algorithm = service.keys.algorithm_for(api.signing_alg);
+    let access_token = service
+        .keys
+        .ring()
+        .sign(&claims, algorithm, now)
+        .map_err(|error| {
+            // Only before key maintenance has caught up with a change made on another instance.
+            tracing::error!(%error, api = %api.api_code, "cannot sign an access token");
+            let mut unavailable = OAuthError::unavailable(5);
+            unavailable.description =
+                format!("No {algorithm} signing key is ready yet for this API; retry shortly.");
+            unavailable
+        })?;
     service.usage.record(&client.secret_id, now);
     record_issue(&service, &actor, &source, &client, &claims, now).await;
     Ok(HttpResponse::Ok()
@@ -251,9 +263,9 @@ fn new_jti() -> Result<String, OAuthError> {
 
 /// The API the token is for: the one named, or the only one the client may call.
 fn choose_api<'a>(
-    grants: &'a [ApiGrant],
+    grants: &'a [TokenGrant],
     target: Option<&str>,
-) -> Result<&'a ApiGrant, OAuthError> {
+) -> Result<&'a TokenGrant, OAuthError> {
     match target {
         Some(target) => grants
             .iter()
@@ -276,7 +288,7 @@ fn choose_api<'a>(
 }
 
 /// The scopes requested (each must be granted), or every granted scope when none were.
-fn choose_scopes(api: &ApiGrant, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
+fn choose_scopes(api: &TokenGrant, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let Some(requested) = requested else {
         return Ok(api.scopes.clone());
     };
@@ -299,11 +311,12 @@ fn choose_scopes(api: &ApiGrant, requested: Option<&str>) -> Result<Vec<String>,
 mod tests {
     use super::*;
 
-    fn grant(code: &str, scopes: &[&str]) -> ApiGrant {
-        ApiGrant {
+    fn grant(code: &str, scopes: &[&str]) -> TokenGrant {
+        TokenGrant {
             api_code: code.into(),
             audience: format!("https://api.example.org/{}", code.to_lowercase()),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            signing_alg: None,
         }
     }
 

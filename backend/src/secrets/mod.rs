@@ -7,7 +7,7 @@ pub mod value;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{
-    ApiGrant, ClientSecretInfo, EXPIRING_WITHIN_DAYS, NewClientSecret, SecretStatus,
+    ClientSecretInfo, EXPIRING_WITHIN_DAYS, NewClientSecret, SecretStatus, SigningAlgorithm,
 };
 use clavis_shared::portal::ExpiringSecret;
 use clavis_shared::reminders::SecretLife;
@@ -314,7 +314,19 @@ pub struct StoredCredential {
     pub secret_hash: String,
     pub expires_at: DateTime<Utc>,
     pub application: ClientApplication,
-    pub grants: Vec<ApiGrant>,
+    pub grants: Vec<TokenGrant>,
+}
+
+/// An API an application may receive tokens for, as the token endpoint needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub api_code: String,
+    pub audience: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+    /// The API's own algorithm; `None` follows the configured default
+    /// ([`crate::keys::Keys::algorithm_for`]).
+    pub signing_alg: Option<SigningAlgorithm>,
 }
 
 /// An application as the token endpoint sees it.
@@ -335,6 +347,7 @@ type CredentialRow = (
     String,
     NaiveDateTime,
     ClientApplication,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -376,11 +389,14 @@ pub fn credentials(
             ),
             apis::code.nullable(),
             apis::audience.nullable(),
+            apis::signing_alg.nullable(),
             application_scopes::scope.nullable(),
         ))
         .load(conn)?;
     let mut found: HashMap<String, StoredCredential> = HashMap::new();
-    for (secret_id, secret_hash, expires_at, application, code, audience, scope) in rows {
+    for (secret_id, secret_hash, expires_at, application, code, audience, signing_alg, scope) in
+        rows
+    {
         let credential = found
             .entry(secret_id.clone())
             .or_insert_with(|| StoredCredential {
@@ -395,10 +411,16 @@ pub fn credentials(
         };
         let grants = &mut credential.grants;
         if grants.last().is_none_or(|last| last.api_code != api_code) {
-            grants.push(ApiGrant {
+            // The column's CHECK admits only the algorithms Clavis knows.
+            let signing_alg = signing_alg
+                .map(|alg| alg.parse())
+                .transpose()
+                .map_err(Error::Internal)?;
+            grants.push(TokenGrant {
                 api_code,
                 audience,
                 scopes: Vec::new(),
+                signing_alg,
             });
         }
         if let (Some(grant), Some(scope)) = (grants.last_mut(), scope) {

@@ -14,6 +14,7 @@ on_both_databases!(
     applications_are_shown_disabled_and_enabled,
     reminders_are_previewed_and_sent_from_the_command_line,
     resource_servers_and_the_kill_switch_from_the_command_line,
+    apis_choose_their_signing_algorithm_and_keys_rotate_per_algorithm,
 );
 
 pub(crate) fn clavis(db: &TestDb, args: &[&str]) -> Output {
@@ -33,6 +34,11 @@ fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
         .current_dir(workdir.path())
         .env("CLAVIS_DATABASE_URL", &db.url)
         .env("CLAVIS_LOG_LEVEL", "warn")
+        // Every run shares the master key, as an operator's runs share their config.
+        .env(
+            "CLAVIS_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .envs(env.iter().map(|(key, value)| (key, value)))
         .args(args)
         .output()
@@ -500,7 +506,7 @@ fn resource_servers_and_the_kill_switch_from_the_command_line(db: &TestDb) {
         serde_json::json!(expected)
     );
     let table = String::from_utf8(clavis(db, &["api", "list"]).stdout).unwrap();
-    assert!(table.contains("RESOURCE_SERVERS"), "{table}");
+    assert!(table.contains("RESOURCE SERVERS"), "{table}");
 
     let before = db.count("api_resource_servers");
     let audit_before = db.count("audit_events");
@@ -579,4 +585,120 @@ fn resource_servers_and_the_kill_switch_from_the_command_line(db: &TestDb) {
             .unwrap()
     };
     assert_eq!(audited, 1);
+/// (algorithm, state) of every key `clavis keys …` lists.
+fn key_states(listed: &Value) -> Vec<(String, String)> {
+    let mut states: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| {
+            (
+                key["algorithm"].as_str().unwrap().to_owned(),
+                key["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    states.sort();
+    states
+}
+
+fn apis_choose_their_signing_algorithm_and_keys_rotate_per_algorithm(db: &TestDb) {
+    bootstrap(db);
+    let listed = json(db, &["api", "list"]);
+    assert_eq!(listed[0]["signing_alg"], "ES256", "the configured default");
+    let signing = |alg: &str| (alg.to_owned(), "signing".to_owned());
+    let pending = |alg: &str| (alg.to_owned(), "published, not yet signing".to_owned());
+
+    let created = json(
+        db,
+        &[
+            "api",
+            "create",
+            "--code",
+            "REG",
+            "--name",
+            "Registry",
+            "--audience",
+            "https://api.example.org/reg",
+            "--signing-alg",
+            "RS256",
+        ],
+    );
+    assert_eq!(created[0]["signing_alg"], "RS256");
+    assert_eq!(
+        key_states(&json(db, &["keys", "list"])),
+        [signing("ES256"), signing("RS256")],
+        "the new algorithm's first key signs at once"
+    );
+
+    let before = db.count("audit_events");
+    assert_refused(
+        db,
+        &[
+            "api",
+            "create",
+            "--code",
+            "BAD",
+            "--name",
+            "Bad",
+            "--audience",
+            "https://api.example.org/bad",
+            "--signing-alg",
+            "HS256",
+        ],
+        "\"HS256\" is not a signing algorithm: use ES256, RS256 or EdDSA.",
+    );
+    assert_refused(
+        db,
+        &["api", "update", "--code", "SMC", "--signing-alg", "es256"],
+        "use ES256, RS256 or EdDSA",
+    );
+    assert_refused(
+        db,
+        &["api", "update", "--code", "NOPE", "--signing-alg", "RS256"],
+        "No API has the code",
+    );
+    assert_refused(
+        db,
+        &["keys", "rotate", "--alg", "none"],
+        "use ES256, RS256 or EdDSA",
+    );
+    assert_eq!(db.count("audit_events"), before, "refusals write nothing");
+    assert_eq!(db.count("signing_keys"), 2);
+
+    let rotated = json(db, &["keys", "rotate", "--alg", "RS256"]);
+    assert_eq!(
+        key_states(&rotated),
+        [signing("ES256"), pending("RS256"), signing("RS256")]
+    );
+    let rotated = json(db, &["keys", "rotate"]);
+    assert_eq!(
+        key_states(&rotated),
+        [
+            pending("ES256"),
+            signing("ES256"),
+            pending("RS256"),
+            pending("RS256"),
+            signing("RS256"),
+        ],
+        "without --alg every algorithm in use rotates"
+    );
+
+    let updated = json(
+        db,
+        &["api", "update", "--code", "SMC", "--signing-alg", "EdDSA"],
+    );
+    assert_eq!(updated[0]["signing_alg"], "EdDSA");
+    assert_eq!(
+        updated[0]["scopes"],
+        serde_json::json!(["manifest.read", "manifest.write"])
+    );
+    let listed = json(db, &["keys", "list"]);
+    assert!(key_states(&listed).contains(&signing("EdDSA")));
+    let table = clavis(db, &["api", "list"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("SIGNING ALG") && table.contains("EdDSA"),
+        "{table}"
+    );
 }

@@ -1,16 +1,25 @@
-//! Signing keys on both databases: scheduled rotation, pruning, and several instances.
+//! Signing keys on both databases: scheduled rotation, pruning, several instances, and a
+//! ring per signing algorithm in use.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
+use clavis::apis::{self, NewApi};
 use clavis::config::{Config, KeySettings};
-use clavis::keys::{Keys, MasterKeySource};
+use clavis::keys::{Keys, MasterKeySource, SigningAlgorithm};
 
 use crate::on_both_databases;
-use crate::support::TestDb;
+use crate::support::{TestDb, admin, jwks_algorithms};
 
 on_both_databases!(
     scheduled_rotation_publishes_first_then_signs_then_retires,
-    instances_starting_together_create_one_key
+    instances_starting_together_create_one_key,
+    each_algorithm_in_use_has_its_own_ring_and_rotation,
+    maintenance_gives_an_algorithm_in_use_its_missing_key,
+    keys_of_an_algorithm_no_api_uses_go_once_their_tokens_have_expired,
 );
+
+const ES256: SigningAlgorithm = SigningAlgorithm::Es256;
+const RS256: SigningAlgorithm = SigningAlgorithm::Rs256;
+const EDDSA: SigningAlgorithm = SigningAlgorithm::EdDsa;
 
 fn settings(dir: &std::path::Path) -> KeySettings {
     KeySettings {
@@ -24,7 +33,7 @@ fn scheduled_rotation_publishes_first_then_signs_then_retires(db: &TestDb) {
     let start = Utc::now();
     let lifetime = 3600;
     let keys = Keys::open(&mut db.conn(), settings(dir.path()), lifetime, start).unwrap();
-    let first = keys.ring().signing_key(start).unwrap().kid.clone();
+    let first = keys.ring().signing_key(ES256, start).unwrap().kid.clone();
 
     // Not due yet: nothing changes.
     keys.maintain(&mut db.conn(), start + Duration::days(89))
@@ -36,12 +45,12 @@ fn scheduled_rotation_publishes_first_then_signs_then_retires(db: &TestDb) {
     keys.maintain(&mut db.conn(), due).unwrap();
     let ring = keys.ring();
     assert_eq!(ring.published(due).count(), 2);
-    assert_eq!(ring.signing_key(due).unwrap().kid, first);
+    assert_eq!(ring.signing_key(ES256, due).unwrap().kid, first);
 
     // After the publish lead (10 minutes) the successor signs; the first stays published
     // while tokens it signed may live.
     let switched = due + Duration::minutes(10);
-    let second = ring.signing_key(switched).unwrap().kid.clone();
+    let second = ring.signing_key(ES256, switched).unwrap().kid.clone();
     assert_ne!(second, first);
     assert!(
         ring.find(&first, switched + Duration::minutes(30))
@@ -53,7 +62,7 @@ fn scheduled_rotation_publishes_first_then_signs_then_retires(db: &TestDb) {
     assert!(ring.find(&first, gone).is_none());
     keys.maintain(&mut db.conn(), gone).unwrap();
     assert_eq!(db.count("signing_keys"), 1);
-    assert_eq!(keys.ring().signing_key(gone).unwrap().kid, second);
+    assert_eq!(keys.ring().signing_key(ES256, gone).unwrap().kid, second);
 }
 
 fn instances_starting_together_create_one_key(db: &TestDb) {
@@ -66,7 +75,11 @@ fn instances_starting_together_create_one_key(db: &TestDb) {
                 let settings = settings(dir.path());
                 scope.spawn(move || {
                     let keys = Keys::open(&mut db.conn(), settings, 3600, Utc::now()).unwrap();
-                    keys.ring().signing_key(Utc::now()).unwrap().kid.clone()
+                    keys.ring()
+                        .signing_key(ES256, Utc::now())
+                        .unwrap()
+                        .kid
+                        .clone()
                 })
             })
             .collect();
@@ -93,4 +106,137 @@ fn first_start_on_an_empty_database_races_safely() {
         });
         assert_eq!(db.count("signing_keys"), 1, "exactly one first key");
     }
+}
+
+/// Registers an API signing with `algorithm`, as an admin would (who then prepares its key).
+fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm, now: DateTime<Utc>) {
+    let new = NewApi {
+        code: code.into(),
+        name: format!("API {code}"),
+        audience: format!("https://api.example.org/{}", code.to_lowercase()),
+        scopes: String::new(),
+        signing_alg: algorithm,
+    };
+    apis::create(&mut db.conn(), &new, &admin(), now).unwrap();
+}
+
+fn published_algorithms(keys: &Keys, now: DateTime<Utc>) -> Vec<String> {
+    jwks_algorithms(&keys.ring().jwks(now))
+}
+
+fn signing_kid(keys: &Keys, algorithm: SigningAlgorithm, now: DateTime<Utc>) -> Option<String> {
+    keys.ring()
+        .signing_key(algorithm, now)
+        .map(|key| key.kid.clone())
+}
+
+fn each_algorithm_in_use_has_its_own_ring_and_rotation(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let start = Utc::now();
+    let keys = Keys::open(&mut db.conn(), settings(dir.path()), 3600, start).unwrap();
+    assert_eq!(published_algorithms(&keys, start), ["ES256"]);
+    assert!(signing_kid(&keys, RS256, start).is_none());
+
+    // The first RS256 key signs at once: no resource server can have cached it.
+    register_api(db, "REG", RS256, start);
+    keys.prepare(&mut db.conn(), RS256, start).unwrap();
+    let first_rs = signing_kid(&keys, RS256, start).expect("an RS256 key signs at once");
+    let first_es = signing_kid(&keys, ES256, start).unwrap();
+    assert_eq!(published_algorithms(&keys, start), ["ES256", "RS256"]);
+    keys.prepare(&mut db.conn(), RS256, start).unwrap();
+    assert_eq!(db.count("signing_keys"), 2, "preparing again adds nothing");
+
+    // Rotating one algorithm leaves the other alone; its successor waits for the lead.
+    let later = start + Duration::minutes(1);
+    let rotated = keys.rotate(&mut db.conn(), Some(RS256), later).unwrap();
+    assert_eq!(rotated.len(), 1);
+    assert_eq!(db.count("signing_keys"), 3);
+    assert_eq!(signing_kid(&keys, RS256, later).unwrap(), first_rs);
+    let after_lead = later + Duration::minutes(10);
+    assert_eq!(signing_kid(&keys, RS256, after_lead).unwrap(), rotated[0]);
+    assert_eq!(signing_kid(&keys, ES256, after_lead).unwrap(), first_es);
+
+    // Rotating without --alg rotates every algorithm in use.
+    let rotated_all = keys.rotate(&mut db.conn(), None, after_lead).unwrap();
+    assert_eq!(rotated_all.len(), 2);
+    assert_eq!(db.count("signing_keys"), 5);
+    let described = keys.ring().describe(after_lead);
+    for algorithm in ["ES256", "RS256"] {
+        assert!(
+            described
+                .iter()
+                .any(|key| key.algorithm == algorithm && key.state == "published, not yet signing"),
+            "{algorithm} has a pending key"
+        );
+    }
+
+    // The schedule rotates each ring when its own newest key is due.
+    let due = after_lead + Duration::days(90);
+    keys.maintain(&mut db.conn(), due).unwrap();
+    let ring = keys.ring();
+    let signing_after = |algorithm| ring.signing_key(algorithm, due + Duration::minutes(10));
+    assert!(
+        !rotated_all.contains(&signing_after(ES256).unwrap().kid),
+        "ES256 rotated on schedule"
+    );
+    assert!(
+        !rotated_all.contains(&signing_after(RS256).unwrap().kid),
+        "RS256 rotated on schedule"
+    );
+    assert!(keys.rotate(&mut db.conn(), Some(EDDSA), due).is_ok());
+    assert!(
+        signing_kid(&keys, EDDSA, due).is_some(),
+        "a first key made by hand signs at once too"
+    );
+}
+
+fn maintenance_gives_an_algorithm_in_use_its_missing_key(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let keys = Keys::open(&mut db.conn(), settings(dir.path()), 3600, now).unwrap();
+    // An API that chose EdDSA on an instance whose key generation failed.
+    register_api(db, "EDX", EDDSA, now);
+    assert!(signing_kid(&keys, EDDSA, now).is_none());
+    keys.maintain(&mut db.conn(), now).unwrap();
+    assert!(signing_kid(&keys, EDDSA, now).is_some(), "signs at once");
+    assert_eq!(published_algorithms(&keys, now), ["ES256", "EdDSA"]);
+
+    // A fresh instance starting meets no gap either.
+    let other = Keys::open(&mut db.conn(), settings(dir.path()), 3600, now).unwrap();
+    assert_eq!(
+        signing_kid(&other, EDDSA, now),
+        signing_kid(&keys, EDDSA, now)
+    );
+    assert_eq!(db.count("signing_keys"), 2);
+}
+
+fn keys_of_an_algorithm_no_api_uses_go_once_their_tokens_have_expired(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let start = Utc::now();
+    let lifetime = 3600;
+    let keys = Keys::open(&mut db.conn(), settings(dir.path()), lifetime, start).unwrap();
+    register_api(db, "REG", RS256, start);
+    keys.prepare(&mut db.conn(), RS256, start).unwrap();
+
+    // REG moves to ES256: its RS256 tokens stay verifiable while they may live.
+    apis::update(
+        &mut db.conn(),
+        "REG",
+        None,
+        None,
+        Some(ES256),
+        &admin(),
+        start + Duration::days(1),
+    )
+    .unwrap();
+    let rotation = Duration::days(90) + Duration::minutes(10);
+    let still_needed = start + rotation + Duration::seconds(lifetime.into());
+    keys.maintain(&mut db.conn(), still_needed).unwrap();
+    assert!(published_algorithms(&keys, still_needed).contains(&"RS256".to_owned()));
+    assert_eq!(db.count("signing_keys"), 3, "RS256 is not rotated any more");
+
+    let expired = still_needed + Duration::minutes(6);
+    keys.maintain(&mut db.conn(), expired).unwrap();
+    assert_eq!(published_algorithms(&keys, expired), ["ES256"]);
+    assert!(signing_kid(&keys, RS256, expired).is_none());
 }

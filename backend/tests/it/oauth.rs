@@ -6,6 +6,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Duration;
 use clavis::audit::Actor;
 use clavis::db::{DbConn, schema::audit_events};
+use clavis::keys::SigningAlgorithm;
 use clavis::{apis, apps, secrets};
 use diesel::PgConnection;
 use diesel::prelude::*;
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http, http_from};
-use crate::support::{TestDb, admin, seed};
+use crate::support::{TestDb, admin, jwks_algorithms, seed};
 
 on_both_databases_async!(
     client_credentials_grant_issues_a_verifiable_jwt,
@@ -26,6 +27,8 @@ on_both_databases_async!(
     introspection_and_revocation,
     token_signed_before_rotation_still_validates_after_it,
     issued_tokens_and_last_use_are_recorded,
+    each_api_signs_with_its_own_algorithm,
+    a_missing_key_gets_a_clear_answer_until_maintenance_makes_it,
 );
 
 /// A seeded application with one fresh secret: (client_id, secret value, secret id).
@@ -806,8 +809,9 @@ async fn token_signed_before_rotation_still_validates_after_it(db: TestDb) {
         server
             .state
             .keys
-            .rotate(&mut conn, chrono::Utc::now())
+            .rotate(&mut conn, None, chrono::Utc::now())
             .unwrap()
+            .remove(0)
     };
     let published = jwks(&server).await;
     assert_eq!(
@@ -859,11 +863,21 @@ async fn issued_tokens_and_last_use_are_recorded(db: TestDb) {
     assert!(clavis::db::now() - last_used < Duration::minutes(1));
 }
 
+/// APIs registered before APIs had their own algorithm keep the configured one.
 #[actix_web::test]
 async fn rs256_and_eddsa_tokens_verify_too() {
     for algorithm in ["RS256", "EdDSA"] {
         let db = TestDb::sqlite();
         let (client_id, secret, _) = client_with_secret(&db);
+        {
+            use clavis::db::schema::apis;
+            let mut conn = db.conn();
+            let conn: &mut DbConn = &mut conn;
+            diesel::update(apis::table)
+                .set(apis::signing_alg.eq(None::<String>))
+                .execute(conn)
+                .unwrap();
+        }
         let server = TestServer::start(db, &format!("token_signing_alg = \"{algorithm}\"")).await;
         let token = access_token(&server, &client_id, &secret).await;
         let (header, _) = verify_independently(&token, &jwks(&server).await);
@@ -1006,5 +1020,143 @@ async fn connections_heal_after_postgres_drops_them() {
             200
         );
     }
+    server.stop().await;
+}
+
+/// Registers an API whose tokens are signed with `algorithm`.
+fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm) -> String {
+    let audience = format!("https://api.example.org/{}", code.to_lowercase());
+    let new = apis::NewApi {
+        code: code.into(),
+        name: format!("API {code}"),
+        audience: audience.clone(),
+        scopes: "read".into(),
+        signing_alg: algorithm,
+    };
+    apis::create(&mut db.conn(), &new, &admin(), clavis::db::now()).unwrap();
+    audience
+}
+
+/// Checks a token as a resource server would: the key by `kid` from the JWKS it fetched, the
+/// algorithm it expects (never the token's own say), and its audience. Returns the header.
+fn verify_as_resource_server(
+    token: &str,
+    jwks: &Value,
+    expected: jsonwebtoken::Algorithm,
+    audience: &str,
+) -> jsonwebtoken::Header {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    let jwk = set
+        .find(header.kid.as_deref().unwrap())
+        .expect("the token's key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(expected);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).expect("a valid token");
+    header
+}
+
+async fn each_api_signs_with_its_own_algorithm(db: TestDb) {
+    let seeded = seed(&db);
+    let reg = register_api(&db, "REG", SigningAlgorithm::Rs256);
+    let edx = register_api(&db, "EDX", SigningAlgorithm::EdDsa);
+    let (client_id, secret) = another_client(&db, "Multi", &["SMC", "REG", "EDX"]);
+    drop(seeded);
+    let server = TestServer::start(db, "").await;
+    let published = jwks(&server).await;
+    assert_eq!(
+        published["keys"].as_array().unwrap().len(),
+        3,
+        "one key each"
+    );
+    assert_eq!(jwks_algorithms(&published), ["ES256", "EdDSA", "RS256"]);
+
+    use jsonwebtoken::Algorithm::{ES256, EdDSA, RS256};
+    for (audience, expected, name) in [
+        ("https://api.example.org/smc", ES256, "ES256"),
+        (reg.as_str(), RS256, "RS256"),
+        (edx.as_str(), EdDSA, "EdDSA"),
+    ] {
+        let response = token_basic(&server, &client_id, &secret, &[("resource", audience)]).await;
+        assert_eq!(response.status(), 200, "{audience}");
+        let body: Value = response.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        let header = verify_as_resource_server(token, &published, expected, audience);
+        assert_eq!(header.alg, expected);
+        let (raw_header, _) = verify_independently(token, &published);
+        assert_eq!(raw_header["alg"], name, "the header says {name}");
+        // A resource server pinning another algorithm refuses it.
+        let other = if expected == ES256 { RS256 } else { ES256 };
+        let key = jsonwebtoken::DecodingKey::from_jwk(
+            &serde_json::from_value(
+                published["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|key| key["kid"] == raw_header["kid"])
+                    .unwrap()
+                    .clone(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            jsonwebtoken::decode::<Value>(token, &key, &jsonwebtoken::Validation::new(other))
+                .is_err()
+        );
+        assert_eq!(
+            introspect(&server, &client_id, &secret, token).await["active"],
+            true
+        );
+    }
+    let metadata = server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(
+        metadata["access_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "RS256", "EdDSA"])
+    );
+    server.stop().await;
+}
+
+async fn a_missing_key_gets_a_clear_answer_until_maintenance_makes_it(db: TestDb) {
+    seed(&db);
+    let server = TestServer::start(db, "").await;
+    // Let the first scheduled maintenance pass (it replaces the ring); the next is 30 s away.
+    let opened = server.state.keys.ring();
+    for _ in 0..200 {
+        if !std::sync::Arc::ptr_eq(&opened, &server.state.keys.ring()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // As if another instance registered the API and this one has not reloaded its keys yet.
+    let reg = register_api(&server.db, "REG", SigningAlgorithm::Rs256);
+    let (client_id, secret) = another_client(&server.db, "Registry client", &["REG"]);
+    let response = token_basic(&server, &client_id, &secret, &[]).await;
+    assert!(response.headers().contains_key("retry-after"));
+    let body = assert_oauth_error(response, 503, "temporarily_unavailable").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("No RS256 signing key is ready yet"),
+        "{body}"
+    );
+
+    let keys = server.state.keys.clone();
+    let db = server.db.db.clone();
+    db.run(move |conn| keys.maintain(conn, chrono::Utc::now()))
+        .await
+        .unwrap();
+    let token = access_token(&server, &client_id, &secret).await;
+    let header = verify_as_resource_server(
+        &token,
+        &jwks(&server).await,
+        jsonwebtoken::Algorithm::RS256,
+        &reg,
+    );
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     server.stop().await;
 }

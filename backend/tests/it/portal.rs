@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http};
 use crate::smtp_sink::SmtpSink;
-use crate::support::{Seeded, TestDb, admin, seed, seed_beta};
+use crate::support::{Seeded, TestDb, admin, jwks_algorithms, seed, seed_beta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -301,6 +301,20 @@ async fn every_endpoint_answers_every_role_as_authorization_says(test_db: TestDb
             Method::PATCH,
             "/api/v1/apis/SMC".into(),
             Some(json!({"name": "Ship Manifests v2"})),
+            [U, F, F, F, OK],
+        ),
+        (
+            Method::POST,
+            "/api/v1/apis".into(),
+            Some(
+                json!({"code": "RSA", "name": "Legacy", "audience": "https://api.example.org/rsa", "scopes": [], "signing_alg": "RS256"}),
+            ),
+            [U, F, F, F, C],
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/apis/SMC".into(),
+            Some(json!({"signing_alg": "EdDSA"})),
             [U, F, F, F, OK],
         ),
         (
@@ -765,6 +779,7 @@ on_both_databases_async!(
     the_api_describes_itself_and_answers_unknown_paths_in_json,
     admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach,
     only_admins_pull_the_kill_switch_and_name_resource_servers,
+    admins_choose_each_apis_signing_algorithm,
 );
 
 async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(test_db: TestDb) {
@@ -914,6 +929,59 @@ async fn only_admins_pull_the_kill_switch_and_name_resource_servers(test_db: Tes
     assert_eq!(listed[0]["resource_servers"], json!([b]));
     let unknown = json!({ "resource_servers": [b, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"] });
     let (status, refused) = world
+async fn admins_choose_each_apis_signing_algorithm(test_db: TestDb) {
+    let world = World::start(test_db, "").await;
+    let jwks_algs =
+        || async { jwks_algorithms(&world.server.get_json("/.well-known/jwks.json").await) };
+    assert_eq!(jwks_algs().await, ["ES256"]);
+    let new_api = |alg: &str| {
+        json!({"code": "REG", "name": "Registry", "audience": "https://api.example.org/reg",
+            "scopes": ["reg.read"], "signing_alg": alg})
+    };
+
+    let (status, body) = world
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/apis",
+            Some(&new_api("HS256")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("HS256") && message.contains("ES256") && message.contains("EdDSA"),
+        "names the value and the accepted ones: {body}"
+    );
+
+    let (status, created) = world
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/apis",
+            Some(&new_api("RS256")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["signing_alg"], "RS256");
+    assert_eq!(
+        jwks_algs().await,
+        ["ES256", "RS256"],
+        "its key is published as the API is created"
+    );
+
+    let (status, body) = world
+        .call(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/apis",
+            Some(&json!({"code": "DEF", "name": "Default", "audience": "https://api.example.org/def", "scopes": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["signing_alg"], "ES256", "the configured default");
+
+    let (status, body) = world
         .call(
             Who::Admin,
             Method::PATCH,
@@ -945,4 +1013,64 @@ async fn only_admins_pull_the_kill_switch_and_name_resource_servers(test_db: Tes
     };
     assert_eq!(audited("application.revoke_tokens").len(), 1);
     assert_eq!(audited("api.update").len(), 1);
+            Some(&json!({"signing_alg": "none"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    for who in [Who::Manager, Who::Viewer, Who::Anonymous] {
+        let (status, _) = world
+            .call(
+                who,
+                Method::PATCH,
+                "/api/v1/apis/SMC",
+                Some(&json!({"signing_alg": "EdDSA"})),
+            )
+            .await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED,
+            "{who:?}: {status}"
+        );
+    }
+    assert_eq!(
+        jwks_algs().await,
+        ["ES256", "RS256"],
+        "refusals make no key"
+    );
+
+    let (status, updated) = world
+        .call(
+            Who::Admin,
+            Method::PATCH,
+            "/api/v1/apis/SMC",
+            Some(&json!({"signing_alg": "EdDSA"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["signing_alg"], "EdDSA");
+    assert_eq!(updated["name"], "Ship Manifests", "the rest stays");
+    assert_eq!(jwks_algs().await, ["ES256", "EdDSA", "RS256"]);
+    let (_, listed) = world
+        .call(Who::Admin, Method::GET, "/api/v1/apis", None)
+        .await;
+    let algs: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|api| &api["signing_alg"])
+        .collect();
+    assert_eq!(algs, [&json!("ES256"), &json!("RS256"), &json!("EdDSA")]);
+
+    let (_, events) = world
+        .call(
+            Who::Admin,
+            Method::GET,
+            "/api/v1/audit-events?action=api.update",
+            None,
+        )
+        .await;
+    assert!(
+        events.to_string().contains("EdDSA"),
+        "the change is audited: {events}"
+    );
+    world.server.stop().await;
 }

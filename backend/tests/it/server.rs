@@ -94,6 +94,12 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path` anonymously, as JSON (the JWKS, the discovery documents).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = http().get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Stops gracefully (as on Ctrl-C), so queued audit events and usage are written; returns
     /// the database and the directory with the master key for a restart.
     pub async fn stop(self) -> (TestDb, tempfile::TempDir) {

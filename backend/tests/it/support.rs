@@ -254,3 +254,21 @@ pub fn database_contains(test_db: &TestDb, needle: &str) -> bool {
         .n > 0
     })
 }
+
+/// The `alg` of the keys in a JWKS, sorted, each once.
+pub fn jwks_algorithms(jwks: &serde_json::Value) -> Vec<String> {
+    let mut algs: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("a JWKS")
+        .iter()
+        .map(|key| {
+            key["alg"]
+                .as_str()
+                .expect("every key names its alg")
+                .to_owned()
+        })
+        .collect();
+    algs.sort();
+    algs.dedup();
+    algs
+}

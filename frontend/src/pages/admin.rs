@@ -4,7 +4,7 @@
 //! The forms are data (a list of [`Input`]s rendered by one [`Form`] component) rather than
 //! one hand-written view each: the same page in a fraction of the WASM.
 
-use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment};
+use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment, SigningAlgorithm};
 use clavis_shared::portal::{
     ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, FailingAddress,
     GrantRequest, GrantRole, UpdateApi, UpdateApplication, UpdateOrganisation,
@@ -82,6 +82,19 @@ fn select(id: &str, label: &str, value: RwSignal<String>, options: Vec<(String, 
         kind: Kind::Select(options),
         value,
     }
+}
+
+/// The signing algorithm select: every algorithm, after "" (the server's default) when
+/// `with_default` (a new API, or one registered before APIs had their own).
+fn algorithm(id: &str, value: RwSignal<String>, with_default: bool) -> Input {
+    let default = with_default.then(|| (String::new(), "Server default".to_owned()));
+    let algorithms = SigningAlgorithm::ALL.map(|a| (a.as_str().to_owned(), a.as_str().to_owned()));
+    select(
+        id,
+        "Token signing",
+        value,
+        default.into_iter().chain(algorithms).collect(),
+    )
 }
 
 fn flag(value: bool) -> RwSignal<String> {
@@ -337,6 +350,11 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                 RwSignal::new(api.scopes.join(" ")),
             );
             let servers = RwSignal::new(api.resource_servers.join(" "));
+            let alg = RwSignal::new(
+                api.signing_alg
+                    .map_or("", SigningAlgorithm::as_str)
+                    .to_owned(),
+            );
             let error = RwSignal::new(None);
             let path = format!("/api/v1/apis/{}", api.code);
             let csrf = csrf.clone();
@@ -345,6 +363,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     name: Some(name.get()),
                     scopes: Some(words(&scopes.get())),
                     resource_servers: Some(client_ids(&servers.get())),
+                    signing_alg: SigningAlgorithm::named(&alg.get()),
                 };
                 run(api::patch(&path, &body, &csrf), error, version, || {});
             });
@@ -356,6 +375,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                         text(&format!("api-name-{code}"), "Name", name, ""),
                         text(&format!("api-scopes-{code}"), "Scopes (space-separated)", scopes, ""),
                         text(&format!("api-servers-{code}"), SERVERS_LABEL, servers, ""),
+                        algorithm(&format!("api-alg-{code}"), alg, api.signing_alg.is_none()),
                     ]
                     submit="Save"
                     on_submit=save
@@ -364,8 +384,8 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             }
         })
         .collect_view();
-    let fields: [RwSignal<String>; 5] = std::array::from_fn(|_| RwSignal::new(String::new()));
-    let [code, name, audience, scopes, servers] = fields;
+    let fields: [RwSignal<String>; 6] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    let [code, name, audience, scopes, servers, alg] = fields;
     let error = RwSignal::new(None);
     let create = Callback::new(move |()| {
         let body = CreateApi {
@@ -374,6 +394,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
             audience: audience.get(),
             scopes: words(&scopes.get()),
             resource_servers: client_ids(&servers.get()),
+            signing_alg: SigningAlgorithm::named(&alg.get()),
         };
         let done = move || fields.iter().for_each(|field| field.set(String::new()));
         run(
@@ -396,6 +417,7 @@ fn Apis(apis: Vec<Api>, version: RwSignal<u32>) -> impl IntoView {
                     text("api-audience", "Audience (aud)", audience, "https://api.example.org/smc"),
                     text("api-scopes", "Scopes (space-separated)", scopes, "manifest.read manifest.write"),
                     text("api-servers", SERVERS_LABEL, servers, ""),
+                    algorithm("api-alg", alg, true),
                 ]
                 submit="Create API"
                 on_submit=create
