@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::apis::NewApi;
+use crate::apis::{ApiChanges, NewApi};
 use crate::apps::NewApplication;
 use crate::audit::Actor;
 use crate::config::{CONFIG_FILE_VAR, Config};
@@ -565,16 +565,13 @@ fn api(
                 open_keys(conn, config, now)?.prepare(conn, algorithm, now)?;
             }
             let resource_servers = resource_servers.as_deref().map(client_id_list);
-            let updated = apis::update(
-                conn,
-                &code,
-                name.as_deref(),
-                scopes.as_deref(),
-                resource_servers.as_deref(),
-                chosen,
-                actor,
-                now,
-            )?;
+            let changes = ApiChanges {
+                name: name.as_deref(),
+                scopes: scopes.as_deref(),
+                resource_servers: resource_servers.as_deref(),
+                signing_alg: chosen,
+            };
+            let updated = apis::update(conn, &code, changes, actor, now)?;
             out.apis(&[updated])
         }
         ApiCommand::List => out.apis(&apis::list(conn)?),
@@ -716,7 +713,14 @@ impl Output {
     fn apis(&self, items: &[Api]) -> anyhow::Result<()> {
         self.table(
             items,
-            &["CODE", "NAME", "AUDIENCE", "SCOPES", "RESOURCE SERVERS", "SIGNING ALG"],
+            &[
+                "CODE",
+                "NAME",
+                "AUDIENCE",
+                "SCOPES",
+                "RESOURCE SERVERS",
+                "SIGNING ALG",
+            ],
             |a| {
                 vec![
                     a.code.clone(),

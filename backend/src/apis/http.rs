@@ -82,16 +82,13 @@ pub async fn update(
             if let Some(algorithm) = body.signing_alg {
                 keys.prepare(conn, algorithm, now)?;
             }
-            super::update(
-                conn,
-                &code,
-                body.name.as_deref(),
-                scopes.as_deref(),
-                body.resource_servers.as_deref(),
-                body.signing_alg,
-                &actor,
-                now,
-            )
+            let changes = super::ApiChanges {
+                name: body.name.as_deref(),
+                scopes: scopes.as_deref(),
+                resource_servers: body.resource_servers.as_deref(),
+                signing_alg: body.signing_alg,
+            };
+            super::update(conn, &code, changes, &actor, now)
         })
         .await?;
     Ok(web::Json(updated))

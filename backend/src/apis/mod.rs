@@ -72,7 +72,7 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
         signing_alg: Some(new.signing_alg.as_str().to_owned()),
     };
     let scopes = validate::scope_list(&new.scopes)?;
-    db::write_transaction(conn, |conn| {
+    let resource_servers = db::write_transaction(conn, |conn| {
         diesel::insert_into(apis::table)
             .values(&row)
             .execute(conn)
@@ -135,21 +135,35 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
     row.into_api(scopes, resource_servers)
 }
 
-/// Changes to an API: a new display name, and/or its complete new scope list
-/// (space-separated), and/or the complete new list of its resource servers (client_ids),
-/// and/or the algorithm its tokens are signed with from now on (the caller makes sure it has
-/// a key, [`crate::keys::Keys::prepare`]). A scope an application still holds cannot be
-/// removed.
+/// Changes to an API; each field left `None` stays as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiChanges<'a> {
+    /// A new display name.
+    pub name: Option<&'a str>,
+    /// The complete new scope list (space-separated). A scope an application still holds
+    /// cannot be removed.
+    pub scopes: Option<&'a str>,
+    /// The complete new list of its resource servers (client_ids).
+    pub resource_servers: Option<&'a [String]>,
+    /// The algorithm its tokens are signed with from now on (the caller makes sure it has a
+    /// key, [`crate::keys::Keys::prepare`]).
+    pub signing_alg: Option<SigningAlgorithm>,
+}
+
+/// Applies `changes` to the API `code` in one transaction, audited as `api.update`.
 pub fn update(
     conn: &mut DbConn,
     code: &str,
-    name: Option<&str>,
-    scopes: Option<&str>,
-    resource_servers: Option<&[String]>,
-    signing_alg: Option<SigningAlgorithm>,
+    changes: ApiChanges<'_>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Api> {
+    let ApiChanges {
+        name,
+        scopes,
+        resource_servers,
+        signing_alg,
+    } = changes;
     let name = name.map(validate::api_name).transpose()?;
     let scopes = scopes.map(validate::scope_list).transpose()?;
     db::write_transaction(conn, |conn| {

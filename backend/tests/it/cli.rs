@@ -585,6 +585,8 @@ fn resource_servers_and_the_kill_switch_from_the_command_line(db: &TestDb) {
             .unwrap()
     };
     assert_eq!(audited, 1);
+}
+
 /// (algorithm, state) of every key `clavis keys …` lists.
 fn key_states(listed: &Value) -> Vec<(String, String)> {
     let mut states: Vec<(String, String)> = listed

@@ -25,9 +25,10 @@ fn register_resource_servers(server: &TestServer, code: &str, client_ids: &[Stri
     let updated = apis::update(
         &mut server.db.conn(),
         code,
-        None,
-        None,
-        Some(client_ids),
+        apis::ApiChanges {
+            resource_servers: Some(client_ids),
+            ..Default::default()
+        },
         &admin(),
         clavis::db::now(),
     )

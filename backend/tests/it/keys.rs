@@ -116,6 +116,7 @@ fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm, now: DateT
         audience: format!("https://api.example.org/{}", code.to_lowercase()),
         scopes: String::new(),
         signing_alg: algorithm,
+        ..Default::default()
     };
     apis::create(&mut db.conn(), &new, &admin(), now).unwrap();
 }
@@ -222,9 +223,10 @@ fn keys_of_an_algorithm_no_api_uses_go_once_their_tokens_have_expired(db: &TestD
     apis::update(
         &mut db.conn(),
         "REG",
-        None,
-        None,
-        Some(ES256),
+        apis::ApiChanges {
+            signing_alg: Some(ES256),
+            ..Default::default()
+        },
         &admin(),
         start + Duration::days(1),
     )

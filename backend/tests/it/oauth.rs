@@ -1032,6 +1032,7 @@ fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm) -> String 
         audience: audience.clone(),
         scopes: "read".into(),
         signing_alg: algorithm,
+        ..Default::default()
     };
     apis::create(&mut db.conn(), &new, &admin(), clavis::db::now()).unwrap();
     audience
