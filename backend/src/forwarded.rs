@@ -120,13 +120,16 @@ impl TrustedProxies {
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-/// Every line of a header joined as one list (RFC 9110 §5.3); an unreadable line yields an
-/// empty list, which names no client.
+/// Every line of a header joined as one list (RFC 9110 §5.3). Bytes that are not text become
+/// U+FFFD, so only the element holding them fails to parse: a client that sends such bytes
+/// cannot blank the entries its proxy appended after them and pass for the proxy.
 fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     let mut lines = headers.get_all(name).peekable();
     lines.peek()?;
-    let lines: Result<Vec<&str>, _> = lines.map(|line| line.to_str()).collect();
-    Some(lines.map(|lines| lines.join(",")).unwrap_or_default())
+    let lines: Vec<String> = lines
+        .map(|line| String::from_utf8_lossy(line.as_bytes()).into_owned())
+        .collect();
+    Some(lines.join(","))
 }
 
 fn forwarded_hop(element: &str) -> Option<Hop> {
@@ -233,6 +236,21 @@ mod tests {
         assert_eq!(
             origin(&TrustedProxies::default(), "10.0.0.1", &spoofed),
             at("10.0.0.1", Scheme::Http)
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_text_cannot_hide_the_client_behind_its_proxy() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        let mut map = HeaderMap::new();
+        map.append(
+            X_FORWARDED_FOR,
+            HeaderValue::from_bytes(b"\xff, 198.51.100.9").unwrap(),
+        );
+        map.append(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        assert_eq!(
+            trusted.origin("10.0.0.2".parse().unwrap(), Scheme::Https, &map),
+            at("198.51.100.9", Scheme::Http)
         );
     }
 

@@ -13,7 +13,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
@@ -92,15 +92,16 @@ fn url_refusal(req: &ServiceRequest) -> Option<HttpResponse> {
     ))
 }
 
-/// Whether the body is JSON (`application/json` or `application/*+json`), as the API's
-/// handlers read it.
+/// Whether the body is JSON by the rule actix-web's `Json` extractor applies (any `*/json`
+/// or `*/*+json` type, such as `text/json`), so no body a handler reads as JSON escapes the
+/// check.
 fn is_json(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|mime| mime.trim().to_ascii_lowercase())
-        .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"))
+    use actix_web::HttpMessage;
+    let json = actix_web::mime::JSON;
+    req.mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|mime| mime.subtype() == json || mime.suffix() == Some(json))
 }
 
 /// Where a JSON body holds U+0000, in a string or a key, as a field path such as `name` or
@@ -149,7 +150,28 @@ fn refuse(status: StatusCode, error: &str, message: String, field: Option<String
 
 #[cfg(test)]
 mod tests {
-    use super::nul_in_json;
+    use super::{is_json, nul_in_json};
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn every_body_the_json_extractor_reads_is_checked() {
+        for json in [
+            "application/json",
+            "text/json",
+            "application/problem+json; charset=utf-8",
+        ] {
+            let req = TestRequest::default()
+                .insert_header(("content-type", json))
+                .to_srv_request();
+            assert!(is_json(&req), "{json}");
+        }
+        for other in ["text/plain", "application/x-www-form-urlencoded"] {
+            let req = TestRequest::default()
+                .insert_header(("content-type", other))
+                .to_srv_request();
+            assert!(!is_json(&req), "{other}");
+        }
+    }
 
     #[test]
     fn nul_is_found_with_the_path_of_its_field() {

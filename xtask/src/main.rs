@@ -7,8 +7,10 @@ use std::process::{Command, ExitCode};
 
 /// trunk 0.22 needs a newer rustc than this project's toolchain.
 const TRUNK_VERSION: &str = "0.21.14";
-/// The portal's release WASM, after wasm-opt, must stay under this size.
-const WASM_BUDGET_BYTES: u64 = 600 * 1024;
+/// The portal's release WASM, after wasm-opt, must stay under this size. Raised from 600 KB
+/// when the admin page gained resource servers, the kill switch and per-API signing
+/// algorithms (611 KB); the portal rework (issue 16) is to win it back.
+const WASM_BUDGET_BYTES: u64 = 620 * 1024;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
