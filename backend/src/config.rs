@@ -454,13 +454,27 @@ fn parse_trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
                          or CIDR range such as 10.0.0.5 or 10.0.0.0/24"
                     ))
                 })
+                .and_then(|net| refuse_everyone(entry, net))
         })
         .collect()
 }
 
+/// A range holding every address would let any client name its own address and scheme.
+fn refuse_everyone(entry: &str, net: ipnet::IpNet) -> Result<ipnet::IpNet, ConfigError> {
+    if net.prefix_len() == 0 {
+        return Err(ConfigError(format!(
+            "trusted_proxies (CLAVIS_TRUSTED_PROXIES) \"{entry}\" trusts every address, so any \
+             client could choose the address it is throttled and audited as: name your proxies' \
+             addresses or their subnet"
+        )));
+    }
+    Ok(net)
+}
+
 /// Client secrets travel only over HTTPS (the seeds' rule, RFC 6749 §2.3.1): outside loopback
 /// Clavis serves TLS itself or sits behind a trusted TLS proxy, and is reached by an https
-/// URL, unless the operator explicitly accepts plain HTTP.
+/// URL (also when it listens on loopback behind a local proxy, and whenever it serves TLS),
+/// unless the operator explicitly accepts plain HTTP.
 fn require_secure_front_door(
     listen: SocketAddr,
     public_url: &url::Url,
@@ -468,10 +482,11 @@ fn require_secure_front_door(
     trusted_proxies: &[ipnet::IpNet],
     insecure_http: bool,
 ) -> Result<(), ConfigError> {
-    if insecure_http || listen.ip().is_loopback() {
+    if insecure_http {
         return Ok(());
     }
-    if tls.is_none() && trusted_proxies.is_empty() {
+    let reachable = !listen.ip().is_loopback();
+    if reachable && tls.is_none() && trusted_proxies.is_empty() {
         return Err(ConfigError(format!(
             "listen (CLAVIS_LISTEN) {listen} is reachable from the network, but Clavis would \
              serve plain HTTP there, where client secrets travel. Set tls_cert_file and \
@@ -480,10 +495,14 @@ fn require_secure_front_door(
              insecure_http (CLAVIS_INSECURE_HTTP=true) accepts the risk"
         )));
     }
-    if public_url.scheme() != "https" {
+    let url_host_is_loopback = public_url
+        .host_str()
+        .is_some_and(|host| is_loopback(host.trim_start_matches('[').trim_end_matches(']')));
+    let https_needed = reachable || tls.is_some() || !url_host_is_loopback;
+    if https_needed && public_url.scheme() != "https" {
         return Err(ConfigError(format!(
-            "public_url (CLAVIS_PUBLIC_URL) \"{}\" must be an https URL when Clavis listens \
-             on {listen}, outside loopback: clients send their secrets to it. \
+            "public_url (CLAVIS_PUBLIC_URL) \"{}\" must be an https URL: clients send their \
+             secrets to it, and it is not a loopback address of a plain-HTTP Clavis. \
              insecure_http (CLAVIS_INSECURE_HTTP=true) accepts the risk",
             public_url.as_str().trim_end_matches('/')
         )));
@@ -832,6 +851,57 @@ mod tests {
             .map(|net| net.parse().unwrap())
             .collect();
         assert_eq!(proxied.trusted_proxies, expected);
+    }
+
+    #[test]
+    fn an_http_public_url_is_refused_for_other_hosts_and_with_tls() {
+        let refused = |extra: RawConfig| extra.validate().unwrap_err().to_string();
+        let err = refused(RawConfig {
+            public_url: Some("http://auth.example.org".into()),
+            ..raw()
+        });
+        assert!(
+            err.contains("CLAVIS_PUBLIC_URL") && err.contains("https"),
+            "{err}"
+        );
+        let err = refused(RawConfig {
+            tls_cert_file: Some("cert.pem".into()),
+            tls_key_file: Some("key.pem".into()),
+            public_url: Some("http://127.0.0.1:8080".into()),
+            ..raw()
+        });
+        assert!(err.contains("CLAVIS_PUBLIC_URL"), "{err}");
+        for loopback in [
+            "http://127.0.0.1:8081",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            let config = RawConfig {
+                public_url: Some(loopback.into()),
+                ..raw()
+            };
+            assert!(config.validate().is_ok(), "{loopback}");
+        }
+        let accepted = RawConfig {
+            public_url: Some("http://auth.example.org".into()),
+            insecure_http: true,
+            ..raw()
+        };
+        assert!(accepted.validate().is_ok());
+    }
+
+    #[test]
+    fn trusting_every_address_is_refused() {
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let err = RawConfig {
+                trusted_proxies: everyone.into(),
+                ..raw()
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("trusts every address"), "{err}");
+        }
     }
 
     #[test]
