@@ -190,6 +190,41 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
   assert.equal((await token(acme.client_id, value)).status, 401);
 });
 
+test('an admin revokes every token of an application, and introspection agrees at once', async () => {
+  const secret = await stack.cli('secret', 'create', '--app', beta.client_id, '--name', 'kill switch', '--expires', '30d');
+  const issued = await token(beta.client_id, secret.value);
+  assert.equal(issued.status, 200);
+  const { access_token: accessToken } = await issued.json();
+  const introspect = async () => {
+    const response = await fetch(`${stack.clavis}/oauth2/introspect`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${beta.client_id}:${encodeURIComponent(secret.value)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: `token=${accessToken}`,
+    });
+    return (await response.json()).active;
+  };
+  assert.equal(await introspect(), true);
+
+  const page = await newPage();
+  await signIn(stack, page, 'admin-ada');
+  await page.goto(`${stack.clavis}/applications/${beta.client_id}`);
+  await page.getByRole('heading', { name: 'Revoke all tokens' }).waitFor();
+  await page.getByRole('button', { name: 'Revoke all tokens' }).click();
+  const confirm = page.getByRole('button', { name: 'Confirm: revoke all tokens issued until now' });
+  assert.equal(await confirm.isEnabled(), true, 'a second click is asked for');
+  assert.equal(await introspect(), true, 'nothing is revoked before the confirmation');
+  await confirm.click();
+  await page.getByText(/^Tokens issued until .+ are revoked\.$/).waitFor();
+  assert.equal(await introspect(), false);
+  await page.screenshot({ path: `${screenshots}/application-admin.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Revoke all tokens' }).waitFor();
+  await page.screenshot({ path: `${screenshots}/application-admin-phone.png`, fullPage: true });
+});
+
 test('a sign-in without a second factor is refused, and the page says why', async () => {
   const page = await newPage();
   await signIn(stack, page, 'nomfa-nora', { expectRefusal: true });

@@ -237,6 +237,26 @@ pub fn notification_email(value: &str) -> Checked<Option<String>> {
     })
 }
 
+/// A person's subject (`sub`) at the identity provider, as an admin designates it: trimmed,
+/// 1 to 255 characters (OpenID Connect Core §2: it "MUST NOT exceed 255 ASCII characters"),
+/// and no control characters, which no provider issues and sign-in refuses too.
+pub fn subject(value: &str) -> Checked<String> {
+    let subject = value.trim();
+    if subject.is_empty() || subject.len() > 255 {
+        return Err(ValidationError::new(
+            "subject",
+            "The subject must be 1 to 255 characters, as the identity provider issues it.",
+        ));
+    }
+    if has_control_character(subject) {
+        return Err(ValidationError::new(
+            "subject",
+            format!("The subject may not hold {CONTROL_CHARACTERS}."),
+        ));
+    }
+    Ok(subject.to_owned())
+}
+
 /// A client_id supplied by an admin: any GUID form, returned as a lower-case hyphenated UUID.
 pub fn client_id(value: &str) -> Checked<String> {
     uuid::Uuid::try_parse(value.trim())
@@ -420,6 +440,21 @@ mod tests {
         assert!(secret_name(&"x".repeat(64)).is_ok());
         assert!(secret_name(&"x".repeat(65)).is_err());
         assert!(organisation_name("Acme\nCorp").is_err());
+    }
+
+    #[test]
+    fn subjects_are_what_a_provider_issues() {
+        assert_eq!(subject("  248289761001 ").unwrap(), "248289761001");
+        assert!(subject(&"s".repeat(255)).is_ok());
+        assert!(subject(&"s".repeat(256)).is_err());
+        assert!(subject("  ").is_err());
+        let refused = subject("2482\u{1b}89").unwrap_err();
+        assert_eq!(refused.field, "subject");
+        assert!(
+            refused.message.contains("control characters"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

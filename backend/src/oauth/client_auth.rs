@@ -129,17 +129,15 @@ impl ClientAuthenticator {
         let client_id = &credentials.client_id;
         self.unless_throttled(self.throttle.check_guess(source, client_id))
             .await?;
-        let stored = self.lookup.find(client_id, secret_id).await?;
+        let stored = match usable(self.lookup.find(client_id, secret_id).await?, now) {
+            Ok(stored) => stored,
+            Err(refusal) => return self.junk(db, credentials, source, refusal).await,
+        };
+        // Reserved only now, so values that cannot be a guess never create or fill a
+        // client_id's window (guarantee 2), nor push a real client's window out of the cache.
         let reservation = self
             .unless_throttled(self.throttle.reserve_guess(source, client_id))
             .await?;
-        let stored = match usable(stored, now) {
-            Ok(stored) => stored,
-            Err(refusal) => {
-                drop(reservation);
-                return self.junk(db, credentials, source, refusal).await;
-            }
-        };
         if !self
             .argon2_verify(&credentials.secret, &stored.secret_hash)
             .await?
@@ -164,6 +162,13 @@ impl ClientAuthenticator {
     }
 
     /// Refuses a request that cannot be a guess, counted against its source address only.
+    ///
+    /// Once the address has used up its allowance, a malformed value gets `429`; a
+    /// well-formed value for a secret that is unknown, expired or disabled still gets the
+    /// `401` of any failed authentication. A `429` there, beside the `401` a wrong value for
+    /// an active secret gets from the same address (its guess is let through, guarantee 3),
+    /// would tell which secret ids exist and are active (guarantee 6). Such a value costs one
+    /// batched row read, never argon2id, and skips the audit trail's extra lookup.
     async fn junk(
         &self,
         db: &Database,
@@ -171,8 +176,12 @@ impl ClientAuthenticator {
         source: IpAddr,
         refusal: Refusal,
     ) -> Result<Outcome, OAuthError> {
-        self.unless_throttled(self.throttle.count_junk(source))
-            .await?;
+        if let Err(retry_after) = self.throttle.count_junk(source) {
+            if refusal == Refusal::MalformedSecret {
+                return self.unless_throttled(Err(retry_after)).await;
+            }
+            return Ok(refused(credentials, refusal));
+        }
         let refusal = match refusal {
             Refusal::MalformedSecret | Refusal::UnknownSecret => {
                 self.unknown_or(db, &credentials.client_id, refusal).await?

@@ -34,11 +34,39 @@ pub struct OAuthError {
     retry_after_secs: Option<u64>,
 }
 
+/// The most characters of a client's own input that an `error_description` repeats.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// `value`, as the client sent it, for an `error_description`: in single quotes and cut to
+/// 64 characters, so an answer names what was wrong without echoing a request back.
+pub fn quoted(value: &str) -> String {
+    let mut chars = value.chars();
+    let mut quoted: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        quoted.push_str("...");
+    }
+    format!("'{quoted}'")
+}
+
+/// `text` in the characters RFC 6749 §5.2 allows in `error_description` (%x20-21 /
+/// %x23-5B / %x5D-7E, printable ASCII without `"` and `\`): `"` becomes `'`, `\` becomes
+/// `/`, and anything else `?`. Client libraries may refuse, or mis-handle, anything more.
+fn error_description_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 impl OAuthError {
     fn new(code: ErrorCode, status: StatusCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: error_description_text(&description.into()),
             status,
             basic_challenge: false,
             retry_after_secs: None,
@@ -77,7 +105,10 @@ impl OAuthError {
         Self::new(
             ErrorCode::UnsupportedGrantType,
             StatusCode::BAD_REQUEST,
-            format!("The grant type \"{grant_type}\" is not supported; use client_credentials."),
+            format!(
+                "The grant type {} is not supported; use client_credentials.",
+                quoted(grant_type)
+            ),
         )
     }
 
@@ -195,5 +226,20 @@ impl ResponseError for OAuthError {
             error: self.code,
             error_description: &self.description,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_rfc_6749_characters_and_quotes_are_cut_short() {
+        let error =
+            OAuthError::invalid_request(format!("Bad {} \\ \u{a7}\n", quoted(&"\"a\"".repeat(30))));
+        // 64 characters of the value: 21 times `"a"` and one more `"`, each `"` shown as `'`.
+        let expected = format!("Bad '{}'...' / ??", "'a'".repeat(21));
+        assert_eq!(error.description, expected);
+        assert_eq!(quoted("short"), "'short'");
     }
 }

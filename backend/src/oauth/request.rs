@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 use zeroize::Zeroizing;
 
-use super::error::OAuthError;
+use super::error::{OAuthError, quoted};
 use clavis_shared::validate;
 
 /// Larger bodies are refused: a token request is a few hundred bytes.
@@ -84,7 +84,8 @@ fn parse_form(body: &[u8]) -> Result<Params, OAuthError> {
     for (name, value) in form_urlencoded::parse(body) {
         if seen.contains(&name) {
             return Err(OAuthError::invalid_request(format!(
-                "The parameter \"{name}\" is repeated."
+                "The parameter {} is repeated.",
+                quoted(&name)
             )));
         }
         seen.push(name.clone());
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn repeated_parameters_are_refused_and_empty_ones_ignored() {
         let err = parse_form(b"grant_type=client_credentials&scope=a&scope=b").unwrap_err();
-        assert_eq!(err.description, "The parameter \"scope\" is repeated.");
+        assert_eq!(err.description, "The parameter 'scope' is repeated.");
         let params = parse_form(b"grant_type=client_credentials&scope=").unwrap();
         assert_eq!(params.get("scope"), None);
         assert_eq!(params.get("grant_type"), Some("client_credentials"));

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::validate;
 use serde::{Deserialize, Serialize};
 
+use super::error::quoted;
 use super::request::Params;
 use super::{OAuthError, OAuthService, authenticate, begin};
 use crate::audit::{Actor, AuditEvent};
@@ -78,8 +79,8 @@ fn scope(params: &Params) -> Result<Option<String>, OAuthError> {
         .any(|name| !name.is_empty() && validate::scope(name).is_err());
     if malformed {
         return Err(OAuthError::invalid_scope(
-            "The scope parameter may hold only scope names of printable ASCII characters other \
-             than \" and \\, separated by spaces (RFC 6749 §3.3).",
+            "The scope parameter may hold only scope names of printable ASCII characters, \
+             without quotation marks or backslashes, separated by spaces (RFC 6749 section 3.3).",
         ));
     }
     Ok(Some(scope.to_owned()))
@@ -272,7 +273,8 @@ fn choose_api<'a>(
             .find(|grant| grant.audience == target || grant.api_code.eq_ignore_ascii_case(target))
             .ok_or_else(|| {
                 OAuthError::invalid_target(format!(
-                    "This client may not obtain tokens for \"{target}\"."
+                    "This client may not obtain tokens for {}.",
+                    quoted(target)
                 ))
             }),
         None => match grants {
@@ -296,7 +298,8 @@ fn choose_scopes(api: &TokenGrant, requested: Option<&str>) -> Result<Vec<String
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
         if !api.scopes.iter().any(|granted| granted == scope) {
             return Err(OAuthError::invalid_scope(format!(
-                "The scope \"{scope}\" is not granted to this client for {}.",
+                "The scope {} is not granted to this client for {}.",
+                quoted(scope),
                 api.audience
             )));
         }

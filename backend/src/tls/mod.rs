@@ -136,7 +136,8 @@ impl ServedCertificate {
     }
 
     /// Reads the files and serves the certificate in them, unless nothing changed since the
-    /// last check; a problem keeps the certificate served so far and is logged once per change.
+    /// last check; a problem, or an expired certificate replacing a valid one, keeps the
+    /// certificate served so far and is logged once per change.
     fn reload(&mut self, trigger: Trigger) {
         let read = files::read(&self.settings);
         let seen = match &read {
@@ -147,7 +148,19 @@ impl ServedCertificate {
             return;
         }
         self.seen = seen;
+        let now = Utc::now();
         match read.and_then(|read| files::load(&self.settings, &read, &self.provider)) {
+            // A renewal that went wrong (an old backup restored, a failed issuance) must not
+            // take down a certificate clients still accept.
+            Ok(loaded) if loaded.not_after <= now && self.not_after > now => tracing::error!(
+                ?trigger,
+                serial = %loaded.serial,
+                "the TLS certificate was not reloaded, the previous one is still served: the \
+                 certificate in {} expired on {}, and the one served is valid until {}",
+                self.settings.cert_file.display(),
+                loaded.not_after.format("%Y-%m-%d %H:%M UTC"),
+                self.not_after.format("%Y-%m-%d %H:%M UTC")
+            ),
             Ok(loaded) => {
                 tracing::info!(
                     ?trigger,
@@ -156,7 +169,7 @@ impl ServedCertificate {
                     "reloaded the TLS certificate from {}",
                     self.settings.cert_file.display()
                 );
-                expiry::warn_if_due(&self.settings.cert_file, loaded.not_after, Utc::now());
+                expiry::warn_if_due(&self.settings.cert_file, loaded.not_after, now);
                 self.not_after = loaded.not_after;
                 self.current.0.store(loaded.certified_key);
             }

@@ -26,17 +26,7 @@ impl Person {
     fn normalised(&self) -> Result<Self> {
         match self {
             Self::Email(email) => Ok(Self::Email(validate::email(email)?)),
-            Self::Subject(subject) => {
-                let subject = subject.trim();
-                if subject.is_empty() || subject.len() > 255 {
-                    return Err(ValidationError::new(
-                        "subject",
-                        "The subject must be 1 to 255 characters, as the identity provider issues it.",
-                    )
-                    .into());
-                }
-                Ok(Self::Subject(subject.to_owned()))
-            }
+            Self::Subject(subject) => Ok(Self::Subject(validate::subject(subject)?)),
         }
     }
 }

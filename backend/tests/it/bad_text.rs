@@ -377,6 +377,12 @@ async fn portal_fields_name_the_control_characters_they_refuse(db: TestDb) {
             r#"{"description":"tab\there"}"#,
             "description",
         ),
+        (
+            Method::POST,
+            "/api/v1/role-assignments".to_owned(),
+            r#"{"subject":"248289761001\u001b","role":"admin"}"#,
+            "subject",
+        ),
     ] {
         let (status, body) = call(&server, &token, method.clone(), &path, Some(body)).await;
         assert_eq!(

@@ -511,42 +511,29 @@ fn resource_servers_and_the_kill_switch_from_the_command_line(db: &TestDb) {
     let before = db.count("api_resource_servers");
     let audit_before = db.count("audit_events");
     let unknown = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
-    assert_refused(
-        db,
-        &[
-            "api",
-            "update",
-            "--code",
+    for (code, resource_servers, refusal) in [
+        (
             "SMC",
-            "--resource-servers",
             unknown,
-        ],
-        &format!("No application has the client_id \"{unknown}\""),
-    );
-    assert_refused(
-        db,
-        &[
-            "api",
-            "update",
-            "--code",
-            "SMC",
-            "--resource-servers",
-            "gateway",
-        ],
-        "\"gateway\" is not a GUID",
-    );
-    assert_refused(
-        db,
-        &[
-            "api",
-            "update",
-            "--code",
+            format!("No application has the client_id \"{unknown}\""),
+        ),
+        ("SMC", "gateway", "\"gateway\" is not a GUID".to_owned()),
+        (
             "NOPE",
+            gateway.as_str(),
+            "No API has the code \"NOPE\"".to_owned(),
+        ),
+    ] {
+        let args = [
+            "api",
+            "update",
+            "--code",
+            code,
             "--resource-servers",
-            &gateway,
-        ],
-        "No API has the code \"NOPE\"",
-    );
+            resource_servers,
+        ];
+        assert_refused(db, &args, &refusal);
+    }
     assert_refused(
         db,
         &["app", "revoke-tokens", "--app", unknown],

@@ -186,10 +186,13 @@ async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &st
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], error, "{body}");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(!description.is_empty(), "{body}");
     assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty())
+        description
+            .chars()
+            .all(|c| matches!(c, ' '..='!' | '#'..='[' | ']'..='~')),
+        "RFC 6749 section 5.2 allows only printable ASCII without quote or backslash: {body}"
     );
     body
 }
@@ -503,6 +506,26 @@ async fn grant_scope_and_target_errors(db: TestDb) {
     )
     .await;
     assert_oauth_error(password, 400, "unsupported_grant_type").await;
+    let long_and_quoted = format!("urn:\"{}\"\u{e9}", "x".repeat(500));
+    let unknown = post_form(
+        &http(),
+        &server.url("/oauth2/token"),
+        form(&[
+            ("grant_type", &long_and_quoted),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ]),
+    )
+    .await;
+    let body = assert_oauth_error(unknown, 400, "unsupported_grant_type").await;
+    assert_eq!(
+        body["error_description"],
+        format!(
+            "The grant type 'urn:'{}...' is not supported; use client_credentials.",
+            "x".repeat(59)
+        ),
+        "repeated in RFC 6749 section 5.2's characters, cut short"
+    );
 
     let scope = token_basic(
         &server,

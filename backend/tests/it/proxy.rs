@@ -24,6 +24,7 @@ on_both_databases_async!(
     a_new_secret_gets_through_while_its_address_floods_junk,
     parallel_guesses_cannot_exceed_the_limit,
     a_throttled_guess_does_not_reveal_whether_the_secret_exists,
+    an_address_out_of_junk_allowance_cannot_tell_which_secrets_exist,
 );
 
 /// Clavis trusting 127.0.0.1 as its proxy, with a failure limit of `limit` per minute.
@@ -71,6 +72,44 @@ fn value_of_no_secret() -> String {
     ClientSecretValue::generate(uuid::Uuid::new_v4())
         .expose()
         .to_owned()
+}
+
+/// The seeded application with an active secret and a deleted one: (client_id, active
+/// secret's id, deleted secret's id).
+fn client_with_a_deleted_secret(db: &TestDb) -> (String, String, String) {
+    let (client_id, _, secret_id) = client_with_secret(db);
+    let (_, _, deleted_id) = new_secret(db, &client_id);
+    secrets::delete(
+        &mut db.conn(),
+        &client_id,
+        &deleted_id,
+        &admin(),
+        clavis::db::now(),
+    )
+    .unwrap();
+    (client_id, secret_id, deleted_id)
+}
+
+/// What `from` is answered for a wrong value of the active secret, a value of no secret and
+/// a value of the deleted one: ((status, body), whether `Retry-After` was sent) for each.
+async fn probe(
+    from: &reqwest::Client,
+    url: &str,
+    client_id: &str,
+    secret_id: &str,
+    deleted_id: &str,
+) -> Vec<((u16, Value), bool)> {
+    let mut answers = Vec::new();
+    for value in [
+        wrong_value(secret_id),
+        value_of_no_secret(),
+        wrong_value(deleted_id),
+    ] {
+        let response = post(from, url, client_id, &value, &[], &[]).await;
+        let retry_after = response.headers().get("retry-after").is_some();
+        answers.push((answer(response).await, retry_after));
+    }
+    answers
 }
 
 /// POSTs `client_id`/`client_secret` to an OAuth endpoint at `url`, with `headers`.
@@ -334,7 +373,9 @@ async fn values_that_cannot_be_guesses_never_count_against_the_client_id(db: Tes
         statuses.push(token(&junk, &url, &client_id, "malformed").await);
         statuses.push(token(&junk, &url, &client_id, &value_of_no_secret()).await);
     }
-    assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429]);
+    // Past the allowance malformed values get 429; well-formed ones still get 401, as a
+    // wrong value for an active secret does (see the next tests).
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 401, 429, 401]);
     // A secret created now, never verified, from another machine behind the same proxy.
     let (_, fresh, _) = new_secret(&server.db, &client_id);
     assert_eq!(
@@ -422,16 +463,7 @@ async fn parallel_guesses_cannot_exceed_the_limit(db: TestDb) {
 /// a secret id that does not exist and for a deleted secret get the same answer. The
 /// decision comes before the stored secret is read: none of them is audited with a reason.
 async fn a_throttled_guess_does_not_reveal_whether_the_secret_exists(db: TestDb) {
-    let (client_id, _, secret_id) = client_with_secret(&db);
-    let (_, _, deleted_id) = new_secret(&db, &client_id);
-    secrets::delete(
-        &mut db.conn(),
-        &client_id,
-        &deleted_id,
-        &admin(),
-        clavis::db::now(),
-    )
-    .unwrap();
+    let (client_id, secret_id, deleted_id) = client_with_a_deleted_secret(&db);
     let server = server_behind_proxy(db, 2).await;
     let url = server.url("/oauth2/token");
     let guesser = http_from("127.0.0.2");
@@ -442,19 +474,32 @@ async fn a_throttled_guess_does_not_reveal_whether_the_secret_exists(db: TestDb)
         );
     }
     let prober = http_from("127.0.0.3");
-    let mut answers = Vec::new();
-    for value in [
-        wrong_value(&secret_id),
-        value_of_no_secret(),
-        wrong_value(&deleted_id),
-    ] {
-        let response = post(&prober, &url, &client_id, &value, &[], &[]).await;
-        let retry_after = response.headers().get("retry-after").is_some();
-        answers.push((answer(response).await, retry_after));
-    }
+    let answers = probe(&prober, &url, &client_id, &secret_id, &deleted_id).await;
     assert_eq!(answers[0].0.0, 429);
     assert_eq!(answers[0].0.1["error"], "slow_down");
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
     let (db, _) = server.stop().await;
     assert_eq!(refused_sources(&db), ["127.0.0.2", "127.0.0.2"]);
+}
+
+/// Guarantee 6 from the other side: an address that used up its junk allowance still has its
+/// guesses let through (guarantee 3), so a wrong value for the active secret, a secret id that
+/// does not exist and a deleted secret all get the same 401, never a 429 that only values
+/// without a usable secret would draw.
+async fn an_address_out_of_junk_allowance_cannot_tell_which_secrets_exist(db: TestDb) {
+    let (client_id, secret_id, deleted_id) = client_with_a_deleted_secret(&db);
+    let server = server_behind_proxy(db, 2).await;
+    let url = server.url("/oauth2/token");
+    let prober = http_from("127.0.0.2");
+    let statuses = [
+        token(&prober, &url, &client_id, "malformed").await,
+        token(&prober, &url, &client_id, "malformed").await,
+        token(&prober, &url, &client_id, "malformed").await,
+    ];
+    assert_eq!(statuses, [401, 401, 429], "the junk allowance is used up");
+    let answers = probe(&prober, &url, &client_id, &secret_id, &deleted_id).await;
+    assert_eq!(answers[0].0.0, 401);
+    assert_eq!(answers[0].0.1["error"], "invalid_client");
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    server.stop().await;
 }

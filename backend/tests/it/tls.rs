@@ -461,6 +461,15 @@ async fn a_bad_renewal_keeps_the_previous_certificate_until_the_next_change(db: 
     let served = token(&ca.client(true), &clavis, &credentials).await;
     assert_eq!(served_serial(&served), serial_of(&cert));
 
+    // An expired certificate (say, an old backup restored) never replaces a valid one.
+    let (expired_cert, expired_key) = ca.issue(3, -1);
+    files.replace(&expired_cert, &expired_key);
+    clavis.hang_up();
+    let error = clavis.wait_for_log("expired on").await;
+    assert!(error.contains("was not reloaded"), "{error}");
+    let served = token(&ca.client(true), &clavis, &credentials).await;
+    assert_eq!(served_serial(&served), serial_of(&cert));
+
     // The next change, complete, is served.
     files.replace(&renewed_cert, &renewed_key);
     clavis.wait_for_log("reloaded the TLS certificate").await;
