@@ -16,7 +16,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
-use clavis::audit::Actor;
+use clavis::access::Actor;
 use clavis::db::{Database, DbTarget};
 use clavis::{apis, apps, orgs, secrets};
 use diesel::connection::SimpleConnection;

@@ -10,14 +10,15 @@ use tokio::sync::watch;
 
 use crate::audit::AuditSink;
 use crate::config::Config;
-use crate::config::SessionSettings;
 use crate::db::Database;
 use crate::error::Result;
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
-use crate::login::{self, LoginService, session};
+use crate::login::{self, LoginService};
 use crate::notify::{self, Mailer, Notifier};
 use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
+use crate::public_url::PublicUrls;
+use crate::session::{self, SessionSettings, csrf};
 use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, storable_text, users};
 
 /// What request handlers share.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub keys: web::Data<Keys>,
     pub oauth: web::Data<OAuthService>,
     pub login: web::Data<LoginService>,
+    pub sessions: web::Data<SessionSettings>,
+    pub public_urls: web::Data<PublicUrls>,
     pub trusted_proxies: web::Data<TrustedProxies>,
 }
 
@@ -76,7 +79,12 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         .to_std()
         .unwrap_or_default()
         .clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let login = web::Data::new(LoginService::new(config, &keys)?);
+    let login = web::Data::new(LoginService::new(
+        config.login.clone(),
+        config.sessions.clone(),
+        config.bootstrap_admins.clone(),
+        &keys,
+    )?);
     let maintenance = actix_web::rt::spawn(maintain(
         db.clone(),
         oauth.clone(),
@@ -92,6 +100,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         keys,
         oauth,
         login,
+        sessions: web::Data::new(config.sessions.clone()),
+        public_urls: web::Data::new(PublicUrls::new(&config.public_url)),
         trusted_proxies: web::Data::new(TrustedProxies::new(config.trusted_proxies.clone())),
     };
     Ok((state, Background { stop, tasks }))
@@ -171,6 +181,8 @@ pub fn build(
         .app_data(state.keys.clone())
         .app_data(state.oauth.clone())
         .app_data(state.login.clone())
+        .app_data(state.sessions.clone())
+        .app_data(state.public_urls.clone())
         .app_data(state.trusted_proxies.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| {
             bad_request(
@@ -186,7 +198,7 @@ pub fn build(
                 err,
             )
         }))
-        .wrap(security_headers(state.login.sessions.secure_cookie))
+        .wrap(security_headers(state.sessions.secure_cookie))
         .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
         .route("/healthz", web::get().to(health::healthz))
@@ -209,7 +221,7 @@ fn portal_api() -> actix_web::Scope<
     >,
 > {
     web::scope("/api/v1")
-        .wrap(middleware::from_fn(login::csrf::protect))
+        .wrap(middleware::from_fn(csrf::protect))
         .wrap(middleware::from_fn(storable_text::guard))
         .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-store")))
         .configure(openapi::routes)

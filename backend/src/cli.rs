@@ -12,9 +12,9 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::access::Actor;
 use crate::apis::{ApiChanges, NewApi};
 use crate::apps::NewApplication;
-use crate::audit::Actor;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
 use crate::keys::{KeyInfo, Keys, SigningAlgorithm};

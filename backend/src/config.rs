@@ -3,12 +3,18 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::db::DbTarget;
 use crate::keys::{MasterKeySource, SigningAlgorithm};
+use crate::logging::LogFormat;
+use crate::login::{LoginSettings, RoleClaim};
+use crate::notify::{SmtpSettings, SmtpTls};
+use crate::session::SessionSettings;
+use crate::tls::TlsSettings;
 
 /// Names the config file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
@@ -65,11 +71,12 @@ struct RawConfig {
 /// A setting that holds a secret: read like a string, never printed.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Redacted(String);
+struct Redacted(String);
 
 impl Redacted {
-    pub fn expose(&self) -> &str {
-        &self.0
+    /// The value for the domain that uses it, wiped from memory when dropped.
+    fn to_secret(&self) -> SecretString {
+        SecretString::from(self.0.clone())
     }
 }
 
@@ -129,35 +136,6 @@ impl Default for RawConfig {
     }
 }
 
-/// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    /// Plain SMTP: only for a relay on the same machine or a trusted network.
-    None,
-    /// Upgrade with STARTTLS, which must succeed (port 587 by default).
-    Starttls,
-    /// TLS from the first byte, "SMTPS" (port 465 by default).
-    Tls,
-}
-
-impl SmtpTls {
-    fn default_port(self) -> u16 {
-        match self {
-            Self::None => 25,
-            Self::Starttls => 587,
-            Self::Tls => 465,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -191,73 +169,6 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// How often a running instance looks for reminders to send.
     pub reminder_interval: std::time::Duration,
-}
-
-/// The certificate and private key Clavis serves HTTPS with (PEM files, re-read on renewal).
-#[derive(Debug, Clone)]
-pub struct TlsSettings {
-    /// The certificate, optionally followed by its chain.
-    pub cert_file: PathBuf,
-    /// The private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
-
-/// The SMTP server that expiry reminders go through.
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    /// User name and password, when the server wants them.
-    pub credentials: Option<(String, Redacted)>,
-    /// The sender, such as `Clavis <clavis@example.org>`.
-    pub from: lettre::message::Mailbox,
-}
-
-/// The OpenID Connect relying party: which provider, as which client, and what counts as MFA.
-#[derive(Debug, Clone)]
-pub struct LoginSettings {
-    /// Discovery starts at `<issuer>/.well-known/openid-configuration`.
-    pub issuer: String,
-    pub client_id: String,
-    /// Absent for a public client (PKCE alone).
-    pub client_secret: Option<Redacted>,
-    pub redirect_url: url::Url,
-    /// Where the provider sends the browser after signing out: the portal's start page.
-    pub post_logout_redirect_url: url::Url,
-    pub scopes: Vec<String>,
-    /// `amr` values that prove multi-factor authentication alone (default `mfa`); methods of
-    /// two RFC 8176 factor classes count too (see `login::policy`)…
-    pub mfa_amr: Vec<String>,
-    /// …as does an `acr` that is one of these.
-    pub mfa_acr: Vec<String>,
-    /// Sent as `acr_values` to ask the provider for a strong login, when not empty.
-    pub acr_values: Vec<String>,
-    pub role_claim: Option<RoleClaim>,
-}
-
-/// Roles taken from an ID token claim, on top of the assignments kept in Clavis.
-#[derive(Debug, Clone)]
-pub struct RoleClaim {
-    /// The claim holding a list of role names, such as `roles`.
-    pub claim: String,
-    /// The role name that makes the person a credential manager.
-    pub manager_value: String,
-    /// The role name that makes the person a viewer, if any.
-    pub viewer_value: Option<String>,
-    /// The claim naming the person's organisation (its id or name).
-    pub organisation_claim: String,
-}
-
-/// How long a portal session lasts.
-#[derive(Debug, Clone)]
-pub struct SessionSettings {
-    /// Ends after this long without a request.
-    pub idle_timeout: chrono::Duration,
-    /// Ends this long after sign-in, whatever the activity.
-    pub lifetime: chrono::Duration,
-    /// Whether the session cookie is marked Secure (the public URL is https).
-    pub secure_cookie: bool,
 }
 
 /// How access tokens are issued and client authentication is protected.
@@ -393,6 +304,7 @@ impl RawConfig {
                 self.session_lifetime_secs.min(86_400 * 30),
             )? as i64),
             secure_cookie: public_url.scheme() == "https",
+            public_origin: public_url.origin().ascii_serialization(),
         };
         let reminder_interval = std::time::Duration::from_secs(positive(
             "reminder_interval_secs (CLAVIS_REMINDER_INTERVAL_SECS)",
@@ -568,7 +480,7 @@ impl RawConfig {
         Ok(Some(LoginSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
-            client_secret: self.oidc_client_secret.clone(),
+            client_secret: self.oidc_client_secret.as_ref().map(Redacted::to_secret),
             redirect_url,
             post_logout_redirect_url: parse_http_url(
                 "public_url (CLAVIS_PUBLIC_URL)",
@@ -620,7 +532,7 @@ impl RawConfig {
         })?;
         let credentials = match (&self.smtp_username, &self.smtp_password) {
             (None, None) => None,
-            (Some(user), Some(password)) => Some((user.trim().to_owned(), password.clone())),
+            (Some(user), Some(password)) => Some((user.trim().to_owned(), password.to_secret())),
             _ => {
                 return Err(ConfigError(
                     "smtp_username (CLAVIS_SMTP_USERNAME) and smtp_password (CLAVIS_SMTP_PASSWORD) \

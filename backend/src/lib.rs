@@ -4,6 +4,7 @@
 //! One module per domain (organisations, APIs, applications, secrets, users, audit, notify), each
 //! with its logic and queries side by side; `db` holds storage, `app` wires every route.
 
+pub mod access;
 pub mod apis;
 pub mod app;
 pub mod apps;
@@ -21,8 +22,10 @@ pub mod notify;
 pub mod oauth;
 pub mod openapi;
 pub mod orgs;
+pub mod public_url;
 pub mod secrets;
 pub mod serve;
+pub mod session;
 pub mod site;
 pub mod storable_text;
 pub mod tls;

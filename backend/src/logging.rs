@@ -2,7 +2,15 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written: for people, or as JSON objects for a log collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
 
 /// Installs the global subscriber; `RUST_LOG`, when set, overrides the configured level.
 pub fn init(format: LogFormat, level: &str) {

@@ -64,7 +64,7 @@ impl utoipa::Modify for SessionCookie {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
-                crate::login::session::SESSION_COOKIE,
+                crate::session::SESSION_COOKIE,
             ))),
         );
     }

@@ -31,10 +31,7 @@ pub fn role_in(me: &Me, organisation_id: &str) -> Option<Role> {
 
 /// Whether the person may create and delete the organisation's secrets.
 pub fn may_manage_secrets(me: &Me, organisation_id: &str) -> bool {
-    matches!(
-        role_in(me, organisation_id),
-        Some(Role::Admin | Role::CredentialManager)
-    )
+    role_in(me, organisation_id).is_some_and(Role::may_manage_secrets)
 }
 
 #[component]

@@ -122,6 +122,12 @@ impl Role {
         }
     }
 
+    /// Whether the role may create and delete client secrets: admins and credential managers
+    /// may, viewers may not. The backend enforces it; the portal shows controls by it.
+    pub const fn may_manage_secrets(self) -> bool {
+        matches!(self, Self::Admin | Self::CredentialManager)
+    }
+
     /// Organisation roles apply to one organisation; admin applies to the whole platform.
     pub const fn is_per_organisation(self) -> bool {
         !matches!(self, Self::Admin)

@@ -10,6 +10,30 @@ use crate::dto::{
 /// The header that carries the CSRF token on every state-changing request.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
+/// The longest return path kept across a sign-in, in bytes.
+const MAX_RETURN_PATH: usize = 1024;
+
+/// Where to send a person after sign-in: `requested` when it is a path of the portal, else
+/// the start page `/`. Refused: anything not starting with one `/` (another site, or a
+/// scheme-relative `//host` or `/\host` that browsers treat as one), the sign-in routes
+/// under `/auth/` (a loop), control characters, and paths over 1024 bytes. The portal's
+/// sign-in page and the backend's `/auth/login` apply this same rule.
+pub fn safe_return_path(requested: Option<&str>) -> String {
+    match requested {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.starts_with("/auth/")
+                && path.len() <= MAX_RETURN_PATH
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
 /// The answer to `POST /auth/logout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -267,4 +291,28 @@ pub struct FailingAddress {
     /// What the mail server (or the connection to it) said last.
     pub last_error: String,
     pub last_attempt_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_portal_paths_are_returned_to() {
+        assert_eq!(
+            safe_return_path(Some("/applications/x?tab=1")),
+            "/applications/x?tab=1"
+        );
+        for hostile in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/auth/login",
+            "relative",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return_path(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(safe_return_path(None), "/");
+    }
 }

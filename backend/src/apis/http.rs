@@ -6,10 +6,10 @@ use clavis_shared::dto::Api;
 use clavis_shared::portal::{CreateApi, UpdateApi};
 
 use super::NewApi;
+use crate::access::Admin;
 use crate::db::{self, Database};
 use crate::error::Result;
 use crate::keys::Keys;
-use crate::users::access::Access;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/apis", web::get().to(list))
@@ -20,8 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/api/v1/apis", tag = "admin",
     responses((status = 200, body = Vec<Api>), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
-pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<Vec<Api>>> {
-    access.require_admin()?;
+pub async fn list(_admin: Admin, db: web::Data<Database>) -> Result<web::Json<Vec<Api>>> {
     Ok(web::Json(db.run(super::list).await?))
 }
 
@@ -30,12 +29,11 @@ pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<V
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn create(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     keys: web::Data<Keys>,
     body: web::Json<CreateApi>,
 ) -> Result<HttpResponse> {
-    access.require_admin()?;
     let body = body.into_inner();
     let new = NewApi {
         code: body.code,
@@ -45,7 +43,7 @@ pub async fn create(
         resource_servers: body.resource_servers,
         signing_alg: keys.algorithm_for(body.signing_alg),
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let created = db
         .run(move |conn| {
             let now = db::now();
@@ -66,16 +64,15 @@ pub async fn create(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     keys: web::Data<Keys>,
     code: web::Path<String>,
     body: web::Json<UpdateApi>,
 ) -> Result<web::Json<Api>> {
-    access.require_admin()?;
     let body = body.into_inner();
     let scopes = body.scopes.map(|scopes| scopes.join(" "));
-    let actor = access.actor();
+    let actor = admin.actor();
     let updated = db
         .run(move |conn| {
             let now = db::now();

@@ -8,7 +8,8 @@ use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
-use crate::audit::{Actor, AuditEvent};
+use crate::access::Actor;
+use crate::audit::AuditEvent;
 use crate::db::{
     self, DbConn,
     schema::{api_resource_servers, api_scopes, apis, application_scopes, applications},

@@ -10,11 +10,11 @@ use clavis_shared::portal::{
 use serde::Deserialize;
 
 use super::{ApplicationChanges, NewApplication};
-use crate::db::{self, Database, DbConn};
-use crate::error::{Error, Result};
-use crate::oauth::OAuthService;
+use crate::access::{Access, Admin};
+use crate::db::{self, Database};
+use crate::error::Result;
 use crate::orgs;
-use crate::users::access::Access;
+use crate::public_url::PublicUrls;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications", web::post().to(create))
@@ -27,22 +27,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The application, if the person may see it; else the same 404 as for a missing one.
-pub fn visible_application(
-    conn: &mut DbConn,
-    access: &Access,
-    client_id: &str,
-) -> Result<Application> {
-    let application = super::find_by_client_id(conn, client_id)?;
-    access.require_view(&application.organisation_id, || {
-        Error::NotFound(format!(
-            "No application has the client_id \"{}\".",
-            client_id.trim()
-        ))
-    })?;
-    Ok(application)
-}
-
 #[utoipa::path(get, path = "/api/v1/applications/{client_id}", tag = "applications",
     params(("client_id" = String, Path, description = "The application's client_id")),
     responses((status = 200, body = ApplicationDetail), (status = 401, body = ErrorBody),
@@ -50,12 +34,13 @@ pub fn visible_application(
 pub async fn get(
     access: Access,
     db: web::Data<Database>,
-    oauth: web::Data<OAuthService>,
+    urls: web::Data<PublicUrls>,
     client_id: web::Path<String>,
 ) -> Result<web::Json<ApplicationDetail>> {
-    let token_endpoint = format!("{}/oauth2/token", oauth.public_url);
+    let token_endpoint = urls.token_endpoint();
     db.run(move |conn| {
-        let application = visible_application(conn, &access, &client_id)?;
+        let application =
+            access.visible_application(&client_id, super::find_by_client_id(conn, &client_id)?)?;
         let organisation = orgs::find_by_id(conn, &application.organisation_id)?;
         Ok(web::Json(ApplicationDetail {
             application,
@@ -73,11 +58,10 @@ pub async fn get(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     body: web::Json<CreateApplication>,
 ) -> Result<HttpResponse> {
-    access.require_admin()?;
     let body = body.into_inner();
     let new = NewApplication {
         organisation: body.organisation_id,
@@ -88,7 +72,7 @@ pub async fn create(
         description: body.description,
         token_lifetime_secs: body.token_lifetime_secs,
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let created = db
         .run(move |conn| super::create(conn, &new, &actor, db::now()))
         .await?;
@@ -107,11 +91,10 @@ pub struct SuggestNameQuery {
     responses((status = 200, body = SuggestedName), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn suggest_name(
-    access: Access,
+    _admin: Admin,
     db: web::Data<Database>,
     query: web::Query<SuggestNameQuery>,
 ) -> Result<web::Json<SuggestedName>> {
-    access.require_admin()?;
     let query = query.into_inner();
     let name = db
         .run(move |conn| {
@@ -131,12 +114,11 @@ pub async fn suggest_name(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     client_id: web::Path<String>,
     body: web::Json<UpdateApplication>,
 ) -> Result<web::Json<Application>> {
-    access.require_admin()?;
     let body = body.into_inner();
     let changes = ApplicationChanges {
         name: body.name,
@@ -150,7 +132,7 @@ pub async fn update(
                 .collect()
         }),
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let updated = db
         .run(move |conn| super::update(conn, &client_id, &changes, &actor, db::now()))
         .await?;
@@ -165,12 +147,11 @@ pub async fn update(
     responses((status = 200, body = Application), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_tokens(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     client_id: web::Path<String>,
 ) -> Result<web::Json<Application>> {
-    access.require_admin()?;
-    let actor = access.actor();
+    let actor = admin.actor();
     let revoked = db
         .run(move |conn| super::revoke_tokens(conn, &client_id, &actor, db::now()))
         .await?;

@@ -9,8 +9,9 @@ use clavis_shared::validate::{self, PartnerAppName, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
+use crate::access::{Actor, not_found};
 use crate::apis;
-use crate::audit::{Actor, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::db::schema::{self, application_apis, application_scopes, applications};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
@@ -148,12 +149,7 @@ pub fn find_by_client_id(conn: &mut DbConn, client_id: &str) -> Result<Applicati
         .select(ApplicationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "No application has the client_id \"{}\".",
-                client_id.trim()
-            ))
-        })?;
+        .ok_or_else(|| not_found::application(client_id))?;
     let grants = grants_of(conn, [row.id.as_str()])?
         .remove(&row.id)
         .unwrap_or_default();

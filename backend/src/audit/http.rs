@@ -5,9 +5,9 @@ use clavis_shared::ErrorBody;
 use clavis_shared::portal::{AuditPage, AuditQuery};
 
 use super::query;
+use crate::access::Access;
 use crate::db::Database;
-use crate::error::{Error, Result};
-use crate::users::access::Access;
+use crate::error::Result;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit-events", web::get().to(list));
@@ -24,9 +24,7 @@ pub async fn list(
 ) -> Result<web::Json<AuditPage>> {
     let params = params.into_inner();
     if let Some(organisation_id) = &params.organisation_id {
-        access.require_view(organisation_id, || {
-            Error::NotFound(format!("No organisation has the id \"{organisation_id}\"."))
-        })?;
+        access.require_view_organisation(organisation_id)?;
     }
     let organisations = access.visible_organisations();
     let page = db

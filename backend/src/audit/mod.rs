@@ -10,51 +10,9 @@ pub use sink::AuditSink;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::access::Actor;
 use crate::db::{DbConn, schema::audit_events};
 use crate::error::Result;
-
-/// Who acted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// An operator at the `clavis` command line, named by their OS account.
-    Cli { os_user: String },
-    /// A person signed in to the portal.
-    User { id: String, email: String },
-    /// An API client authenticating with its credentials.
-    Client { client_id: String },
-    /// Clavis itself (scheduled jobs).
-    System,
-}
-
-impl Actor {
-    /// The operator running this process's CLI command.
-    pub fn cli() -> Self {
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        Self::Cli { os_user }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Cli { .. } => "cli",
-            Self::User { .. } => "user",
-            Self::Client { .. } => "client",
-            Self::System => "system",
-        }
-    }
-
-    /// How the actor is shown to people, e.g. in "created by".
-    pub fn label(&self) -> String {
-        match self {
-            Self::Cli { os_user } => format!("cli:{os_user}"),
-            Self::User { email, .. } => email.clone(),
-            Self::Client { client_id } => client_id.clone(),
-            Self::System => "clavis".to_owned(),
-        }
-    }
-}
 
 /// One entry of the trail; build it, then [`AuditEvent::record`] it in the same
 /// transaction as the change it describes.

@@ -2,57 +2,107 @@
 //! `GET /auth/login` starts it, `GET /auth/callback` finishes it, `POST /auth/logout` ends it.
 
 pub mod attempt;
-pub mod csrf;
 pub mod oidc;
 pub mod policy;
-pub mod session;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
-use clavis_shared::portal::LogoutResponse;
+use clavis_shared::portal::{LogoutResponse, safe_return_path};
+use secrecy::SecretString;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::audit::{Actor, AuditEvent};
-use crate::config::{Config, LoginSettings, SessionSettings};
+use crate::access::Actor;
+use crate::access::Roles;
+use crate::audit::AuditEvent;
 use crate::db::{self, Database, DbConn};
 use crate::error::{Error, Result};
 use crate::keys::Keys;
-use crate::users::{self, access::Roles};
+use crate::session::{self, SessionRole, SessionSettings, csrf};
+use crate::users;
 use crate::{orgs, site};
 use attempt::{AttemptCookies, PendingSignIn};
 use oidc::{Identity, LoginError, Provider};
-use session::SessionRole;
+
+/// The OpenID Connect relying party: which provider, as which client, and what counts as MFA.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// Discovery starts at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Absent for a public client (PKCE alone).
+    pub client_secret: Option<SecretString>,
+    pub redirect_url: url::Url,
+    /// Where the provider sends the browser after signing out: the portal's start page.
+    pub post_logout_redirect_url: url::Url,
+    pub scopes: Vec<String>,
+    /// `amr` values that prove multi-factor authentication alone (default `mfa`); methods of
+    /// two RFC 8176 factor classes count too (see `login::policy`)…
+    pub mfa_amr: Vec<String>,
+    /// …as does an `acr` that is one of these.
+    pub mfa_acr: Vec<String>,
+    /// Sent as `acr_values` to ask the provider for a strong login, when not empty.
+    pub acr_values: Vec<String>,
+    pub role_claim: Option<RoleClaim>,
+}
+
+/// Roles taken from an ID token claim, on top of the assignments kept in Clavis.
+#[derive(Debug, Clone)]
+pub struct RoleClaim {
+    /// The claim holding a list of role names, such as `roles`.
+    pub claim: String,
+    /// The role name that makes the person a credential manager.
+    pub manager_value: String,
+    /// The role name that makes the person a viewer, if any.
+    pub viewer_value: Option<String>,
+    /// The claim naming the person's organisation (its id or name).
+    pub organisation_claim: String,
+}
+
+impl From<&Identity> for users::LoginIdentity {
+    fn from(identity: &crate::login::oidc::Identity) -> Self {
+        Self {
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            name: identity.name.clone(),
+        }
+    }
+}
 
 /// What sign-in and sessions need, shared by every worker.
 pub struct LoginService {
     provider: Option<Provider>,
     pub sessions: SessionSettings,
     bootstrap_admins: Vec<String>,
-    /// The portal's origin (scheme, host, port): state-changing requests must come from it.
-    pub public_origin: String,
     attempts: AttemptCookies,
 }
 
 impl LoginService {
     /// Fails when the MFA rule is configured so that one factor would pass
     /// ([`policy::check_settings`]).
-    pub fn new(config: &Config, keys: &Keys) -> Result<Self> {
-        if let Some(settings) = &config.login {
+    /// `login` is `None` when no provider is configured; `bootstrap_admins` are e-mail
+    /// addresses or subjects made platform admins at sign-in.
+    pub fn new(
+        login: Option<LoginSettings>,
+        sessions: SessionSettings,
+        bootstrap_admins: Vec<String>,
+        keys: &Keys,
+    ) -> Result<Self> {
+        if let Some(settings) = &login {
             policy::check_settings(settings).map_err(Error::Internal)?;
         }
-        let provider = config
-            .login
-            .clone()
+        let provider = login
             .map(Provider::new)
             .transpose()
             .map_err(|e| Error::Internal(e.to_string()))?;
+        let attempts = AttemptCookies::new(keys, sessions.secure_cookie);
         Ok(Self {
             provider,
-            sessions: config.sessions.clone(),
-            bootstrap_admins: config.bootstrap_admins.clone(),
-            public_origin: config.public_url.origin().ascii_serialization(),
-            attempts: AttemptCookies::new(keys, config.sessions.secure_cookie),
+            sessions,
+            bootstrap_admins,
+            attempts,
         })
     }
 }
@@ -89,7 +139,7 @@ async fn login(
         started.state,
         started.nonce,
         started.pkce_verifier,
-        safe_return_to(query.return_to.as_deref()),
+        safe_return_path(query.return_to.as_deref()),
         db::now(),
     );
     let cookie = service.attempts.seal(&pending)?;
@@ -221,16 +271,16 @@ fn is_error_code(code: &str) -> bool {
 
 enum SignIn {
     Opened(Box<(session::SessionToken, SessionSettings)>),
-    Refused(Refusal),
+    Refused(SignInRefusal),
 }
 
 /// Why a verified login still gets no session.
-enum Refusal {
+enum SignInRefusal {
     NoSecondFactor,
     NoRole { email: Option<String> },
 }
 
-impl Refusal {
+impl SignInRefusal {
     fn reason(&self) -> &'static str {
         match self {
             Self::NoSecondFactor => "mfa_required",
@@ -287,7 +337,7 @@ fn sign_in(
     if !identity.ignored_claims.is_empty() {
         evidence["ignored_claims"] = identity.ignored_claims.clone().into();
     }
-    let refused = |conn: &mut DbConn, refusal: Refusal| {
+    let refused = |conn: &mut DbConn, refusal: SignInRefusal| {
         let mut details = evidence.clone();
         details["reason"] = refusal.reason().into();
         AuditEvent::failure("login", &actor)
@@ -296,7 +346,7 @@ fn sign_in(
         Ok(SignIn::Refused(refusal))
     };
     if !policy::is_multi_factor(settings, identity) {
-        return refused(conn, Refusal::NoSecondFactor);
+        return refused(conn, SignInRefusal::NoSecondFactor);
     }
     let claimed = claimed_session_roles(conn, settings, identity)?;
     let first = claimed.first();
@@ -306,7 +356,7 @@ fn sign_in(
         first.map(|c| (c.role, c.organisation_id.as_str())),
     )?;
     if !Roles::load(conn, &user.id, &claimed)?.has_any_role() {
-        return refused(conn, Refusal::NoRole { email: user.email });
+        return refused(conn, SignInRefusal::NoRole { email: user.email });
     }
     let (token, _) = session::create(conn, &user.id, &claimed, &service.sessions, now)?;
     AuditEvent::success("login", &actor)
@@ -395,24 +445,6 @@ async fn logout(
         .json(LogoutResponse { end_session_url }))
 }
 
-/// A portal path to return to after sign-in; anything else (another site, a scheme-relative
-/// URL, the sign-in routes themselves) becomes the start page.
-fn safe_return_to(requested: Option<&str>) -> String {
-    match requested {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.starts_with("/auth/")
-                && path.len() <= 1024
-                && !path.chars().any(|c| c.is_control()) =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
 fn not_configured() -> HttpResponse {
     refusal(
         503,
@@ -441,7 +473,7 @@ fn refusal(status: u16, title: &str, explanation: &str) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_error_code, safe_return_to, state_matches};
+    use super::{is_error_code, state_matches};
 
     #[test]
     fn only_rfc_6749_error_codes_are_shown() {
@@ -472,24 +504,5 @@ mod tests {
         assert!(!state_matches(Some("abd"), "abc"));
         assert!(!state_matches(Some(""), "abc"));
         assert!(!state_matches(None, "abc"));
-    }
-
-    #[test]
-    fn only_portal_paths_are_returned_to() {
-        assert_eq!(
-            safe_return_to(Some("/applications/x?tab=1")),
-            "/applications/x?tab=1"
-        );
-        for hostile in [
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "/auth/login",
-            "relative",
-            "/a\nb",
-        ] {
-            assert_eq!(safe_return_to(Some(hostile)), "/", "{hostile}");
-        }
-        assert_eq!(safe_return_to(None), "/");
     }
 }

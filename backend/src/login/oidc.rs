@@ -11,8 +11,9 @@ use openidconnect::{
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-use crate::config::LoginSettings;
+use super::LoginSettings;
 use clavis_shared::validate;
+use secrecy::ExposeSecret;
 
 /// How long the provider's discovery document and keys are reused before being fetched again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(300);
@@ -170,7 +171,7 @@ impl Provider {
             .settings
             .client_secret
             .as_ref()
-            .map(|secret| ClientSecret::new(secret.expose().to_owned()));
+            .map(|secret| ClientSecret::new(secret.expose_secret().to_owned()));
         Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.settings.client_id.clone()),

@@ -4,7 +4,7 @@
 use clavis_shared::dto::Role;
 
 use super::oidc::{Identity, strings};
-use crate::config::{LoginSettings, RoleClaim};
+use super::{LoginSettings, RoleClaim};
 
 /// The three factor classes of RFC 8176 §1 (something you know, have, are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use actix_web::web;
 use clavis_shared::ErrorBody;
 use clavis_shared::portal::FailingAddress;
 
+use crate::access::Admin;
 use crate::db::{self, Database};
 use crate::error::Result;
-use crate::users::access::Access;
 
 /// How far back failures are shown: older ones were dealt with or no longer matter.
 const WINDOW: chrono::Duration = chrono::Duration::days(30);
@@ -21,10 +21,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses((status = 200, body = Vec<FailingAddress>), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn failing(
-    access: Access,
+    _admin: Admin,
     db: web::Data<Database>,
 ) -> Result<web::Json<Vec<FailingAddress>>> {
-    access.require_admin()?;
     let failing = db
         .run(|conn| super::failing_addresses(conn, WINDOW, db::now()))
         .await?;

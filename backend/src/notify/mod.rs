@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub use deliveries::{FAILING_AFTER_ATTEMPTS, failing_addresses};
-pub use smtp::Mailer;
+pub use smtp::{Mailer, SmtpSettings, SmtpTls};
 
-use crate::audit::{Actor, AuditEvent};
+use crate::access::Actor;
+use crate::audit::AuditEvent;
 use crate::db::{self, Database};
 use crate::error::{Error, Result};
 use deliveries::{AfterFailure, Claimed};
@@ -64,7 +65,7 @@ pub struct DueEntry {
 
 /// One attempt to send, and how it went.
 #[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
+pub struct DeliveryAttempt {
     pub recipient: String,
     pub secret_id: String,
     pub stage: String,
@@ -77,7 +78,7 @@ pub struct Attempt {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PassReport {
     pub due: Vec<DueEntry>,
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<DeliveryAttempt>,
 }
 
 impl Notifier {
@@ -129,8 +130,8 @@ impl Notifier {
         mailer: &Mailer,
         claimed: &Claimed,
         now: DateTime<Utc>,
-    ) -> Result<Attempt> {
-        let attempt = |outcome, detail: Option<String>| Attempt {
+    ) -> Result<DeliveryAttempt> {
+        let attempt = |outcome, detail: Option<String>| DeliveryAttempt {
             recipient: claimed.recipient.clone(),
             secret_id: claimed.secret_id.clone(),
             stage: claimed.stage.clone(),

@@ -4,10 +4,46 @@
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use crate::config::{SmtpSettings, SmtpTls};
 use crate::error::{Error, Result};
+
+/// The SMTP server that expiry reminders go through.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// User name and password, when the server wants them.
+    pub credentials: Option<(String, SecretString)>,
+    /// The sender, such as `Clavis <clavis@example.org>`.
+    pub from: lettre::message::Mailbox,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP: only for a relay on the same machine or a trusted network.
+    None,
+    /// Upgrade with STARTTLS, which must succeed (port 587 by default).
+    Starttls,
+    /// TLS from the first byte, "SMTPS" (port 465 by default).
+    Tls,
+}
+
+impl SmtpTls {
+    /// The port that goes with this protection when none is configured.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::None => 25,
+            Self::Starttls => 587,
+            Self::Tls => 465,
+        }
+    }
+}
 
 /// How long one SMTP conversation may take before it counts as failed.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,8 +75,10 @@ impl Mailer {
         };
         let mut builder = builder.port(settings.port).timeout(Some(TIMEOUT));
         if let Some((user, password)) = &settings.credentials {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
         Ok(Self {
             transport: builder.build(),

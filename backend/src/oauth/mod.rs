@@ -24,7 +24,8 @@ use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
-use crate::audit::{Actor, AuditEvent, AuditSink};
+use crate::access::Actor;
+use crate::audit::{AuditEvent, AuditSink};
 use crate::db::Database;
 use crate::forwarded::ClientOrigin;
 use crate::keys::{self, Keys};

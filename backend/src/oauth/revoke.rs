@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{OAuthError, OAuthService, TokenQuery, introspect, token_query};
-use crate::audit::{Actor, AuditEvent};
+use crate::access::Actor;
+use crate::audit::AuditEvent;
 use crate::db::{Database, DbConn, schema::revoked_tokens};
 use crate::error::{Error, Result};
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::error::quoted;
 use super::request::Params;
 use super::{OAuthError, OAuthService, authenticate, begin};
-use crate::audit::{Actor, AuditEvent};
+use crate::access::Actor;
+use crate::audit::AuditEvent;
 use crate::db::Database;
 use crate::secrets::TokenGrant;
 

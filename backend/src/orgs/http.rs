@@ -6,9 +6,9 @@ use clavis_shared::dto::Organisation;
 use clavis_shared::portal::{ApplicationSummary, CreateOrganisation, UpdateOrganisation};
 
 use super::{NewOrganisation, OrganisationChanges};
+use crate::access::{Access, Admin};
 use crate::db::{self, Database};
-use crate::error::{Error, Result};
-use crate::users::access::Access;
+use crate::error::Result;
 use crate::{apps, secrets};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -20,10 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/organisations/{id}/applications",
             web::get().to(applications),
         );
-}
-
-fn no_such_organisation(id: &str) -> Error {
-    Error::NotFound(format!("No organisation has the id \"{id}\"."))
 }
 
 /// The organisations the person belongs to (admins: all), by name.
@@ -48,7 +44,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<web::Json<Organisation>> {
     let id = id.into_inner();
-    access.require_view(&id, || no_such_organisation(&id))?;
+    access.require_view_organisation(&id)?;
     Ok(web::Json(
         db.run(move |conn| super::find_by_id(conn, &id)).await?,
     ))
@@ -65,7 +61,7 @@ pub async fn applications(
     id: web::Path<String>,
 ) -> Result<web::Json<Vec<ApplicationSummary>>> {
     let id = id.into_inner();
-    access.require_view(&id, || no_such_organisation(&id))?;
+    access.require_view_organisation(&id)?;
     db.run(move |conn| {
         let organisation = super::find_by_id(conn, &id)?;
         let applications = apps::list(conn, Some(&organisation.id))?;
@@ -95,18 +91,17 @@ pub async fn applications(
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn create(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     body: web::Json<CreateOrganisation>,
 ) -> Result<HttpResponse> {
-    access.require_admin()?;
     let new = NewOrganisation {
         name: body.name.clone(),
         country: body.country.clone(),
         sandbox: body.sandbox,
         notification_email: body.notification_email.clone(),
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let created = db
         .run(move |conn| super::create(conn, &new, &actor, db::now()))
         .await?;
@@ -121,12 +116,11 @@ pub async fn create(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     id: web::Path<String>,
     body: web::Json<UpdateOrganisation>,
 ) -> Result<web::Json<Organisation>> {
-    access.require_admin()?;
     let body = body.into_inner();
     let changes = OrganisationChanges {
         name: body.name,
@@ -134,7 +128,7 @@ pub async fn update(
         sandbox: body.sandbox,
         notification_email: body.notification_email,
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let updated = db
         .run(move |conn| super::update(conn, &id, &changes, &actor, db::now()))
         .await?;

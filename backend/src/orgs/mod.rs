@@ -7,7 +7,8 @@ use clavis_shared::dto::Organisation;
 use clavis_shared::validate;
 use diesel::prelude::*;
 
-use crate::audit::{Actor, AuditEvent};
+use crate::access::{Actor, not_found};
+use crate::audit::AuditEvent;
 use crate::db::{self, DbConn, schema::applications, schema::organisations};
 use crate::error::{Error, Result};
 
@@ -178,7 +179,7 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Organisation> {
         .first(conn)
         .optional()?
         .map(Into::into)
-        .ok_or_else(|| Error::NotFound(format!("No organisation has the id \"{id}\".")))
+        .ok_or_else(|| not_found::organisation(id))
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Organisation>> {

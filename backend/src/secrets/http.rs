@@ -6,10 +6,10 @@ use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
 use clavis_shared::portal::{CreateSecret, ExpiringSecret};
 use clavis_shared::validate;
 
-use crate::apps::http::visible_application;
+use crate::access::Access;
+use crate::apps;
 use crate::db::{self, Database};
 use crate::error::Result;
-use crate::users::access::Access;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications/{client_id}/secrets", web::get().to(list))
@@ -32,7 +32,8 @@ pub async fn list(
     client_id: web::Path<String>,
 ) -> Result<web::Json<Vec<ClientSecretInfo>>> {
     db.run(move |conn| {
-        let application = visible_application(conn, &access, &client_id)?;
+        let application =
+            access.visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
         Ok(web::Json(super::list(
             conn,
             &application.client_id,
@@ -59,7 +60,8 @@ pub async fn create(
     let body = body.into_inner();
     let created = db
         .run(move |conn| {
-            let application = visible_application(conn, &access, &client_id)?;
+            let application = access
+                .visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
             access.require_manage_secrets(&application.organisation_id)?;
             let expires_at = validate::expiry_at_end_of(body.expires_on);
             super::create(
@@ -89,7 +91,8 @@ pub async fn delete(
 ) -> Result<HttpResponse> {
     let (client_id, secret_id) = path.into_inner();
     db.run(move |conn| {
-        let application = visible_application(conn, &access, &client_id)?;
+        let application =
+            access.visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
         access.require_manage_secrets(&application.organisation_id)?;
         super::delete(
             conn,

@@ -15,8 +15,9 @@ use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
+use crate::access::Actor;
 use crate::apps;
-use crate::audit::{Actor, AuditEvent};
+use crate::audit::AuditEvent;
 use crate::db::schema::{apis, application_apis, application_scopes, applications, client_secrets};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-use crate::config::TlsSettings;
+use super::TlsSettings;
 
 /// Which of the two files a problem is about; displays as the setting that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

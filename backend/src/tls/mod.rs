@@ -15,12 +15,21 @@ use chrono::{DateTime, Utc};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::Signal;
 
-use crate::config::TlsSettings;
 pub use files::{TlsFile, TlsFileError};
+
+/// The certificate and private key Clavis serves HTTPS with (PEM files, re-read on renewal).
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The certificate, optionally followed by its chain.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
 
 /// How often the files are read to see whether they were renewed.
 ///

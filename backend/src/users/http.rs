@@ -7,7 +7,7 @@ use clavis_shared::portal::{GrantRole, Me, Membership, UserView};
 use clavis_shared::validate::ValidationError;
 
 use super::Person;
-use super::access::Access;
+use crate::access::{Access, Admin};
 use crate::db::{self, Database};
 use crate::error::Result;
 use crate::orgs;
@@ -51,10 +51,9 @@ pub async fn me(access: Access, db: web::Data<Database>) -> Result<web::Json<Me>
     responses((status = 200, body = Vec<RoleAssignment>), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub async fn list_roles(
-    access: Access,
+    _admin: Admin,
     db: web::Data<Database>,
 ) -> Result<web::Json<Vec<RoleAssignment>>> {
-    access.require_admin()?;
     Ok(web::Json(db.run(super::list).await?))
 }
 
@@ -65,11 +64,10 @@ pub async fn list_roles(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn grant_role(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     body: web::Json<GrantRole>,
 ) -> Result<HttpResponse> {
-    access.require_admin()?;
     let request = body.into_inner();
     let person = match (request.email, request.subject) {
         (Some(email), None) => Person::Email(email),
@@ -82,7 +80,7 @@ pub async fn grant_role(
             .into());
         }
     };
-    let actor = access.actor();
+    let actor = admin.actor();
     let granted = db
         .run(move |conn| {
             super::grant(
@@ -104,12 +102,11 @@ pub async fn grant_role(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn revoke_role(
-    access: Access,
+    admin: Admin,
     db: web::Data<Database>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    access.require_admin()?;
-    let actor = access.actor();
+    let actor = admin.actor();
     db.run(move |conn| super::revoke(conn, &id, &actor, db::now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())

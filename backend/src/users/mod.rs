@@ -1,7 +1,6 @@
 //! People and their roles. A person can be designated (by e-mail or OIDC subject) before
 //! their first login; the login attaches the record when the ID token matches.
 
-pub mod access;
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -9,7 +8,8 @@ use clavis_shared::dto::{Role, RoleAssignment};
 use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 
-use crate::audit::{Actor, AuditEvent};
+use crate::access::{Actor, User};
+use crate::audit::AuditEvent;
 use crate::db::{self, DbConn, schema::role_assignments, schema::users};
 use crate::error::{Error, Result};
 use crate::orgs;
@@ -218,26 +218,6 @@ pub struct LoginIdentity {
     pub subject: String,
     pub email: Option<String>,
     pub email_verified: bool,
-    pub name: Option<String>,
-}
-
-impl From<&crate::login::oidc::Identity> for LoginIdentity {
-    fn from(identity: &crate::login::oidc::Identity) -> Self {
-        Self {
-            issuer: identity.issuer.clone(),
-            subject: identity.subject.clone(),
-            email: identity.email.clone(),
-            email_verified: identity.email_verified,
-            name: identity.name.clone(),
-        }
-    }
-}
-
-/// A person as the portal knows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    pub email: Option<String>,
     pub name: Option<String>,
 }
 

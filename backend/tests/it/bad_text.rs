@@ -6,8 +6,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
-use clavis::login::session;
 use clavis::secrets;
+use clavis::session;
 use clavis::users::{self, Person};
 use clavis_shared::dto::Role;
 use reqwest::{Method, StatusCode};

@@ -2,7 +2,7 @@
 //! present state: over real HTTP, on SQLite and PostgreSQL.
 
 use chrono::Duration;
-use clavis::audit::Actor;
+use clavis::access::Actor;
 use clavis::{apis, apps, secrets};
 use serde_json::{Value, json};
 

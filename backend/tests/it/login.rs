@@ -1126,7 +1126,7 @@ async fn an_https_public_url_brings_hsts_and_host_prefixed_cookies(test_db: Test
     };
     let token = {
         let mut conn = server.db.conn();
-        let (token, _) = clavis::login::session::create(
+        let (token, _) = clavis::session::create(
             &mut conn,
             &user,
             &[],
@@ -1154,7 +1154,7 @@ async fn an_https_public_url_brings_hsts_and_host_prefixed_cookies(test_db: Test
         .post(format!("{clavis}/auth/logout"))
         .header("Cookie", format!("__Host-clavis_session={token}"))
         .header("Origin", &public)
-        .header("X-CSRF-Token", clavis::login::session::csrf_token(&token))
+        .header("X-CSRF-Token", clavis::session::csrf_token(&token))
         .send()
         .await
         .unwrap();

@@ -13,6 +13,7 @@ mod http;
 mod introspection;
 mod keys;
 mod login;
+mod modules;
 mod oauth;
 mod organisations;
 mod portal;

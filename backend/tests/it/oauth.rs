@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Duration;
-use clavis::audit::Actor;
+use clavis::access::Actor;
 use clavis::db::{DbConn, schema::audit_events};
 use clavis::keys::SigningAlgorithm;
 use clavis::{apis, apps, secrets};

@@ -5,8 +5,8 @@
 
 use chrono::Duration;
 use clavis::db::schema::sessions;
-use clavis::login::session;
 use clavis::secrets;
+use clavis::session;
 use clavis::users::{self, Person};
 use clavis_shared::dto::{Application, Organisation, Role};
 use diesel::prelude::*;
@@ -821,10 +821,10 @@ async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(
     .unwrap();
     let sink = SmtpSink::start();
     sink.refuse(email_of(Who::Manager));
-    let settings = clavis::config::SmtpSettings {
+    let settings = clavis::notify::SmtpSettings {
         host: "127.0.0.1".into(),
         port: sink.port(),
-        tls: clavis::config::SmtpTls::None,
+        tls: clavis::notify::SmtpTls::None,
         credentials: None,
         from: "clavis@example.org".parse().unwrap(),
     };

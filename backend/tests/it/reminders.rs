@@ -3,9 +3,10 @@
 //! and comes back, an address that keeps failing, and two instances racing on one database.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use clavis::config::{Config, SmtpSettings, SmtpTls};
+use clavis::config::Config;
 use clavis::db::{Database, DbTarget};
 use clavis::notify::{Mailer, Mode, Notifier, failing_addresses};
+use clavis::notify::{SmtpSettings, SmtpTls};
 use clavis::users::{self, Person};
 use clavis::{orgs, secrets};
 use clavis_shared::dto::{Application, Organisation, Role};

@@ -1,7 +1,7 @@
 //! A fresh, migrated database per test: an SQLite file in a temporary directory, or a
 //! PostgreSQL database of its own on the local server, dropped when the test ends.
 
-use clavis::audit::Actor;
+use clavis::access::Actor;
 use clavis::db::{Database, DbConn, DbTarget, PooledConn};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -1,3 +1,4 @@
+use clavis_shared::portal::safe_return_path;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -8,13 +9,7 @@ use crate::api;
 #[component]
 pub fn SignIn() -> impl IntoView {
     let query = use_query_map();
-    let return_to = move || {
-        query
-            .read()
-            .get("return_to")
-            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
-            .unwrap_or_else(|| "/".to_owned())
-    };
+    let return_to = move || safe_return_path(query.read().get("return_to").as_deref());
     let href = move || format!("/auth/login?return_to={}", api::encode(&return_to()));
     let returning = move || query.read().get("return_to").is_some();
     let signed_out = move || query.read().get("signed_out").is_some();

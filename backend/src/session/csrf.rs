@@ -9,8 +9,7 @@ use actix_web::web;
 use clavis_shared::portal::CSRF_HEADER;
 use subtle::ConstantTimeEq;
 
-use super::LoginService;
-use super::session::{cookie_name, csrf_token};
+use super::{SessionSettings, cookie_name, csrf_token};
 use crate::error::Error;
 
 /// Wrap the session-authenticated routes with `middleware::from_fn(csrf::protect)`.
@@ -30,13 +29,13 @@ fn changes_state(method: &Method) -> bool {
 
 /// Without a session cookie there is nothing to forge: the handler answers 401 itself.
 fn check(req: &ServiceRequest) -> Result<(), Error> {
-    let service = req
-        .app_data::<web::Data<LoginService>>()
+    let settings = req
+        .app_data::<web::Data<SessionSettings>>()
         .ok_or_else(|| Error::Internal("sessions are not configured".to_owned()))?;
-    let Some(session) = req.cookie(cookie_name(&service.sessions)) else {
+    let Some(session) = req.cookie(cookie_name(settings)) else {
         return Ok(());
     };
-    let expected_origin = service.public_origin.as_str();
+    let expected_origin = settings.public_origin.as_str();
     let origin = req
         .headers()
         .get("Origin")

@@ -1,5 +1,8 @@
 //! Portal sessions, stored in the database so every instance shares them. The browser holds
-//! a random token in an HttpOnly cookie; the database holds only its SHA-256.
+//! a random token in an HttpOnly cookie; the database holds only its SHA-256. Sign-in
+//! (`login`) opens them; every portal request is authenticated here.
+
+pub mod csrf;
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{FromRequest, HttpRequest, web};
@@ -12,10 +15,21 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::LoginService;
-use crate::config::SessionSettings;
 use crate::db::{self, Database, DbConn, schema::sessions};
 use crate::error::{Error, Result};
+
+/// How long a portal session lasts, and how its cookie is set.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Ends after this long without a request.
+    pub idle_timeout: chrono::Duration,
+    /// Ends this long after sign-in, whatever the activity.
+    pub lifetime: chrono::Duration,
+    /// Whether the session cookie is marked Secure (the public URL is https).
+    pub secure_cookie: bool,
+    /// The portal's origin (scheme, host, port): state-changing requests must come from it.
+    pub public_origin: String,
+}
 
 /// The session cookie's name over plain http (loopback and development).
 pub const SESSION_COOKIE: &str = "clavis_session";
@@ -218,13 +232,13 @@ impl FromRequest for Session {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let db = req.app_data::<web::Data<Database>>().cloned();
-        let service = req.app_data::<web::Data<LoginService>>().cloned();
-        let token = service.as_ref().and_then(|service| {
-            req.cookie(cookie_name(&service.sessions))
+        let settings = req.app_data::<web::Data<SessionSettings>>().cloned();
+        let token = settings.as_ref().and_then(|settings| {
+            req.cookie(cookie_name(settings))
                 .map(|c| c.value().to_owned())
         });
         Box::pin(async move {
-            let (Some(db), Some(service)) = (db, service) else {
+            let (Some(db), Some(settings)) = (db, settings) else {
                 return Err(Error::Internal("sessions are not configured".to_owned()));
             };
             let Some(token) = token.filter(|token| !token.is_empty()) else {
@@ -232,7 +246,6 @@ impl FromRequest for Session {
                     "You are not signed in. Sign in to use the portal.".to_owned(),
                 ));
             };
-            let settings = service.sessions.clone();
             db.run(move |conn| find(conn, &token, &settings, db::now()))
                 .await?
                 .ok_or_else(|| {
