@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 use std::collections::BTreeSet;
 
-use super::OAuthService;
+use super::service::OAuthService;
 use crate::apis;
 use crate::db::Database;
 use crate::error::Result;
