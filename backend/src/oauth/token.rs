@@ -83,11 +83,15 @@ fn target(params: &Params) -> Result<Option<String>, OAuthError> {
     }
 }
 
+/// The successful token response (RFC 6749 §5.1).
 #[derive(Serialize)]
 struct TokenResponse<'a> {
     access_token: String,
+    /// Always `Bearer` (RFC 6750).
     token_type: &'static str,
+    /// Seconds until the token expires.
     expires_in: i64,
+    /// The granted scopes, space-separated; absent when none were granted.
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
 }
