@@ -84,13 +84,10 @@ pub async fn introspect(
         }
         None => None,
     };
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(Introspection {
-            active: token.is_some(),
-            token,
-        }))
+    Ok(HttpResponse::Ok().json(Introspection {
+        active: token.is_some(),
+        token,
+    }))
 }
 
 /// The token's claims if `caller` may know about it and it is still good; `None` otherwise.

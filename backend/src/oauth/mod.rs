@@ -24,6 +24,10 @@ pub use service::OAuthService;
 pub use throttle::Throttle;
 pub use usage::LastUsed;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::web;
 
 use crate::keys;
@@ -32,6 +36,7 @@ use crate::keys;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let post_only = |path: &str, route: actix_web::Route| {
         web::resource(path.to_owned())
+            .wrap(from_fn(no_store))
             .route(route)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(OAuthError::method_not_allowed())
@@ -52,4 +57,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery::metadata),
         )
         .route("/.well-known/jwks.json", web::get().to(keys::jwks));
+}
+
+/// Keeps the answers of the endpoints that take client credentials out of every cache:
+/// `Cache-Control: no-store` on each, and `Pragma: no-cache` for HTTP/1.0 caches on each that
+/// has a body (RFC 6749 §5.1 and §5.2; the revocation's empty 200 has none).
+async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    Ok(response)
 }

@@ -41,7 +41,5 @@ pub async fn revoke(
             .details(serde_json::json!({ "jti": claims.jti }));
         service.audit.record(event, now).await;
     }
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    Ok(HttpResponse::Ok().finish())
 }

@@ -159,15 +159,12 @@ pub async fn token(
         })?;
     service.usage.record(&client.secret_id, now);
     record_issue(&service, &actor, &source, &client, &claims, now).await;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: lifetime,
-            scope: &claims.scope,
-        }))
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope: &claims.scope,
+    }))
 }
 
 async fn record_issue(
