@@ -2,8 +2,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, Error as WebError, HttpMessage, HttpResponse, middleware, web};
-use clavis_shared::ErrorBody;
+use actix_web::{App, Error as WebError, HttpMessage, middleware, web};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -12,7 +11,7 @@ use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::config::SessionSettings;
 use crate::db::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
 use crate::login::{self, LoginService, session};
@@ -172,20 +171,8 @@ pub fn build(
         .app_data(state.oauth.clone())
         .app_data(state.login.clone())
         .app_data(state.trusted_proxies.clone())
-        .app_data(web::JsonConfig::default().error_handler(|err, _req| {
-            bad_request(
-                "invalid_json",
-                format!("The request body is not what this endpoint expects: {err}"),
-                err,
-            )
-        }))
-        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
-            bad_request(
-                "invalid_query",
-                format!("The query string is not what this endpoint expects: {err}"),
-                err,
-            )
-        }))
+        .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.login.sessions.secure_cookie))
         .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
@@ -221,18 +208,6 @@ fn portal_api() -> actix_web::Scope<
         .configure(audit::http::routes)
         .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))
-}
-
-fn bad_request(
-    code: &str,
-    message: String,
-    cause: impl std::fmt::Debug + std::fmt::Display + 'static,
-) -> WebError {
-    actix_web::error::InternalError::from_response(
-        cause,
-        HttpResponse::BadRequest().json(ErrorBody::new(code, message)),
-    )
-    .into()
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer leaks, no framing

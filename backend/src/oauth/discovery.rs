@@ -4,10 +4,10 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
+use super::error::OAuthError;
 use super::service::OAuthService;
 use crate::apis;
 use crate::db::Database;
-use crate::error::Result;
 use crate::keys::SigningAlgorithm;
 
 /// How clients may authenticate at every endpoint that takes client credentials (RFC 6749
@@ -39,7 +39,7 @@ struct ServerMetadata {
 pub async fn metadata(
     service: web::Data<OAuthService>,
     db: web::Data<Database>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, OAuthError> {
     let apis = db.run(apis::list).await?;
     let base = &service.public_url;
     let metadata = ServerMetadata {
