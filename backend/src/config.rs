@@ -8,7 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::db::DbTarget;
-use crate::keys::{MasterKeySource, SigningAlgorithm};
+use crate::keys::{KeySettings, MasterKeySource, SigningAlgorithm};
 
 /// Names the config file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
@@ -268,17 +268,6 @@ pub struct TokenSettings {
     /// Failed client authentications allowed per window before requests get 429.
     pub failure_limit: u32,
     pub failure_window: std::time::Duration,
-}
-
-/// Signing keys: algorithm, where the master key that seals them comes from, and rotation.
-#[derive(Debug, Clone)]
-pub struct KeySettings {
-    pub algorithm: SigningAlgorithm,
-    pub master_key: MasterKeySource,
-    /// A new key is generated when the newest is this old.
-    pub rotation_period: chrono::Duration,
-    /// A new key is published this long before it signs, so resource servers fetch it first.
-    pub publish_lead: chrono::Duration,
 }
 
 /// A setting that is missing, unknown or wrong; the message names it.
