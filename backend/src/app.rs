@@ -61,7 +61,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
-        max_token_lifetime_secs: config.token.max_lifetime_secs,
+        settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::db::DbTarget;
 use crate::keys::{KeySettings, MasterKeySource, SigningAlgorithm};
+use crate::oauth::TokenSettings;
 
 /// Names the config file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
@@ -258,16 +259,6 @@ pub struct SessionSettings {
     pub lifetime: chrono::Duration,
     /// Whether the session cookie is marked Secure (the public URL is https).
     pub secure_cookie: bool,
-}
-
-/// How access tokens are issued and client authentication is protected.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// No token lives longer than this, whatever its application says.
-    pub max_lifetime_secs: i32,
-    /// Failed client authentications allowed per window before requests get 429.
-    pub failure_limit: u32,
-    pub failure_window: std::time::Duration,
 }
 
 /// A setting that is missing, unknown or wrong; the message names it.

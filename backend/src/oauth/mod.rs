@@ -11,6 +11,7 @@ mod request;
 mod revocations;
 mod revoke;
 mod service;
+mod settings;
 mod throttle;
 mod token;
 mod usage;
@@ -21,6 +22,7 @@ pub use error::{ErrorCode, OAuthError};
 pub use lookup::CredentialLookup;
 pub use revocations::prune_revoked;
 pub use service::OAuthService;
+pub use settings::TokenSettings;
 pub use throttle::Throttle;
 pub use usage::LastUsed;
 

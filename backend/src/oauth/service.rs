@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
 use super::error::OAuthError;
 use super::request::{self, ClientCredentials, Params};
+use super::settings::TokenSettings;
 use super::usage::LastUsed;
 use crate::audit::{Actor, AuditEvent, AuditSink};
 use crate::db::Database;
@@ -20,7 +21,8 @@ pub struct OAuthService {
     pub issuer: String,
     /// Where clients reach the endpoints, without a trailing slash.
     pub public_url: String,
-    pub max_token_lifetime_secs: i32,
+    /// Token lifetimes and the limits of the client authentication throttle.
+    pub settings: TokenSettings,
     /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis
     /// serves HTTPS itself or sits behind trusted proxies, so HTTPS is what clients have.
     pub https_only: bool,

@@ -128,7 +128,7 @@ pub async fn token(
         client
             .application
             .token_lifetime_secs
-            .min(service.max_token_lifetime_secs),
+            .min(service.settings.max_lifetime_secs),
     );
     let claims = AccessTokenClaims {
         iss: service.issuer.clone(),
