@@ -2,8 +2,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, Error as WebError, HttpMessage, HttpResponse, middleware, web};
-use clavis_shared::ErrorBody;
+use actix_web::{App, Error as WebError, HttpMessage, middleware, web};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -11,7 +10,7 @@ use tokio::sync::watch;
 use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::db::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
 use crate::login::{self, LoginService};
@@ -65,7 +64,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
-        max_token_lifetime_secs: config.token.max_lifetime_secs,
+        settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
@@ -184,20 +183,8 @@ pub fn build(
         .app_data(state.sessions.clone())
         .app_data(state.public_urls.clone())
         .app_data(state.trusted_proxies.clone())
-        .app_data(web::JsonConfig::default().error_handler(|err, _req| {
-            bad_request(
-                "invalid_json",
-                format!("The request body is not what this endpoint expects: {err}"),
-                err,
-            )
-        }))
-        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
-            bad_request(
-                "invalid_query",
-                format!("The query string is not what this endpoint expects: {err}"),
-                err,
-            )
-        }))
+        .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.sessions.secure_cookie))
         .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
@@ -233,18 +220,6 @@ fn portal_api() -> actix_web::Scope<
         .configure(audit::http::routes)
         .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))
-}
-
-fn bad_request(
-    code: &str,
-    message: String,
-    cause: impl std::fmt::Debug + std::fmt::Display + 'static,
-) -> WebError {
-    actix_web::error::InternalError::from_response(
-        cause,
-        HttpResponse::BadRequest().json(ErrorBody::new(code, message)),
-    )
-    .into()
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer leaks, no framing

@@ -9,10 +9,11 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use crate::db::DbTarget;
-use crate::keys::{MasterKeySource, SigningAlgorithm};
+use crate::keys::{KeySettings, MasterKeySource, SigningAlgorithm};
 use crate::logging::LogFormat;
 use crate::login::{LoginSettings, RoleClaim};
 use crate::notify::{SmtpSettings, SmtpTls};
+use crate::oauth::TokenSettings;
 use crate::session::SessionSettings;
 use crate::tls::TlsSettings;
 
@@ -169,27 +170,6 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// How often a running instance looks for reminders to send.
     pub reminder_interval: std::time::Duration,
-}
-
-/// How access tokens are issued and client authentication is protected.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// No token lives longer than this, whatever its application says.
-    pub max_lifetime_secs: i32,
-    /// Failed client authentications allowed per window before requests get 429.
-    pub failure_limit: u32,
-    pub failure_window: std::time::Duration,
-}
-
-/// Signing keys: algorithm, where the master key that seals them comes from, and rotation.
-#[derive(Debug, Clone)]
-pub struct KeySettings {
-    pub algorithm: SigningAlgorithm,
-    pub master_key: MasterKeySource,
-    /// A new key is generated when the newest is this old.
-    pub rotation_period: chrono::Duration,
-    /// A new key is published this long before it signs, so resource servers fetch it first.
-    pub publish_lead: chrono::Duration,
 }
 
 /// A setting that is missing, unknown or wrong; the message names it.

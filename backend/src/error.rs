@@ -17,6 +17,12 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// A body the endpoint's JSON extractor cannot read as what the endpoint takes.
+    #[error("The request body is not what this endpoint expects: {0}")]
+    InvalidJson(#[from] actix_web::error::JsonPayloadError),
+    /// A query string the endpoint's query extractor cannot read as what it takes.
+    #[error("The query string is not what this endpoint expects: {0}")]
+    InvalidQuery(#[from] actix_web::error::QueryPayloadError),
     /// The request clashes with what exists (a duplicate name, a full quota).
     #[error("{0}")]
     Conflict(String),
@@ -64,6 +70,8 @@ impl Error {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::Database(_) | Self::Pool(_) | Self::Internal(_) => "internal_error",
@@ -78,6 +86,7 @@ impl ResponseError for Error {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) | Self::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             // The connection is replaced at once: worth retrying, like a full pool.

@@ -7,10 +7,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse, fn_service};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 use base64::Engine;
-use clavis_shared::ErrorBody;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
+
+use crate::error::Error;
 
 /// Path prefixes that belong to machines, not to the portal: an unknown path under one
 /// is a JSON 404, never the portal's page.
@@ -125,11 +126,13 @@ fn sha256_source(text: &str) -> String {
     )
 }
 
-pub async fn not_found_json(req: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(ErrorBody::new(
-        "not_found",
-        format!("There is no endpoint at {} {}.", req.method(), req.path()),
-    ))
+/// The JSON 404 of the machine prefixes and the portal API, in the portal API's error shape.
+pub async fn not_found_json(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::NotFound(format!(
+        "There is no endpoint at {} {}.",
+        req.method(),
+        req.path()
+    )))
 }
 
 async fn portal_missing() -> HttpResponse {

@@ -13,6 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::error::KeyError;
+
 pub use clavis_shared::dto::SigningAlgorithm;
 
 /// `algorithm` as `jsonwebtoken` names it, for verifying tokens.
@@ -26,7 +28,7 @@ pub const fn jwt_algorithm(algorithm: SigningAlgorithm) -> jsonwebtoken::Algorit
 
 /// A new private key for `algorithm`, as PKCS#8 DER, from the OS CSPRNG. RSA keys take tens
 /// of milliseconds or more: never call this on a request path.
-pub fn generate(algorithm: SigningAlgorithm) -> Result<Zeroizing<Vec<u8>>, String> {
+pub fn generate(algorithm: SigningAlgorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let rng = SystemRandom::new();
     let der = match algorithm {
         SigningAlgorithm::Es256 => {
@@ -41,7 +43,7 @@ pub fn generate(algorithm: SigningAlgorithm) -> Result<Zeroizing<Vec<u8>>, Strin
         }
     };
     der.map(Zeroizing::new)
-        .map_err(|_| format!("cannot generate an {algorithm} key"))
+        .map_err(|_| KeyError::Generate(algorithm))
 }
 
 /// A parsed private key, ready to sign many times without parsing again.
@@ -52,10 +54,8 @@ pub enum Signer {
 }
 
 impl Signer {
-    pub fn from_pkcs8(algorithm: SigningAlgorithm, der: &[u8]) -> Result<Self, String> {
-        let rejected = |e: aws_lc_rs::error::KeyRejected| {
-            format!("the stored {algorithm} key is unusable: {e}")
-        };
+    pub fn from_pkcs8(algorithm: SigningAlgorithm, der: &[u8]) -> Result<Self, KeyError> {
+        let rejected = |reason| KeyError::Unusable { algorithm, reason };
         Ok(match algorithm {
             SigningAlgorithm::Es256 => Self::Es256(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -68,7 +68,7 @@ impl Signer {
         })
     }
 
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = SystemRandom::new();
         match self {
             Self::Es256(pair) => pair.sign(&rng, message).map(|sig| sig.as_ref().to_vec()),
@@ -79,7 +79,7 @@ impl Signer {
             }
             Self::EdDsa(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
-        .map_err(|_| "signing failed".to_owned())
+        .map_err(|_| KeyError::Signing)
     }
 
     /// The public key as a JWK with `kid`, `use` and `alg`.

@@ -11,7 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-const KEY_LEN: usize = 32;
+use super::error::{KeyError, MalformedMasterKey};
+
+/// The master key's length in bytes (an XChaCha20-Poly1305 key).
+pub const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 
 /// Where the master key comes from.
@@ -25,13 +28,16 @@ pub enum MasterKeySource {
 
 impl MasterKeySource {
     /// Parses a base64 key; the error never repeats the value.
-    pub fn inline(base64: &str) -> Result<Self, String> {
-        let bytes = Zeroizing::new(STANDARD.decode(base64.trim()).map_err(|_| {
-            "is not base64 (generate one with: openssl rand -base64 32)".to_owned()
-        })?);
-        let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
-            format!("must be {KEY_LEN} bytes, base64-encoded (openssl rand -base64 32)")
-        })?;
+    pub fn inline(base64: &str) -> Result<Self, MalformedMasterKey> {
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(base64.trim())
+                .map_err(|_| MalformedMasterKey::NotBase64)?,
+        );
+        let key: [u8; KEY_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| MalformedMasterKey::WrongLength)?;
         Ok(Self::Inline(Zeroizing::new(key)))
     }
 }
@@ -61,7 +67,7 @@ impl fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Reads the key from its source, creating the key file when it does not exist yet.
-    pub fn load(source: &MasterKeySource) -> Result<Self, String> {
+    pub fn load(source: &MasterKeySource) -> Result<Self, KeyError> {
         match source {
             MasterKeySource::Inline(key) => Ok(Self {
                 key: key.clone(),
@@ -73,7 +79,7 @@ impl MasterKey {
     }
 
     /// Seals `plaintext`, bound to `context` (the key id) so it cannot be moved to another row.
-    pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, String> {
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, KeyError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let sealed = self
@@ -85,7 +91,7 @@ impl MasterKey {
                     aad: context.as_bytes(),
                 },
             )
-            .map_err(|_| "sealing failed".to_owned())?;
+            .map_err(|_| KeyError::Sealing)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(STANDARD.encode(out))
@@ -132,40 +138,54 @@ impl MasterKey {
     }
 }
 
-fn read_key_file(path: &Path) -> Result<MasterKey, String> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the master key file {}: {e}", path.display()))?,
-    );
+fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
+    let text =
+        Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|source| KeyError::ReadKeyFile {
+                path: path.to_owned(),
+                source,
+            })?,
+        );
     match MasterKeySource::inline(&text) {
         Ok(MasterKeySource::Inline(key)) => Ok(MasterKey {
             key,
             newly_created: false,
         }),
         Ok(MasterKeySource::File(_)) => unreachable!("inline parsing yields an inline key"),
-        Err(why) => Err(format!("the master key file {} {why}", path.display())),
+        Err(reason) => Err(KeyError::MalformedKeyFile {
+            path: path.to_owned(),
+            reason,
+        }),
     }
 }
 
-fn create_key_file(path: &Path) -> Result<MasterKey, String> {
+fn create_key_file(path: &Path) -> Result<MasterKey, KeyError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     OsRng.fill_bytes(key.as_mut());
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| KeyError::CreateKeyDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("cannot create the master key file {}: {e}", path.display()))?;
+        .map_err(|source| KeyError::CreateKeyFile {
+            path: path.to_owned(),
+            source,
+        })?;
     let encoded = Zeroizing::new(STANDARD.encode(key.as_ref()));
     file.write_all(encoded.as_bytes())
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write the master key file {}: {e}", path.display()))?;
+        .map_err(|source| KeyError::WriteKeyFile {
+            path: path.to_owned(),
+            source,
+        })?;
     tracing::info!(file = %path.display(), "created a new master key file; back it up with the database");
     Ok(MasterKey {
         key,

@@ -12,9 +12,11 @@
 //! key signs when.
 
 mod algorithm;
+mod error;
 mod master;
 
 pub use algorithm::{Signer, SigningAlgorithm, jwt_algorithm};
+pub use error::{KeyError, MalformedMasterKey};
 pub use master::{MasterKey, MasterKeySource};
 
 use actix_web::{HttpResponse, web};
@@ -26,12 +28,23 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
 
-use crate::config::KeySettings;
 use crate::db::{
     self, DbConn,
     schema::{apis, signing_keys},
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// Signing keys: algorithm, where the master key that seals them comes from, and rotation.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// What APIs that chose no algorithm sign with (`CLAVIS_TOKEN_SIGNING_ALG`).
+    pub algorithm: SigningAlgorithm,
+    pub master_key: MasterKeySource,
+    /// A new key is generated when the newest is this old.
+    pub rotation_period: chrono::Duration,
+    /// A new key is published this long before it signs, so resource servers fetch it first.
+    pub publish_lead: chrono::Duration,
+}
 
 const KEYS_JOB: &str = "signing_keys";
 /// Kept a little beyond the last token's expiry, for clock skew at resource servers.
@@ -102,24 +115,23 @@ impl KeyRing {
     }
 
     /// Signs `claims` as a JWT (`typ: at+jwt`) with the current key of `algorithm`.
-    /// [`Error::Unavailable`] when this instance has no such key yet: it appears once the
+    /// [`KeyError::NotReady`] when this instance has no such key yet: it appears once the
     /// key maintenance (or the change to the API that chose the algorithm) has made one.
     pub fn sign<C: Serialize>(
         &self,
         claims: &C,
         algorithm: SigningAlgorithm,
         now: DateTime<Utc>,
-    ) -> Result<String> {
-        let key = self.signing_key(algorithm, now).ok_or_else(|| {
-            Error::Unavailable(format!("no {algorithm} signing key is ready yet"))
-        })?;
-        let payload =
-            serde_json::to_vec(claims).map_err(|e| Error::Internal(format!("claims: {e}")))?;
+    ) -> Result<String, KeyError> {
+        let key = self
+            .signing_key(algorithm, now)
+            .ok_or(KeyError::NotReady(algorithm))?;
+        let payload = serde_json::to_vec(claims).map_err(KeyError::Claims)?;
         let mut jwt = String::with_capacity(key.header_b64.len() + payload.len() * 4 / 3 + 120);
         jwt.push_str(&key.header_b64);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut jwt);
-        let signature = key.signer.sign(jwt.as_bytes()).map_err(Error::Internal)?;
+        let signature = key.signer.sign(jwt.as_bytes())?;
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(&signature, &mut jwt);
         Ok(jwt)
@@ -201,7 +213,7 @@ impl Keys {
         max_token_lifetime_secs: i32,
         now: DateTime<Utc>,
     ) -> Result<Self> {
-        let master = MasterKey::load(&settings.master_key).map_err(Error::Internal)?;
+        let master = MasterKey::load(&settings.master_key)?;
         let keys = Self {
             settings,
             master,
@@ -259,7 +271,7 @@ impl Keys {
         let mut loaded = rows
             .into_iter()
             .map(|row| self.unseal(row))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, KeyError>>()?;
         // Grouped here, not by the database, whose collation would order the groups
         // differently on PostgreSQL and SQLite. The sort is stable: activation order stays.
         loaded.sort_by_key(|key| key.algorithm);
@@ -408,11 +420,11 @@ impl Keys {
         now: DateTime<Utc>,
         activates_at: DateTime<Utc>,
     ) -> Result<String> {
-        let der = algorithm::generate(algorithm).map_err(Error::Internal)?;
+        let der = algorithm::generate(algorithm)?;
         let kid = db::new_id();
-        let signer = Signer::from_pkcs8(algorithm, &der).map_err(Error::Internal)?;
+        let signer = Signer::from_pkcs8(algorithm, &der)?;
         let row = KeyRow {
-            sealed_private_key: self.master.seal(&der, &kid).map_err(Error::Internal)?,
+            sealed_private_key: self.master.seal(&der, &kid)?,
             public_jwk: signer.public_jwk(&kid).to_string(),
             algorithm: algorithm.as_str().to_owned(),
             created_at: now.naive_utc(),
@@ -425,20 +437,19 @@ impl Keys {
         Ok(row.kid)
     }
 
-    fn unseal(&self, row: KeyRow) -> Result<LoadedKey> {
+    fn unseal(&self, row: KeyRow) -> Result<LoadedKey, KeyError> {
         let der = self
             .master
             .open(&row.sealed_private_key, &row.kid)
             .ok_or_else(|| self.unopenable(&row.kid))?;
-        let algorithm: SigningAlgorithm = row.algorithm.parse().map_err(Error::Internal)?;
-        let signer = Signer::from_pkcs8(algorithm, &der).map_err(Error::Internal)?;
-        let jwk: Value = serde_json::from_str(&row.public_jwk)
-            .map_err(|e| Error::Internal(format!("stored JWK: {e}")))?;
+        let algorithm: SigningAlgorithm =
+            row.algorithm.parse().map_err(KeyError::UnknownAlgorithm)?;
+        let signer = Signer::from_pkcs8(algorithm, &der)?;
+        let jwk: Value = serde_json::from_str(&row.public_jwk).map_err(stored_jwk)?;
         let decoding = jsonwebtoken::DecodingKey::from_jwk(
-            &serde_json::from_value(jwk.clone())
-                .map_err(|e| Error::Internal(format!("stored JWK: {e}")))?,
+            &serde_json::from_value(jwk.clone()).map_err(stored_jwk)?,
         )
-        .map_err(|e| Error::Internal(format!("stored JWK: {e}")))?;
+        .map_err(stored_jwk)?;
         let header = json!({ "alg": algorithm.as_str(), "typ": "at+jwt", "kid": row.kid });
         Ok(LoadedKey {
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -451,8 +462,8 @@ impl Keys {
         })
     }
 
-    fn unopenable(&self, kid: &str) -> Error {
-        let source = match &self.settings.master_key {
+    fn unopenable(&self, kid: &str) -> KeyError {
+        let master = match &self.settings.master_key {
             MasterKeySource::Inline(_) => "the master key in CLAVIS_MASTER_KEY".to_owned(),
             MasterKeySource::File(path) => format!("the master key file {}", path.display()),
         };
@@ -461,10 +472,17 @@ impl Keys {
         } else {
             " Use the master key this database's keys were sealed with."
         };
-        Error::Internal(format!(
-            "the signing key {kid} cannot be opened with {source}.{hint}"
-        ))
+        KeyError::Unopenable {
+            kid: kid.to_owned(),
+            master,
+            hint,
+        }
     }
+}
+
+/// A stored public key that does not parse as a JWK.
+fn stored_jwk(error: impl std::fmt::Display) -> KeyError {
+    KeyError::StoredJwk(error.to_string())
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify Clavis's access tokens.

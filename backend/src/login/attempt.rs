@@ -84,10 +84,7 @@ impl AttemptCookies {
     pub fn seal(&self, pending: &PendingSignIn) -> Result<Cookie<'static>> {
         let json = serde_json::to_vec(pending)
             .map_err(|e| Error::Internal(format!("cannot encode a pending sign-in: {e}")))?;
-        let sealed = self
-            .key
-            .seal(&json, SEAL_CONTEXT)
-            .map_err(Error::Internal)?;
+        let sealed = self.key.seal(&json, SEAL_CONTEXT)?;
         Ok(self
             .build(sealed)
             .max_age(time::Duration::seconds(ATTEMPT_LIFETIME.num_seconds()))

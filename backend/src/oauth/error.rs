@@ -206,10 +206,9 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // No Cache-Control or Pragma here: the middleware of the endpoints that take client
+        // credentials sets them (oauth::no_store), and only those answers need them.
         let mut response = HttpResponse::build(self.status);
-        response
-            .insert_header(("Cache-Control", "no-store"))
-            .insert_header(("Pragma", "no-cache"));
         if self.basic_challenge && self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 "WWW-Authenticate",

@@ -11,11 +11,14 @@
 //! `{"active": false}`, so a caller cannot tell a foreign token from a dead one.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{AccessTokenClaims, OAuthError, OAuthService, revoke, token, token_query};
+use super::access_token::{self, AccessTokenClaims, revoked_by_kill_switch};
+use super::error::OAuthError;
+use super::revocations;
+use super::service::{OAuthService, token_query};
 use crate::db::schema::{api_resource_servers, apis, applications, client_secrets};
 use crate::db::{Database, DbConn};
 use crate::error::Result;
@@ -74,20 +77,17 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
     let query = token_query(&req, payload, &service, &db, "introspect", now).await?;
-    let token = match verify(&service, &query.token, now) {
+    let token = match access_token::verify(&query.token, &service.keys, &service.issuer, now) {
         Some(claims) => {
             let caller = query.client.application;
             db.run(move |conn| disclosed(conn, &caller, claims)).await?
         }
         None => None,
     };
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(Introspection {
-            active: token.is_some(),
-            token,
-        }))
+    Ok(HttpResponse::Ok().json(Introspection {
+        active: token.is_some(),
+        token,
+    }))
 }
 
 /// The token's claims if `caller` may know about it and it is still good; `None` otherwise.
@@ -134,32 +134,6 @@ fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
         return Ok(false);
     };
     Ok(enabled
-        && !token::revoked_by_kill_switch(claims.iat, tokens_revoked_before)
-        && !revoke::is_revoked(conn, &claims.jti)?)
-}
-
-/// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this
-/// issuer, and valid at `now`; `None` for anything else, including tokens issued before
-/// tokens named their secret (they cannot show that their secret still exists).
-pub fn verify(
-    service: &OAuthService,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Option<AccessTokenClaims> {
-    let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.typ.as_deref() != Some("at+jwt") {
-        return None;
-    }
-    let ring = service.keys.ring();
-    let key = ring.find(header.kid.as_deref()?, now)?;
-    let mut validation = jsonwebtoken::Validation::new(crate::keys::jwt_algorithm(key.algorithm));
-    validation.set_issuer(&[&service.issuer]);
-    validation.set_required_spec_claims(&["exp", "iss", "nbf", "sub", "aud"]);
-    validation.validate_aud = false;
-    validation.validate_nbf = true;
-    validation.leeway = 0;
-    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &validation)
-        .ok()?
-        .claims;
-    (claims.exp > now.timestamp()).then_some(claims)
+        && !revoked_by_kill_switch(claims.iat, tokens_revoked_before)
+        && !revocations::is_revoked(conn, &claims.jti)?)
 }

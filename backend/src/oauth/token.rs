@@ -4,44 +4,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::validate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::error::quoted;
+use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
+use super::client_auth::AuthenticatedClient;
+use super::error::{OAuthError, quoted};
 use super::request::Params;
-use super::{OAuthError, OAuthService, authenticate, begin};
+use super::service::{OAuthService, authenticate, begin};
 use crate::access::Actor;
 use crate::audit::AuditEvent;
 use crate::db::Database;
 use crate::secrets::TokenGrant;
-
-/// The claims of a Clavis access token.
-///
-/// Besides the RFC 9068 claims it carries the private claim `client_secret_id`: the id of the
-/// client secret the token was obtained with (an id, never the secret). Introspection needs
-/// it to answer "is this token still good" after an admin deletes that secret: without it,
-/// a token from a leaked and deleted secret would stay active until it expired. The id is no
-/// credential (every secret's value starts with it), so resource servers may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
-    pub iss: String,
-    /// The client itself: this is a machine-to-machine token.
-    pub sub: String,
-    pub client_id: String,
-    /// The API's audience identifier.
-    pub aud: String,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    /// The organisation that owns the application.
-    pub org_id: String,
-    /// production or sandbox.
-    pub environment: String,
-    /// The id of the client secret the token was issued with.
-    pub client_secret_id: String,
-}
 
 /// A token request, one variant per supported grant.
 enum TokenRequest {
@@ -111,11 +84,15 @@ fn target(params: &Params) -> Result<Option<String>, OAuthError> {
     }
 }
 
+/// The successful token response (RFC 6749 §5.1).
 #[derive(Serialize)]
 struct TokenResponse<'a> {
     access_token: String,
+    /// Always `Bearer` (RFC 6750).
     token_type: &'static str,
+    /// Seconds until the token expires.
     expires_in: i64,
+    /// The granted scopes, space-separated; absent when none were granted.
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
 }
@@ -152,7 +129,7 @@ pub async fn token(
         client
             .application
             .token_lifetime_secs
-            .min(service.max_token_lifetime_secs),
+            .min(service.settings.max_lifetime_secs),
     );
     let claims = AccessTokenClaims {
         iss: service.issuer.clone(),
@@ -183,22 +160,19 @@ pub async fn token(
         })?;
     service.usage.record(&client.secret_id, now);
     record_issue(&service, &actor, &source, &client, &claims, now).await;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: lifetime,
-            scope: &claims.scope,
-        }))
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope: &claims.scope,
+    }))
 }
 
 async fn record_issue(
     service: &OAuthService,
     actor: &Actor,
     source: &str,
-    client: &super::AuthenticatedClient,
+    client: &AuthenticatedClient,
     claims: &AccessTokenClaims,
     now: DateTime<Utc>,
 ) {
@@ -206,14 +180,6 @@ async fn record_issue(
             "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
         }));
     service.audit.record(event, now).await;
-}
-
-/// Whether a token issued at `iat` (seconds since the epoch) is revoked by its application's
-/// kill switch, used at `tokens_revoked_before`. `iat` has whole seconds only, so a token of
-/// the switch's own second counts as issued before it: the switch errs on the side of
-/// revoking ([`after_kill_switch`] keeps new tokens out of that second).
-pub fn revoked_by_kill_switch(iat: i64, tokens_revoked_before: Option<NaiveDateTime>) -> bool {
-    tokens_revoked_before.is_some_and(|moment| iat <= moment.and_utc().timestamp())
 }
 
 /// The moment to issue a token at: `now`, unless the application's kill switch was used in
@@ -241,11 +207,7 @@ async fn after_kill_switch(
 
 /// Ties an audit event to the request's address and the client's organisation,
 /// application and secret.
-fn about_client(
-    event: AuditEvent,
-    source: &str,
-    client: &super::AuthenticatedClient,
-) -> AuditEvent {
+fn about_client(event: AuditEvent, source: &str, client: &AuthenticatedClient) -> AuditEvent {
     event
         .source_address(source)
         .organisation(&client.application.organisation_id)
@@ -331,7 +293,7 @@ mod tests {
         let two = [grant("SMC", &["read"]), grant("DM", &[])];
         assert_eq!(
             choose_api(&two, None).unwrap_err().code,
-            super::super::ErrorCode::InvalidRequest
+            super::super::error::ErrorCode::InvalidRequest
         );
         assert_eq!(
             choose_api(&two, Some("https://api.example.org/dm"))
@@ -344,11 +306,11 @@ mod tests {
             choose_api(&two, Some("https://elsewhere"))
                 .unwrap_err()
                 .code,
-            super::super::ErrorCode::InvalidTarget
+            super::super::error::ErrorCode::InvalidTarget
         );
         assert_eq!(
             choose_api(&[], None).unwrap_err().code,
-            super::super::ErrorCode::UnauthorizedClient
+            super::super::error::ErrorCode::UnauthorizedClient
         );
     }
 
@@ -379,7 +341,7 @@ mod tests {
             )))
             .err()
             .unwrap();
-            assert_eq!(refused.code, super::super::ErrorCode::InvalidScope);
+            assert_eq!(refused.code, super::super::error::ErrorCode::InvalidScope);
             assert!(
                 !refused.description.contains("read"),
                 "{}",
@@ -391,7 +353,7 @@ mod tests {
                 TokenRequest::parse(&params(&format!("grant_type=client_credentials&{target}")))
                     .err()
                     .unwrap();
-            assert_eq!(refused.code, super::super::ErrorCode::InvalidTarget);
+            assert_eq!(refused.code, super::super::error::ErrorCode::InvalidTarget);
             assert!(!refused.description.contains('\0'));
         }
         assert!(
@@ -400,17 +362,6 @@ mod tests {
             ))
             .is_ok()
         );
-    }
-
-    #[test]
-    fn the_kill_switch_revokes_tokens_of_its_own_second_and_before() {
-        let switch = DateTime::from_timestamp(1_000, 250_000_000)
-            .unwrap()
-            .naive_utc();
-        assert!(!revoked_by_kill_switch(999, None));
-        assert!(revoked_by_kill_switch(999, Some(switch)));
-        assert!(revoked_by_kill_switch(1_000, Some(switch)));
-        assert!(!revoked_by_kill_switch(1_001, Some(switch)));
     }
 
     #[test]
@@ -423,7 +374,7 @@ mod tests {
         );
         assert_eq!(
             choose_scopes(&api, Some("read admin")).unwrap_err().code,
-            super::super::ErrorCode::InvalidScope
+            super::super::error::ErrorCode::InvalidScope
         );
     }
 }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use clavis::apis::{self, NewApi};
-use clavis::config::{Config, KeySettings};
-use clavis::keys::{Keys, MasterKeySource, SigningAlgorithm};
+use clavis::config::Config;
+use clavis::keys::{KeySettings, Keys, MasterKeySource, SigningAlgorithm};
 
 use crate::on_both_databases;
 use crate::support::{TestDb, admin, jwks_algorithms};

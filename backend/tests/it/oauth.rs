@@ -971,7 +971,7 @@ fn sealed_private_keys_are_not_stored_in_the_clear() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
     let settings = clavis::config::Config::load(None).unwrap().keys;
-    let settings = clavis::config::KeySettings {
+    let settings = clavis::keys::KeySettings {
         master_key: clavis::keys::MasterKeySource::File(dir.path().join("master.key")),
         ..settings
     };

@@ -1,0 +1,108 @@
+//! What the OAuth endpoints share: the service's state, and the steps every endpoint starts
+//! with (transport check, form, client credentials, client authentication).
+
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Utc};
+use std::net::IpAddr;
+
+use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
+use super::error::OAuthError;
+use super::request::{self, ClientCredentials, Params};
+use super::settings::TokenSettings;
+use super::usage::LastUsed;
+use crate::access::Actor;
+use crate::audit::{AuditEvent, AuditSink};
+use crate::db::Database;
+use crate::forwarded::ClientOrigin;
+use crate::keys::Keys;
+
+/// What the OAuth endpoints share.
+pub struct OAuthService {
+    /// The `iss` of every token.
+    pub issuer: String,
+    /// Where clients reach the endpoints, without a trailing slash.
+    pub public_url: String,
+    /// Token lifetimes and the limits of the client authentication throttle.
+    pub settings: TokenSettings,
+    /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis
+    /// serves HTTPS itself or sits behind trusted proxies, so HTTPS is what clients have.
+    pub https_only: bool,
+    pub keys: web::Data<Keys>,
+    pub authenticator: ClientAuthenticator,
+    pub usage: LastUsed,
+    pub audit: AuditSink,
+}
+
+/// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
+/// another machine, read the form, find the client's credentials. Throttling comes later,
+/// in [`ClientAuthenticator::authenticate`], once a proven secret can be told apart.
+pub async fn begin(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &OAuthService,
+) -> Result<(ClientOrigin, Params, ClientCredentials), OAuthError> {
+    let origin = ClientOrigin::of(req);
+    if service.https_only && !origin.is_private_channel() {
+        return Err(OAuthError::insecure_transport());
+    }
+    let params = request::read_form(req, payload).await?;
+    let credentials = request::client_credentials(req, &params)?;
+    Ok((origin, params, credentials))
+}
+
+/// A request about a token (introspection, revocation): the client authenticated, and the
+/// `token` parameter it asks about.
+pub struct TokenQuery {
+    pub source: String,
+    pub client: AuthenticatedClient,
+    pub token: zeroize::Zeroizing<String>,
+}
+
+pub async fn token_query(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &OAuthService,
+    db: &Database,
+    endpoint: &'static str,
+    now: DateTime<Utc>,
+) -> Result<TokenQuery, OAuthError> {
+    let (origin, params, credentials) = begin(req, payload, service).await?;
+    let client = authenticate(service, db, &credentials, origin.address, endpoint, now).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
+    Ok(TokenQuery {
+        source: origin.address.to_string(),
+        client,
+        token: zeroize::Zeroizing::new(token.to_owned()),
+    })
+}
+
+/// Authenticates the client; a refusal is audited with its real reason and answered with
+/// the same `invalid_client` whatever that reason was.
+pub async fn authenticate(
+    service: &OAuthService,
+    db: &Database,
+    credentials: &ClientCredentials,
+    source: IpAddr,
+    endpoint: &'static str,
+    now: DateTime<Utc>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    match service
+        .authenticator
+        .authenticate(db, credentials, source, now)
+        .await?
+    {
+        Outcome::Authenticated(client) => Ok(client),
+        Outcome::Refused { refusal, error } => {
+            let actor = Actor::Client {
+                client_id: credentials.client_id.clone(),
+            };
+            let event = AuditEvent::failure("client.authenticate", &actor)
+                .source_address(&source.to_string())
+                .details(serde_json::json!({ "endpoint": endpoint, "reason": refusal.as_str() }));
+            service.audit.record(event, now).await;
+            Err(error)
+        }
+    }
+}
