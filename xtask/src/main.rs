@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's set-up and check commands, so a fresh machine needs
 //! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
 
+use clavis_shared::dto::{Application, NewClientSecret};
+use serde::Deserialize;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -218,22 +220,20 @@ fn seed_demo_data(clavis: &Path) -> Result<String, String> {
         "180d",
         "--json",
     ]))?;
-    let secret = json_string(&created, "value").ok_or("the demo secret was not created")?;
-    write_private(&root().join(DEMO_SECRET_FILE), &secret)?;
+    let secret: NewClientSecret = serde_json::from_str(&created)
+        .map_err(|e| format!("the demo secret was not created: {e}"))?;
+    write_private(&root().join(DEMO_SECRET_FILE), &secret.value)?;
     Ok(client_id)
 }
 
-/// The first `"client_id"` in a JSON listing.
-fn first_client_id(json: &str) -> Option<String> {
-    json_string(json, "client_id")
-}
-
-/// The first string value of `key` in a JSON text (the CLI's own output, so a plain scan
-/// is enough and xtask needs no JSON library).
-fn json_string(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = json[start..].trim_start().strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
+/// The client_id of the first application in the CLI's `app list --json` output; `None` when
+/// there is none or the listing failed (no demo data yet).
+fn first_client_id(listed: &str) -> Option<String> {
+    let applications: Vec<Application> = serde_json::from_str(listed).ok()?;
+    applications
+        .into_iter()
+        .next()
+        .map(|application| application.client_id)
 }
 
 fn write_private(path: &Path, contents: &str) -> TaskResult {
@@ -296,8 +296,8 @@ fn test() -> TaskResult {
         .current_dir(&e2e))
 }
 
-/// Installs the Debian packages whose commands are missing, with one `apt-get update` first
-/// (a fresh machine's package lists may be empty or stale). Each pair is (command, package).
+/// Installs the Debian packages whose commands are missing (see [`apt_install`]). Each pair is
+/// (command, package).
 fn ensure_debian_packages(needed: &[(&str, &str)]) -> TaskResult {
     let missing: Vec<&str> = needed
         .iter()
@@ -308,10 +308,16 @@ fn ensure_debian_packages(needed: &[(&str, &str)]) -> TaskResult {
         return Ok(());
     }
     step(&format!("Installing {} (Debian)", missing.join(", ")));
+    apt_install(&missing)
+}
+
+/// `apt-get install` of `packages`, always after an `apt-get update`: a fresh machine's package
+/// lists may be empty or stale, and then the install fails or fetches what no longer exists.
+fn apt_install(packages: &[&str]) -> TaskResult {
     run(Command::new("apt-get").args(["update", "-q"]))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-q"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
@@ -422,10 +428,7 @@ fn ensure_postgres() -> TaskResult {
     }
     step("Starting the local PostgreSQL");
     if !tool_reports(Command::new("pg_lsclusters").arg("-h"), "") {
-        run(Command::new("apt-get").args(["update", "-q"]))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        apt_install(&["postgresql"])?;
     }
     let clusters = output(Command::new("pg_lsclusters").arg("-h"))?;
     let version = clusters
@@ -445,17 +448,36 @@ fn ensure_postgres() -> TaskResult {
     }
 }
 
-/// The version of `package` in Cargo.lock, so the CLI always matches the library.
+/// The version of `package` that Cargo.lock pins, so the CLI always matches the library. Read
+/// through `cargo metadata`, Cargo's own reading of the lock file; where several versions are
+/// locked, the lowest (Cargo lists packages by name, then version).
 fn locked_version(package: &str) -> Result<String, String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
-        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
-    let marker = format!("name = \"{package}\"\nversion = \"");
-    let start = lock
-        .find(&marker)
-        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
-        + marker.len();
-    let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")?;
-    Ok(lock[start..start + end].to_owned())
+    /// The part of `cargo metadata --format-version 1` this needs.
+    #[derive(Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+    }
+    let mut command = cargo();
+    command.args(["metadata", "--format-version", "1"]);
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{command:?} failed ({})", out.status));
+    }
+    let metadata: Metadata = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cannot read the output of {command:?}: {e}"))?;
+    metadata
+        .packages
+        .into_iter()
+        .find(|locked| locked.name == package)
+        .map(|locked| locked.version)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))
 }
 
 fn root() -> PathBuf {
@@ -498,4 +520,48 @@ fn tool_reports(command: &mut Command, expected: &str) -> bool {
     command.output().is_ok_and(|out| {
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(expected)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_versions_come_from_cargo_metadata() {
+        let version = locked_version("serde_json").unwrap();
+        assert!(
+            version.split('.').all(|part| part.parse::<u32>().is_ok()),
+            "{version}"
+        );
+        assert_eq!(
+            locked_version("no-such-crate").unwrap_err(),
+            "no-such-crate is not in Cargo.lock"
+        );
+    }
+
+    #[test]
+    fn the_first_client_id_is_read_from_the_listing() {
+        let application = Application {
+            id: "a1".into(),
+            organisation_id: "o1".into(),
+            name: "Partner-NL-Acme-SMC".into(),
+            client_id: "0b7c3c52-8f0e-4c4e-9d1c-3f5a2d1e6b70".into(),
+            description: String::new(),
+            environment: clavis_shared::dto::Environment::Production,
+            enabled: true,
+            token_lifetime_secs: 300,
+            grants: Vec::new(),
+            created_at: "2027-01-04T09:00:00Z".parse().unwrap(),
+            created_by: "cli:tester".into(),
+            tokens_revoked_before: None,
+        };
+        // As the CLI prints it (`--json` is serde_json's pretty form).
+        let listed = serde_json::to_string_pretty(&[application]).unwrap();
+        assert_eq!(
+            first_client_id(&listed).as_deref(),
+            Some("0b7c3c52-8f0e-4c4e-9d1c-3f5a2d1e6b70")
+        );
+        assert_eq!(first_client_id("[]"), None);
+        assert_eq!(first_client_id(""), None, "no listing: no demo data yet");
+    }
 }
