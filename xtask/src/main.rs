@@ -1,7 +1,10 @@
 //! `cargo xtask <task>`: the project's set-up and check commands, so a fresh machine needs
 //! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
 
+mod demo_world;
+
 use clavis_shared::dto::{Application, NewClientSecret};
+use demo_world::{DemoWorld, Login};
 use serde::Deserialize;
 use std::env;
 use std::path::{Path, PathBuf};
@@ -66,7 +69,9 @@ fn demo() -> TaskResult {
             .current_dir(&e2e))?;
     }
     let clavis = root().join("target/debug/clavis");
-    let client_id = seed_demo_data(&clavis)?;
+    let world = DemoWorld::load(&root())?;
+    let logins = demo_world::load_logins(&root())?;
+    let client_id = seed_demo_data(&clavis, &world)?;
     step("Starting the local OpenID Connect provider (a development tool) and Clavis");
     let mut provider = Command::new("node")
         .arg("oidc/server.js")
@@ -76,7 +81,7 @@ fn demo() -> TaskResult {
         .env("OIDC_POST_LOGOUT_REDIRECT_URIS", format!("{DEMO_PORTAL}/"))
         .spawn()
         .map_err(|e| format!("cannot start the local OpenID Connect provider: {e}"))?;
-    print_demo_guide(&client_id);
+    print_demo_guide(&world, &logins, &client_id);
     // Ctrl-C reaches every process in the terminal's group: Clavis and the provider stop too.
     let served = run(demo_clavis(&clavis).arg("serve"));
     let _ = provider.kill();
@@ -96,118 +101,43 @@ fn demo_clavis(clavis: &Path) -> Command {
     command
 }
 
-fn print_demo_guide(client_id: &str) {
+fn print_demo_guide(world: &DemoWorld, logins: &[Login], client_id: &str) {
     let secret = std::fs::read_to_string(root().join(DEMO_SECRET_FILE)).unwrap_or_default();
+    let organisation = world.first_application_organisation().unwrap_or_default();
     println!(
         "
     Portal:       {DEMO_PORTAL}/   (sign in with a demo login; Ctrl-C stops everything)
     Demo logins (test fixtures of the local provider, e2e/oidc/users.fixture.json):
-      ada.admin@clavis.test   fixture-password-ada    platform admin
-      mia.manager@acme.test   fixture-password-mia    credential manager of Acme
-      ben.manager@beta.test   fixture-password-ben    credential manager of Beta
-      vic.viewer@acme.test    fixture-password-vic    viewer of Acme
-      nora.nomfa@acme.test    fixture-password-nora   no second factor: refused
-    Second factor: the current TOTP code of a demo user, in another terminal:
+{}    Second factor: the current TOTP code of a demo user, in another terminal:
       node e2e/oidc/totp.js mia.manager@acme.test
-    A token for Acme's application (its demo secret is in {DEMO_SECRET_FILE}):
+    A token for {organisation}'s application (its demo secret is in {DEMO_SECRET_FILE}):
       curl -u '{client_id}:{}' -d grant_type=client_credentials {DEMO_PORTAL}/oauth2/token
     Expiry reminders are off in the demo (no mail server; CLAVIS_SMTP_* turns them on). Preview
     who would get which reminder at a moment of your choice (see `secret list` for expiries):
       target/debug/clavis notify run-once --dry-run --now 2027-05-01T08:00:00Z
 ",
+        world.login_table(logins),
         secret.trim()
     );
 }
 
-/// On the first run: organisations, an API, applications, the demo people's roles and one
-/// client secret; a second run reuses them. Returns the client_id of Acme's application.
-fn seed_demo_data(clavis: &Path) -> Result<String, String> {
+/// On the first run: the demo world of `fixtures/demo-world.json` and one client secret for
+/// its first application; a second run reuses them. Returns that application's client_id.
+fn seed_demo_data(clavis: &Path, world: &DemoWorld) -> Result<String, String> {
     let listed = output(demo_clavis(clavis).args(["app", "list", "--json"]))?;
     if let Some(client_id) = first_client_id(&listed) {
         println!("    Reusing the demo data in ./data");
         return Ok(client_id);
     }
     step("Creating demo data");
-    let commands: [&[&str]; 11] = [
-        &["org", "create", "--name", "Acme", "--country", "NL"],
-        &["org", "create", "--name", "Beta", "--country", "BE"],
-        &[
-            "org",
-            "create",
-            "--name",
-            "Dummy Partner",
-            "--country",
-            "NL",
-            "--sandbox",
-        ],
-        &[
-            "api",
-            "create",
-            "--code",
-            "SMC",
-            "--name",
-            "Ship Manifests",
-            "--audience",
-            "https://api.example.org/smc",
-            "--scopes",
-            "manifest.read manifest.write",
-        ],
-        &["app", "create", "--org", "Acme", "--api", "SMC"],
-        &["app", "create", "--org", "Beta", "--api", "SMC"],
-        &["app", "create", "--org", "Dummy Partner", "--api", "SMC"],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "ada.admin@clavis.test",
-            "--role",
-            "admin",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "mia.manager@acme.test",
-            "--role",
-            "credential_manager",
-            "--org",
-            "Acme",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "ben.manager@beta.test",
-            "--role",
-            "credential_manager",
-            "--org",
-            "Beta",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "vic.viewer@acme.test",
-            "--role",
-            "viewer",
-            "--org",
-            "Acme",
-        ],
-    ];
-    for args in commands {
+    for args in world.cli_commands() {
         run(demo_clavis(clavis).args(args))?;
     }
-    run(demo_clavis(clavis).args([
-        "user",
-        "grant",
-        "--email",
-        "nora.nomfa@acme.test",
-        "--role",
-        "viewer",
-        "--org",
-        "Acme",
-    ]))?;
-    let listed = output(demo_clavis(clavis).args(["app", "list", "--org", "Acme", "--json"]))?;
+    let organisation = world
+        .first_application_organisation()
+        .ok_or("the demo world has no application")?;
+    let listed =
+        output(demo_clavis(clavis).args(["app", "list", "--org", organisation, "--json"]))?;
     let client_id = first_client_id(&listed).ok_or("the demo application was not created")?;
     let created = output(demo_clavis(clavis).args([
         "secret",
