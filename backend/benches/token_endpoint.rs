@@ -61,7 +61,9 @@ struct Figures {
 
 fn main() {
     if Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("wrk is not installed: apt-get install wrk (or run `cargo xtask bench`)");
+        eprintln!(
+            "wrk is not installed: apt-get update && apt-get install wrk (or run `cargo xtask bench`)"
+        );
         std::process::exit(1);
     }
     println!(

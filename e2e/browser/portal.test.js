@@ -15,22 +15,9 @@ let beta;
 before(async () => {
   await mkdir(screenshots, { recursive: true });
   stack = await startStack();
-  await stack.cli('org', 'create', '--name', 'Acme', '--country', 'NL');
-  await stack.cli('org', 'create', '--name', 'Beta', '--country', 'BE');
-  await stack.cli('api', 'create', '--code', 'SMC', '--name', 'Ship Manifests',
-    '--audience', 'https://api.example.org/smc', '--scopes', 'manifest.read manifest.write');
-  acme = await stack.cli('app', 'create', '--org', 'Acme', '--api', 'SMC');
-  beta = await stack.cli('app', 'create', '--org', 'Beta', '--api', 'SMC');
-  const grants = [
-    ['mia.manager@acme.test', 'credential_manager', 'Acme'],
-    ['vic.viewer@acme.test', 'viewer', 'Acme'],
-    ['nora.nomfa@acme.test', 'viewer', 'Acme'],
-    ['ben.manager@beta.test', 'credential_manager', 'Beta'],
-  ];
-  for (const [email, role, org] of grants) {
-    await stack.cli('user', 'grant', '--email', email, '--role', role, '--org', org);
-  }
-  await stack.cli('user', 'grant', '--email', 'ada.admin@clavis.test', '--role', 'admin');
+  const applications = await stack.seedDemoWorld();
+  acme = applications.get('Acme');
+  beta = applications.get('Beta');
 });
 
 after(async () => {

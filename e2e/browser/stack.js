@@ -1,6 +1,8 @@
 // Starts what the browser tests need, all real and all local: the OpenID Connect provider
 // (oidc/), Clavis itself (the debug binary, on a fresh SQLite database, serving the built
-// portal) and headless Chromium from Debian. Clavis is seeded through its own CLI.
+// portal) and headless Chromium from Debian. Clavis is seeded through its own CLI with the
+// demo world of fixtures/demo-world.json, the one `cargo xtask demo` and the integration tests
+// use too.
 
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -62,6 +64,7 @@ export async function startStack() {
     clavis,
     issuer: provider.issuer,
     cli,
+    seedDemoWorld: () => seedDemoWorld(cli),
     browser,
     user: (sub) => users.get(sub),
     totp: (sub) => totpFor(users.get(sub)).generate(),
@@ -73,6 +76,29 @@ export async function startStack() {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Creates the demo world's organisations, APIs, applications and people's roles, in that
+ * order (each names what came before), through the CLI. Returns each organisation's
+ * application (as `app create --json` prints it) by organisation name.
+ */
+async function seedDemoWorld(cli) {
+  const world = JSON.parse(await readFile(path.join(root, 'fixtures/demo-world.json'), 'utf8'));
+  for (const { name, country, sandbox } of world.organisations) {
+    await cli('org', 'create', '--name', name, '--country', country, ...(sandbox ? ['--sandbox'] : []));
+  }
+  for (const { code, name, audience, scopes } of world.apis) {
+    await cli('api', 'create', '--code', code, '--name', name, '--audience', audience, '--scopes', scopes);
+  }
+  const applications = new Map();
+  for (const { organisation, api } of world.applications) {
+    applications.set(organisation, await cli('app', 'create', '--org', organisation, '--api', api));
+  }
+  for (const { email, role, organisation } of world.people) {
+    await cli('user', 'grant', '--email', email, '--role', role, ...(organisation ? ['--org', organisation] : []));
+  }
+  return applications;
 }
 
 async function waitUntilReady(url, server) {

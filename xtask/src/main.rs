@@ -1,6 +1,11 @@
 //! `cargo xtask <task>`: the project's set-up and check commands, so a fresh machine needs
 //! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
 
+mod demo_world;
+
+use clavis_shared::dto::{Application, NewClientSecret};
+use demo_world::{DemoWorld, Login};
+use serde::Deserialize;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -64,7 +69,9 @@ fn demo() -> TaskResult {
             .current_dir(&e2e))?;
     }
     let clavis = root().join("target/debug/clavis");
-    let client_id = seed_demo_data(&clavis)?;
+    let world = DemoWorld::load(&root())?;
+    let logins = demo_world::load_logins(&root())?;
+    let client_id = seed_demo_data(&clavis, &world)?;
     step("Starting the local OpenID Connect provider (a development tool) and Clavis");
     let mut provider = Command::new("node")
         .arg("oidc/server.js")
@@ -74,7 +81,7 @@ fn demo() -> TaskResult {
         .env("OIDC_POST_LOGOUT_REDIRECT_URIS", format!("{DEMO_PORTAL}/"))
         .spawn()
         .map_err(|e| format!("cannot start the local OpenID Connect provider: {e}"))?;
-    print_demo_guide(&client_id);
+    print_demo_guide(&world, &logins, &client_id);
     // Ctrl-C reaches every process in the terminal's group: Clavis and the provider stop too.
     let served = run(demo_clavis(&clavis).arg("serve"));
     let _ = provider.kill();
@@ -94,118 +101,43 @@ fn demo_clavis(clavis: &Path) -> Command {
     command
 }
 
-fn print_demo_guide(client_id: &str) {
+fn print_demo_guide(world: &DemoWorld, logins: &[Login], client_id: &str) {
     let secret = std::fs::read_to_string(root().join(DEMO_SECRET_FILE)).unwrap_or_default();
+    let organisation = world.first_application_organisation().unwrap_or_default();
     println!(
         "
     Portal:       {DEMO_PORTAL}/   (sign in with a demo login; Ctrl-C stops everything)
     Demo logins (test fixtures of the local provider, e2e/oidc/users.fixture.json):
-      ada.admin@clavis.test   fixture-password-ada    platform admin
-      mia.manager@acme.test   fixture-password-mia    credential manager of Acme
-      ben.manager@beta.test   fixture-password-ben    credential manager of Beta
-      vic.viewer@acme.test    fixture-password-vic    viewer of Acme
-      nora.nomfa@acme.test    fixture-password-nora   no second factor: refused
-    Second factor: the current TOTP code of a demo user, in another terminal:
+{}    Second factor: the current TOTP code of a demo user, in another terminal:
       node e2e/oidc/totp.js mia.manager@acme.test
-    A token for Acme's application (its demo secret is in {DEMO_SECRET_FILE}):
+    A token for {organisation}'s application (its demo secret is in {DEMO_SECRET_FILE}):
       curl -u '{client_id}:{}' -d grant_type=client_credentials {DEMO_PORTAL}/oauth2/token
     Expiry reminders are off in the demo (no mail server; CLAVIS_SMTP_* turns them on). Preview
     who would get which reminder at a moment of your choice (see `secret list` for expiries):
       target/debug/clavis notify run-once --dry-run --now 2027-05-01T08:00:00Z
 ",
+        world.login_table(logins),
         secret.trim()
     );
 }
 
-/// On the first run: organisations, an API, applications, the demo people's roles and one
-/// client secret; a second run reuses them. Returns the client_id of Acme's application.
-fn seed_demo_data(clavis: &Path) -> Result<String, String> {
+/// On the first run: the demo world of `fixtures/demo-world.json` and one client secret for
+/// its first application; a second run reuses them. Returns that application's client_id.
+fn seed_demo_data(clavis: &Path, world: &DemoWorld) -> Result<String, String> {
     let listed = output(demo_clavis(clavis).args(["app", "list", "--json"]))?;
     if let Some(client_id) = first_client_id(&listed) {
         println!("    Reusing the demo data in ./data");
         return Ok(client_id);
     }
     step("Creating demo data");
-    let commands: [&[&str]; 11] = [
-        &["org", "create", "--name", "Acme", "--country", "NL"],
-        &["org", "create", "--name", "Beta", "--country", "BE"],
-        &[
-            "org",
-            "create",
-            "--name",
-            "Dummy Partner",
-            "--country",
-            "NL",
-            "--sandbox",
-        ],
-        &[
-            "api",
-            "create",
-            "--code",
-            "SMC",
-            "--name",
-            "Ship Manifests",
-            "--audience",
-            "https://api.example.org/smc",
-            "--scopes",
-            "manifest.read manifest.write",
-        ],
-        &["app", "create", "--org", "Acme", "--api", "SMC"],
-        &["app", "create", "--org", "Beta", "--api", "SMC"],
-        &["app", "create", "--org", "Dummy Partner", "--api", "SMC"],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "ada.admin@clavis.test",
-            "--role",
-            "admin",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "mia.manager@acme.test",
-            "--role",
-            "credential_manager",
-            "--org",
-            "Acme",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "ben.manager@beta.test",
-            "--role",
-            "credential_manager",
-            "--org",
-            "Beta",
-        ],
-        &[
-            "user",
-            "grant",
-            "--email",
-            "vic.viewer@acme.test",
-            "--role",
-            "viewer",
-            "--org",
-            "Acme",
-        ],
-    ];
-    for args in commands {
+    for args in world.cli_commands() {
         run(demo_clavis(clavis).args(args))?;
     }
-    run(demo_clavis(clavis).args([
-        "user",
-        "grant",
-        "--email",
-        "nora.nomfa@acme.test",
-        "--role",
-        "viewer",
-        "--org",
-        "Acme",
-    ]))?;
-    let listed = output(demo_clavis(clavis).args(["app", "list", "--org", "Acme", "--json"]))?;
+    let organisation = world
+        .first_application_organisation()
+        .ok_or("the demo world has no application")?;
+    let listed =
+        output(demo_clavis(clavis).args(["app", "list", "--org", organisation, "--json"]))?;
     let client_id = first_client_id(&listed).ok_or("the demo application was not created")?;
     let created = output(demo_clavis(clavis).args([
         "secret",
@@ -218,22 +150,20 @@ fn seed_demo_data(clavis: &Path) -> Result<String, String> {
         "180d",
         "--json",
     ]))?;
-    let secret = json_string(&created, "value").ok_or("the demo secret was not created")?;
-    write_private(&root().join(DEMO_SECRET_FILE), &secret)?;
+    let secret: NewClientSecret = serde_json::from_str(&created)
+        .map_err(|e| format!("the demo secret was not created: {e}"))?;
+    write_private(&root().join(DEMO_SECRET_FILE), &secret.value)?;
     Ok(client_id)
 }
 
-/// The first `"client_id"` in a JSON listing.
-fn first_client_id(json: &str) -> Option<String> {
-    json_string(json, "client_id")
-}
-
-/// The first string value of `key` in a JSON text (the CLI's own output, so a plain scan
-/// is enough and xtask needs no JSON library).
-fn json_string(json: &str, key: &str) -> Option<String> {
-    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = json[start..].trim_start().strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_owned())
+/// The client_id of the first application in the CLI's `app list --json` output; `None` when
+/// there is none or the listing failed (no demo data yet).
+fn first_client_id(listed: &str) -> Option<String> {
+    let applications: Vec<Application> = serde_json::from_str(listed).ok()?;
+    applications
+        .into_iter()
+        .next()
+        .map(|application| application.client_id)
 }
 
 fn write_private(path: &Path, contents: &str) -> TaskResult {
@@ -296,8 +226,8 @@ fn test() -> TaskResult {
         .current_dir(&e2e))
 }
 
-/// Installs the Debian packages whose commands are missing, with one `apt-get update` first
-/// (a fresh machine's package lists may be empty or stale). Each pair is (command, package).
+/// Installs the Debian packages whose commands are missing (see [`apt_install`]). Each pair is
+/// (command, package).
 fn ensure_debian_packages(needed: &[(&str, &str)]) -> TaskResult {
     let missing: Vec<&str> = needed
         .iter()
@@ -308,10 +238,16 @@ fn ensure_debian_packages(needed: &[(&str, &str)]) -> TaskResult {
         return Ok(());
     }
     step(&format!("Installing {} (Debian)", missing.join(", ")));
+    apt_install(&missing)
+}
+
+/// `apt-get install` of `packages`, always after an `apt-get update`: a fresh machine's package
+/// lists may be empty or stale, and then the install fails or fetches what no longer exists.
+fn apt_install(packages: &[&str]) -> TaskResult {
     run(Command::new("apt-get").args(["update", "-q"]))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-q"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
@@ -422,10 +358,7 @@ fn ensure_postgres() -> TaskResult {
     }
     step("Starting the local PostgreSQL");
     if !tool_reports(Command::new("pg_lsclusters").arg("-h"), "") {
-        run(Command::new("apt-get").args(["update", "-q"]))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        apt_install(&["postgresql"])?;
     }
     let clusters = output(Command::new("pg_lsclusters").arg("-h"))?;
     let version = clusters
@@ -445,17 +378,36 @@ fn ensure_postgres() -> TaskResult {
     }
 }
 
-/// The version of `package` in Cargo.lock, so the CLI always matches the library.
+/// The version of `package` that Cargo.lock pins, so the CLI always matches the library. Read
+/// through `cargo metadata`, Cargo's own reading of the lock file; where several versions are
+/// locked, the lowest (Cargo lists packages by name, then version).
 fn locked_version(package: &str) -> Result<String, String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
-        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
-    let marker = format!("name = \"{package}\"\nversion = \"");
-    let start = lock
-        .find(&marker)
-        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
-        + marker.len();
-    let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")?;
-    Ok(lock[start..start + end].to_owned())
+    /// The part of `cargo metadata --format-version 1` this needs.
+    #[derive(Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+    }
+    let mut command = cargo();
+    command.args(["metadata", "--format-version", "1"]);
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{command:?} failed ({})", out.status));
+    }
+    let metadata: Metadata = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("cannot read the output of {command:?}: {e}"))?;
+    metadata
+        .packages
+        .into_iter()
+        .find(|locked| locked.name == package)
+        .map(|locked| locked.version)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))
 }
 
 fn root() -> PathBuf {
@@ -498,4 +450,48 @@ fn tool_reports(command: &mut Command, expected: &str) -> bool {
     command.output().is_ok_and(|out| {
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(expected)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locked_versions_come_from_cargo_metadata() {
+        let version = locked_version("serde_json").unwrap();
+        assert!(
+            version.split('.').all(|part| part.parse::<u32>().is_ok()),
+            "{version}"
+        );
+        assert_eq!(
+            locked_version("no-such-crate").unwrap_err(),
+            "no-such-crate is not in Cargo.lock"
+        );
+    }
+
+    #[test]
+    fn the_first_client_id_is_read_from_the_listing() {
+        let application = Application {
+            id: "a1".into(),
+            organisation_id: "o1".into(),
+            name: "Partner-NL-Acme-SMC".into(),
+            client_id: "0b7c3c52-8f0e-4c4e-9d1c-3f5a2d1e6b70".into(),
+            description: String::new(),
+            environment: clavis_shared::dto::Environment::Production,
+            enabled: true,
+            token_lifetime_secs: 300,
+            grants: Vec::new(),
+            created_at: "2027-01-04T09:00:00Z".parse().unwrap(),
+            created_by: "cli:tester".into(),
+            tokens_revoked_before: None,
+        };
+        // As the CLI prints it (`--json` is serde_json's pretty form).
+        let listed = serde_json::to_string_pretty(&[application]).unwrap();
+        assert_eq!(
+            first_client_id(&listed).as_deref(),
+            Some("0b7c3c52-8f0e-4c4e-9d1c-3f5a2d1e6b70")
+        );
+        assert_eq!(first_client_id("[]"), None);
+        assert_eq!(first_client_id(""), None, "no listing: no demo data yet");
+    }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http};
 use crate::smtp_sink::SmtpSink;
-use crate::support::{Seeded, TestDb, admin, jwks_algorithms, seed, seed_beta};
+use crate::support::{Seeded, TestDb, admin, demo_world, jwks_algorithms, seed, seed_beta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -73,21 +73,10 @@ impl World {
             server,
             tokens: Vec::new(),
         };
-        for (who, role, organisation) in [
-            (Who::Viewer, Role::Viewer, Some(world.acme.id.clone())),
-            (
-                Who::OtherManager,
-                Role::CredentialManager,
-                Some(world.beta.id.clone()),
-            ),
-            (
-                Who::Manager,
-                Role::CredentialManager,
-                Some(world.acme.id.clone()),
-            ),
-            (Who::Admin, Role::Admin, None),
-        ] {
-            let token = world.grant_and_sign_in(who, role, organisation.as_deref());
+        // Each person's role, as the demo world gives it.
+        for who in EVERYONE.into_iter().filter(|who| *who != Who::Anonymous) {
+            let (role, organisation) = demo_world().role_of(email_of(who));
+            let token = world.grant_and_sign_in(who, role, organisation);
             world.tokens.push((who, token));
         }
         world

@@ -182,3 +182,93 @@ fn database_urls_pick_the_backend_by_scheme() {
     assert!(DbTarget::parse("mysql://h/db").is_err());
     assert!(DbTarget::parse("sqlite://").is_err());
 }
+
+/// Both migration folders hold the same migration names, and once every migration has run,
+/// SQLite and PostgreSQL have the same tables with the same columns: the one `schema.rs`
+/// (and every query) is written against both.
+///
+/// Column types are compared only as the kind of value they hold (text, integer, boolean,
+/// timestamp): SQLite keeps the declared name (`BIGINT`, `TIMESTAMP`) but stores by
+/// affinity, while PostgreSQL reports its own spelling (`bigint`, `timestamp without time
+/// zone`), and a width (INTEGER against BIGINT) is not a difference SQLite can hold.
+/// Nullability is compared as is, with SQLite's primary-key columns counted as NOT NULL (as
+/// PostgreSQL makes them).
+#[test]
+fn both_databases_have_the_same_migrations_tables_and_columns() {
+    let folder = |dialect: &str| {
+        let path = format!("{}/../migrations/{dialect}", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite_migrations = folder("sqlite");
+    assert!(!sqlite_migrations.is_empty());
+    assert_eq!(sqlite_migrations, folder("postgres"));
+
+    let sqlite = columns(&TestDb::sqlite());
+    let postgres = columns(&TestDb::postgres());
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+}
+
+/// Every column of every table of the database's own (not diesel's bookkeeping table), as
+/// (table, column, kind of value, nullable), sorted.
+fn columns(test_db: &TestDb) -> Vec<(String, String, &'static str, bool)> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        column_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        data_type: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        nullable: bool,
+    }
+    let query = if test_db.is_postgres() {
+        "SELECT table_name::text AS table_name, column_name::text AS column_name, \
+                data_type::text AS data_type, is_nullable = 'YES' AS nullable \
+         FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'"
+    } else {
+        "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, \
+                (p.\"notnull\" = 0 AND p.pk = 0) AS nullable \
+         FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+           AND m.name <> '__diesel_schema_migrations'"
+    };
+    let mut conn = test_db.conn();
+    let conn: &mut DbConn = &mut conn;
+    let mut columns: Vec<_> = diesel::sql_query(query)
+        .load::<Column>(conn)
+        .expect("list columns")
+        .into_iter()
+        .map(|column| {
+            let kind = kind_of(&column.data_type);
+            (column.table_name, column.column_name, kind, column.nullable)
+        })
+        .collect();
+    columns.sort();
+    columns
+}
+
+/// The kind of value a declared column type holds, in either dialect's spelling.
+fn kind_of(data_type: &str) -> &'static str {
+    let data_type = data_type.to_ascii_lowercase();
+    if data_type.contains("int") {
+        "integer"
+    } else if data_type.starts_with("bool") {
+        "boolean"
+    } else if data_type.starts_with("timestamp") {
+        "timestamp"
+    } else if data_type == "text" {
+        "text"
+    } else {
+        // A new kind of column: teach the test how each dialect spells it.
+        panic!("a column type the test does not know: {data_type}")
+    }
+}

@@ -142,70 +142,160 @@ macro_rules! on_both_databases_async {
     };
 }
 
-/// An organisation in NL, the SMC API with two scopes, and one application of theirs
-/// calling it.
+/// The demo world of `fixtures/demo-world.json`, which `cargo xtask demo` and the browser
+/// tests seed too. The tests take from it only the parts each needs, by name.
+#[derive(serde::Deserialize)]
+pub struct DemoWorld {
+    organisations: Vec<DemoOrganisation>,
+    apis: Vec<DemoApi>,
+    applications: Vec<DemoApplication>,
+    people: Vec<DemoPerson>,
+}
+
+#[derive(serde::Deserialize)]
+struct DemoOrganisation {
+    name: String,
+    country: String,
+    #[serde(default)]
+    sandbox: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct DemoApi {
+    code: String,
+    name: String,
+    audience: String,
+    /// Space-separated, as in OAuth's `scope` parameter.
+    scopes: String,
+}
+
+/// An application of `organisation` (its name) calling `api` (its code).
+#[derive(serde::Deserialize)]
+struct DemoApplication {
+    organisation: String,
+    api: String,
+}
+
+/// A person's `role`, within `organisation` (its name) unless it is admin.
+#[derive(serde::Deserialize)]
+struct DemoPerson {
+    email: String,
+    role: clavis_shared::dto::Role,
+    organisation: Option<String>,
+}
+
+/// The demo world, read once per test run.
+pub fn demo_world() -> &'static DemoWorld {
+    static WORLD: std::sync::LazyLock<DemoWorld> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(include_str!("../../../fixtures/demo-world.json"))
+            .expect("fixtures/demo-world.json")
+    });
+    &WORLD
+}
+
+impl DemoWorld {
+    fn organisation(&self, name: &str) -> &DemoOrganisation {
+        self.organisations
+            .iter()
+            .find(|organisation| organisation.name == name)
+            .unwrap_or_else(|| panic!("the demo world has no organisation {name}"))
+    }
+
+    fn api(&self, code: &str) -> &DemoApi {
+        self.apis
+            .iter()
+            .find(|api| api.code == code)
+            .unwrap_or_else(|| panic!("the demo world has no API {code}"))
+    }
+
+    fn application_of(&self, organisation: &str) -> &DemoApplication {
+        self.applications
+            .iter()
+            .find(|application| application.organisation == organisation)
+            .unwrap_or_else(|| panic!("the demo world has no application of {organisation}"))
+    }
+
+    /// The role of the person with this e-mail address, and its organisation's name.
+    pub fn role_of(&self, email: &str) -> (clavis_shared::dto::Role, Option<&str>) {
+        let person = self
+            .people
+            .iter()
+            .find(|person| person.email == email)
+            .unwrap_or_else(|| panic!("the demo world has no person {email}"));
+        (person.role, person.organisation.as_deref())
+    }
+}
+
+/// An organisation of the demo world and its application.
 pub struct Seeded {
     pub organisation: clavis_shared::dto::Organisation,
     pub application: clavis_shared::dto::Application,
 }
 
+/// The demo world's Acme (NL), the API its application calls (SMC, with two scopes), and
+/// that application.
 pub fn seed(test_db: &TestDb) -> Seeded {
     let now = clavis::db::now();
-    let organisation = create_organisation(test_db, "Acme", "NL", now);
+    let world = demo_world();
+    let organisation = create_organisation(test_db, "Acme", now);
+    let api = world.api(&world.application_of("Acme").api);
     clavis::apis::create(
         &mut test_db.conn(),
         &clavis::apis::NewApi {
-            code: "SMC".into(),
-            name: "Ship Manifests".into(),
-            audience: "https://api.example.org/smc".into(),
-            scopes: "manifest.read manifest.write".into(),
+            code: api.code.clone(),
+            name: api.name.clone(),
+            audience: api.audience.clone(),
+            scopes: api.scopes.clone(),
             ..Default::default()
         },
         &admin(),
         now,
     )
     .expect("seed API");
-    let application = create_application(test_db, &organisation.id, now);
+    let application = create_application(test_db, &organisation, now);
     Seeded {
         organisation,
         application,
     }
 }
 
-/// A second organisation, Beta (BE), with one application calling SMC; needs [`seed`] first
-/// (for the API).
+/// The demo world's Beta (BE) with its application calling SMC; needs [`seed`] first (for
+/// the API).
 pub fn seed_beta(test_db: &TestDb, now: chrono::DateTime<chrono::Utc>) -> Seeded {
-    let organisation = create_organisation(test_db, "Beta", "BE", now);
-    let application = create_application(test_db, &organisation.id, now);
+    let organisation = create_organisation(test_db, "Beta", now);
+    let application = create_application(test_db, &organisation, now);
     Seeded {
         organisation,
         application,
     }
 }
 
+/// The demo world's organisation of this name.
 fn create_organisation(
     test_db: &TestDb,
     name: &str,
-    country: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> clavis_shared::dto::Organisation {
+    let organisation = demo_world().organisation(name);
     let new = clavis::orgs::NewOrganisation {
-        name: name.into(),
-        country: country.into(),
+        name: organisation.name.clone(),
+        country: organisation.country.clone(),
+        sandbox: organisation.sandbox,
         ..Default::default()
     };
     clavis::orgs::create(&mut test_db.conn(), &new, &admin(), now).expect("seed organisation")
 }
 
-/// An application of the organisation calling SMC.
+/// The demo world's application of the organisation.
 fn create_application(
     test_db: &TestDb,
-    organisation_id: &str,
+    organisation: &clavis_shared::dto::Organisation,
     now: chrono::DateTime<chrono::Utc>,
 ) -> clavis_shared::dto::Application {
+    let application = demo_world().application_of(&organisation.name);
     let new = clavis::apps::NewApplication {
-        organisation: organisation_id.to_owned(),
-        api_codes: vec!["SMC".into()],
+        organisation: organisation.id.clone(),
+        api_codes: vec![application.api.clone()],
         ..Default::default()
     };
     clavis::apps::create(&mut test_db.conn(), &new, &admin(), now).expect("seed application")
