@@ -22,7 +22,7 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
         users::http::me,
         orgs::http::list,
         orgs::http::get,
-        orgs::http::applications,
+        secrets::http::applications,
         orgs::http::create,
         orgs::http::update,
         apps::http::get,

@@ -115,6 +115,19 @@ async function waitUntilReady(url, server) {
 }
 
 /** Signs in through the portal's sign-in page and the provider's password and TOTP pages. */
+// The provider accepts each TOTP code once (RFC 6238 §5.2), so a person who signs in again
+// within the same 30-second step waits for the next code instead of being refused.
+const TOTP_STEP_MS = 30_000;
+const lastTotpStep = new Map();
+
+async function awaitUnusedTotpStep(sub) {
+  const step = Math.floor(Date.now() / TOTP_STEP_MS);
+  if (lastTotpStep.get(sub) === step) {
+    await new Promise((resolve) => setTimeout(resolve, (step + 1) * TOTP_STEP_MS - Date.now() + 100));
+  }
+  lastTotpStep.set(sub, Math.floor(Date.now() / TOTP_STEP_MS));
+}
+
 export async function signIn(stack, page, sub, { expectRefusal = false } = {}) {
   const user = stack.user(sub);
   await page.goto(`${stack.clavis}/`);
@@ -123,6 +136,7 @@ export async function signIn(stack, page, sub, { expectRefusal = false } = {}) {
   await page.getByLabel('Password').fill(user.password);
   await page.getByRole('button', { name: 'Continue' }).click();
   if (user.totp_secret) {
+    await awaitUnusedTotpStep(sub);
     await page.getByLabel('Code from your authenticator app').fill(stack.totp(sub));
     await page.getByRole('button', { name: 'Verify' }).click();
   }

@@ -4,8 +4,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::algorithm::SigningAlgorithm;
-use super::master::KEY_LEN;
+// From shared, not from `algorithm`, which uses this module's errors.
+use clavis_shared::dto::SigningAlgorithm;
 
 /// Why a base64 master key was refused: the end of a sentence that names where the key came
 /// from ("master_key (CLAVIS_MASTER_KEY) is not base64 …"). Never repeats the value.
@@ -13,7 +13,7 @@ use super::master::KEY_LEN;
 pub enum MalformedMasterKey {
     #[error("is not base64 (generate one with: openssl rand -base64 32)")]
     NotBase64,
-    #[error("must be {KEY_LEN} bytes, base64-encoded (openssl rand -base64 32)")]
+    #[error("must be 32 bytes, base64-encoded (openssl rand -base64 32)")]
     WrongLength,
 }
 

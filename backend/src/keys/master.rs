@@ -15,6 +15,8 @@ use super::error::{KeyError, MalformedMasterKey};
 
 /// The master key's length in bytes (an XChaCha20-Poly1305 key).
 pub const KEY_LEN: usize = 32;
+// `MalformedMasterKey::WrongLength` says "32 bytes" (error.rs cannot use this module).
+const _: () = assert!(KEY_LEN == 32);
 const NONCE_LEN: usize = 24;
 
 /// Where the master key comes from.

@@ -3,23 +3,18 @@
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
 use clavis_shared::dto::Organisation;
-use clavis_shared::portal::{ApplicationSummary, CreateOrganisation, UpdateOrganisation};
+use clavis_shared::portal::{CreateOrganisation, UpdateOrganisation};
 
 use super::{NewOrganisation, OrganisationChanges};
 use crate::access::{Access, Admin};
 use crate::db::{self, Database};
 use crate::error::Result;
-use crate::{apps, secrets};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/organisations", web::get().to(list))
         .route("/organisations", web::post().to(create))
         .route("/organisations/{id}", web::get().to(get))
-        .route("/organisations/{id}", web::patch().to(update))
-        .route(
-            "/organisations/{id}/applications",
-            web::get().to(applications),
-        );
+        .route("/organisations/{id}", web::patch().to(update));
 }
 
 /// The organisations the person belongs to (admins: all), by name.
@@ -48,40 +43,6 @@ pub async fn get(
     Ok(web::Json(
         db.run(move |conn| super::find_by_id(conn, &id)).await?,
     ))
-}
-
-/// The organisation's applications, each with its active secrets and soonest expiry.
-#[utoipa::path(get, path = "/api/v1/organisations/{id}/applications", tag = "organisations",
-    params(("id" = String, Path, description = "The organisation's id")),
-    responses((status = 200, body = Vec<ApplicationSummary>), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
-pub async fn applications(
-    access: Access,
-    db: web::Data<Database>,
-    id: web::Path<String>,
-) -> Result<web::Json<Vec<ApplicationSummary>>> {
-    let id = id.into_inner();
-    access.require_view_organisation(&id)?;
-    db.run(move |conn| {
-        let organisation = super::find_by_id(conn, &id)?;
-        let applications = apps::list(conn, Some(&organisation.id))?;
-        let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
-        let mut active = secrets::active_by_application(conn, &ids, db::now())?;
-        Ok(web::Json(
-            applications
-                .into_iter()
-                .map(|application| {
-                    let secrets = active.remove(&application.id).unwrap_or_default();
-                    ApplicationSummary {
-                        application,
-                        active_secrets: secrets.count,
-                        soonest_expiry: secrets.soonest_expiry,
-                    }
-                })
-                .collect(),
-        ))
-    })
-    .await
 }
 
 /// Creates an organisation (admins only).

@@ -1,15 +1,16 @@
-//! `/api/v1/applications/{client_id}/secrets` and the dashboard's expiring secrets.
+//! `/api/v1/applications/{client_id}/secrets`, the dashboard's expiring secrets, and an
+//! organisation's applications with the state of their secrets.
 
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
-use clavis_shared::portal::{CreateSecret, ExpiringSecret};
+use clavis_shared::portal::{ApplicationSummary, CreateSecret, ExpiringSecret};
 use clavis_shared::validate;
 
 use crate::access::Access;
-use crate::apps;
 use crate::db::{self, Database};
 use crate::error::Result;
+use crate::{apps, orgs};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications/{client_id}/secrets", web::get().to(list))
@@ -18,7 +19,45 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/applications/{client_id}/secrets/{secret_id}",
             web::delete().to(delete),
         )
-        .route("/secrets/expiring", web::get().to(expiring));
+        .route("/secrets/expiring", web::get().to(expiring))
+        .route(
+            "/organisations/{id}/applications",
+            web::get().to(applications),
+        );
+}
+
+/// The organisation's applications, each with its active secrets and soonest expiry.
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/applications", tag = "organisations",
+    params(("id" = String, Path, description = "The organisation's id")),
+    responses((status = 200, body = Vec<ApplicationSummary>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn applications(
+    access: Access,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<ApplicationSummary>>> {
+    let id = id.into_inner();
+    access.require_view_organisation(&id)?;
+    db.run(move |conn| {
+        let organisation = orgs::find_by_id(conn, &id)?;
+        let applications = apps::list(conn, Some(&organisation.id))?;
+        let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
+        let mut active = super::active_by_application(conn, &ids, db::now())?;
+        Ok(web::Json(
+            applications
+                .into_iter()
+                .map(|application| {
+                    let secrets = active.remove(&application.id).unwrap_or_default();
+                    ApplicationSummary {
+                        application,
+                        active_secrets: secrets.count,
+                        soonest_expiry: secrets.soonest_expiry,
+                    }
+                })
+                .collect(),
+        ))
+    })
+    .await
 }
 
 /// The application's secrets (never their values), soonest expiry first.
