@@ -201,7 +201,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
     let mut conn = db.conn().unwrap();
     orgs::create(
         &mut conn,
-        &orgs::NewOrganisation {
+        &clavis_shared::portal::CreateOrganisation {
             name: "Bench".into(),
             country: "NL".into(),
             sandbox: false,
@@ -213,11 +213,11 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
     .unwrap();
     apis::create(
         &mut conn,
-        &apis::NewApi {
+        &clavis_shared::portal::CreateApi {
             code: "SMC".into(),
             name: "Ship Manifests".into(),
             audience: "https://api.example.org/smc".into(),
-            scopes: "manifest.read manifest.write".into(),
+            scopes: vec!["manifest.read".into(), "manifest.write".into()],
             ..Default::default()
         },
         actor,

@@ -7,19 +7,18 @@ use clap::{Args, Parser, Subcommand};
 use clavis_shared::dto::{
     Api, Application, ClientSecretInfo, Environment, Organisation, Role, RoleAssignment,
 };
+use clavis_shared::portal::{CreateApi, CreateOrganisation, UpdateApi, UpdateOrganisation};
 use clavis_shared::validate::{self, ValidationError};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::access::Actor;
-use crate::apis::{ApiChanges, NewApi};
 use crate::apps::NewApplication;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
 use crate::keys::{KeyInfo, Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier, PassReport};
-use crate::orgs::{NewOrganisation, OrganisationChanges};
 use crate::users::Person;
 use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
 
@@ -400,7 +399,7 @@ fn admin(
             sandbox,
             notification_email,
         }) => {
-            let new = NewOrganisation {
+            let new = CreateOrganisation {
                 name,
                 country,
                 sandbox,
@@ -415,7 +414,7 @@ fn admin(
             notification_email,
         }) => {
             let id = orgs::find(conn, &org)?.id;
-            let changes = OrganisationChanges {
+            let changes = UpdateOrganisation {
                 name,
                 country,
                 sandbox: None,
@@ -521,6 +520,12 @@ fn client_id_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The scopes of `--scopes`, which the command line takes space-separated as OAuth's `scope`
+/// parameter does; each is then checked as one scope name.
+fn scope_names(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
 /// `clavis api …`: creating an API, or choosing its algorithm, first makes sure the algorithm
 /// has a signing key, so no token request waits for one.
 fn api(
@@ -542,15 +547,16 @@ fn api(
         } => {
             let chosen = signing_alg.as_deref().map(signing_algorithm).transpose()?;
             let keys = open_keys(conn, config, now)?;
-            let new = NewApi {
+            let signing_alg = keys.algorithm_for(chosen);
+            let new = CreateApi {
                 code,
                 name,
                 audience,
-                scopes,
+                scopes: scope_names(&scopes),
                 resource_servers: client_id_list(&resource_servers),
-                signing_alg: keys.algorithm_for(chosen),
+                signing_alg: Some(signing_alg),
             };
-            keys.prepare(conn, new.signing_alg, now)?;
+            keys.prepare(conn, signing_alg, now)?;
             out.apis(&[apis::create(conn, &new, actor, now)?])
         }
         ApiCommand::Update {
@@ -564,14 +570,13 @@ fn api(
             if let Some(algorithm) = chosen {
                 open_keys(conn, config, now)?.prepare(conn, algorithm, now)?;
             }
-            let resource_servers = resource_servers.as_deref().map(client_id_list);
-            let changes = ApiChanges {
-                name: name.as_deref(),
-                scopes: scopes.as_deref(),
-                resource_servers: resource_servers.as_deref(),
+            let changes = UpdateApi {
+                name,
+                scopes: scopes.as_deref().map(scope_names),
+                resource_servers: resource_servers.as_deref().map(client_id_list),
                 signing_alg: chosen,
             };
-            let updated = apis::update(conn, &code, changes, actor, now)?;
+            let updated = apis::update(conn, &code, &changes, actor, now)?;
             out.apis(&[updated])
         }
         ApiCommand::List => out.apis(&apis::list(conn)?),

@@ -191,10 +191,11 @@ pub fn scope(value: &str) -> Checked<String> {
     Ok(value.to_owned())
 }
 
-/// A space-separated scope list, without duplicates, in the order given.
-pub fn scope_list(value: &str) -> Checked<Vec<String>> {
+/// An API's scopes: each a [`scope`] token, without duplicates, in the order given. A list
+/// travels as a list end to end, so an entry holding a space is refused, never split.
+pub fn scopes(list: &[String]) -> Checked<Vec<String>> {
     let mut scopes: Vec<String> = Vec::new();
-    for token in value.split_whitespace() {
+    for token in list {
         let token = scope(token)?;
         if !scopes.contains(&token) {
             scopes.push(token);
@@ -499,12 +500,17 @@ mod tests {
         assert!(api_code("S").is_err());
         assert!(api_code("SM-C").is_err());
         assert!(api_code("1SM").is_err());
+        let list = |scopes: &[&str]| scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            scope_list("read  write read").unwrap(),
+            scopes(&list(&["read", "write", "read"])).unwrap(),
             vec!["read", "write"]
         );
         assert!(scope("a\"b").is_err());
-        assert!(scope_list("ok bad\\one").is_err());
+        assert!(scopes(&list(&["ok", "bad\\one"])).is_err());
+        assert!(
+            scopes(&list(&["a b"])).is_err(),
+            "never split into two scopes"
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@ use clavis_shared::ErrorBody;
 use clavis_shared::dto::Api;
 use clavis_shared::portal::{CreateApi, UpdateApi};
 
-use super::NewApi;
 use crate::access::Admin;
 use crate::db::{self, Database};
 use crate::error::Result;
@@ -34,20 +33,14 @@ pub async fn create(
     keys: web::Data<Keys>,
     body: web::Json<CreateApi>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let new = NewApi {
-        code: body.code,
-        name: body.name,
-        audience: body.audience,
-        scopes: body.scopes.join(" "),
-        resource_servers: body.resource_servers,
-        signing_alg: keys.algorithm_for(body.signing_alg),
-    };
+    let mut new = body.into_inner();
+    let signing_alg = keys.algorithm_for(new.signing_alg);
+    new.signing_alg = Some(signing_alg);
     let actor = admin.actor();
     let created = db
         .run(move |conn| {
             let now = db::now();
-            keys.prepare(conn, new.signing_alg, now)?;
+            keys.prepare(conn, signing_alg, now)?;
             super::create(conn, &new, &actor, now)
         })
         .await?;
@@ -70,22 +63,15 @@ pub async fn update(
     code: web::Path<String>,
     body: web::Json<UpdateApi>,
 ) -> Result<web::Json<Api>> {
-    let body = body.into_inner();
-    let scopes = body.scopes.map(|scopes| scopes.join(" "));
+    let changes = body.into_inner();
     let actor = admin.actor();
     let updated = db
         .run(move |conn| {
             let now = db::now();
-            if let Some(algorithm) = body.signing_alg {
+            if let Some(algorithm) = changes.signing_alg {
                 keys.prepare(conn, algorithm, now)?;
             }
-            let changes = super::ApiChanges {
-                name: body.name.as_deref(),
-                scopes: scopes.as_deref(),
-                resource_servers: body.resource_servers.as_deref(),
-                signing_alg: body.signing_alg,
-            };
-            super::update(conn, &code, changes, &actor, now)
+            super::update(conn, &code, &changes, &actor, now)
         })
         .await?;
     Ok(web::Json(updated))

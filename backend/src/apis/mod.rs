@@ -3,7 +3,8 @@
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::{Api, SigningAlgorithm};
+use clavis_shared::dto::Api;
+use clavis_shared::portal::{CreateApi, UpdateApi};
 use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -48,31 +49,29 @@ impl ApiRow {
     }
 }
 
-/// What an admin gives to register an API.
-#[derive(Debug, Clone, Default)]
-pub struct NewApi {
-    pub code: String,
-    pub name: String,
-    pub audience: String,
-    /// Space-separated, as in OAuth's `scope` parameter.
-    pub scopes: String,
-    /// The client_ids of the applications that may introspect this API's tokens.
-    pub resource_servers: Vec<String>,
-    /// Resolved by the caller ([`crate::keys::Keys::algorithm_for`]), which also makes sure
-    /// the algorithm has a key ([`crate::keys::Keys::prepare`]).
-    pub signing_alg: SigningAlgorithm,
-}
-
-pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>) -> Result<Api> {
+/// Registers an API, audited as `api.create`. Its signing algorithm is `new.signing_alg`,
+/// which the caller resolves first ([`crate::keys::Keys::algorithm_for`], so the configured
+/// default applies; `None` here means ES256) and gives a key ([`crate::keys::Keys::prepare`]).
+///
+/// # Errors
+/// [`Error::Validation`] for a bad code, name, audience, scope or resource server;
+/// [`Error::Conflict`] when the code or audience is taken.
+pub fn create(
+    conn: &mut DbConn,
+    new: &CreateApi,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Api> {
+    let signing_alg = new.signing_alg.unwrap_or_default();
     let row = ApiRow {
         id: db::new_id(),
         code: validate::api_code(&new.code)?,
         name: validate::api_name(&new.name)?,
         audience: validate::audience(&new.audience)?,
         created_at: now.naive_utc(),
-        signing_alg: Some(new.signing_alg.as_str().to_owned()),
+        signing_alg: Some(signing_alg.as_str().to_owned()),
     };
-    let scopes = validate::scope_list(&new.scopes)?;
+    let scopes = validate::scopes(&new.scopes)?;
     let resource_servers = db::write_transaction(conn, |conn| {
         diesel::insert_into(apis::table)
             .values(&row)
@@ -93,7 +92,7 @@ pub fn create(conn: &mut DbConn, new: &NewApi, actor: &Actor, now: DateTime<Utc>
             .details(serde_json::json!({
                 "api_id": row.id, "code": row.code, "audience": row.audience, "scopes": scopes,
                 "resource_servers": resource_servers,
-                "signing_alg": new.signing_alg,
+                "signing_alg": signing_alg,
             }))
             .record(conn, now)?;
         Ok(resource_servers)
@@ -136,37 +135,31 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
     row.into_api(scopes, resource_servers)
 }
 
-/// Changes to an API; each field left `None` stays as it is.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiChanges<'a> {
-    /// A new display name.
-    pub name: Option<&'a str>,
-    /// The complete new scope list (space-separated). A scope an application still holds
-    /// cannot be removed.
-    pub scopes: Option<&'a str>,
-    /// The complete new list of its resource servers (client_ids).
-    pub resource_servers: Option<&'a [String]>,
-    /// The algorithm its tokens are signed with from now on (the caller makes sure it has a
-    /// key, [`crate::keys::Keys::prepare`]).
-    pub signing_alg: Option<SigningAlgorithm>,
-}
-
-/// Applies `changes` to the API `code` in one transaction, audited as `api.update`.
+/// Applies `changes` to the API `code` in one transaction, audited as `api.update`; each
+/// field left `None` stays as it is. `scopes` is the complete new list (a scope an
+/// application still holds cannot be removed), `resource_servers` the complete new list of
+/// client_ids, and a new `signing_alg` must already have a key
+/// ([`crate::keys::Keys::prepare`]).
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown code, [`Error::Validation`] for a bad name, scope or
+/// resource server, [`Error::Conflict`] for a scope still held.
 pub fn update(
     conn: &mut DbConn,
     code: &str,
-    changes: ApiChanges<'_>,
+    changes: &UpdateApi,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Api> {
-    let ApiChanges {
+    let UpdateApi {
         name,
         scopes,
         resource_servers,
         signing_alg,
     } = changes;
-    let name = name.map(validate::api_name).transpose()?;
-    let scopes = scopes.map(validate::scope_list).transpose()?;
+    let signing_alg = *signing_alg;
+    let name = name.as_deref().map(validate::api_name).transpose()?;
+    let scopes = scopes.as_deref().map(validate::scopes).transpose()?;
     db::write_transaction(conn, |conn| {
         let mut api = find_by_code(conn, code)?;
         if let Some(name) = &name {
@@ -192,7 +185,7 @@ pub fn update(
         AuditEvent::success("api.update", actor)
             .details(serde_json::json!({
                 "api_id": api.id, "code": api.code, "name": name, "scopes": scopes,
-                "resource_servers": resource_servers.map(|_| &api.resource_servers),
+                "resource_servers": resource_servers.as_ref().map(|_| &api.resource_servers),
                 "signing_alg": signing_alg,
             }))
             .record(conn, now)?;

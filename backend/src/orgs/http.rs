@@ -5,7 +5,6 @@ use clavis_shared::ErrorBody;
 use clavis_shared::dto::Organisation;
 use clavis_shared::portal::{CreateOrganisation, UpdateOrganisation};
 
-use super::{NewOrganisation, OrganisationChanges};
 use crate::access::{Access, Admin};
 use crate::db::{self, Database};
 use crate::error::Result;
@@ -56,12 +55,7 @@ pub async fn create(
     db: web::Data<Database>,
     body: web::Json<CreateOrganisation>,
 ) -> Result<HttpResponse> {
-    let new = NewOrganisation {
-        name: body.name.clone(),
-        country: body.country.clone(),
-        sandbox: body.sandbox,
-        notification_email: body.notification_email.clone(),
-    };
+    let new = body.into_inner();
     let actor = admin.actor();
     let created = db
         .run(move |conn| super::create(conn, &new, &actor, db::now()))
@@ -82,13 +76,7 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Json<UpdateOrganisation>,
 ) -> Result<web::Json<Organisation>> {
-    let body = body.into_inner();
-    let changes = OrganisationChanges {
-        name: body.name,
-        country: body.country,
-        sandbox: body.sandbox,
-        notification_email: body.notification_email,
-    };
+    let changes = body.into_inner();
     let actor = admin.actor();
     let updated = db
         .run(move |conn| super::update(conn, &id, &changes, &actor, db::now()))

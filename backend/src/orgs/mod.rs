@@ -4,6 +4,7 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Organisation;
+use clavis_shared::portal::{CreateOrganisation, UpdateOrganisation};
 use clavis_shared::validate;
 use diesel::prelude::*;
 
@@ -38,19 +39,9 @@ impl From<OrganisationRow> for Organisation {
     }
 }
 
-/// What an admin gives to create an organisation.
-#[derive(Debug, Clone, Default)]
-pub struct NewOrganisation {
-    pub name: String,
-    pub country: String,
-    pub sandbox: bool,
-    /// A shared mailbox for expiry reminders; empty or `None` for none.
-    pub notification_email: Option<String>,
-}
-
 pub fn create(
     conn: &mut DbConn,
-    new: &NewOrganisation,
+    new: &CreateOrganisation,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Organisation> {
@@ -82,20 +73,10 @@ pub fn create(
     Ok(row.into())
 }
 
-/// Changes to an organisation; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct OrganisationChanges {
-    pub name: Option<String>,
-    pub country: Option<String>,
-    pub sandbox: Option<bool>,
-    /// An empty string removes the address.
-    pub notification_email: Option<String>,
-}
-
 pub fn update(
     conn: &mut DbConn,
     id: &str,
-    changes: &OrganisationChanges,
+    changes: &UpdateOrganisation,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Organisation> {

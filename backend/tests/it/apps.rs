@@ -120,7 +120,7 @@ fn sandbox_organisations_only_have_sandbox_applications(db: &TestDb) {
     seed(db);
     let mut conn = db.conn();
     let now = clavis::db::now();
-    let dummy = orgs::NewOrganisation {
+    let dummy = clavis_shared::portal::CreateOrganisation {
         name: "Dummy Partner".into(),
         country: "NL".into(),
         sandbox: true,
@@ -256,18 +256,18 @@ fn applications_are_listed_per_organisation(db: &TestDb) {
     let seeded = seed(db);
     let mut conn = db.conn();
     let now = clavis::db::now();
-    let other = orgs::NewOrganisation {
+    let other = clavis_shared::portal::CreateOrganisation {
         name: "Beta".into(),
         country: "DE".into(),
         sandbox: false,
         notification_email: None,
     };
     orgs::create(&mut conn, &other, &admin(), now).unwrap();
-    let dm = apis::NewApi {
+    let dm = clavis_shared::portal::CreateApi {
         code: "DM".into(),
         name: "Docs".into(),
         audience: "urn:dm".into(),
-        scopes: "docs".into(),
+        scopes: vec!["docs".into()],
         ..Default::default()
     };
     apis::create(&mut conn, &dm, &admin(), now).unwrap();

@@ -25,8 +25,8 @@ fn register_resource_servers(server: &TestServer, code: &str, client_ids: &[Stri
     let updated = apis::update(
         &mut server.db.conn(),
         code,
-        apis::ApiChanges {
-            resource_servers: Some(client_ids),
+        &clavis_shared::portal::UpdateApi {
+            resource_servers: Some(client_ids.to_vec()),
             ..Default::default()
         },
         &admin(),
@@ -42,7 +42,7 @@ async fn only_the_own_client_and_registered_resource_servers_see_a_token(db: Tes
     let (client_id, secret, _) = client_with_secret(&db);
     apis::create(
         &mut db.conn(),
-        &apis::NewApi {
+        &clavis_shared::portal::CreateApi {
             code: "DM".into(),
             name: "Documents".into(),
             audience: "urn:example:dm".into(),

@@ -2,7 +2,7 @@
 //! ring per signing algorithm in use.
 
 use chrono::{DateTime, Duration, Utc};
-use clavis::apis::{self, NewApi};
+use clavis::apis;
 use clavis::config::Config;
 use clavis::keys::{KeySettings, Keys, MasterKeySource, SigningAlgorithm};
 
@@ -110,12 +110,12 @@ fn first_start_on_an_empty_database_races_safely() {
 
 /// Registers an API signing with `algorithm`, as an admin would (who then prepares its key).
 fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm, now: DateTime<Utc>) {
-    let new = NewApi {
+    let new = clavis_shared::portal::CreateApi {
         code: code.into(),
         name: format!("API {code}"),
         audience: format!("https://api.example.org/{}", code.to_lowercase()),
-        scopes: String::new(),
-        signing_alg: algorithm,
+        scopes: Vec::new(),
+        signing_alg: Some(algorithm),
         ..Default::default()
     };
     apis::create(&mut db.conn(), &new, &admin(), now).unwrap();
@@ -223,7 +223,7 @@ fn keys_of_an_algorithm_no_api_uses_go_once_their_tokens_have_expired(db: &TestD
     apis::update(
         &mut db.conn(),
         "REG",
-        apis::ApiChanges {
+        &clavis_shared::portal::UpdateApi {
             signing_alg: Some(ES256),
             ..Default::default()
         },

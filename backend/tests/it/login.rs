@@ -451,7 +451,7 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
         let mut conn = test_db.conn();
         clavis::orgs::create(
             &mut conn,
-            &clavis::orgs::NewOrganisation {
+            &clavis_shared::portal::CreateOrganisation {
                 name: "Beta".into(),
                 country: "BE".into(),
                 sandbox: false,
@@ -497,11 +497,11 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
         let mut conn = db.conn()?;
         clavis::apis::create(
             &mut conn,
-            &clavis::apis::NewApi {
+            &clavis_shared::portal::CreateApi {
                 code: "SMC".into(),
                 name: "Ship Manifests".into(),
                 audience: "https://api.example.org/smc".into(),
-                scopes: "manifest.read".into(),
+                scopes: vec!["manifest.read".into()],
                 ..Default::default()
             },
             &admin(),

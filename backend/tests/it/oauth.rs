@@ -559,11 +559,11 @@ async fn grant_scope_and_target_errors(db: TestDb) {
 
     // An application that may call no API is not authorized for this grant.
     let now = clavis::db::now();
-    let dm = apis::NewApi {
+    let dm = clavis_shared::portal::CreateApi {
         code: "DM".into(),
         name: "Docs".into(),
         audience: "urn:dm".into(),
-        scopes: String::new(),
+        scopes: Vec::new(),
         ..Default::default()
     };
     apis::create(&mut server.db.conn(), &dm, &admin(), now).unwrap();
@@ -1049,12 +1049,12 @@ async fn connections_heal_after_postgres_drops_them() {
 /// Registers an API whose tokens are signed with `algorithm`.
 fn register_api(db: &TestDb, code: &str, algorithm: SigningAlgorithm) -> String {
     let audience = format!("https://api.example.org/{}", code.to_lowercase());
-    let new = apis::NewApi {
+    let new = clavis_shared::portal::CreateApi {
         code: code.into(),
         name: format!("API {code}"),
         audience: audience.clone(),
-        scopes: "read".into(),
-        signing_alg: algorithm,
+        scopes: vec!["read".into()],
+        signing_alg: Some(algorithm),
         ..Default::default()
     };
     apis::create(&mut db.conn(), &new, &admin(), clavis::db::now()).unwrap();

@@ -13,8 +13,8 @@ on_both_databases!(
     invalid_api_writes_nothing,
 );
 
-fn new_org(name: &str, country: &str) -> orgs::NewOrganisation {
-    orgs::NewOrganisation {
+fn new_org(name: &str, country: &str) -> clavis_shared::portal::CreateOrganisation {
+    clavis_shared::portal::CreateOrganisation {
         name: name.into(),
         country: country.into(),
         sandbox: false,
@@ -38,7 +38,7 @@ fn organisation_is_created_listed_and_found(db: &TestDb) {
     assert_eq!(created.created_at, now);
     let sandbox = orgs::create(
         &mut conn,
-        &orgs::NewOrganisation {
+        &clavis_shared::portal::CreateOrganisation {
             name: "Dummy".into(),
             country: "BE".into(),
             sandbox: true,
@@ -91,12 +91,16 @@ fn invalid_organisation_writes_nothing(db: &TestDb) {
     assert_eq!(db.count("audit_events"), 0);
 }
 
-fn smc() -> apis::NewApi {
-    apis::NewApi {
+fn smc() -> clavis_shared::portal::CreateApi {
+    clavis_shared::portal::CreateApi {
         code: "smc".into(),
         name: "Ship Manifests".into(),
         audience: "https://api.example.org/smc".into(),
-        scopes: "manifest.write manifest.read manifest.read".into(),
+        scopes: vec![
+            "manifest.write".into(),
+            "manifest.read".into(),
+            "manifest.read".into(),
+        ],
         ..Default::default()
     }
 }
@@ -109,11 +113,11 @@ fn api_is_created_with_its_scopes(db: &TestDb) {
     assert_eq!(created.scopes, vec!["manifest.write", "manifest.read"]);
     let dm = apis::create(
         &mut conn,
-        &apis::NewApi {
+        &clavis_shared::portal::CreateApi {
             code: "DM".into(),
             name: "Documents".into(),
             audience: "urn:example:dm".into(),
-            scopes: String::new(),
+            scopes: Vec::new(),
             ..Default::default()
         },
         &admin(),
@@ -139,7 +143,7 @@ fn api_codes_and_audiences_are_unique(db: &TestDb) {
     let mut conn = db.conn();
     let now = clavis::db::now();
     apis::create(&mut conn, &smc(), &admin(), now).unwrap();
-    let same_code = apis::NewApi {
+    let same_code = clavis_shared::portal::CreateApi {
         audience: "https://other.example.org".into(),
         ..smc()
     };
@@ -147,7 +151,7 @@ fn api_codes_and_audiences_are_unique(db: &TestDb) {
         apis::create(&mut conn, &same_code, &admin(), now),
         Err(Error::Conflict(_))
     ));
-    let same_audience = apis::NewApi {
+    let same_audience = clavis_shared::portal::CreateApi {
         code: "OTHER".into(),
         ..smc()
     };
@@ -164,29 +168,29 @@ fn invalid_api_writes_nothing(db: &TestDb) {
     let now = clavis::db::now();
     let cases = [
         (
-            apis::NewApi {
+            clavis_shared::portal::CreateApi {
                 code: "S".into(),
                 ..smc()
             },
             "code",
         ),
         (
-            apis::NewApi {
+            clavis_shared::portal::CreateApi {
                 name: " ".into(),
                 ..smc()
             },
             "name",
         ),
         (
-            apis::NewApi {
+            clavis_shared::portal::CreateApi {
                 audience: "not a uri".into(),
                 ..smc()
             },
             "audience",
         ),
         (
-            apis::NewApi {
-                scopes: "ok bad\"scope".into(),
+            clavis_shared::portal::CreateApi {
+                scopes: vec!["ok".into(), "bad\"scope".into()],
                 ..smc()
             },
             "scopes",

@@ -69,7 +69,7 @@ fn contacts(test_db: &TestDb, now: DateTime<Utc>) -> Contacts {
     let acme = orgs::update(
         &mut conn,
         &seeded.organisation.id,
-        &orgs::OrganisationChanges {
+        &clavis_shared::portal::UpdateOrganisation {
             notification_email: Some(TEAM.to_uppercase()),
             ..Default::default()
         },

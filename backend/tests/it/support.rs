@@ -241,11 +241,11 @@ pub fn seed(test_db: &TestDb) -> Seeded {
     let api = world.api(&world.application_of("Acme").api);
     clavis::apis::create(
         &mut test_db.conn(),
-        &clavis::apis::NewApi {
+        &clavis_shared::portal::CreateApi {
             code: api.code.clone(),
             name: api.name.clone(),
             audience: api.audience.clone(),
-            scopes: api.scopes.clone(),
+            scopes: api.scopes.split_whitespace().map(str::to_owned).collect(),
             ..Default::default()
         },
         &admin(),
@@ -277,7 +277,7 @@ fn create_organisation(
     now: chrono::DateTime<chrono::Utc>,
 ) -> clavis_shared::dto::Organisation {
     let organisation = demo_world().organisation(name);
-    let new = clavis::orgs::NewOrganisation {
+    let new = clavis_shared::portal::CreateOrganisation {
         name: organisation.name.clone(),
         country: organisation.country.clone(),
         sandbox: organisation.sandbox,
