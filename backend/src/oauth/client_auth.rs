@@ -168,7 +168,8 @@ impl ClientAuthenticator {
     /// `401` of any failed authentication. A `429` there, beside the `401` a wrong value for
     /// an active secret gets from the same address (its guess is let through, guarantee 3),
     /// would tell which secret ids exist and are active (guarantee 6). Such a value costs one
-    /// batched row read, never argon2id, and skips the audit trail's extra lookup.
+    /// batched row read, never argon2id, skips the audit trail's extra lookup, and waits in
+    /// the tarpit like a throttled request.
     async fn junk(
         &self,
         db: &Database,
@@ -180,6 +181,9 @@ impl ClientAuthenticator {
             if refusal == Refusal::MalformedSecret {
                 return self.unless_throttled(Err(retry_after)).await;
             }
+            // The tarpit still slows the flood down: it is what keeps a flooder from sending
+            // its next value at once.
+            self.throttle.tarpit().await;
             return Ok(refused(credentials, refusal));
         }
         let refusal = match refusal {
