@@ -4,21 +4,22 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error as WebError, HttpMessage, middleware, web};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use std::time::Instant;
 
-use crate::audit::AuditSink;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
 use crate::login::{self, LoginService};
-use crate::notify::{self, Mailer, Notifier};
+use crate::notify;
 use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
 use crate::public_url::PublicUrls;
-use crate::session::{self, SessionSettings, csrf};
-use crate::{apis, apps, audit, health, openapi, orgs, secrets, site, storable_text, users};
+use crate::session::{SessionSettings, csrf};
+use crate::{apis, apps, audit, health, jobs, openapi, orgs, secrets, site, storable_text, users};
+
+/// The background jobs of a running instance, as [`start`] returns them.
+pub use crate::jobs::Background;
 
 /// What request handlers share.
 #[derive(Clone)]
@@ -34,24 +35,7 @@ pub struct AppState {
     pub trusted_proxies: web::Data<TrustedProxies>,
 }
 
-/// The background work of a running instance: the audit writer, the maintenance loop (key
-/// rotation and refresh, last-used flushes, pruning) and the expiry reminders.
-pub struct Background {
-    stop: watch::Sender<bool>,
-    tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
-}
-
-impl Background {
-    /// Stops the tasks after they have written everything still queued.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
-    }
-}
-
-/// Opens the signing keys and starts the background tasks; call inside an actix runtime.
+/// Opens the signing keys and starts the background jobs; call inside an actix runtime.
 pub async fn start(config: &Config, db: Database) -> Result<(AppState, Background)> {
     let now = chrono::Utc::now();
     let (settings, max_lifetime) = (config.keys.clone(), config.token.max_lifetime_secs);
@@ -59,8 +43,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         db.run(move |conn| Keys::open(conn, settings, max_lifetime, now))
             .await?,
     );
-    let (stop, stopped) = watch::channel(false);
-    let (audit, audit_writer) = AuditSink::start(db.clone(), stopped.clone());
+    let mut background = Background::default();
+    let audit = jobs::audit_writer::start(&mut background, db.clone());
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
@@ -74,25 +58,14 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         usage: LastUsed::default(),
         audit,
     });
-    let every = (config.keys.publish_lead / 4)
-        .to_std()
-        .unwrap_or_default()
-        .clamp(Duration::from_secs(1), Duration::from_secs(30));
     let login = web::Data::new(LoginService::new(
         config.login.clone(),
         config.sessions.clone(),
         config.bootstrap_admins.clone(),
         &keys,
     )?);
-    let maintenance = actix_web::rt::spawn(maintain(
-        db.clone(),
-        oauth.clone(),
-        config.sessions.clone(),
-        every,
-        stopped.clone(),
-    ));
-    let mut tasks = vec![maintenance, audit_writer];
-    tasks.extend(start_reminders(config, &db, stopped)?);
+    jobs::maintenance::start(&mut background, config, db.clone(), oauth.clone());
+    jobs::reminders::start(&mut background, config, db.clone())?;
     let state = AppState {
         db,
         frontend_dir: config.frontend_dir.clone(),
@@ -103,64 +76,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         public_urls: web::Data::new(PublicUrls::new(&config.public_url)),
         trusted_proxies: web::Data::new(TrustedProxies::new(config.trusted_proxies.clone())),
     };
-    Ok((state, Background { stop, tasks }))
-}
-
-/// Starts the expiry reminder loop when an SMTP server is configured.
-fn start_reminders(
-    config: &Config,
-    db: &Database,
-    stopped: watch::Receiver<bool>,
-) -> Result<Option<actix_web::rt::task::JoinHandle<()>>> {
-    let Some(smtp) = &config.smtp else {
-        tracing::warn!(
-            "expiry reminders are off: no SMTP server is configured (CLAVIS_SMTP_HOST, CLAVIS_SMTP_FROM)"
-        );
-        return Ok(None);
-    };
-    let notifier = Notifier::new(Some(Mailer::new(smtp)?), config.public_url.as_str());
-    Ok(Some(actix_web::rt::spawn(notify::run_periodically(
-        notifier,
-        db.clone(),
-        config.reminder_interval,
-        stopped,
-    ))))
-}
-
-/// Every `every`: flush last-used times, rotate and reload keys, prune revocations and ended
-/// sessions. On stop, one last flush.
-async fn maintain(
-    db: Database,
-    oauth: web::Data<OAuthService>,
-    sessions: SessionSettings,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(every);
-    loop {
-        let stopping = tokio::select! {
-            _ = ticks.tick() => false,
-            _ = stop.changed() => true,
-        };
-        if let Err(error) = oauth.usage.flush(&db).await {
-            tracing::error!(%error, "cannot store when secrets were last used; will retry");
-        }
-        if stopping {
-            return;
-        }
-        let (keys, sessions) = (oauth.keys.clone(), sessions.clone());
-        let maintained = db
-            .run(move |conn| {
-                let now = chrono::Utc::now();
-                keys.maintain(conn, now)?;
-                session::prune(conn, &sessions, now)?;
-                oauth::prune_revoked(conn, now)
-            })
-            .await;
-        if let Err(error) = maintained {
-            tracing::error!(%error, "key maintenance failed; will retry");
-        }
-    }
+    Ok((state, background))
 }
 
 /// The whole application: health checks, the JSON API and the portal's files.

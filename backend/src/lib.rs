@@ -2,7 +2,8 @@
 //! for machine-to-machine APIs.
 //!
 //! One module per domain (organisations, APIs, applications, secrets, users, audit, notify), each
-//! with its logic and queries side by side; `db` holds storage, `app` wires every route.
+//! with its logic and queries side by side; `db` holds storage, `jobs` the background work,
+//! `app` wires every route and starts the jobs.
 
 pub mod access;
 pub mod apis;
@@ -15,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod forwarded;
 pub mod health;
+pub mod jobs;
 pub mod keys;
 pub mod logging;
 pub mod login;

@@ -5,7 +5,7 @@ mod query;
 mod sink;
 
 pub use query::query;
-pub use sink::AuditSink;
+pub use sink::{AuditBatch, AuditSink, QueuedEvent};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

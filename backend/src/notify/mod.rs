@@ -16,7 +16,6 @@ use chrono::{DateTime, SubsecRound, Utc};
 use clavis_shared::reminders::Stage;
 use serde::Serialize;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 pub use deliveries::{FAILING_AFTER_ATTEMPTS, failing_addresses};
 pub use smtp::{Mailer, SmtpSettings, SmtpTls};
@@ -226,31 +225,4 @@ fn describe(conn: &mut db::DbConn, due: &[plan::DueReminder]) -> Result<Vec<DueE
         }
     }
     Ok(entries)
-}
-
-/// Runs a pass every `every` until `stop`; a failed pass is logged and retried next time.
-pub async fn run_periodically(
-    notifier: Notifier,
-    db: Database,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let (notifier, db) = (notifier.clone(), db.clone());
-        let pass =
-            actix_web::web::block(move || notifier.run_pass(&db, db::now(), Mode::Send)).await;
-        match pass {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%error, "the expiry reminder pass failed; will retry")
-            }
-            Err(_) => tracing::error!("the expiry reminder pass was cancelled"),
-        }
-    }
 }

@@ -42,7 +42,7 @@ pub async fn applications(
         let organisation = orgs::find_by_id(conn, &id)?;
         let applications = apps::list(conn, Some(&organisation.id))?;
         let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
-        let mut active = super::active_by_application(conn, &ids, db::now())?;
+        let mut active = super::expiry::active_by_application(conn, &ids, db::now())?;
         Ok(web::Json(
             applications
                 .into_iter()
@@ -73,7 +73,7 @@ pub async fn list(
     db.run(move |conn| {
         let application =
             access.visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
-        Ok(web::Json(super::list(
+        Ok(web::Json(super::store::list(
             conn,
             &application.client_id,
             db::now(),
@@ -103,7 +103,7 @@ pub async fn create(
                 .visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
             access.require_manage_secrets(&application.organisation_id)?;
             let expires_at = validate::expiry_at_end_of(body.expires_on);
-            super::create(
+            super::store::create(
                 conn,
                 &application.client_id,
                 &body.name,
@@ -133,7 +133,7 @@ pub async fn delete(
         let application =
             access.visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
         access.require_manage_secrets(&application.organisation_id)?;
-        super::delete(
+        super::store::delete(
             conn,
             &application.client_id,
             &secret_id,
@@ -154,7 +154,7 @@ pub async fn expiring(
 ) -> Result<web::Json<Vec<ExpiringSecret>>> {
     let organisations = access.visible_organisations();
     let found = db
-        .run(move |conn| super::expiring(conn, organisations.as_deref(), db::now()))
+        .run(move |conn| super::expiry::expiring(conn, organisations.as_deref(), db::now()))
         .await?;
     Ok(web::Json(found))
 }
