@@ -28,11 +28,11 @@ fn backend_modules_form_no_cycle() {
             if let Some(used) = crate_module(path).filter(|used| *used != module) {
                 add_edge(&mut top_level, &module, used, &relative);
             }
-            if let (Some(own), Some(used)) = (&sibling, sibling_used(path, &module)) {
-                if used != *own {
-                    let folder = by_folder.entry(module.clone()).or_default();
-                    add_edge(folder, own, &used, &relative);
-                }
+            if let (Some(own), Some(used)) = (&sibling, sibling_used(path, &module))
+                && used != *own
+            {
+                let folder = by_folder.entry(module.clone()).or_default();
+                add_edge(folder, own, &used, &relative);
             }
         }
     }
