@@ -107,7 +107,7 @@ pub fn build(
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .configure(oauth::routes)
-        .configure(login::routes)
+        .configure(login::http::routes)
         .service(portal_api())
         .configure(site::machine_not_found)
         .configure(|cfg| site::portal(cfg, &state.frontend_dir))

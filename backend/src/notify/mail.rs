@@ -1,6 +1,7 @@
 //! The reminder e-mail: a plain-text and an HTML part that say which secret of which
 //! application expires when, what to do, and where in the portal to do it.
 
+use askama::Template;
 use chrono::{DateTime, Utc};
 use clavis_shared::reminders::{Stage, days_until};
 use lettre::Message;
@@ -10,7 +11,6 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use super::plan::SecretFacts;
 use crate::db;
 use crate::error::{Error, Result};
-use crate::site::escape_html;
 
 /// Everything one reminder says.
 pub struct Reminder<'a> {
@@ -66,72 +66,14 @@ impl Reminder<'_> {
         }
     }
 
-    pub fn text(&self) -> String {
-        let s = self.secret;
-        format!(
-            "Hello,\n\n\
-             The client secret \"{name}\" (starting with {hint}) of the application {app} \
-             {when}.\n\n\
-             Application: {app}\n\
-             Organisation: {org}\n\
-             client_id: {client_id}\n\
-             Secret: {name} (hint {hint})\n\
-             Expires: {expiry}\n\n\
-             {consequence}\n\n\
-             To rotate it without interruption:\n\
-             1. Create a new secret on the application's page: {link}\n\
-             2. Switch your integration to the new secret.\n\
-             3. Delete the old secret.\n\n\
-             These reminders stop once the application has a newer secret that expires later, \
-             or the old one is deleted.\n\n\
-             You receive this as a contact for the credentials of {org} in Clavis.\n",
-            name = s.secret_name,
-            hint = s.hint,
-            app = s.application_name,
-            org = s.organisation_name,
-            client_id = s.client_id,
-            when = self.when(),
-            expiry = self.expiry(),
-            consequence = self.consequence(),
-            link = self.link(),
-        )
+    /// The plain-text part (`templates/reminder.txt`).
+    pub fn text(&self) -> Result<String> {
+        render(&TextPart { reminder: self })
     }
 
-    pub fn html(&self) -> String {
-        let s = self.secret;
-        let (name, hint, app, org) = (
-            escape_html(&s.secret_name),
-            escape_html(&s.hint),
-            escape_html(&s.application_name),
-            escape_html(&s.organisation_name),
-        );
-        let link = escape_html(&self.link());
-        format!(
-            "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.5\">\n\
-             <p>Hello,</p>\n\
-             <p>The client secret <strong>{name}</strong> of the application <strong>{app}</strong> \
-             {when}.</p>\n\
-             <table>\n\
-             <tr><th align=\"left\">Application</th><td>{app}</td></tr>\n\
-             <tr><th align=\"left\">Organisation</th><td>{org}</td></tr>\n\
-             <tr><th align=\"left\">client_id</th><td><code>{client_id}</code></td></tr>\n\
-             <tr><th align=\"left\">Secret</th><td>{name} (hint <code>{hint}</code>)</td></tr>\n\
-             <tr><th align=\"left\">Expires</th><td>{expiry}</td></tr>\n\
-             </table>\n\
-             <p>{consequence}</p>\n\
-             <p>To rotate it without interruption:</p>\n\
-             <ol>\n<li>Create a new secret on the <a href=\"{link}\">application's page</a>.</li>\n\
-             <li>Switch your integration to the new secret.</li>\n\
-             <li>Delete the old secret.</li>\n</ol>\n\
-             <p>These reminders stop once the application has a newer secret that expires later, \
-             or the old one is deleted.</p>\n\
-             <p style=\"color: #555\">You receive this as a contact for the credentials of {org} in \
-             Clavis.</p>\n</body></html>\n",
-            client_id = escape_html(&s.client_id),
-            when = self.when(),
-            expiry = self.expiry(),
-            consequence = self.consequence(),
-        )
+    /// The HTML part (`templates/reminder.html`), every value in it escaped.
+    pub fn html(&self) -> Result<String> {
+        render(&HtmlPart { reminder: self })
     }
 
     /// The message to `recipient`. Its Message-ID is derived from the delivery, so in the rare
@@ -149,11 +91,28 @@ impl Reminder<'_> {
             .message_id(Some(format!("<reminder-{delivery_id}@{domain}>")))
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(part(ContentType::TEXT_PLAIN, self.text()))
-                    .singlepart(part(ContentType::TEXT_HTML, self.html())),
+                    .singlepart(part(ContentType::TEXT_PLAIN, self.text()?))
+                    .singlepart(part(ContentType::TEXT_HTML, self.html()?)),
             )
             .map_err(|e| Error::Internal(format!("cannot build the reminder e-mail: {e}")))
     }
+}
+
+#[derive(Template)]
+#[template(path = "reminder.txt")]
+struct TextPart<'a> {
+    reminder: &'a Reminder<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "reminder.html")]
+struct HtmlPart<'a> {
+    reminder: &'a Reminder<'a>,
+}
+
+fn render(part: &impl Template) -> Result<String> {
+    part.render()
+        .map_err(|e| Error::Internal(format!("cannot write the reminder e-mail: {e}")))
 }
 
 fn part(kind: ContentType, body: String) -> SinglePart {
@@ -203,7 +162,7 @@ mod tests {
             reminder.subject(),
             "Client secret \"prod <2026>\" of Partner-NL-Acme-SMC expires in 7 days"
         );
-        let text = reminder.text();
+        let text = reminder.text().unwrap();
         for needle in [
             "prod <2026>",
             "Xy7",
@@ -214,7 +173,7 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
-        let html = reminder.html();
+        let html = reminder.html().unwrap();
         assert!(html.contains("prod &lt;2026&gt;") && html.contains("Acme &amp; Co"));
         assert!(!html.contains("<2026>"));
         let expired = Reminder {
@@ -223,6 +182,6 @@ mod tests {
             ..reminder
         };
         assert!(expired.subject().ends_with("has expired"));
-        assert!(expired.text().contains("are refused now"));
+        assert!(expired.text().unwrap().contains("are refused now"));
     }
 }
