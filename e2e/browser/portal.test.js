@@ -178,7 +178,7 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
 });
 
 test('an admin revokes every token of an application, and introspection agrees at once', async () => {
-  const secret = await stack.cli('secret', 'create', '--app', beta.client_id, '--name', 'kill switch', '--expires', '30d');
+  const secret = await stack.cli('secret', 'create', '--app', beta.client_id, '--name', 'kill switch', '--expires', '90d');
   const issued = await token(beta.client_id, secret.value);
   assert.equal(issued.status, 200);
   const { access_token: accessToken } = await issued.json();
