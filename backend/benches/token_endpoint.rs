@@ -235,8 +235,8 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
                     (worker..total)
                         .step_by(workers)
                         .map(|n| {
-                            let new = apps::NewApplication {
-                                organisation: "Bench".into(),
+                            let new = clavis_shared::portal::CreateApplication {
+                                organisation_id: "Bench".into(),
                                 name: Some(format!("bench-{n}")),
                                 api_codes: vec!["SMC".into()],
                                 ..Default::default()

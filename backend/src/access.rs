@@ -88,7 +88,23 @@ pub mod not_found {
         ))
     }
 
-    /// A secret, or a request about one whose organisation the person cannot see.
+    pub fn api(code: &str) -> Error {
+        Error::NotFound(format!("No API has the code \"{}\".", code.trim()))
+    }
+
+    pub fn secret(client_id: &str, secret_id: &str) -> Error {
+        Error::NotFound(format!(
+            "Application {client_id} has no secret with the id \"{}\".",
+            secret_id.trim()
+        ))
+    }
+
+    pub fn role_assignment(id: &str) -> Error {
+        Error::NotFound(format!("No role assignment has the id \"{}\".", id.trim()))
+    }
+
+    /// A change to the secrets of an organisation the person cannot see: they learn nothing
+    /// about what it holds.
     pub fn anything() -> Error {
         Error::NotFound("There is nothing here.".to_owned())
     }

@@ -47,7 +47,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
     let audit = jobs::audit_writer::start(&mut background, db.clone());
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
-        public_url: config.public_url.as_str().trim_end_matches('/').to_owned(),
+        urls: PublicUrls::new(&config.public_url),
         settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         keys: keys.clone(),

@@ -7,18 +7,20 @@ use clap::{Args, Parser, Subcommand};
 use clavis_shared::dto::{
     Api, Application, ClientSecretInfo, Environment, Organisation, Role, RoleAssignment,
 };
-use clavis_shared::portal::{CreateApi, CreateOrganisation, UpdateApi, UpdateOrganisation};
+use clavis_shared::portal::{
+    CreateApi, CreateApplication, CreateOrganisation, UpdateApi, UpdateOrganisation,
+};
 use clavis_shared::validate::{self, ValidationError};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::access::Actor;
-use crate::apps::NewApplication;
 use crate::config::{CONFIG_FILE_VAR, Config};
 use crate::db::{self, Database, PooledConn};
 use crate::keys::{KeyInfo, Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier, PassReport};
+use crate::public_url::PublicUrls;
 use crate::users::Person;
 use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
 
@@ -351,7 +353,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Notify(NotifyCommand::RunOnce { now, dry_run }) => {
             let now = parse_moment(now.as_deref())?;
             let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
-            let notifier = Notifier::new(mailer, config.public_url.as_str());
+            let notifier = Notifier::new(mailer, PublicUrls::new(&config.public_url));
             let mode = if dry_run { Mode::DryRun } else { Mode::Send };
             out.reminders(&notifier.run_pass(&db, now, mode)?, mode)
         }
@@ -424,8 +426,8 @@ fn admin(
         }
         Command::Org(OrgCommand::List) => out.organisations(&orgs::list(conn)?),
         Command::App(AppCommand::Create(args)) => {
-            let new = NewApplication {
-                organisation: args.org,
+            let new = CreateApplication {
+                organisation_id: args.org,
                 name: args.name,
                 api_codes: args.apis,
                 client_id: args.client_id,

@@ -20,8 +20,28 @@ impl PublicUrls {
         &self.base
     }
 
-    /// The token endpoint (RFC 6749 §3.2), as the portal shows it to API clients.
+    /// The token endpoint (RFC 6749 §3.2).
     pub fn token_endpoint(&self) -> String {
         format!("{}/oauth2/token", self.base)
+    }
+
+    /// The introspection endpoint (RFC 7662 §2).
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/oauth2/introspect", self.base)
+    }
+
+    /// The revocation endpoint (RFC 7009 §2).
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/oauth2/revoke", self.base)
+    }
+
+    /// The published signing keys (RFC 8414 §2 `jwks_uri`).
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.base)
+    }
+
+    /// The portal page of the application with this client_id, as reminders link to it.
+    pub fn application_page(&self, client_id: &str) -> String {
+        format!("{}/applications/{client_id}", self.base)
     }
 }

@@ -196,9 +196,10 @@ struct MessagePage<'a> {
     link_text: &'a str,
 }
 
-/// The escaper of every `.html` template (set in `askama.toml`): named entities (`&amp;`,
-/// `&lt;`, `&gt;`, `&quot;`, `&#x27;`), as these pages and the reminder mails have always
-/// written them, where askama's own escaper writes numeric ones. Safe in text and in quoted
+/// The escaper of every `.html` template (set in `askama.toml`): named entities for `&`,
+/// `<`, `>` and `"` (`&amp;`, `&lt;`, `&gt;`, `&quot;`), as these pages and the reminder
+/// mails have always written them, where askama's own escaper writes numeric ones; `'` is
+/// `&#x27;` (it was `&#39;`, which browsers show alike). Safe in text and in quoted
 /// attributes alike.
 #[derive(Debug, Clone, Copy)]
 pub struct HtmlEntities;

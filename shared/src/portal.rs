@@ -176,10 +176,12 @@ pub struct UpdateApi {
     pub signing_alg: Option<SigningAlgorithm>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A new application: the portal API's body, and what the CLI and `apps::create` take.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApplication {
+    /// The owning organisation's id (its name is accepted too, as by the CLI's `--org`).
     pub organisation_id: String,
     /// Leave out to use the conventional `Partner-<CC>-<Org>-<API>` name.
     pub name: Option<String>,
@@ -189,6 +191,10 @@ pub struct CreateApplication {
     #[serde(default)]
     pub description: String,
     pub token_lifetime_secs: Option<i32>,
+    /// A GUID to keep (for example when moving a client from another server); generated
+    /// when left out.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// The scopes an application holds for one API.

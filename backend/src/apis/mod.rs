@@ -9,7 +9,7 @@ use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
-use crate::access::Actor;
+use crate::access::{Actor, not_found};
 use crate::audit::AuditEvent;
 use crate::db::{
     self, DbConn,
@@ -123,7 +123,7 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
         .select(ApiRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| Error::NotFound(format!("No API has the code \"{}\".", code.trim())))?;
+        .ok_or_else(|| not_found::api(code))?;
     let scopes = api_scopes::table
         .filter(api_scopes::api_id.eq(&row.id))
         .order(api_scopes::name)

@@ -9,7 +9,6 @@ use clavis_shared::portal::{
 };
 use serde::Deserialize;
 
-use super::{ApplicationChanges, NewApplication};
 use crate::access::{Access, Admin};
 use crate::db::{self, Database};
 use crate::error::Result;
@@ -62,16 +61,7 @@ pub async fn create(
     db: web::Data<Database>,
     body: web::Json<CreateApplication>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let new = NewApplication {
-        organisation: body.organisation_id,
-        name: body.name,
-        api_codes: body.api_codes,
-        client_id: None,
-        environment: body.environment,
-        description: body.description,
-        token_lifetime_secs: body.token_lifetime_secs,
-    };
+    let new = body.into_inner();
     let actor = admin.actor();
     let created = db
         .run(move |conn| super::create(conn, &new, &actor, db::now()))
@@ -119,19 +109,7 @@ pub async fn update(
     client_id: web::Path<String>,
     body: web::Json<UpdateApplication>,
 ) -> Result<web::Json<Application>> {
-    let body = body.into_inner();
-    let changes = ApplicationChanges {
-        name: body.name,
-        description: body.description,
-        enabled: body.enabled,
-        token_lifetime_secs: body.token_lifetime_secs,
-        grants: body.grants.map(|grants| {
-            grants
-                .into_iter()
-                .map(|grant| (grant.api_code, grant.scopes))
-                .collect()
-        }),
-    };
+    let changes = body.into_inner();
     let actor = admin.actor();
     let updated = db
         .run(move |conn| super::update(conn, &client_id, &changes, &actor, db::now()))

@@ -5,6 +5,7 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
+use clavis_shared::portal::{CreateApplication, GrantRequest, UpdateApplication};
 use clavis_shared::validate::{self, PartnerAppName, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -52,31 +53,22 @@ impl ApplicationRow {
     }
 }
 
-/// What an admin gives to create an application.
-#[derive(Debug, Clone, Default)]
-pub struct NewApplication {
-    /// The owning organisation's id or name.
-    pub organisation: String,
-    /// When absent, the conventional `Partner-<CC>-<Org>-<API>` name is used.
-    pub name: Option<String>,
-    /// Codes of the APIs it may call; it is granted every scope each API defines.
-    pub api_codes: Vec<String>,
-    /// A GUID the admin supplies (for example when migrating a client); generated otherwise.
-    pub client_id: Option<String>,
-    /// Defaults to sandbox in a sandbox organisation and production elsewhere.
-    pub environment: Option<Environment>,
-    pub description: String,
-    pub token_lifetime_secs: Option<i32>,
-}
-
+/// Creates an application, audited as `application.create`: without a name it gets the
+/// conventional `Partner-<CC>-<Org>-<API>` one, and every scope of each API it may call; its
+/// environment defaults to sandbox in a sandbox organisation, production elsewhere.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown organisation or API, [`Error::Validation`] for a bad
+/// name, client_id, description or lifetime, [`Error::Conflict`] for a name or client_id
+/// already taken.
 pub fn create(
     conn: &mut DbConn,
-    new: &NewApplication,
+    new: &CreateApplication,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Application> {
     db::write_transaction(conn, |conn| {
-        let organisation = orgs::find(conn, &new.organisation)?;
+        let organisation = orgs::find(conn, &new.organisation_id)?;
         let granted = requested_apis(conn, &new.api_codes)?;
         let row = ApplicationRow {
             id: db::new_id(),
@@ -212,21 +204,16 @@ pub fn revoke_tokens(
     })
 }
 
-/// Changes to an application; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ApplicationChanges {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub enabled: Option<bool>,
-    pub token_lifetime_secs: Option<i32>,
-    /// When given, replaces every API and scope the application holds: (API code, scopes).
-    pub grants: Option<Vec<(String, Vec<String>)>>,
-}
-
+/// Applies `changes` to the application, audited as `application.update`; each field left
+/// `None` stays as it is, and `grants`, when given, replaces every API and scope it holds.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown application or API, [`Error::Validation`] for a bad
+/// field or a scope the API does not define, [`Error::Conflict`] for a name already taken.
 pub fn update(
     conn: &mut DbConn,
     client_id: &str,
-    changes: &ApplicationChanges,
+    changes: &UpdateApplication,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Application> {
@@ -291,10 +278,10 @@ pub fn update(
 }
 
 /// Checks requested grants against each API's scopes; the APIs with only those scopes.
-fn granted_scopes(conn: &mut DbConn, grants: &[(String, Vec<String>)]) -> Result<Vec<Api>> {
+fn granted_scopes(conn: &mut DbConn, grants: &[GrantRequest]) -> Result<Vec<Api>> {
     let mut granted: Vec<Api> = Vec::new();
-    for (code, scopes) in grants {
-        let mut api = apis::find_by_code(conn, code)?;
+    for GrantRequest { api_code, scopes } in grants {
+        let mut api = apis::find_by_code(conn, api_code)?;
         if granted.iter().any(|known| known.id == api.id) {
             return Err(ValidationError::new(
                 "grants",

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::db::{self, Database};
 use crate::error::Result;
 use crate::notify::{Mailer, Mode, Notifier};
+use crate::public_url::PublicUrls;
 
 /// Starts the reminders, or warns that they are off when no SMTP server is configured.
 /// Fails when the SMTP settings cannot make a mailer.
@@ -19,7 +20,10 @@ pub fn start(background: &mut Background, config: &Config, db: Database) -> Resu
         );
         return Ok(());
     };
-    let notifier = Notifier::new(Some(Mailer::new(smtp)?), config.public_url.as_str());
+    let notifier = Notifier::new(
+        Some(Mailer::new(smtp)?),
+        PublicUrls::new(&config.public_url),
+    );
     // A pass can take minutes: passes missed meanwhile are not made up in a burst.
     let missed = MissedTickBehavior::Delay;
     background.every(config.reminder_interval, missed, async move |run| {

@@ -11,13 +11,14 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use super::plan::SecretFacts;
 use crate::db;
 use crate::error::{Error, Result};
+use crate::public_url::PublicUrls;
 
 /// Everything one reminder says.
 pub struct Reminder<'a> {
     pub secret: &'a SecretFacts,
     pub stage: Stage,
-    /// The portal's public URL, without a trailing slash.
-    pub portal_url: &'a str,
+    /// The portal's public URLs.
+    pub urls: &'a PublicUrls,
     pub now: DateTime<Utc>,
 }
 
@@ -28,7 +29,7 @@ impl Reminder<'_> {
 
     /// The application's page in the portal, where the secret is rotated.
     pub fn link(&self) -> String {
-        format!("{}/applications/{}", self.portal_url, self.secret.client_id)
+        self.urls.application_page(&self.secret.client_id)
     }
 
     /// "in 7 days", "tomorrow", "today"; for an expired secret, "expired".
@@ -155,7 +156,7 @@ mod tests {
         let reminder = Reminder {
             secret: &secret,
             stage: Stage::DaysLeft(7),
-            portal_url: "https://clavis.example.org",
+            urls: &PublicUrls::new(&"https://clavis.example.org".parse().unwrap()),
             now: Utc.with_ymd_and_hms(2026, 12, 24, 6, 0, 0).unwrap(),
         };
         assert_eq!(

@@ -24,6 +24,7 @@ use crate::access::Actor;
 use crate::audit::AuditEvent;
 use crate::db::{self, Database};
 use crate::error::{Error, Result};
+use crate::public_url::PublicUrls;
 use deliveries::{AfterFailure, Claimed};
 use mail::Reminder;
 
@@ -36,8 +37,8 @@ const SENDING_BUDGET: Duration = Duration::from_secs(120);
 pub struct Notifier {
     /// `None` when no SMTP server is configured: only dry runs are possible.
     mailer: Option<Mailer>,
-    /// The portal's public URL, without a trailing slash, for the links in the mails.
-    portal_url: String,
+    /// The portal's public URLs, for the links in the mails.
+    urls: PublicUrls,
 }
 
 /// Whether a pass sends, or only shows what it would send.
@@ -81,11 +82,9 @@ pub struct PassReport {
 }
 
 impl Notifier {
-    pub fn new(mailer: Option<Mailer>, portal_url: &str) -> Self {
-        Self {
-            mailer,
-            portal_url: portal_url.trim_end_matches('/').to_owned(),
-        }
+    /// `urls` give the portal's links in the messages.
+    pub fn new(mailer: Option<Mailer>, urls: PublicUrls) -> Self {
+        Self { mailer, urls }
     }
 
     /// One pass at `now`: record what is due, then send what is waiting (unless a dry run).
@@ -148,7 +147,7 @@ impl Notifier {
         let reminder = Reminder {
             secret: &secret,
             stage,
-            portal_url: &self.portal_url,
+            urls: &self.urls,
             now,
         };
         let about_secret = |event: AuditEvent| {

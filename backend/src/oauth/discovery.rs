@@ -41,13 +41,13 @@ pub async fn metadata(
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
     let apis = db.run(apis::list).await?;
-    let base = &service.public_url;
+    let urls = &service.urls;
     let metadata = ServerMetadata {
         issuer: service.issuer.clone(),
-        token_endpoint: format!("{base}/oauth2/token"),
-        jwks_uri: format!("{base}/.well-known/jwks.json"),
-        introspection_endpoint: format!("{base}/oauth2/introspect"),
-        revocation_endpoint: format!("{base}/oauth2/revoke"),
+        token_endpoint: urls.token_endpoint(),
+        jwks_uri: urls.jwks_uri(),
+        introspection_endpoint: urls.introspection_endpoint(),
+        revocation_endpoint: urls.revocation_endpoint(),
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,

@@ -15,13 +15,14 @@ use crate::audit::{AuditEvent, AuditSink};
 use crate::db::Database;
 use crate::forwarded::ClientOrigin;
 use crate::keys::Keys;
+use crate::public_url::PublicUrls;
 
 /// What the OAuth endpoints share.
 pub struct OAuthService {
     /// The `iss` of every token.
     pub issuer: String,
-    /// Where clients reach the endpoints, without a trailing slash.
-    pub public_url: String,
+    /// Where clients reach the endpoints.
+    pub urls: PublicUrls,
     /// Token lifetimes and the limits of the client authentication throttle.
     pub settings: TokenSettings,
     /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis

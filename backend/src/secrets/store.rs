@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::hash;
 use super::value::ClientSecretValue;
-use crate::access::Actor;
+use crate::access::{Actor, not_found};
 use crate::apps;
 use crate::audit::AuditEvent;
 use crate::db::schema::{applications, client_secrets};
@@ -146,13 +146,7 @@ pub fn delete(
             .select(SecretRow::as_select())
             .first(conn)
             .optional()?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "Application {} has no secret with the id \"{}\".",
-                    application.client_id,
-                    secret_id.trim()
-                ))
-            })?;
+            .ok_or_else(|| not_found::secret(&application.client_id, secret_id))?;
         diesel::delete(client_secrets::table.find(&row.id)).execute(conn)?;
         AuditEvent::success("secret.delete", actor)
             .organisation(&application.organisation_id)

@@ -8,7 +8,7 @@ use clavis_shared::dto::{Role, RoleAssignment};
 use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 
-use crate::access::{Actor, User};
+use crate::access::{Actor, User, not_found};
 use crate::audit::AuditEvent;
 use crate::db::{self, DbConn, schema::role_assignments, schema::users};
 use crate::error::{Error, Result};
@@ -159,12 +159,7 @@ pub fn revoke(
             .select((AssignmentRow::as_select(), users::email, users::subject))
             .first::<(AssignmentRow, Option<String>, Option<String>)>(conn)
             .optional()?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "No role assignment has the id \"{}\".",
-                    assignment_id.trim()
-                ))
-            })?;
+            .ok_or_else(|| not_found::role_assignment(assignment_id))?;
         diesel::delete(role_assignments::table.find(&row.id)).execute(conn)?;
         let mut event = AuditEvent::success("role.revoke", actor).details(serde_json::json!({
             "assignment_id": row.id, "user_id": row.user_id, "role": row.role,

@@ -17,9 +17,9 @@ on_both_databases!(
     concurrent_writers_all_succeed,
 );
 
-fn new_app(organisation: &str) -> apps::NewApplication {
-    apps::NewApplication {
-        organisation: organisation.into(),
+fn new_app(organisation: &str) -> clavis_shared::portal::CreateApplication {
+    clavis_shared::portal::CreateApplication {
+        organisation_id: organisation.into(),
         api_codes: vec!["SMC".into()],
         ..Default::default()
     }
@@ -58,7 +58,7 @@ fn convention_is_checked_against_country_and_apis(db: &TestDb) {
     let seeded = seed(db);
     let mut conn = db.conn();
     let now = clavis::db::now();
-    let named = |name: &str| apps::NewApplication {
+    let named = |name: &str| clavis_shared::portal::CreateApplication {
         name: Some(name.into()),
         ..new_app(&seeded.organisation.id)
     };
@@ -86,7 +86,7 @@ fn convention_is_checked_against_country_and_apis(db: &TestDb) {
 fn supplied_guid_becomes_the_client_id(db: &TestDb) {
     let seeded = seed(db);
     let mut conn = db.conn();
-    let new = apps::NewApplication {
+    let new = clavis_shared::portal::CreateApplication {
         name: Some("Legacy".into()),
         client_id: Some("{8F2B9C4E-1D3A-4E5F-9A7B-6C8D0E1F2A3B}".into()),
         ..new_app(&seeded.organisation.id)
@@ -100,7 +100,7 @@ fn supplied_guid_becomes_the_client_id(db: &TestDb) {
 fn client_ids_are_unique(db: &TestDb) {
     let seeded = seed(db);
     let mut conn = db.conn();
-    let new = apps::NewApplication {
+    let new = clavis_shared::portal::CreateApplication {
         name: Some("Copy".into()),
         client_id: Some(seeded.application.client_id.to_uppercase()),
         ..new_app(&seeded.organisation.id)
@@ -130,7 +130,7 @@ fn sandbox_organisations_only_have_sandbox_applications(db: &TestDb) {
     let sandbox_app = apps::create(&mut conn, &new_app("Dummy Partner"), &admin(), now).unwrap();
     assert_eq!(sandbox_app.environment, Environment::Sandbox);
     assert_eq!(sandbox_app.name, "Partner-NL-DummyPartner-SMC");
-    let production = apps::NewApplication {
+    let production = clavis_shared::portal::CreateApplication {
         name: Some("Prod".into()),
         environment: Some(Environment::Production),
         ..new_app("Dummy Partner")
@@ -146,19 +146,16 @@ fn application_rules_refuse_bad_input_and_write_nothing(db: &TestDb) {
     let mut conn = db.conn();
     let now = clavis::db::now();
     let org = seeded.organisation.id.clone();
-    let invalid_field =
-        |new: apps::NewApplication, conn: &mut clavis::db::PooledConn| match apps::create(
-            conn,
-            &new,
-            &admin(),
-            now,
-        ) {
+    let invalid_field = |new: clavis_shared::portal::CreateApplication,
+                         conn: &mut clavis::db::PooledConn| {
+        match apps::create(conn, &new, &admin(), now) {
             Err(Error::Invalid(invalid)) => invalid.field,
             other => panic!("expected a validation error, got {other:?}"),
-        };
+        }
+    };
     assert_eq!(
         invalid_field(
-            apps::NewApplication {
+            clavis_shared::portal::CreateApplication {
                 api_codes: vec![],
                 ..new_app(&org)
             },
@@ -168,7 +165,7 @@ fn application_rules_refuse_bad_input_and_write_nothing(db: &TestDb) {
     );
     assert_eq!(
         invalid_field(
-            apps::NewApplication {
+            clavis_shared::portal::CreateApplication {
                 token_lifetime_secs: Some(10),
                 ..new_app(&org)
             },
@@ -178,7 +175,7 @@ fn application_rules_refuse_bad_input_and_write_nothing(db: &TestDb) {
     );
     assert_eq!(
         invalid_field(
-            apps::NewApplication {
+            clavis_shared::portal::CreateApplication {
                 client_id: Some("nope".into()),
                 ..new_app(&org)
             },
@@ -188,7 +185,7 @@ fn application_rules_refuse_bad_input_and_write_nothing(db: &TestDb) {
     );
     assert_eq!(
         invalid_field(
-            apps::NewApplication {
+            clavis_shared::portal::CreateApplication {
                 description: "x".repeat(501),
                 ..new_app(&org)
             },
@@ -196,7 +193,7 @@ fn application_rules_refuse_bad_input_and_write_nothing(db: &TestDb) {
         ),
         "description"
     );
-    let unknown_api = apps::NewApplication {
+    let unknown_api = clavis_shared::portal::CreateApplication {
         api_codes: vec!["SMC".into(), "NOPE".into()],
         ..new_app(&org)
     };
@@ -271,7 +268,7 @@ fn applications_are_listed_per_organisation(db: &TestDb) {
         ..Default::default()
     };
     apis::create(&mut conn, &dm, &admin(), now).unwrap();
-    let beta = apps::NewApplication {
+    let beta = clavis_shared::portal::CreateApplication {
         api_codes: vec!["DM".into(), "SMC".into()],
         ..new_app("Beta")
     };
@@ -301,7 +298,7 @@ fn concurrent_writers_all_succeed(db: &TestDb) {
             scope.spawn(move || {
                 let mut conn = db.conn();
                 for n in 0..5 {
-                    let new = apps::NewApplication {
+                    let new = clavis_shared::portal::CreateApplication {
                         name: Some(format!("app {worker}-{n}")),
                         ..new_app(&organisation)
                     };

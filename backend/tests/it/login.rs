@@ -509,8 +509,8 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
         )?;
         let app = clavis::apps::create(
             &mut conn,
-            &clavis::apps::NewApplication {
-                organisation: "Beta".into(),
+            &clavis_shared::portal::CreateApplication {
+                organisation_id: "Beta".into(),
                 api_codes: vec!["SMC".into()],
                 ..Default::default()
             },
@@ -526,11 +526,11 @@ async fn roles_can_come_from_an_id_token_claim(test_db: TestDb) {
             &admin(),
             created,
         )?;
-        clavis::notify::Notifier::new(None, "https://clavis.example.org").run_pass(
-            &db,
-            now,
-            clavis::notify::Mode::DryRun,
+        clavis::notify::Notifier::new(
+            None,
+            clavis::public_url::PublicUrls::new(&"https://clavis.example.org".parse().unwrap()),
         )
+        .run_pass(&db, now, clavis::notify::Mode::DryRun)
     })
     .await
     .unwrap()

@@ -17,22 +17,34 @@ type Graph = BTreeMap<String, BTreeMap<String, PathBuf>>;
 #[test]
 fn backend_modules_form_no_cycle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files: Vec<PathBuf> = rust_files(&src)
+        .into_iter()
+        .map(|file| file.strip_prefix(&src).unwrap().to_path_buf())
+        .collect();
+    let mut files_by_folder: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for relative in &files {
+        if let Some(own) = file_module(relative) {
+            let folder = files_by_folder
+                .entry(top_level_module(relative))
+                .or_default();
+            folder.insert(own);
+        }
+    }
     let mut top_level = Graph::new();
     let mut by_folder: BTreeMap<String, Graph> = BTreeMap::new();
-    for file in rust_files(&src) {
-        let relative = file.strip_prefix(&src).unwrap().to_path_buf();
-        let module = top_level_module(&relative);
-        let sibling = file_module(&relative);
-        let paths = paths_in(&file);
-        for path in &paths {
-            if let Some(used) = crate_module(path).filter(|used| *used != module) {
-                add_edge(&mut top_level, &module, used, &relative);
+    for relative in &files {
+        let module = top_level_module(relative);
+        let siblings = files_by_folder.get(&module).cloned().unwrap_or_default();
+        let own = file_module(relative);
+        for path in paths_in(&src.join(relative)) {
+            if let Some(used) = crate_module(&path).filter(|used| *used != module) {
+                add_edge(&mut top_level, &module, used, relative);
             }
-            if let (Some(own), Some(used)) = (&sibling, sibling_used(path, &module))
-                && used != *own
+            if let (Some(own), Some(used)) = (&own, sibling_used(&path, &module, &siblings))
+                && used != own
             {
                 let folder = by_folder.entry(module.clone()).or_default();
-                add_edge(folder, own, &used, &relative);
+                add_edge(folder, own, used, relative);
             }
         }
     }
@@ -137,16 +149,22 @@ fn crate_module(path: &[String]) -> Option<&str> {
     }
 }
 
-/// The sibling file a path in folder `module` reaches: `super::revoke::…` or
-/// `crate::oauth::revoke::…` → `revoke`. (Names `mod.rs` re-exports are not followed.)
-fn sibling_used(path: &[String], module: &str) -> Option<String> {
-    match path {
-        [root, sibling, _, ..] if root == "super" => Some(sibling.clone()),
-        [root, folder, sibling, _, ..] if root == "crate" && folder == module => {
-            Some(sibling.clone())
-        }
-        _ => None,
-    }
+/// The sibling file (one of `siblings`, the files of folder `module`) that a path in that
+/// folder reaches: `super::revoke…`, `crate::oauth::revoke…`, or `revoke::…` after a
+/// `use super::revoke`. A folder's `mod.rs` is its front (it declares and re-exports the
+/// others), not one of them, and what it re-exports is not followed.
+fn sibling_used<'a>(
+    path: &[String],
+    module: &str,
+    siblings: &'a BTreeSet<String>,
+) -> Option<&'a String> {
+    let named = match path {
+        [root, sibling, ..] if root == "super" => sibling,
+        [root, folder, sibling, ..] if root == "crate" && folder == module => sibling,
+        [sibling, _, ..] => sibling,
+        _ => return None,
+    };
+    siblings.get(named)
 }
 
 fn add_edge(graph: &mut Graph, from: &str, to: &str, file: &Path) {
@@ -188,4 +206,41 @@ fn cycles_in(graph: &Graph) -> Vec<String> {
         }
     }
     cycles
+}
+
+#[test]
+fn the_check_reports_a_cycle_and_only_a_cycle() {
+    let mut graph = Graph::new();
+    add_edge(&mut graph, "apps", "orgs", Path::new("apps/mod.rs"));
+    add_edge(&mut graph, "orgs", "audit", Path::new("orgs/mod.rs"));
+    assert!(cycles_in(&graph).is_empty(), "a chain is no cycle");
+    add_edge(&mut graph, "audit", "apps", Path::new("audit/http.rs"));
+    assert_eq!(
+        cycles_in(&graph),
+        ["apps → orgs → audit → apps (the last step in audit/http.rs)"]
+    );
+    let siblings: BTreeSet<String> = ["introspect".to_owned(), "revoke".to_owned()].into();
+    let path = |text: &str| text.split("::").map(str::to_owned).collect::<Vec<_>>();
+    for used in [
+        "super::revoke",
+        "crate::oauth::revoke::x",
+        "revoke::is_revoked",
+    ] {
+        assert_eq!(
+            sibling_used(&path(used), "oauth", &siblings).map(String::as_str),
+            Some("revoke"),
+            "{used}"
+        );
+    }
+    for other in [
+        "super::super::error::X",
+        "crate::apps::revoke::x",
+        "std::io",
+    ] {
+        assert_eq!(
+            sibling_used(&path(other), "oauth", &siblings),
+            None,
+            "{other}"
+        );
+    }
 }

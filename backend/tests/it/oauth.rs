@@ -50,8 +50,8 @@ pub(crate) fn client_with_secret(db: &TestDb) -> (String, String, String) {
 /// Another application of Acme for `api_codes`, with one secret: (client_id, secret value).
 pub(crate) fn another_client(db: &TestDb, name: &str, api_codes: &[&str]) -> (String, String) {
     let (mut conn, now) = (db.conn(), clavis::db::now());
-    let new = apps::NewApplication {
-        organisation: "Acme".into(),
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: "Acme".into(),
         name: Some(name.into()),
         api_codes: api_codes.iter().map(|code| code.to_string()).collect(),
         ..Default::default()

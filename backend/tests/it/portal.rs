@@ -819,7 +819,7 @@ async fn admins_set_reminder_mailboxes_and_see_addresses_reminders_cannot_reach(
     };
     let notifier = clavis::notify::Notifier::new(
         Some(clavis::notify::Mailer::new(&settings).unwrap()),
-        &world.server.base,
+        clavis::public_url::PublicUrls::new(&world.server.base.parse().unwrap()),
     );
     for minutes in [0, 1, 3] {
         let at = now + Duration::minutes(minutes);

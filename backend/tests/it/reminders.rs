@@ -7,6 +7,7 @@ use clavis::config::Config;
 use clavis::db::{Database, DbTarget};
 use clavis::notify::{Mailer, Mode, Notifier, failing_addresses};
 use clavis::notify::{SmtpSettings, SmtpTls};
+use clavis::public_url::PublicUrls;
 use clavis::users::{self, Person};
 use clavis::{orgs, secrets};
 use clavis_shared::dto::{Application, Organisation, Role};
@@ -51,7 +52,10 @@ fn smtp(port: u16) -> SmtpSettings {
 }
 
 fn notifier(port: u16) -> Notifier {
-    Notifier::new(Some(Mailer::new(&smtp(port)).unwrap()), PORTAL)
+    Notifier::new(
+        Some(Mailer::new(&smtp(port)).unwrap()),
+        PublicUrls::new(&PORTAL.parse().unwrap()),
+    )
 }
 
 /// Acme with two credential managers (designated by e-mail, never signed in), a viewer, a

@@ -310,8 +310,8 @@ fn secret_of_another_application_cannot_be_deleted(db: &TestDb) {
     let now = clavis::db::now();
     let other = clavis::apps::create(
         &mut conn,
-        &clavis::apps::NewApplication {
-            organisation: seeded.organisation.id.clone(),
+        &clavis_shared::portal::CreateApplication {
+            organisation_id: seeded.organisation.id.clone(),
             name: Some("Other".into()),
             api_codes: vec!["SMC".into()],
             ..Default::default()

@@ -293,8 +293,8 @@ fn create_application(
     now: chrono::DateTime<chrono::Utc>,
 ) -> clavis_shared::dto::Application {
     let application = demo_world().application_of(&organisation.name);
-    let new = clavis::apps::NewApplication {
-        organisation: organisation.id.clone(),
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: organisation.id.clone(),
         api_codes: vec![application.api.clone()],
         ..Default::default()
     };

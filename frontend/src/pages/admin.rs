@@ -513,6 +513,7 @@ fn new_application(organisation: Organisation, apis: &[Api], version: RwSignal<u
                 }),
                 description: String::new(),
                 token_lifetime_secs: None,
+                client_id: None,
             };
             run(
                 api::post("/api/v1/applications", &body, &csrf),
