@@ -258,19 +258,44 @@ pub fn subject(value: &str) -> Checked<String> {
     Ok(subject.to_owned())
 }
 
-/// A client_id supplied by an admin: any GUID form, returned as a lower-case hyphenated UUID.
-pub fn client_id(value: &str) -> Checked<String> {
-    uuid::Uuid::try_parse(value.trim())
-        .map(|id| id.hyphenated().to_string())
-        .map_err(|_| {
-            ValidationError::new(
-                "client_id",
-                format!(
-                    "\"{}\" is not a GUID: use the form 6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f.",
-                    value.trim()
-                ),
-            )
-        })
+/// An application's client_id (RFC 6749 §2.2): a GUID, kept and compared in one form,
+/// lower-case and hyphenated, however a person wrote it (upper case, braces, no hyphens,
+/// `urn:uuid:`). The one rule every lookup and every new client_id goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// # Errors
+    /// A validation error on `client_id` that names the value, when it is not a GUID.
+    pub fn parse(value: &str) -> Checked<Self> {
+        uuid::Uuid::try_parse(value.trim())
+            .map(|id| Self(id.hyphenated().to_string()))
+            .map_err(|_| {
+                ValidationError::new(
+                    "client_id",
+                    format!(
+                        "\"{}\" is not a GUID: use the form 6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f.",
+                        value.trim()
+                    ),
+                )
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(client_id: ClientId) -> Self {
+        client_id.0
+    }
 }
 
 pub fn token_lifetime(seconds: i32) -> Checked<i32> {
@@ -528,10 +553,12 @@ mod tests {
         assert!(email("ann.example.org").is_err());
         assert!(email("ann@localhost").is_err());
         assert_eq!(
-            client_id("{6F1C2D3E-4B5A-4C7D-8E9F-0A1B2C3D4E5F}").unwrap(),
+            ClientId::parse("{6F1C2D3E-4B5A-4C7D-8E9F-0A1B2C3D4E5F}")
+                .unwrap()
+                .as_str(),
             "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
         );
-        assert!(client_id("not-a-guid").is_err());
+        assert!(ClientId::parse("not-a-guid").is_err());
         assert_eq!(notification_email("  "), Ok(None));
         assert_eq!(
             notification_email("Team@Acme.example").unwrap().as_deref(),

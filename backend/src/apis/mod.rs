@@ -5,7 +5,7 @@ pub mod http;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Api;
 use clavis_shared::portal::{CreateApi, UpdateApi};
-use clavis_shared::validate::{self, ValidationError};
+use clavis_shared::validate::{self, ClientId, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -261,7 +261,11 @@ fn registered_applications(
     let invalid = |message: String| ValidationError::new("resource_servers", message);
     let mut wanted = client_ids
         .iter()
-        .map(|id| validate::client_id(id).map_err(|e| invalid(e.message)))
+        .map(|id| {
+            ClientId::parse(id)
+                .map(String::from)
+                .map_err(|e| invalid(e.message))
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     wanted.sort();
     wanted.dedup();

@@ -6,7 +6,7 @@ pub mod http;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
 use clavis_shared::portal::{CreateApplication, GrantRequest, UpdateApplication};
-use clavis_shared::validate::{self, PartnerAppName, ValidationError};
+use clavis_shared::validate::{self, ClientId, PartnerAppName, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -135,9 +135,16 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
         .collect()
 }
 
+/// The application with this client_id, written in any GUID form ([`ClientId`]).
+///
+/// # Errors
+/// [`not_found::application`] when there is none, or the text is not a GUID at all.
 pub fn find_by_client_id(conn: &mut DbConn, client_id: &str) -> Result<Application> {
+    let Ok(normalised) = ClientId::parse(client_id) else {
+        return Err(not_found::application(client_id));
+    };
     let row = applications::table
-        .filter(applications::client_id.eq(client_id.trim().to_lowercase()))
+        .filter(applications::client_id.eq(normalised.as_str()))
         .select(ApplicationRow::as_select())
         .first(conn)
         .optional()?
@@ -377,13 +384,13 @@ fn unused_client_id(conn: &mut DbConn, requested: Option<&str>) -> Result<String
     let Some(requested) = requested else {
         return Ok(db::new_id());
     };
-    let client_id = validate::client_id(requested)?;
-    if client_id_exists(conn, &client_id)? {
+    let client_id = ClientId::parse(requested)?;
+    if client_id_exists(conn, client_id.as_str())? {
         return Err(Error::Conflict(format!(
             "The client_id {client_id} already belongs to another application."
         )));
     }
-    Ok(client_id)
+    Ok(client_id.into())
 }
 
 /// A sandbox organisation only has sandbox applications.

@@ -71,8 +71,8 @@ pub fn create(
     let secret_hash = hash::hash(&value)?;
     let id = id.to_string();
     db::write_transaction(conn, |conn| {
-        lock_secrets_of(conn, client_id)?;
         let application = apps::find_by_client_id(conn, client_id)?;
+        lock_secrets_of(conn, &application.client_id)?;
         ensure_room_for_another(conn, &application.id, now)?;
         diesel::insert_into(client_secrets::table)
             .values((
@@ -160,12 +160,11 @@ pub fn delete(
 
 /// Takes the application's row lock before counting, so concurrent creations on PostgreSQL
 /// cannot both pass the quota check (on SQLite the write transaction already serialises them).
+/// `client_id` is as stored.
 fn lock_secrets_of(conn: &mut DbConn, client_id: &str) -> Result<()> {
-    diesel::update(
-        applications::table.filter(applications::client_id.eq(client_id.trim().to_lowercase())),
-    )
-    .set(applications::enabled.eq(applications::enabled))
-    .execute(conn)?;
+    diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
+        .set(applications::enabled.eq(applications::enabled))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -95,6 +95,15 @@ fn supplied_guid_becomes_the_client_id(db: &TestDb) {
     assert_eq!(created.client_id, "8f2b9c4e-1d3a-4e5f-9a7b-6c8d0e1f2a3b");
     let found = apps::find_by_client_id(&mut conn, "8F2B9C4E-1D3A-4E5F-9A7B-6C8D0E1F2A3B").unwrap();
     assert_eq!(found.id, created.id);
+    // Found by the same rule it was created by: any way of writing the GUID.
+    for written in [
+        "{8F2B9C4E-1D3A-4E5F-9A7B-6C8D0E1F2A3B}",
+        "8f2b9c4e1d3a4e5f9a7b6c8d0e1f2a3b",
+        "urn:uuid:8f2b9c4e-1d3a-4e5f-9a7b-6c8d0e1f2a3b",
+    ] {
+        let found = apps::find_by_client_id(&mut conn, written).unwrap();
+        assert_eq!(found.id, created.id, "{written}");
+    }
 }
 
 fn client_ids_are_unique(db: &TestDb) {
