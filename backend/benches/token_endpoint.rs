@@ -13,6 +13,9 @@
 //! Needs `wrk` and `nginx` (Debian packages) and the local PostgreSQL. The load generator shares the two
 //! cores with the server: compare figures of one run, not across machines.
 
+// A benchmark that cannot set itself up has nothing to measure: unwrap fails it loudly.
+#![allow(clippy::unwrap_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
