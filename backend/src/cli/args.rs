@@ -1,0 +1,284 @@
+//! What the command line accepts: the commands and their arguments (clap).
+
+use clap::{Args, Parser, Subcommand};
+use clavis_shared::dto::{Environment, Role};
+use std::path::PathBuf;
+
+use crate::config::CONFIG_FILE_VAR;
+use crate::users::Person;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clavis",
+    version,
+    about = "Self-service client secrets and an OAuth 2.0 authorization server"
+)]
+pub struct Cli {
+    /// TOML config file; settings in CLAVIS_* environment variables override it.
+    #[arg(long, global = true, env = CONFIG_FILE_VAR, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve the portal, the API and the OAuth endpoints.
+    Serve,
+    /// Apply database migrations that are not applied yet.
+    Migrate,
+    /// Organisations (partners).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// APIs that tokens are issued for.
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Applications (OAuth clients).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Client secrets of an application.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// People and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Expiry reminders by e-mail.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Run one reminder pass: record the reminders due and send what is waiting, as the
+    /// running server does every few minutes.
+    RunOnce {
+        /// Run the pass as if it were this moment (RFC 3339, e.g. 2027-01-24T08:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Only show which reminders are due and to whom; record and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Addresses that reminders keep failing to reach (the last 30 days).
+    Failing,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start a rotation of every algorithm in use, or of one: a new key is published now and
+    /// signs after the publish lead.
+    Rotate {
+        /// Rotate only this algorithm's keys: ES256, RS256 or EdDSA.
+        #[arg(long = "alg", value_name = "ALG")]
+        algorithm: Option<String>,
+    },
+    /// List the signing keys and what each does now.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ISO 3166-1 alpha-2 country code, e.g. NL.
+        #[arg(long)]
+        country: String,
+        /// A sandbox-only organisation, for implementers to test their integration.
+        #[arg(long)]
+        sandbox: bool,
+        /// A shared mailbox that gets expiry reminders besides the credential managers.
+        #[arg(long, value_name = "EMAIL")]
+        notification_email: Option<String>,
+    },
+    /// Change an organisation; options left out stay as they are.
+    Update {
+        /// The organisation (name or id).
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        country: Option<String>,
+        /// The shared reminder mailbox; "" removes it.
+        #[arg(long, value_name = "EMAIL")]
+        notification_email: Option<String>,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Register an API (a resource server).
+    Create {
+        /// Short code used in application names, e.g. SMC.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// The audience identifier (a URI) tokens for this API carry.
+        #[arg(long)]
+        audience: String,
+        /// The scopes it defines, space-separated.
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// client_ids of applications that may introspect its tokens, comma-separated.
+        #[arg(long, value_name = "CLIENT_ID,…", default_value = "")]
+        resource_servers: String,
+        /// What its access tokens are signed with: ES256, RS256 or EdDSA (default: the
+        /// configured CLAVIS_TOKEN_SIGNING_ALG).
+        #[arg(long, value_name = "ALG")]
+        signing_alg: Option<String>,
+    },
+    /// Change an API; options left out stay as they are.
+    Update {
+        /// The API's code, e.g. SMC.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Its complete new scope list, space-separated.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// The complete new list of applications (client_ids, comma-separated) that may
+        /// introspect its tokens; "" removes them all.
+        #[arg(long, value_name = "CLIENT_ID,…")]
+        resource_servers: Option<String>,
+        /// What its access tokens are signed with from now on: ES256, RS256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        signing_alg: Option<String>,
+    },
+    /// List APIs, their scopes, resource servers and signing algorithms.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an application, granted every scope of the APIs named.
+    Create(AppCreate),
+    /// Print the conventional name for an organisation's application calling an API.
+    SuggestName {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(long, value_name = "CODE")]
+        api: String,
+    },
+    /// List applications.
+    List {
+        /// Only this organisation's (name or id).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+    /// Show one application.
+    Show { client_id: String },
+    /// Let an application obtain tokens again.
+    Enable { client_id: String },
+    /// Stop an application from obtaining tokens.
+    Disable { client_id: String },
+    /// Kill switch: every token the application was issued until now becomes inactive in
+    /// introspection (resource servers that validate tokens offline see it only at expiry).
+    RevokeTokens {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreate {
+    /// The owning organisation's name or id.
+    #[arg(long, value_name = "ORG")]
+    pub org: String,
+    /// Defaults to the convention Partner-<CC>-<Org>-<API>.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An API code it may call; repeat for several.
+    #[arg(long = "api", value_name = "CODE", required = true)]
+    pub apis: Vec<String>,
+    /// Keep an existing GUID as client_id instead of generating one.
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// production or sandbox (default: sandbox in a sandbox organisation, else production).
+    #[arg(long)]
+    pub environment: Option<Environment>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Access-token lifetime in seconds (300 to 86400; default 3600).
+    #[arg(long, value_name = "SECONDS")]
+    pub token_lifetime: Option<i32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create a secret and print its value, this once.
+    Create {
+        /// The application's client_id.
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long)]
+        name: String,
+        /// A date (YYYY-MM-DD, valid through that day, UTC) or a number of days (90d); at most one year ahead.
+        #[arg(long)]
+        expires: String,
+    },
+    /// List an application's secrets.
+    List {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+    /// Delete a secret; it stops working at once.
+    Delete {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long = "id", value_name = "SECRET_ID")]
+        secret_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Give a person a role; they need not have logged in yet.
+    Grant {
+        #[command(flatten)]
+        person: PersonArgs,
+        #[arg(long)]
+        role: Role,
+        /// The organisation (name or id), for credential_manager and viewer.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
+    /// List role assignments.
+    List,
+    /// Take a role assignment away.
+    Revoke {
+        #[arg(long = "id", value_name = "ASSIGNMENT_ID")]
+        assignment_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PersonArgs {
+    /// The person's e-mail; attaches at their first login with this e-mail verified.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The person's subject (`sub`) at the identity provider.
+    #[arg(long)]
+    pub subject: Option<String>,
+}
+
+impl PersonArgs {
+    pub fn person(&self) -> Person {
+        match (&self.email, &self.subject) {
+            (Some(email), _) => Person::Email(email.clone()),
+            (None, subject) => Person::Subject(subject.clone().unwrap_or_default()),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Running each command: one function per command group, each matching only its own
+//! subcommands.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clavis_shared::portal::{
+    CreateApi, CreateApplication, CreateOrganisation, UpdateApi, UpdateOrganisation,
+};
+use clavis_shared::validate::{self, ValidationError};
+
+use super::args::{
+    ApiCommand, AppCommand, Cli, Command, KeysCommand, NotifyCommand, OrgCommand, SecretCommand,
+    UserCommand,
+};
+use super::output::{Output, when};
+use crate::access::Actor;
+use crate::config::Config;
+use crate::db::{self, Database, PooledConn};
+use crate::keys::{Keys, SigningAlgorithm};
+use crate::notify::{Mailer, Mode, Notifier};
+use crate::public_url::PublicUrls;
+use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
+
+/// Runs one parsed command: opens the database (migrating it first), then the command's
+/// own function.
+pub fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    logging::init(config.log_format, &config.log_level);
+    let db = Database::open(config.database.clone(), config.database_pool_size)?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(database = %db.target(), ?applied, "applied database migrations");
+    }
+    let out = Output::new(cli.json);
+    match cli.command {
+        Command::Serve => serve::serve(config, db),
+        Command::Migrate => out.migrated(&applied),
+        Command::Keys(command) => {
+            let mut conn = db.conn()?;
+            let now = db::now();
+            let rotate = match command {
+                KeysCommand::Rotate { algorithm } => {
+                    Some(algorithm.as_deref().map(signing_algorithm).transpose()?)
+                }
+                KeysCommand::List => None,
+            };
+            let keys = open_keys(&mut conn, &config, now)?;
+            if let Some(only) = rotate {
+                keys.rotate(&mut conn, only, now)?;
+            }
+            out.keys(&keys.ring().describe(now))
+        }
+        Command::Api(command) => {
+            let mut conn = db.conn()?;
+            api(command, &mut conn, &config, &out, &Actor::cli(), db::now())
+        }
+        Command::Notify(NotifyCommand::RunOnce { now, dry_run }) => {
+            let now = parse_moment(now.as_deref())?;
+            let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
+            let notifier = Notifier::new(mailer, PublicUrls::new(&config.public_url));
+            let mode = if dry_run { Mode::DryRun } else { Mode::Send };
+            out.reminders(&notifier.run_pass(&db, now, mode)?, mode)
+        }
+        Command::Notify(NotifyCommand::Failing) => {
+            let mut conn = db.conn()?;
+            let failing = notify::failing_addresses(&mut conn, Duration::days(30), db::now())?;
+            out.table(
+                &failing,
+                &[
+                    "ADDRESS",
+                    "ORGANISATION",
+                    "UNDELIVERED",
+                    "LAST TRY",
+                    "LAST ERROR",
+                ],
+                |f| {
+                    vec![
+                        f.recipient.clone(),
+                        f.organisation_name.clone(),
+                        f.undelivered.to_string(),
+                        when(f.last_attempt_at),
+                        f.last_error.clone(),
+                    ]
+                },
+            )
+        }
+        Command::Org(command) => org(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
+        Command::App(command) => app(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
+        Command::Secret(command) => {
+            secret(command, &mut db.conn()?, &out, &Actor::cli(), db::now())
+        }
+        Command::User(command) => user(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
+    }
+}
+
+/// `clavis org …`: organisations.
+fn org(
+    command: OrgCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Create {
+            name,
+            country,
+            sandbox,
+            notification_email,
+        } => {
+            let new = CreateOrganisation {
+                name,
+                country,
+                sandbox,
+                notification_email,
+            };
+            out.organisations(&[orgs::create(conn, &new, actor, now)?])
+        }
+        OrgCommand::Update {
+            org,
+            name,
+            country,
+            notification_email,
+        } => {
+            let id = orgs::find(conn, &org)?.id;
+            let changes = UpdateOrganisation {
+                name,
+                country,
+                sandbox: None,
+                notification_email,
+            };
+            out.organisations(&[orgs::update(conn, &id, &changes, actor, now)?])
+        }
+        OrgCommand::List => out.organisations(&orgs::list(conn)?),
+    }
+}
+
+/// `clavis app …`: applications.
+fn app(
+    command: AppCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Create(args) => {
+            let new = CreateApplication {
+                organisation_id: args.org,
+                name: args.name,
+                api_codes: args.apis,
+                client_id: args.client_id,
+                environment: args.environment,
+                description: args.description,
+                token_lifetime_secs: args.token_lifetime,
+            };
+            out.application(&apps::create(conn, &new, actor, now)?)
+        }
+        AppCommand::SuggestName { org, api } => out.line(&apps::suggest_name(conn, &org, &api)?),
+        AppCommand::List { org } => out.applications(&apps::list(conn, org.as_deref())?),
+        AppCommand::Show { client_id } => {
+            out.application(&apps::find_by_client_id(conn, &client_id)?)
+        }
+        AppCommand::Enable { client_id } => {
+            out.application(&apps::set_enabled(conn, &client_id, true, actor, now)?)
+        }
+        AppCommand::Disable { client_id } => {
+            out.application(&apps::set_enabled(conn, &client_id, false, actor, now)?)
+        }
+        AppCommand::RevokeTokens { client_id } => {
+            out.application(&apps::revoke_tokens(conn, &client_id, actor, now)?)
+        }
+    }
+}
+
+/// `clavis secret …`: client secrets.
+fn secret(
+    command: SecretCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        SecretCommand::Create {
+            client_id,
+            name,
+            expires,
+        } => {
+            let expires_at = parse_expiry(&expires, now)?;
+            let created = secrets::create(conn, &client_id, &name, expires_at, actor, now)?;
+            out.new_secret(&created)
+        }
+        SecretCommand::List { client_id } => out.secrets(&secrets::list(conn, &client_id, now)?),
+        SecretCommand::Delete {
+            client_id,
+            secret_id,
+        } => out.secrets(&[secrets::delete(conn, &client_id, &secret_id, actor, now)?]),
+    }
+}
+
+/// `clavis user …`: people and their roles.
+fn user(
+    command: UserCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Grant { person, role, org } => {
+            let granted = users::grant(conn, &person.person(), role, org.as_deref(), actor, now)?;
+            out.assignments(&[granted])
+        }
+        UserCommand::List => out.assignments(&users::list(conn)?),
+        UserCommand::Revoke { assignment_id } => {
+            out.assignments(&[users::revoke(conn, &assignment_id, actor, now)?])
+        }
+    }
+}
+
+/// The client_ids of a comma-separated list; an empty text is an empty list.
+fn client_id_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The scopes of `--scopes`, which the command line takes space-separated as OAuth's `scope`
+/// parameter does; each is then checked as one scope name.
+fn scope_names(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// `clavis api …`: creating an API, or choosing its algorithm, first makes sure the algorithm
+/// has a signing key, so no token request waits for one.
+fn api(
+    command: ApiCommand,
+    conn: &mut PooledConn,
+    config: &Config,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        ApiCommand::Create {
+            code,
+            name,
+            audience,
+            scopes,
+            resource_servers,
+            signing_alg,
+        } => {
+            let chosen = signing_alg.as_deref().map(signing_algorithm).transpose()?;
+            let keys = open_keys(conn, config, now)?;
+            let signing_alg = keys.algorithm_for(chosen);
+            let new = CreateApi {
+                code,
+                name,
+                audience,
+                scopes: scope_names(&scopes),
+                resource_servers: client_id_list(&resource_servers),
+                signing_alg: Some(signing_alg),
+            };
+            keys.prepare(conn, signing_alg, now)?;
+            out.apis(&[apis::create(conn, &new, actor, now)?])
+        }
+        ApiCommand::Update {
+            code,
+            name,
+            scopes,
+            resource_servers,
+            signing_alg,
+        } => {
+            let chosen = signing_alg.as_deref().map(signing_algorithm).transpose()?;
+            if let Some(algorithm) = chosen {
+                open_keys(conn, config, now)?.prepare(conn, algorithm, now)?;
+            }
+            let changes = UpdateApi {
+                name,
+                scopes: scopes.as_deref().map(scope_names),
+                resource_servers: resource_servers.as_deref().map(client_id_list),
+                signing_alg: chosen,
+            };
+            let updated = apis::update(conn, &code, &changes, actor, now)?;
+            out.apis(&[updated])
+        }
+        ApiCommand::List => out.apis(&apis::list(conn)?),
+    }
+}
+
+fn open_keys(conn: &mut PooledConn, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Keys> {
+    Ok(Keys::open(
+        conn,
+        config.keys.clone(),
+        config.token.max_lifetime_secs,
+        now,
+    )?)
+}
+
+/// `--signing-alg`/`--alg`, parsed here rather than by clap so a wrong value gets the same
+/// one-line error as every other input.
+fn signing_algorithm(text: &str) -> anyhow::Result<SigningAlgorithm> {
+    text.parse().map_err(anyhow::Error::msg)
+}
+
+/// `--now`: an RFC 3339 moment, or the current time when left out.
+fn parse_moment(text: Option<&str>) -> Result<DateTime<Utc>, ValidationError> {
+    let Some(text) = text else {
+        return Ok(db::now());
+    };
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|moment| moment.with_timezone(&Utc))
+        .map_err(|_| {
+            ValidationError::new(
+                "now",
+                format!("\"{text}\" is not an RFC 3339 time such as 2027-01-24T08:00:00Z."),
+            )
+        })
+}
+
+/// `--expires`: `YYYY-MM-DD` (valid through the end of that day, UTC) or `<N>d` from now.
+pub fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ValidationError> {
+    let text = text.trim();
+    let invalid = || {
+        ValidationError::new(
+            "expires_at",
+            format!(
+                "\"{text}\" is not an expiry: use a date such as 2027-05-31 or a number of days such as 90d."
+            ),
+        )
+    };
+    let expires_at = if let Some(days) = text.strip_suffix('d') {
+        let days: i64 = days.parse().map_err(|_| invalid())?;
+        now + Duration::try_days(days).ok_or_else(invalid)?
+    } else {
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid())?;
+        validate::expiry_at_end_of(date)
+    };
+    Ok(expires_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn expiry_accepts_dates_and_day_counts() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        assert_eq!(parse_expiry("90d", now).unwrap(), now + Duration::days(90));
+        assert_eq!(
+            parse_expiry("2027-05-31", now).unwrap(),
+            Utc.with_ymd_and_hms(2027, 5, 31, 23, 59, 59).unwrap()
+        );
+        for wrong in ["soon", "2027-13-01", "d", "-5x", "99999999999999d"] {
+            assert_eq!(
+                parse_expiry(wrong, now).unwrap_err().field,
+                "expires_at",
+                "{wrong}"
+            );
+        }
+    }
+}
