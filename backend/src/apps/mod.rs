@@ -1,19 +1,19 @@
 //! Applications: an organisation's OAuth clients, each with a permanent client_id and the
 //! APIs and scopes it may receive tokens for.
 
+mod grants;
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
-use clavis_shared::portal::{CreateApplication, GrantRequest, UpdateApplication};
+use clavis_shared::portal::{CreateApplication, UpdateApplication};
 use clavis_shared::validate::{self, ClientId, PartnerAppName, ValidationError};
 use diesel::prelude::*;
-use std::collections::HashMap;
 
 use crate::access::{Actor, not_found};
 use crate::apis;
 use crate::audit::AuditEvent;
-use crate::db::schema::{self, application_apis, application_scopes, applications};
+use crate::db::schema::{application_apis, application_scopes, applications};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use crate::orgs;
@@ -69,7 +69,7 @@ pub fn create(
 ) -> Result<Application> {
     db::write_transaction(conn, |conn| {
         let organisation = orgs::find(conn, &new.organisation_id)?;
-        let granted = requested_apis(conn, &new.api_codes)?;
+        let granted = grants::requested_apis(conn, &new.api_codes)?;
         let row = ApplicationRow {
             id: db::new_id(),
             name: application_name(conn, new.name.as_deref(), &organisation, &granted[0])?,
@@ -95,7 +95,7 @@ pub fn create(
                     row.name
                 )
             }))?;
-        let grants = grant_apis(conn, &row.id, &granted)?;
+        let grants = grants::grant_apis(conn, &row.id, &granted)?;
         AuditEvent::success("application.create", actor)
             .organisation(&row.organisation_id)
             .application(&row.id)
@@ -126,7 +126,7 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
         query = query.filter(applications::organisation_id.eq(organisation.id));
     }
     let rows = query.load(conn)?;
-    let mut grants = grants_of(conn, rows.iter().map(|row| row.id.as_str()))?;
+    let mut grants = grants::grants_of(conn, rows.iter().map(|row| row.id.as_str()))?;
     rows.into_iter()
         .map(|row| {
             let own = grants.remove(&row.id).unwrap_or_default();
@@ -149,7 +149,7 @@ pub fn find_by_client_id(conn: &mut DbConn, client_id: &str) -> Result<Applicati
         .first(conn)
         .optional()?
         .ok_or_else(|| not_found::application(client_id))?;
-    let grants = grants_of(conn, [row.id.as_str()])?
+    let grants = grants::grants_of(conn, [row.id.as_str()])?
         .remove(&row.id)
         .unwrap_or_default();
     row.into_application(grants)
@@ -236,7 +236,7 @@ pub fn update(
     db::write_transaction(conn, |conn| {
         let mut application = find_by_client_id(conn, client_id)?;
         if let Some(grants) = &changes.grants {
-            let granted = granted_scopes(conn, grants)?;
+            let granted = grants::granted_scopes(conn, grants)?;
             diesel::delete(
                 application_scopes::table
                     .filter(application_scopes::application_id.eq(&application.id)),
@@ -247,7 +247,7 @@ pub fn update(
                     .filter(application_apis::application_id.eq(&application.id)),
             )
             .execute(conn)?;
-            application.grants = grant_apis(conn, &application.id, &granted)?;
+            application.grants = grants::grant_apis(conn, &application.id, &granted)?;
         }
         if let Some(name) = &changes.name {
             let organisation = orgs::find_by_id(conn, &application.organisation_id)?;
@@ -284,49 +284,6 @@ pub fn update(
     })
 }
 
-/// Checks requested grants against each API's scopes; the APIs with only those scopes.
-fn granted_scopes(conn: &mut DbConn, grants: &[GrantRequest]) -> Result<Vec<Api>> {
-    let mut granted: Vec<Api> = Vec::new();
-    for GrantRequest { api_code, scopes } in grants {
-        let mut api = apis::find_by_code(conn, api_code)?;
-        if granted.iter().any(|known| known.id == api.id) {
-            return Err(ValidationError::new(
-                "grants",
-                format!("The API {} is listed twice.", api.code),
-            )
-            .into());
-        }
-        if let Some(unknown) = scopes.iter().find(|scope| !api.scopes.contains(scope)) {
-            return Err(ValidationError::new(
-                "grants",
-                format!(
-                    "The API {} has no scope \"{unknown}\"; its scopes are: {}.",
-                    api.code,
-                    api.scopes.join(", ")
-                ),
-            )
-            .into());
-        }
-        api.scopes.retain(|scope| scopes.contains(scope));
-        granted.push(api);
-    }
-    if granted.is_empty() {
-        return Err(ValidationError::new(
-            "grants",
-            "An application needs at least one API it may call.",
-        )
-        .into());
-    }
-    Ok(granted)
-}
-
-/// The APIs and scopes one application may receive tokens for.
-pub fn grants_for(conn: &mut DbConn, application_id: &str) -> Result<Vec<ApiGrant>> {
-    Ok(grants_of(conn, [application_id])?
-        .remove(application_id)
-        .unwrap_or_default())
-}
-
 /// Whether any application has this client_id.
 pub fn client_id_exists(conn: &mut DbConn, client_id: &str) -> Result<bool> {
     let count: i64 = applications::table
@@ -334,24 +291,6 @@ pub fn client_id_exists(conn: &mut DbConn, client_id: &str) -> Result<bool> {
         .count()
         .get_result(conn)?;
     Ok(count > 0)
-}
-
-fn requested_apis(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Api>> {
-    let mut granted: Vec<Api> = Vec::new();
-    for code in codes {
-        let api = apis::find_by_code(conn, code)?;
-        if !granted.iter().any(|known| known.id == api.id) {
-            granted.push(api);
-        }
-    }
-    if granted.is_empty() {
-        return Err(ValidationError::new(
-            "apis",
-            "Name at least one API the application may call.",
-        )
-        .into());
-    }
-    Ok(granted)
 }
 
 fn application_name(
@@ -410,74 +349,4 @@ fn environment_for(
         (true, _) => Ok(Environment::Sandbox),
         (false, requested) => Ok(requested.unwrap_or(Environment::Production)),
     }
-}
-
-fn grant_apis(conn: &mut DbConn, application_id: &str, granted: &[Api]) -> Result<Vec<ApiGrant>> {
-    for api in granted {
-        diesel::insert_into(application_apis::table)
-            .values((
-                application_apis::application_id.eq(application_id),
-                application_apis::api_id.eq(&api.id),
-            ))
-            .execute(conn)?;
-        for scope in &api.scopes {
-            diesel::insert_into(application_scopes::table)
-                .values((
-                    application_scopes::application_id.eq(application_id),
-                    application_scopes::api_id.eq(&api.id),
-                    application_scopes::scope.eq(scope),
-                ))
-                .execute(conn)?;
-        }
-    }
-    Ok(granted
-        .iter()
-        .map(|api| ApiGrant {
-            api_code: api.code.clone(),
-            audience: api.audience.clone(),
-            scopes: api.scopes.clone(),
-        })
-        .collect())
-}
-
-/// The APIs and scopes granted to each of the given applications, keyed by application id.
-fn grants_of<'a>(
-    conn: &mut DbConn,
-    application_ids: impl IntoIterator<Item = &'a str>,
-) -> Result<HashMap<String, Vec<ApiGrant>>> {
-    let ids: Vec<&str> = application_ids.into_iter().collect();
-    let granted: Vec<(String, String, String, String)> = application_apis::table
-        .inner_join(schema::apis::table)
-        .filter(application_apis::application_id.eq_any(&ids))
-        .order(schema::apis::code)
-        .select((
-            application_apis::application_id,
-            schema::apis::id,
-            schema::apis::code,
-            schema::apis::audience,
-        ))
-        .load(conn)?;
-    let scopes: Vec<(String, String, String)> = application_scopes::table
-        .filter(application_scopes::application_id.eq_any(&ids))
-        .order(application_scopes::scope)
-        .select((
-            application_scopes::application_id,
-            application_scopes::api_id,
-            application_scopes::scope,
-        ))
-        .load(conn)?;
-    let mut grants: HashMap<String, Vec<ApiGrant>> = HashMap::new();
-    for (application_id, api_id, api_code, audience) in granted {
-        let scopes = scopes
-            .iter()
-            .filter(|(app, api, _)| *app == application_id && *api == api_id)
-            .map(|(_, _, scope)| scope.clone())
-            .collect();
-        grants.entry(application_id).or_default().push(ApiGrant {
-            api_code,
-            audience,
-            scopes,
-        });
-    }
-    Ok(grants)
 }
