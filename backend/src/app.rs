@@ -64,8 +64,20 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         config.bootstrap_admins.clone(),
         &keys,
     )?);
-    jobs::maintenance::start(&mut background, config, db.clone(), oauth.clone());
-    jobs::reminders::start(&mut background, config, db.clone())?;
+    jobs::maintenance::start(
+        &mut background,
+        config.keys.publish_lead,
+        config.sessions.clone(),
+        db.clone(),
+        oauth.clone(),
+    );
+    jobs::reminders::start(
+        &mut background,
+        config.smtp.as_ref(),
+        config.reminder_interval,
+        PublicUrls::new(&config.public_url),
+        db.clone(),
+    )?;
     let state = AppState {
         db,
         frontend_dir: config.frontend_dir.clone(),

@@ -7,24 +7,24 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use super::{Background, Run};
-use crate::config::Config;
 use crate::db::Database;
 use crate::oauth::{self, OAuthService};
 use crate::session::{self, SessionSettings};
 
 /// Starts the maintenance, often enough that a key published ahead of its use
-/// (`keys.publish_lead`) is seen in time: a quarter of that lead, between 1 and 30 seconds.
+/// (`publish_lead`, [`crate::keys::KeySettings`]) is seen in time: a quarter of that lead,
+/// between 1 and 30 seconds.
 pub fn start(
     background: &mut Background,
-    config: &Config,
+    publish_lead: chrono::Duration,
+    sessions: SessionSettings,
     db: Database,
     oauth: web::Data<OAuthService>,
 ) {
-    let every = (config.keys.publish_lead / 4)
+    let every = (publish_lead / 4)
         .to_std()
         .unwrap_or_default()
         .clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let sessions = config.sessions.clone();
     background.every(every, MissedTickBehavior::Burst, async move |run| {
         if let Err(error) = oauth.usage.flush(&db).await {
             tracing::error!(%error, "cannot store when secrets were last used; will retry");

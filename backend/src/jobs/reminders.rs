@@ -5,28 +5,30 @@
 use tokio::time::MissedTickBehavior;
 
 use super::{Background, Run};
-use crate::config::Config;
 use crate::db::{self, Database};
 use crate::error::Result;
-use crate::notify::{Mailer, Mode, Notifier};
+use crate::notify::{Mailer, Mode, Notifier, SmtpSettings};
 use crate::public_url::PublicUrls;
 
-/// Starts the reminders, or warns that they are off when no SMTP server is configured.
-/// Fails when the SMTP settings cannot make a mailer.
-pub fn start(background: &mut Background, config: &Config, db: Database) -> Result<()> {
-    let Some(smtp) = &config.smtp else {
+/// Starts the reminders every `interval`, or warns that they are off when no SMTP server is
+/// configured (`smtp` is `None`). Fails when the SMTP settings cannot make a mailer.
+pub fn start(
+    background: &mut Background,
+    smtp: Option<&SmtpSettings>,
+    interval: std::time::Duration,
+    urls: PublicUrls,
+    db: Database,
+) -> Result<()> {
+    let Some(smtp) = smtp else {
         tracing::warn!(
             "expiry reminders are off: no SMTP server is configured (CLAVIS_SMTP_HOST, CLAVIS_SMTP_FROM)"
         );
         return Ok(());
     };
-    let notifier = Notifier::new(
-        Some(Mailer::new(smtp)?),
-        PublicUrls::new(&config.public_url),
-    );
+    let notifier = Notifier::new(Some(Mailer::new(smtp)?), urls);
     // A pass can take minutes: passes missed meanwhile are not made up in a burst.
     let missed = MissedTickBehavior::Delay;
-    background.every(config.reminder_interval, missed, async move |run| {
+    background.every(interval, missed, async move |run| {
         if run == Run::Last {
             return;
         }

@@ -40,7 +40,7 @@ pub struct AuthenticatedClient {
 
 /// Why authentication failed: recorded in the audit trail, never told to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum AuthFailure {
     UnknownClient,
     MalformedSecret,
     UnknownSecret,
@@ -49,7 +49,7 @@ pub enum Refusal {
     DisabledApplication,
 }
 
-impl Refusal {
+impl AuthFailure {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::UnknownClient => "unknown_client",
@@ -65,7 +65,10 @@ impl Refusal {
 /// The outcome of an authentication attempt.
 pub enum Outcome {
     Authenticated(AuthenticatedClient),
-    Refused { refusal: Refusal, error: OAuthError },
+    Refused {
+        refusal: AuthFailure,
+        error: OAuthError,
+    },
 }
 
 pub struct ClientAuthenticator {
@@ -114,7 +117,7 @@ impl ClientAuthenticator {
     ) -> Result<Outcome, OAuthError> {
         let Some(secret_id) = value::secret_id_of(&credentials.secret) else {
             return self
-                .junk(db, credentials, source, Refusal::MalformedSecret)
+                .junk(db, credentials, source, AuthFailure::MalformedSecret)
                 .await;
         };
         let secret_id = secret_id.to_string();
@@ -143,7 +146,7 @@ impl ClientAuthenticator {
             .await?
         {
             reservation.fail();
-            return Ok(refused(credentials, Refusal::WrongSecret));
+            return Ok(refused(credentials, AuthFailure::WrongSecret));
         }
         drop(reservation);
         self.remember(&stored.secret_id, digest);
@@ -175,10 +178,10 @@ impl ClientAuthenticator {
         db: &Database,
         credentials: &ClientCredentials,
         source: IpAddr,
-        refusal: Refusal,
+        refusal: AuthFailure,
     ) -> Result<Outcome, OAuthError> {
         if let Err(retry_after) = self.throttle.count_junk(source) {
-            if refusal == Refusal::MalformedSecret {
+            if refusal == AuthFailure::MalformedSecret {
                 return self.unless_throttled(Err(retry_after)).await;
             }
             // The tarpit still slows the flood down: it is what keeps a flooder from sending
@@ -187,7 +190,7 @@ impl ClientAuthenticator {
             return Ok(refused(credentials, refusal));
         }
         let refusal = match refusal {
-            Refusal::MalformedSecret | Refusal::UnknownSecret => {
+            AuthFailure::MalformedSecret | AuthFailure::UnknownSecret => {
                 self.unknown_or(db, &credentials.client_id, refusal).await?
             }
             other => other,
@@ -200,8 +203,8 @@ impl ClientAuthenticator {
         &self,
         db: &Database,
         client_id: &str,
-        refusal: Refusal,
-    ) -> Result<Refusal, OAuthError> {
+        refusal: AuthFailure,
+    ) -> Result<AuthFailure, OAuthError> {
         let client_id = client_id.to_owned();
         let exists = db
             .run(move |conn| apps::client_id_exists(conn, &client_id))
@@ -209,7 +212,7 @@ impl ClientAuthenticator {
         Ok(if exists {
             refusal
         } else {
-            Refusal::UnknownClient
+            AuthFailure::UnknownClient
         })
     }
 
@@ -271,13 +274,13 @@ impl ClientAuthenticator {
 fn usable(
     stored: Option<StoredCredential>,
     now: DateTime<Utc>,
-) -> Result<StoredCredential, Refusal> {
-    let stored = stored.ok_or(Refusal::UnknownSecret)?;
+) -> Result<StoredCredential, AuthFailure> {
+    let stored = stored.ok_or(AuthFailure::UnknownSecret)?;
     if stored.expires_at <= now {
-        return Err(Refusal::ExpiredSecret);
+        return Err(AuthFailure::ExpiredSecret);
     }
     if !stored.application.enabled {
-        return Err(Refusal::DisabledApplication);
+        return Err(AuthFailure::DisabledApplication);
     }
     Ok(stored)
 }
@@ -291,7 +294,7 @@ fn authenticated(stored: StoredCredential) -> Outcome {
 }
 
 /// The same `invalid_client` whatever the reason.
-fn refused(credentials: &ClientCredentials, refusal: Refusal) -> Outcome {
+fn refused(credentials: &ClientCredentials, refusal: AuthFailure) -> Outcome {
     Outcome::Refused {
         refusal,
         error: OAuthError::invalid_client(credentials.method == AuthMethod::ClientSecretBasic),

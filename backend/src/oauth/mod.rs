@@ -17,7 +17,7 @@ mod token;
 mod usage;
 
 pub use access_token::AccessTokenClaims;
-pub use client_auth::{ClientAuthenticator, Refusal};
+pub use client_auth::{AuthFailure, ClientAuthenticator};
 pub use error::{ErrorCode, OAuthError};
 pub use lookup::CredentialLookup;
 pub use revocations::prune_revoked;

@@ -37,7 +37,7 @@ pub struct OAuthService {
 /// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
 /// another machine, read the form, find the client's credentials. Throttling comes later,
 /// in [`ClientAuthenticator::authenticate`], once a proven secret can be told apart.
-pub async fn begin(
+pub async fn read_client_request(
     req: &HttpRequest,
     payload: web::Payload,
     service: &OAuthService,
@@ -67,7 +67,7 @@ pub async fn token_query(
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<TokenQuery, OAuthError> {
-    let (origin, params, credentials) = begin(req, payload, service).await?;
+    let (origin, params, credentials) = read_client_request(req, payload, service).await?;
     let client = authenticate(service, db, &credentials, origin.address, endpoint, now).await?;
     let token = params
         .get("token")

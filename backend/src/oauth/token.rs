@@ -10,7 +10,7 @@ use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, quoted};
 use super::request::Params;
-use super::service::{OAuthService, authenticate, begin};
+use super::service::{OAuthService, authenticate, read_client_request};
 use crate::access::Actor;
 use crate::audit::AuditEvent;
 use crate::db::Database;
@@ -104,7 +104,7 @@ pub async fn token(
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (origin, params, credentials) = begin(&req, payload, &service).await?;
+    let (origin, params, credentials) = read_client_request(&req, payload, &service).await?;
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
     let client = authenticate(&service, &db, &credentials, origin.address, "token", now).await?;
     let source = origin.address.to_string();
