@@ -1,4 +1,7 @@
 //! APIs: the resource servers that access tokens are issued for, and the scopes each defines.
+//!
+//! Every function here fails with [`Error::Database`] when the
+//! database does; the `# Errors` of each name what else it refuses.
 
 pub mod http;
 
@@ -54,7 +57,7 @@ impl ApiRow {
 /// default applies; `None` here means ES256) and gives a key ([`crate::keys::Keys::prepare`]).
 ///
 /// # Errors
-/// [`Error::Validation`] for a bad code, name, audience, scope or resource server;
+/// [`Error::Invalid`] for a bad code, name, audience, scope or resource server;
 /// [`Error::Conflict`] when the code or audience is taken.
 pub fn create(
     conn: &mut DbConn,
@@ -117,6 +120,9 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
 }
 
 /// An API by its code, in any letter case.
+///
+/// # Errors
+/// [`not_found::api`] when none has the code.
 pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
     let row = apis::table
         .filter(apis::code.eq(code.trim().to_ascii_uppercase()))
@@ -142,7 +148,7 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<Api> {
 /// ([`crate::keys::Keys::prepare`]).
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unknown code, [`Error::Validation`] for a bad name, scope or
+/// [`Error::NotFound`] for an unknown code, [`Error::Invalid`] for a bad name, scope or
 /// resource server, [`Error::Conflict`] for a scope still held.
 pub fn update(
     conn: &mut DbConn,

@@ -1,5 +1,8 @@
 //! Applications: an organisation's OAuth clients, each with a permanent client_id and the
 //! APIs and scopes it may receive tokens for.
+//!
+//! Every function here fails with [`Error::Database`] when the
+//! database does; the `# Errors` of each name what else it refuses.
 
 mod grants;
 pub mod http;
@@ -58,7 +61,7 @@ impl ApplicationRow {
 /// environment defaults to sandbox in a sandbox organisation, production elsewhere.
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unknown organisation or API, [`Error::Validation`] for a bad
+/// [`Error::NotFound`] for an unknown organisation or API, [`Error::Invalid`] for a bad
 /// name, client_id, description or lifetime, [`Error::Conflict`] for a name or client_id
 /// already taken.
 pub fn create(
@@ -109,6 +112,9 @@ pub fn create(
 }
 
 /// The conventional name for an application of `organisation` calling API `api_code`.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown API.
 pub fn suggest_name(conn: &mut DbConn, organisation: &str, api_code: &str) -> Result<String> {
     let organisation = orgs::find(conn, organisation)?;
     let api = apis::find_by_code(conn, api_code)?;
@@ -156,6 +162,9 @@ pub fn find_by_client_id(conn: &mut DbConn, client_id: &str) -> Result<Applicati
 }
 
 /// Enables or disables an application; a disabled one gets no tokens.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id.
 pub fn set_enabled(
     conn: &mut DbConn,
     client_id: &str,
@@ -187,6 +196,9 @@ pub fn set_enabled(
 /// Tokens carry `iat` in whole seconds, so tokens issued in the same second as `now` count as
 /// issued before it; the token endpoint issues none in that second (see `oauth::token`).
 /// A later switch never moves the moment back, even if this instance's clock is behind.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id.
 pub fn revoke_tokens(
     conn: &mut DbConn,
     client_id: &str,
@@ -215,7 +227,7 @@ pub fn revoke_tokens(
 /// `None` stays as it is, and `grants`, when given, replaces every API and scope it holds.
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unknown application or API, [`Error::Validation`] for a bad
+/// [`Error::NotFound`] for an unknown application or API, [`Error::Invalid`] for a bad
 /// field or a scope the API does not define, [`Error::Conflict`] for a name already taken.
 pub fn update(
     conn: &mut DbConn,

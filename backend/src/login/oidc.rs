@@ -58,7 +58,7 @@ pub struct Identity {
     /// Every claim, for the configured role and organisation claims.
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Optional claims left out because their text holds a control character (see
-    /// [`screen_claims`]), for the audit trail.
+    /// `screen_claims`), for the audit trail.
     pub ignored_claims: Vec<String>,
 }
 

@@ -1,4 +1,7 @@
 //! Organisations: the partners that own applications.
+//!
+//! Every function here fails with [`Error::Database`] when the
+//! database does; the `# Errors` of each name what else it refuses.
 
 pub mod http;
 
@@ -39,6 +42,9 @@ impl From<OrganisationRow> for Organisation {
     }
 }
 
+/// # Errors
+/// [`Error::Invalid`] for a bad name, country or mailbox, [`Error::Conflict`]
+/// when the name is taken.
 pub fn create(
     conn: &mut DbConn,
     new: &CreateOrganisation,
@@ -73,6 +79,9 @@ pub fn create(
     Ok(row.into())
 }
 
+/// # Errors
+/// [`Error::NotFound`] for an unknown id, [`Error::Invalid`] for a bad field or a
+/// sandbox flag its production applications forbid, [`Error::Conflict`] when the name is taken.
 pub fn update(
     conn: &mut DbConn,
     id: &str,
@@ -153,6 +162,9 @@ fn ensure_no_production_applications(conn: &mut DbConn, organisation: &Organisat
 }
 
 /// An organisation by its id only (the API's addressing).
+///
+/// # Errors
+/// [`not_found::organisation`] when none has the id.
 pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Organisation> {
     organisations::table
         .find(id)
@@ -172,6 +184,9 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Organisation>> {
 }
 
 /// An organisation by its id or its name (names compare case-insensitively).
+///
+/// # Errors
+/// [`Error::NotFound`] when none has the id or name.
 pub fn find(conn: &mut DbConn, id_or_name: &str) -> Result<Organisation> {
     organisations::table
         .filter(

@@ -1,6 +1,10 @@
 //! Which secrets are expiring: the state of each application's secrets for the portal's
 //! lists and dashboard, and the rule, shared with the reminders, that a secret is expiring
 //! until it is replaced.
+//!
+//! Every function here fails with
+//! [`Error::Database`](crate::error::Error::Database) when the database does; the `# Errors`
+//! of each name what else it refuses.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{EXPIRING_WITHIN_DAYS, SecretStatus};

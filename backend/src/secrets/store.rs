@@ -1,5 +1,8 @@
 //! The portal's store of client secrets: create (the value shown once, only its hash kept),
 //! list and delete. Creations and deletions are audited in the same transaction.
+//!
+//! Every function here fails with [`Error::Database`] when the
+//! database does; the `# Errors` of each name what else it refuses.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
@@ -55,6 +58,10 @@ impl SecretRow {
 }
 
 /// Creates a secret for the application `client_id`; the returned value is never stored.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id, [`Error::Invalid`] for a bad name
+/// or expiry, [`Error::Conflict`] when the application already holds the most secrets allowed.
 pub fn create(
     conn: &mut DbConn,
     client_id: &str,
@@ -112,6 +119,9 @@ pub fn create(
 }
 
 /// The application's secrets, soonest expiry first.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id.
 pub fn list(
     conn: &mut DbConn,
     client_id: &str,
@@ -131,6 +141,10 @@ pub fn list(
 }
 
 /// Deletes one of the application's secrets; it stops working at once.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id, [`not_found::secret`] for a
+/// secret it does not have.
 pub fn delete(
     conn: &mut DbConn,
     client_id: &str,

@@ -1,5 +1,8 @@
 //! People and their roles. A person can be designated (by e-mail or OIDC subject) before
 //! their first login; the login attaches the record when the ID token matches.
+//!
+//! Every function here fails with [`Error::Database`] when the
+//! database does; the `# Errors` of each name what else it refuses.
 
 pub mod http;
 
@@ -71,6 +74,11 @@ impl AssignmentRow {
 }
 
 /// Gives `person` a role: admin platform-wide, or another role within `organisation`.
+///
+/// # Errors
+/// [`Error::Invalid`] for a bad e-mail or subject, or a role that needs an
+/// organisation given without one (or the reverse); [`Error::NotFound`] for an unknown
+/// organisation; [`Error::Conflict`] when the person already has that role there.
 pub fn grant(
     conn: &mut DbConn,
     person: &Person,
@@ -146,6 +154,9 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<RoleAssignment>> {
 }
 
 /// Takes a role away again.
+///
+/// # Errors
+/// [`not_found::role_assignment`] for an unknown id.
 pub fn revoke(
     conn: &mut DbConn,
     assignment_id: &str,
