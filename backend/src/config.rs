@@ -3,7 +3,7 @@
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,9 @@ use crate::tls::TlsSettings;
 /// Names the config file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "CLAVIS_CONFIG";
 
-/// The settings as written by the operator, before validation.
+/// The settings as written by the operator, before validation. Serialized only to hand figment
+/// the defaults: the secret settings (`SecretString`, none by default) are skipped there,
+/// since `secrecy` never writes a secret out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -38,7 +40,8 @@ struct RawConfig {
     log_level: String,
     issuer: Option<String>,
     token_signing_alg: SigningAlgorithm,
-    master_key: Option<Redacted>,
+    #[serde(skip_serializing)]
+    master_key: Option<SecretString>,
     master_key_file: Option<PathBuf>,
     key_rotation_days: u32,
     key_publish_lead_secs: u64,
@@ -47,7 +50,8 @@ struct RawConfig {
     token_failure_window_secs: u64,
     oidc_issuer: Option<String>,
     oidc_client_id: Option<String>,
-    oidc_client_secret: Option<Redacted>,
+    #[serde(skip_serializing)]
+    oidc_client_secret: Option<SecretString>,
     oidc_redirect_url: Option<String>,
     oidc_scopes: String,
     oidc_mfa_amr: String,
@@ -64,27 +68,10 @@ struct RawConfig {
     smtp_port: Option<u16>,
     smtp_tls: SmtpTls,
     smtp_username: Option<String>,
-    smtp_password: Option<Redacted>,
+    #[serde(skip_serializing)]
+    smtp_password: Option<SecretString>,
     smtp_from: Option<String>,
     reminder_interval_secs: u64,
-}
-
-/// A setting that holds a secret: read like a string, never printed.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-struct Redacted(String);
-
-impl Redacted {
-    /// The value for the domain that uses it, wiped from memory when dropped.
-    fn to_secret(&self) -> SecretString {
-        SecretString::from(self.0.clone())
-    }
-}
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
 }
 
 impl Default for RawConfig {
@@ -257,7 +244,7 @@ impl RawConfig {
                     "set either master_key (CLAVIS_MASTER_KEY) or master_key_file (CLAVIS_MASTER_KEY_FILE), not both".to_owned(),
                 ));
             }
-            (Some(inline), None) => MasterKeySource::inline(&inline.0)
+            (Some(inline), None) => MasterKeySource::inline(inline.expose_secret())
                 .map_err(|why| ConfigError(format!("master_key (CLAVIS_MASTER_KEY) {why}")))?,
             (None, file) => {
                 MasterKeySource::File(file.unwrap_or_else(|| self.data_dir.join("master.key")))
@@ -460,7 +447,7 @@ impl RawConfig {
         Ok(Some(LoginSettings {
             issuer: issuer.as_str().trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
-            client_secret: self.oidc_client_secret.as_ref().map(Redacted::to_secret),
+            client_secret: self.oidc_client_secret.clone(),
             redirect_url,
             post_logout_redirect_url: parse_http_url(
                 "public_url (CLAVIS_PUBLIC_URL)",
@@ -512,7 +499,7 @@ impl RawConfig {
         })?;
         let credentials = match (&self.smtp_username, &self.smtp_password) {
             (None, None) => None,
-            (Some(user), Some(password)) => Some((user.trim().to_owned(), password.to_secret())),
+            (Some(user), Some(password)) => Some((user.trim().to_owned(), password.clone())),
             _ => {
                 return Err(ConfigError(
                     "smtp_username (CLAVIS_SMTP_USERNAME) and smtp_password (CLAVIS_SMTP_PASSWORD) \
@@ -642,9 +629,7 @@ mod tests {
     fn issuer_is_configurable_and_secrets_are_not_printed() {
         let config = RawConfig {
             issuer: Some("https://id.example.org/".into()),
-            master_key: Some(Redacted(
-                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
-            )),
+            master_key: Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
             ..raw()
         };
         assert!(!format!("{config:?}").contains("AAAAAAAA"));
@@ -666,7 +651,7 @@ mod tests {
         let config = RawConfig {
             oidc_issuer: Some("https://idp.example.org/".into()),
             oidc_client_id: Some("clavis".into()),
-            oidc_client_secret: Some(Redacted("very-secret-client".into())),
+            oidc_client_secret: Some("very-secret-client".into()),
             oidc_acr_values: "urn:mfa, urn:strong".into(),
             bootstrap_admins: "ada@example.org, admin-sub".into(),
             ..raw()
@@ -831,7 +816,7 @@ mod tests {
             smtp_tls: tls,
             smtp_from: Some("Clavis <clavis@example.org>".into()),
             smtp_username: user.map(Into::into),
-            smtp_password: user.map(|_| Redacted("smtp-password-fixture".into())),
+            smtp_password: user.map(|_| "smtp-password-fixture".into()),
             ..raw()
         };
         let config = smtp("mail.example.org", SmtpTls::Starttls, Some("clavis"))

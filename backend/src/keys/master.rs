@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand_core::{OsRng, RngCore};
+use secrecy::{ExposeSecret, SecretBox};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,27 +55,18 @@ impl fmt::Debug for MasterKeySource {
 }
 
 /// The key itself. Never printed; wiped from memory on drop.
-#[derive(Clone)]
+#[derive(Debug)]
 pub struct MasterKey {
-    key: Zeroizing<[u8; KEY_LEN]>,
+    key: SecretBox<[u8; KEY_LEN]>,
     /// Whether this start created the key file (so existing sealed keys cannot open).
     pub newly_created: bool,
-}
-
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(<redacted>)")
-    }
 }
 
 impl MasterKey {
     /// Reads the key from its source, creating the key file when it does not exist yet.
     pub fn load(source: &MasterKeySource) -> Result<Self, KeyError> {
         match source {
-            MasterKeySource::Inline(key) => Ok(Self {
-                key: key.clone(),
-                newly_created: false,
-            }),
+            MasterKeySource::Inline(key) => Ok(Self::from_bytes(key, false)),
             MasterKeySource::File(path) if path.exists() => read_key_file(path),
             MasterKeySource::File(path) => create_key_file(path),
         }
@@ -123,20 +115,29 @@ impl MasterKey {
     /// key, and useless for opening what the master key or another purpose sealed.
     pub fn derive(&self, purpose: &str) -> Self {
         use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
-        let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        Salt::new(HKDF_SHA256, b"clavis master key derivation")
-            .extract(self.key.as_ref())
-            .expand(&[purpose.as_bytes()], HKDF_SHA256)
-            .and_then(|okm| okm.fill(key.as_mut()))
-            .expect("HKDF-SHA256 yields 32 bytes");
+        let key = SecretBox::init_with_mut(|key: &mut [u8; KEY_LEN]| {
+            Salt::new(HKDF_SHA256, b"clavis master key derivation")
+                .extract(self.key.expose_secret())
+                .expand(&[purpose.as_bytes()], HKDF_SHA256)
+                .and_then(|okm| okm.fill(key))
+                .expect("HKDF-SHA256 yields 32 bytes");
+        });
         Self {
             key,
             newly_created: false,
         }
     }
 
+    /// A copy of `key` in a box of its own, filled in place so no other copy is left behind.
+    fn from_bytes(key: &[u8; KEY_LEN], newly_created: bool) -> Self {
+        Self {
+            key: SecretBox::init_with_mut(|copy: &mut [u8; KEY_LEN]| copy.copy_from_slice(key)),
+            newly_created,
+        }
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(self.key.as_ref().into())
+        XChaCha20Poly1305::new(self.key.expose_secret().into())
     }
 }
 
@@ -149,10 +150,7 @@ fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
             })?,
         );
     match MasterKeySource::inline(&text) {
-        Ok(MasterKeySource::Inline(key)) => Ok(MasterKey {
-            key,
-            newly_created: false,
-        }),
+        Ok(MasterKeySource::Inline(key)) => Ok(MasterKey::from_bytes(&key, false)),
         Ok(MasterKeySource::File(_)) => unreachable!("inline parsing yields an inline key"),
         Err(reason) => Err(KeyError::MalformedKeyFile {
             path: path.to_owned(),
@@ -163,8 +161,10 @@ fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
 
 fn create_key_file(path: &Path) -> Result<MasterKey, KeyError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    OsRng.fill_bytes(key.as_mut());
+    let master = MasterKey {
+        key: SecretBox::init_with_mut(|key: &mut [u8; KEY_LEN]| OsRng.fill_bytes(key)),
+        newly_created: true,
+    };
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| KeyError::CreateKeyDir {
             dir: dir.to_owned(),
@@ -180,7 +180,7 @@ fn create_key_file(path: &Path) -> Result<MasterKey, KeyError> {
             path: path.to_owned(),
             source,
         })?;
-    let encoded = Zeroizing::new(STANDARD.encode(key.as_ref()));
+    let encoded = Zeroizing::new(STANDARD.encode(master.key.expose_secret()));
     file.write_all(encoded.as_bytes())
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
@@ -189,10 +189,7 @@ fn create_key_file(path: &Path) -> Result<MasterKey, KeyError> {
             source,
         })?;
     tracing::info!(file = %path.display(), "created a new master key file; back it up with the database");
-    Ok(MasterKey {
-        key,
-        newly_created: true,
-    })
+    Ok(master)
 }
 
 #[cfg(test)]
@@ -237,6 +234,18 @@ mod tests {
         );
         assert!(master.derive("b").open(&sealed, "ctx").is_none());
         assert!(master.open(&sealed, "ctx").is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_the_master_key() {
+        let master =
+            MasterKey::load(&MasterKeySource::inline(&STANDARD.encode([7u8; 32])).unwrap())
+                .unwrap();
+        for key in [&master, &master.derive("a")] {
+            let shown = format!("{key:?}");
+            assert!(!shown.contains(&format!("{:?}", key.key.expose_secret())));
+            assert!(!shown.contains(&STANDARD.encode(key.key.expose_secret())));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use argon2::Block;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,7 +25,8 @@ use super::request::{AuthMethod, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps;
 use crate::db::Database;
-use crate::secrets::{ClientApplication, StoredCredential, TokenGrant, hash, value};
+use crate::secrets::hash::{self, SecretHash};
+use crate::secrets::{ClientApplication, StoredCredential, TokenGrant, value};
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
@@ -115,13 +117,13 @@ impl ClientAuthenticator {
         source: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Outcome, OAuthError> {
-        let Some(secret_id) = value::secret_id_of(&credentials.secret) else {
+        let Some(secret_id) = value::secret_id_of(credentials.secret.expose_secret()) else {
             return self
                 .junk(db, credentials, source, AuthFailure::MalformedSecret)
                 .await;
         };
         let secret_id = secret_id.to_string();
-        let digest = self.digest(&credentials.secret);
+        let digest = self.digest(credentials.secret.expose_secret());
         if self.is_remembered(&secret_id, &digest) {
             let stored = self.lookup.find(&credentials.client_id, secret_id).await?;
             return match usable(stored, now) {
@@ -239,7 +241,11 @@ impl ClientAuthenticator {
     }
 
     /// argon2id on a blocking thread, at most one per core; sheds load when the queue is full.
-    async fn argon2_verify(&self, presented: &str, stored_hash: &str) -> Result<bool, OAuthError> {
+    async fn argon2_verify(
+        &self,
+        presented: &SecretString,
+        stored_hash: &SecretHash,
+    ) -> Result<bool, OAuthError> {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(OAuthError::overloaded());
@@ -247,8 +253,7 @@ impl ClientAuthenticator {
         let slot = self.argon2_slots.acquire().await;
         self.queued.fetch_sub(1, Ordering::SeqCst);
         let _slot = slot.map_err(|_| OAuthError::unavailable(1))?;
-        let (presented, stored_hash) =
-            (Zeroizing::new(presented.to_owned()), stored_hash.to_owned());
+        let (presented, stored_hash) = (presented.clone(), stored_hash.clone());
         let mut memory = self
             .argon2_memory
             .lock()
@@ -256,7 +261,8 @@ impl ClientAuthenticator {
             .pop()
             .unwrap_or_default();
         let (matches, memory) = actix_web::web::block(move || {
-            let matches = hash::verify_with_memory(&presented, &stored_hash, &mut memory);
+            let matches =
+                hash::verify_with_memory(presented.expose_secret(), &stored_hash, &mut memory);
             (matches, memory)
         })
         .await

@@ -156,7 +156,7 @@ mod tests {
     fn stored(secret_id: &str, client_id: &str) -> StoredCredential {
         StoredCredential {
             secret_id: secret_id.to_owned(),
-            secret_hash: "$argon2id$…".to_owned(),
+            secret_hash: "$argon2id$…".into(),
             expires_at: chrono::Utc::now(),
             application: ClientApplication {
                 id: format!("app-{client_id}"),
@@ -215,5 +215,11 @@ mod tests {
                 Err(Error::Unavailable(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_stored_credential_never_prints_its_hash() {
+        let shown = format!("{:?}", stored("s1", "client-a"));
+        assert!(!shown.contains("$argon2id$"), "{shown}");
     }
 }

@@ -11,6 +11,7 @@ use actix_web::web;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
+use secrecy::SecretString;
 use std::collections::HashMap;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -103,26 +104,18 @@ impl From<HashMap<String, Zeroizing<String>>> for Params {
 }
 
 /// How the client authenticated (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
 }
 
 /// A client_id and the secret presented with it. `Debug` never shows the secret.
+#[derive(Debug)]
 pub struct ClientCredentials {
     pub client_id: String,
-    pub secret: Zeroizing<String>,
+    pub secret: SecretString,
     pub method: AuthMethod,
-}
-
-impl fmt::Debug for ClientCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCredentials")
-            .field("client_id", &self.client_id)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
 }
 
 /// The credentials from the Authorization header or the body, refusing a request that
@@ -161,7 +154,7 @@ pub fn client_credentials(
         }
         (None, Some(secret)) => ClientCredentials {
             client_id: params.get("client_id").unwrap_or_default().to_owned(),
-            secret: Zeroizing::new(secret.to_owned()),
+            secret: SecretString::from(secret),
             method: AuthMethod::ClientSecretPost,
         },
         (None, None) => return Err(OAuthError::invalid_client(false)),
@@ -186,9 +179,12 @@ fn basic_credentials(header: &str) -> Option<ClientCredentials> {
     let decoded = Zeroizing::new(STANDARD.decode(encoded.trim()).ok()?);
     let text = std::str::from_utf8(&decoded).ok()?;
     let (client_id, secret) = text.split_once(':')?;
+    // Copied out of a buffer wiped on drop: turned into a `SecretString` directly, a decoded
+    // value with spare capacity would move and leave an unwiped copy behind.
+    let secret = Zeroizing::new(form_decode(secret)?);
     Some(ClientCredentials {
         client_id: form_decode(client_id)?.to_string(),
-        secret: Zeroizing::new(form_decode(secret)?),
+        secret: SecretString::from(secret.as_str()),
         method: AuthMethod::ClientSecretBasic,
     })
 }
@@ -205,6 +201,7 @@ fn form_decode(part: &str) -> Option<String> {
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn repeated_parameters_are_refused_and_empty_ones_ignored() {
@@ -223,7 +220,7 @@ mod tests {
             .to_http_request();
         let credentials = client_credentials(&req, &Params(HashMap::new())).unwrap();
         assert_eq!(credentials.client_id, "my client");
-        assert_eq!(credentials.secret.as_str(), "s:cret x");
+        assert_eq!(credentials.secret.expose_secret(), "s:cret x");
         assert!(credentials.method == AuthMethod::ClientSecretBasic);
         assert!(!format!("{credentials:?}").contains("s:cret"));
     }

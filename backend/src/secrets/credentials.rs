@@ -6,6 +6,7 @@ use clavis_shared::dto::SigningAlgorithm;
 use diesel::prelude::*;
 use std::collections::HashMap;
 
+use super::hash::SecretHash;
 use crate::db::schema::{apis, application_apis, application_scopes, applications, client_secrets};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct StoredCredential {
     pub secret_id: String,
-    pub secret_hash: String,
+    pub secret_hash: SecretHash,
     pub expires_at: DateTime<Utc>,
     pub application: ClientApplication,
     pub grants: Vec<TokenGrant>,
@@ -48,7 +49,7 @@ pub struct ClientApplication {
 
 type CredentialRow = (
     String,
-    String,
+    SecretHash,
     NaiveDateTime,
     ClientApplication,
     Option<String>,

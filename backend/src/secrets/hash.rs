@@ -2,6 +2,9 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, Queryable};
+use diesel::sql_types::Text;
 use rand_core::OsRng;
 use std::fmt;
 use subtle::ConstantTimeEq;
@@ -14,11 +17,14 @@ const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
 
-/// An argon2id PHC string. Not secret in itself, but kept out of logs all the same.
+/// An argon2id PHC string, as [`hash`] makes it and the `client_secrets.secret_hash` column
+/// holds it. A type of its own, so a hash is never taken for a plain string or a secret value.
+/// Not secret in itself, but kept out of logs all the same.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretHash(String);
 
 impl SecretHash {
+    /// The PHC string, to store.
     pub fn as_phc(&self) -> &str {
         &self.0
     }
@@ -27,6 +33,27 @@ impl SecretHash {
 impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretHash(<redacted>)")
+    }
+}
+
+/// Read from the text column that stores it, on either database.
+impl<DB> Queryable<Text, DB> for SecretHash
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    type Row = String;
+
+    fn build(phc: String) -> deserialize::Result<Self> {
+        Ok(Self(phc))
+    }
+}
+
+/// Fixtures only: outside tests a hash comes from [`hash`] or from the database.
+#[cfg(test)]
+impl From<&str> for SecretHash {
+    fn from(phc: &str) -> Self {
+        Self(phc.to_owned())
     }
 }
 
@@ -45,15 +72,15 @@ pub fn hash(value: &ClientSecretValue) -> Result<SecretHash> {
     Ok(SecretHash(phc.to_string()))
 }
 
-/// Whether `presented` matches the stored PHC string (compared in constant time).
-pub fn verify(presented: &str, stored: &str) -> bool {
+/// Whether `presented` matches the stored hash (compared in constant time).
+pub fn verify(presented: &str, stored: &SecretHash) -> bool {
     verify_with_memory(presented, stored, &mut Vec::new())
 }
 
 /// [`verify`] with caller-provided working memory (19 MiB), reused across checks: a fresh
 /// allocation costs page faults worth a quarter of the hash itself.
-pub fn verify_with_memory(presented: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else {
+pub fn verify_with_memory(presented: &str, stored: &SecretHash, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored.as_phc()) else {
         return false;
     };
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
@@ -98,22 +125,14 @@ mod tests {
             hashed.as_phc()
         );
         assert!(!hashed.as_phc().contains(value.expose()));
-        assert!(verify(value.expose(), hashed.as_phc()));
+        assert!(verify(value.expose(), &hashed));
         let other = ClientSecretValue::generate(Uuid::new_v4());
-        assert!(!verify(other.expose(), hashed.as_phc()));
-        assert!(!verify(value.expose(), "not a phc string"));
+        assert!(!verify(other.expose(), &hashed));
+        assert!(!verify(value.expose(), &"not a phc string".into()));
         let mut memory = Vec::new();
-        assert!(verify_with_memory(
-            value.expose(),
-            hashed.as_phc(),
-            &mut memory
-        ));
-        assert!(!verify_with_memory(
-            other.expose(),
-            hashed.as_phc(),
-            &mut memory
-        ));
-        let argon2i = hashed.as_phc().replace("$argon2id$", "$argon2i$");
+        assert!(verify_with_memory(value.expose(), &hashed, &mut memory));
+        assert!(!verify_with_memory(other.expose(), &hashed, &mut memory));
+        let argon2i = SecretHash::from(hashed.as_phc().replace("$argon2id$", "$argon2i$").as_str());
         assert!(
             !verify(value.expose(), &argon2i),
             "the algorithm in the PHC string is honoured"

@@ -17,6 +17,7 @@
 //!   rejected without touching the database.
 
 use rand_core::{OsRng, RngCore};
+use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -34,7 +35,7 @@ const BODY_LEN: usize = HINT_LEN + MARKER.len() + ID_LEN + RANDOM_LEN;
 pub const VALUE_LEN: usize = BODY_LEN + CHECKSUM_LEN;
 
 /// A client secret value. Its `Debug` never shows it and its memory is wiped on drop.
-pub struct ClientSecretValue(Zeroizing<String>);
+pub struct ClientSecretValue(SecretString);
 
 impl ClientSecretValue {
     /// A new value for the secret row `secret_id`, from the OS CSPRNG.
@@ -46,16 +47,17 @@ impl ClientSecretValue {
         push_random(&mut value, RANDOM_LEN);
         let checksum = crc32fast::hash(value.as_bytes());
         value.push_str(&base62_fixed(u128::from(checksum), CHECKSUM_LEN));
-        Self(value)
+        // A copy: the buffer it was built in is wiped on drop as well.
+        Self(SecretString::from(value.as_str()))
     }
 
     /// The value itself, to show once or to hash.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub fn hint(&self) -> &str {
-        &self.0[..HINT_LEN]
+        &self.expose()[..HINT_LEN]
     }
 }
 

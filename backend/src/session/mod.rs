@@ -12,6 +12,7 @@ use clavis_shared::dto::Role;
 use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use rand_core::{OsRng, RngCore};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -49,22 +50,17 @@ pub fn cookie_name(settings: &SessionSettings) -> &'static str {
 /// A session's activity is written at most this often, not on every request.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
-/// The random value in the session cookie. Never printed.
-pub struct SessionToken(String);
+/// The random value in the session cookie. Never printed; wiped from memory on drop.
+#[derive(Debug)]
+pub struct SessionToken(SecretString);
 
 impl SessionToken {
     fn generate() -> Self {
-        Self(random_token())
+        Self(SecretString::from(random_token()))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
+        self.0.expose_secret()
     }
 }
 
@@ -254,5 +250,16 @@ impl FromRequest for Session {
                     )
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_session_token() {
+        let token = SessionToken::generate();
+        assert!(!format!("{token:?}").contains(token.expose()));
     }
 }

@@ -107,7 +107,7 @@ fn operator_bootstraps_an_organisation_to_a_working_secret(db: &TestDb) {
         !database_contains(db, &value),
         "the printed value is stored nowhere"
     );
-    let phc: String = {
+    let phc: clavis::secrets::hash::SecretHash = {
         use clavis::db::{DbConn, schema::client_secrets};
         use diesel::prelude::*;
         let mut conn = db.conn();

@@ -1,7 +1,8 @@
 use chrono::Duration;
 use clavis::db::{DbConn, schema::client_secrets};
 use clavis::error::Error;
-use clavis::secrets::{self, hash, value};
+use clavis::secrets::hash::{self, SecretHash};
+use clavis::secrets::{self, value};
 use clavis_shared::dto::SecretStatus;
 use diesel::prelude::*;
 
@@ -21,7 +22,7 @@ on_both_databases!(
     unknown_application_has_no_secrets,
 );
 
-fn stored_hash(db: &TestDb, secret_id: &str) -> (String, String) {
+fn stored_hash(db: &TestDb, secret_id: &str) -> (String, SecretHash) {
     let mut conn = db.conn();
     let conn: &mut DbConn = &mut conn;
     client_secrets::table
@@ -58,7 +59,7 @@ fn secret_value_is_shown_once_and_stored_only_as_hash_and_hint(db: &TestDb) {
 
     let (hint, phc) = stored_hash(db, &created.info.id);
     assert_eq!(hint, created.info.hint);
-    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(phc.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(hash::verify(&created.value, &phc));
     assert!(
         !database_contains(db, &created.value),
