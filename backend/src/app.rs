@@ -43,11 +43,12 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         db.run(move |conn| Keys::open(conn, settings, max_lifetime, now))
             .await?,
     );
+    let urls = PublicUrls::new(&config.public_url);
     let mut background = Background::default();
     let audit = jobs::audit_writer::start(&mut background, db.clone());
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
-        urls: PublicUrls::new(&config.public_url),
+        urls: urls.clone(),
         settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         keys: keys.clone(),
@@ -75,7 +76,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         &mut background,
         config.smtp.as_ref(),
         config.reminder_interval,
-        PublicUrls::new(&config.public_url),
+        urls.clone(),
         db.clone(),
     )?;
     let state = AppState {
@@ -85,7 +86,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         oauth,
         login,
         sessions: web::Data::new(config.sessions.clone()),
-        public_urls: web::Data::new(PublicUrls::new(&config.public_url)),
+        public_urls: web::Data::new(urls),
         trusted_proxies: web::Data::new(TrustedProxies::new(config.trusted_proxies.clone())),
     };
     Ok((state, background))

@@ -15,11 +15,6 @@ impl PublicUrls {
         }
     }
 
-    /// The public URL without a trailing slash, such as `https://clavis.example.org`.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     /// The token endpoint (RFC 6749 §3.2).
     pub fn token_endpoint(&self) -> String {
         format!("{}/oauth2/token", self.base)

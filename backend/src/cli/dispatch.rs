@@ -11,7 +11,7 @@ use super::args::{
     ApiCommand, AppCommand, Cli, Command, KeysCommand, NotifyCommand, OrgCommand, SecretCommand,
     UserCommand,
 };
-use super::output::{Output, when};
+use super::output::Output;
 use crate::access::Actor;
 use crate::config::Config;
 use crate::db::{self, Database, PooledConn};
@@ -63,25 +63,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Notify(NotifyCommand::Failing) => {
             let mut conn = db.conn()?;
             let failing = notify::failing_addresses(&mut conn, Duration::days(30), db::now())?;
-            out.table(
-                &failing,
-                &[
-                    "ADDRESS",
-                    "ORGANISATION",
-                    "UNDELIVERED",
-                    "LAST TRY",
-                    "LAST ERROR",
-                ],
-                |f| {
-                    vec![
-                        f.recipient.clone(),
-                        f.organisation_name.clone(),
-                        f.undelivered.to_string(),
-                        when(f.last_attempt_at),
-                        f.last_error.clone(),
-                    ]
-                },
-            )
+            out.failing_addresses(&failing)
         }
         Command::Org(command) => org(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
         Command::App(command) => app(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use clavis_shared::dto::{
     Api, Application, ClientSecretInfo, NewClientSecret, Organisation, RoleAssignment,
 };
+use clavis_shared::portal::FailingAddress;
 use serde::Serialize;
 
 use crate::keys::{KeyInfo, SigningAlgorithm};
@@ -254,6 +255,29 @@ impl Output {
         )
     }
 
+    /// Addresses that expiry reminders keep failing to reach.
+    pub fn failing_addresses(&self, items: &[FailingAddress]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &[
+                "ADDRESS",
+                "ORGANISATION",
+                "UNDELIVERED",
+                "LAST TRY",
+                "LAST ERROR",
+            ],
+            |f| {
+                vec![
+                    f.recipient.clone(),
+                    f.organisation_name.clone(),
+                    f.undelivered.to_string(),
+                    when(f.last_attempt_at),
+                    f.last_error.clone(),
+                ]
+            },
+        )
+    }
+
     pub fn keys(&self, items: &[KeyInfo]) -> anyhow::Result<()> {
         self.table(items, &["KID", "ALGORITHM", "SIGNS FROM", "STATE"], |k| {
             vec![
@@ -291,7 +315,7 @@ fn yes_no(flag: bool) -> String {
     if flag { "yes" } else { "no" }.to_owned()
 }
 
-pub fn when(at: DateTime<Utc>) -> String {
+fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
