@@ -34,6 +34,13 @@ pub fn may_manage_secrets(me: &Me, organisation_id: &str) -> bool {
     role_in(me, organisation_id).is_some_and(Role::may_manage_secrets)
 }
 
+/// Sets the browser tab's title to "`page` · Clavis" while the calling page is shown, so
+/// tabs, history and screen readers tell the pages apart (WCAG 2.4.2).
+pub fn page_title(page: impl Into<String>) {
+    let title = format!("{} · Clavis", page.into());
+    document().set_title(&title);
+}
+
 #[component]
 pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     view! { <p class="loading" role="status">{format!("Loading {what}…")}</p> }

@@ -1,7 +1,7 @@
 //! Which APIs and scopes an application may receive tokens for: checking what an admin asks
 //! for against each API's scopes, storing it, and reading it back for many applications at once.
 
-use clavis_shared::dto::{Api, ApiGrant};
+use clavis_shared::dto::{Api, ApiGrant, SigningAlgorithm};
 use clavis_shared::portal::GrantRequest;
 use clavis_shared::validate::ValidationError;
 use diesel::prelude::*;
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::apis;
 use crate::db::DbConn;
 use crate::db::schema::{self, application_apis, application_scopes};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Checks requested grants against each API's scopes; the APIs with only those scopes.
 pub fn granted_scopes(conn: &mut DbConn, grants: &[GrantRequest]) -> Result<Vec<Api>> {
@@ -101,44 +101,83 @@ pub fn grant_apis(
         .collect())
 }
 
-/// The APIs and scopes granted to each of the given applications, keyed by application id.
+/// An API an application may receive tokens for, with the scopes granted: what the token
+/// endpoint issues from, and (without the algorithm) what the portal shows as [`ApiGrant`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub api_code: String,
+    pub audience: String,
+    /// The scopes granted, in name order.
+    pub scopes: Vec<String>,
+    /// The API's own algorithm; `None` follows the configured default
+    /// ([`crate::keys::Keys::algorithm_for`]).
+    pub signing_alg: Option<SigningAlgorithm>,
+}
+
+impl From<TokenGrant> for ApiGrant {
+    fn from(grant: TokenGrant) -> Self {
+        ApiGrant {
+            api_code: grant.api_code,
+            audience: grant.audience,
+            scopes: grant.scopes,
+        }
+    }
+}
+
+/// The APIs (in code order) and scopes granted to each of the given applications, keyed by
+/// application id; an application with no grant is absent. One indexed query (a row per
+/// granted scope) for any number of applications: the portal's listings and the token
+/// endpoint's batched credential reads both use it, so the two cannot disagree.
+///
+/// # Errors
+/// [`Error::Database`] when the database fails, [`Error::Internal`] for a signing algorithm
+/// the column's CHECK should have kept out.
 pub fn grants_of<'a>(
     conn: &mut DbConn,
     application_ids: impl IntoIterator<Item = &'a str>,
-) -> Result<HashMap<String, Vec<ApiGrant>>> {
+) -> Result<HashMap<String, Vec<TokenGrant>>> {
     let ids: Vec<&str> = application_ids.into_iter().collect();
-    let granted: Vec<(String, String, String, String)> = application_apis::table
-        .inner_join(schema::apis::table)
-        .filter(application_apis::application_id.eq_any(&ids))
-        .order(schema::apis::code)
-        .select((
-            application_apis::application_id,
-            schema::apis::id,
-            schema::apis::code,
-            schema::apis::audience,
-        ))
-        .load(conn)?;
-    let scopes: Vec<(String, String, String)> = application_scopes::table
-        .filter(application_scopes::application_id.eq_any(&ids))
-        .order(application_scopes::scope)
-        .select((
-            application_scopes::application_id,
-            application_scopes::api_id,
-            application_scopes::scope,
-        ))
-        .load(conn)?;
-    let mut grants: HashMap<String, Vec<ApiGrant>> = HashMap::new();
-    for (application_id, api_id, api_code, audience) in granted {
-        let scopes = scopes
-            .iter()
-            .filter(|(app, api, _)| *app == application_id && *api == api_id)
-            .map(|(_, _, scope)| scope.clone())
-            .collect();
-        grants.entry(application_id).or_default().push(ApiGrant {
-            api_code,
-            audience,
-            scopes,
-        });
+    let rows: Vec<(String, String, String, Option<String>, Option<String>)> =
+        application_apis::table
+            .inner_join(schema::apis::table)
+            .left_join(
+                application_scopes::table.on(application_scopes::application_id
+                    .eq(application_apis::application_id)
+                    .and(application_scopes::api_id.eq(application_apis::api_id))),
+            )
+            .filter(application_apis::application_id.eq_any(&ids))
+            .order((
+                application_apis::application_id,
+                schema::apis::code,
+                application_scopes::scope,
+            ))
+            .select((
+                application_apis::application_id,
+                schema::apis::code,
+                schema::apis::audience,
+                schema::apis::signing_alg,
+                application_scopes::scope.nullable(),
+            ))
+            .load(conn)?;
+    let mut grants: HashMap<String, Vec<TokenGrant>> = HashMap::new();
+    for (application_id, api_code, audience, signing_alg, scope) in rows {
+        let own = grants.entry(application_id).or_default();
+        if own.last().is_none_or(|last| last.api_code != api_code) {
+            // The column's CHECK admits only the algorithms Clavis knows.
+            let signing_alg = signing_alg
+                .map(|alg| alg.parse())
+                .transpose()
+                .map_err(Error::Internal)?;
+            own.push(TokenGrant {
+                api_code,
+                audience,
+                scopes: Vec::new(),
+                signing_alg,
+            });
+        }
+        if let (Some(grant), Some(scope)) = (own.last_mut(), scope) {
+            grant.scopes.push(scope);
+        }
     }
     Ok(grants)
 }

@@ -7,6 +7,8 @@
 mod grants;
 pub mod http;
 
+pub use grants::{TokenGrant, grants_of};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
 use clavis_shared::portal::{CreateApplication, UpdateApplication};
@@ -136,7 +138,7 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
     rows.into_iter()
         .map(|row| {
             let own = grants.remove(&row.id).unwrap_or_default();
-            row.into_application(own)
+            row.into_application(own.into_iter().map(ApiGrant::from).collect())
         })
         .collect()
 }
@@ -158,7 +160,7 @@ pub fn find_by_client_id(conn: &mut DbConn, client_id: &str) -> Result<Applicati
     let grants = grants::grants_of(conn, [row.id.as_str()])?
         .remove(&row.id)
         .unwrap_or_default();
-    row.into_application(grants)
+    row.into_application(grants.into_iter().map(ApiGrant::from).collect())
 }
 
 /// Enables or disables an application; a disabled one gets no tokens.

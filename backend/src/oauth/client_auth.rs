@@ -23,10 +23,10 @@ use super::error::OAuthError;
 use super::lookup::CredentialLookup;
 use super::request::{AuthMethod, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
-use crate::apps;
+use crate::apps::{self, TokenGrant};
 use crate::db::Database;
 use crate::secrets::hash::{self, SecretHash};
-use crate::secrets::{ClientApplication, StoredCredential, TokenGrant, value};
+use crate::secrets::{ClientApplication, StoredCredential, value};
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;

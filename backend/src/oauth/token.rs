@@ -12,9 +12,9 @@ use super::error::{OAuthError, quoted};
 use super::request::Params;
 use super::service::{OAuthService, authenticate, read_client_request};
 use crate::access::Actor;
+use crate::apps::TokenGrant;
 use crate::audit::AuditEvent;
 use crate::db::Database;
-use crate::secrets::TokenGrant;
 
 /// A token request, one variant per supported grant.
 enum TokenRequest {

@@ -12,8 +12,6 @@ pub mod http;
 mod store;
 pub mod value;
 
-pub use credentials::{
-    ClientApplication, StoredCredential, TokenGrant, credentials, record_last_used,
-};
+pub use credentials::{ClientApplication, StoredCredential, credentials, record_last_used};
 pub use expiry::{ActiveSecrets, Lives, active_by_application, expiring, lives_of};
 pub use store::{create, delete, list};

@@ -17,7 +17,7 @@ use std::future::Future;
 use crate::api::{self, ApiResult};
 use crate::logic;
 use crate::widgets::{
-    EnabledBadge, EnvironmentBadge, ErrorMessage, ErrorSlot, Loading, me, role_name,
+    EnabledBadge, EnvironmentBadge, ErrorMessage, ErrorSlot, Loading, me, page_title, role_name,
 };
 
 /// Runs an API call; on success bumps `version` (so every list shows the new state) and
@@ -169,6 +169,7 @@ fn render_input(input: Input) -> AnyView {
 
 #[component]
 pub fn Admin() -> impl IntoView {
+    page_title("Admin");
     if !me().admin {
         return view! {
             <section class="card">

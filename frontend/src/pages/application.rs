@@ -8,12 +8,13 @@ use crate::api::{self, ApiError};
 use crate::logic;
 use crate::widgets::{
     CopyButton, EnabledBadge, EnvironmentBadge, ErrorMessage, ErrorSlot, Loading,
-    may_manage_secrets, me, now,
+    may_manage_secrets, me, now, page_title,
 };
 
 /// One application: what it is, how to get tokens, and its secrets.
 #[component]
 pub fn ApplicationPage() -> impl IntoView {
+    page_title("Application");
     let params = use_params_map();
     let client_id = move || params.read().get("client_id").unwrap_or_default();
     let detail = api::resource(move || format!("/api/v1/applications/{}", client_id()));

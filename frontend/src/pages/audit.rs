@@ -3,13 +3,14 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::logic;
-use crate::widgets::{ErrorMessage, Loading, me};
+use crate::widgets::{ErrorMessage, Loading, me, page_title};
 
 const PER_PAGE: u32 = 25;
 
 /// The audit trail: contacts see their organisations' events, admins all.
 #[component]
 pub fn AuditLog() -> impl IntoView {
+    page_title("Audit log");
     let me = me();
     let organisation = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());

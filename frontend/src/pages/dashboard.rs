@@ -4,11 +4,14 @@ use leptos_router::components::A;
 
 use crate::api;
 use crate::logic;
-use crate::widgets::{EnabledBadge, EnvironmentBadge, ErrorMessage, Loading, me, now, role_name};
+use crate::widgets::{
+    EnabledBadge, EnvironmentBadge, ErrorMessage, Loading, me, now, page_title, role_name,
+};
 
 /// My organisations and their applications, and the secrets that expire soon.
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    page_title("Your applications");
     let me = me();
     let memberships = me.memberships.clone();
     view! {

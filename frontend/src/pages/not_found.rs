@@ -3,6 +3,7 @@ use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
+    crate::widgets::page_title("Page not found");
     view! {
         <section class="card">
             <h1>"Page not found"</h1>

@@ -8,6 +8,7 @@ use crate::api;
 /// to where they were. (A refused sign-in is explained by the page the server shows then.)
 #[component]
 pub fn SignIn() -> impl IntoView {
+    crate::widgets::page_title("Sign in");
     let query = use_query_map();
     let return_to = move || safe_return_path(query.read().get("return_to").as_deref());
     let href = move || format!("/auth/login?return_to={}", api::encode(&return_to()));
