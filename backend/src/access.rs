@@ -12,6 +12,7 @@
 
 use actix_web::{FromRequest, HttpRequest, web};
 use clavis_shared::dto::{Application, Role};
+use clavis_shared::validate;
 use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use std::collections::HashMap;
@@ -34,13 +35,20 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The operator running this process's CLI command.
-    pub fn cli() -> Self {
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        Self::Cli { os_user }
+    /// The operator running this process's CLI command, as `--actor` (or `CLAVIS_ACTOR`)
+    /// names them, for operators who act through a shared service account; otherwise the
+    /// operating-system account running the process, from the password database, so it is
+    /// known under cron or systemd too, where `$USER` is unset.
+    ///
+    /// # Errors
+    /// A validation error on `actor` for a name that is empty, longer than 64 characters or
+    /// holds a control character.
+    pub fn cli(named: Option<&str>) -> Result<Self> {
+        let os_user = match named {
+            Some(name) => validate::actor_name(name)?,
+            None => whoami::username(),
+        };
+        Ok(Self::Cli { os_user })
     }
 
     /// The kind of actor, as the audit trail stores it (`actor_kind`).

@@ -61,6 +61,7 @@ struct RawConfig {
     oidc_role_claim_manager: String,
     oidc_role_claim_viewer: String,
     oidc_organisation_claim: Option<String>,
+    support_contact: Option<String>,
     session_idle_timeout_secs: u64,
     session_lifetime_secs: u64,
     bootstrap_admins: String,
@@ -110,6 +111,7 @@ impl Default for RawConfig {
             oidc_role_claim_manager: "credential_management".to_owned(),
             oidc_role_claim_viewer: String::new(),
             oidc_organisation_claim: None,
+            support_contact: None,
             session_idle_timeout_secs: 30 * 60,
             session_lifetime_secs: 12 * 3600,
             bootstrap_admins: String::new(),
@@ -458,11 +460,27 @@ impl RawConfig {
             mfa_acr,
             acr_values: words(&self.oidc_acr_values),
             role_claim,
+            support_contact: self.support_contact()?,
         }))
     }
 }
 
 impl RawConfig {
+    /// Who people without access should ask: free text of one line, at most 200 characters.
+    fn support_contact(&self) -> Result<Option<String>, ConfigError> {
+        let Some(contact) = self.support_contact.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        if contact.chars().count() > 200 || contact.chars().any(char::is_control) {
+            return Err(ConfigError(
+                "support_contact (CLAVIS_SUPPORT_CONTACT) must be one line of at most 200 \
+                 characters, such as \"the API team at api-support@example.org\""
+                    .to_owned(),
+            ));
+        }
+        Ok(Some(contact.to_owned()).filter(|contact| !contact.is_empty()))
+    }
+
     /// The SMTP settings when a host is set; a sender must come with it, and a password is
     /// never sent over an unencrypted connection to another machine.
     fn smtp_settings(&self) -> Result<Option<SmtpSettings>, ConfigError> {
@@ -681,6 +699,33 @@ mod tests {
         .validate()
         .unwrap();
         assert!(two_classes_only.login.unwrap().mfa_amr.is_empty());
+        assert_eq!(login.support_contact, None);
+    }
+
+    #[test]
+    fn the_support_contact_is_one_line() {
+        let with_contact = |contact: &str| {
+            RawConfig {
+                oidc_issuer: Some("https://idp.example.org".into()),
+                oidc_client_id: Some("clavis".into()),
+                support_contact: Some(contact.into()),
+                ..raw()
+            }
+            .validate()
+        };
+        let config = with_contact(" the API team at api-support@example.org ").unwrap();
+        assert_eq!(
+            config.login.unwrap().support_contact.as_deref(),
+            Some("the API team at api-support@example.org")
+        );
+        assert_eq!(
+            with_contact("").unwrap().login.unwrap().support_contact,
+            None
+        );
+        for bad in ["two\nlines", &"x".repeat(201)] {
+            let err = with_contact(bad).unwrap_err().to_string();
+            assert!(err.contains("CLAVIS_SUPPORT_CONTACT"), "{err}");
+        }
     }
 
     #[test]

@@ -160,19 +160,18 @@ static MESSAGE_POLICY: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// A small self-contained page (no script, no external assets) for answers the portal app
-/// cannot give itself, such as a refused sign-in; never cached.
+/// cannot give itself, such as a refused sign-in; never cached. `links` are the ways on,
+/// each (address, text), first the one most people want.
 pub fn message_page(
     status: StatusCode,
     title: &str,
     explanation: &str,
-    link: &str,
-    link_text: &str,
+    links: &[(&str, &str)],
 ) -> HttpResponse {
     let page = MessagePage {
         title,
         explanation,
-        link,
-        link_text,
+        links,
     };
     match page.render() {
         Ok(html) => HttpResponse::build(status)
@@ -186,14 +185,13 @@ pub fn message_page(
     }
 }
 
-/// `templates/message.html`: the title, one paragraph and one link, each escaped.
+/// `templates/message.html`: the title, one paragraph and the links, each escaped.
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {
     title: &'a str,
     explanation: &'a str,
-    link: &'a str,
-    link_text: &'a str,
+    links: &'a [(&'a str, &'a str)],
 }
 
 /// The escaper of every `.html` template (set in `askama.toml`): named entities for `&`,
@@ -219,14 +217,14 @@ mod tests {
         let page = MessagePage {
             title: "<b>",
             explanation: "a \"quote\" & <script>",
-            link: "/x",
-            link_text: "Go",
+            links: &[("/x?a=1&b=\"", "Go <now>")],
         }
         .render()
         .unwrap();
         assert!(page.contains("&lt;b&gt;"));
         assert!(page.contains("&quot;quote&quot; &amp; &lt;script&gt;"));
         assert!(!page.contains("<script>"));
+        assert!(page.contains("<a href=\"/x?a=1&amp;b=&quot;\">Go &lt;now&gt;</a>"));
     }
 
     #[test]
@@ -234,8 +232,7 @@ mod tests {
         let page = MessagePage {
             title: "t",
             explanation: "e",
-            link: "/auth/login",
-            link_text: "Again",
+            links: &[("/auth/login", "Again")],
         }
         .render()
         .unwrap();

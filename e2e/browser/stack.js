@@ -27,7 +27,8 @@ async function freePort() {
   return port;
 }
 
-export async function startStack() {
+/** Starts the stack; `supportContact` sets CLAVIS_SUPPORT_CONTACT. */
+export async function startStack({ supportContact } = {}) {
   const fixture = JSON.parse(await readFile(path.join(root, 'e2e/oidc/users.fixture.json'), 'utf8'));
   const port = await freePort();
   const clavis = `http://127.0.0.1:${port}`;
@@ -47,6 +48,7 @@ export async function startStack() {
     CLAVIS_OIDC_ISSUER: provider.issuer,
     CLAVIS_OIDC_CLIENT_ID: fixture.clients[0].client_id,
     CLAVIS_OIDC_CLIENT_SECRET: fixture.clients[0].client_secret,
+    ...(supportContact ? { CLAVIS_SUPPORT_CONTACT: supportContact } : {}),
   };
   const cli = async (...args) => {
     const { stdout } = await run(clavisBinary, [...args, '--json'], { env, cwd: root });

@@ -137,7 +137,29 @@ async fn send(method: Method, path: &str, body: Option<String>, csrf: &str) -> A
     })
 }
 
-/// To the sign-in page, remembering where the person was.
+/// What this browser tab last knew of its session, kept in `sessionStorage` (per tab, and
+/// kept across the trip to the identity provider and back), so the sign-in page can tell a
+/// first visit from a session that ended and from a sign-out.
+const SESSION_MARK: &str = "clavis.session";
+
+/// Notes the session's state for this tab: `open` or `signed_out`.
+pub fn mark_session(state: &str) {
+    if let Ok(Some(storage)) = leptos::prelude::window().session_storage() {
+        let _ = storage.set_item(SESSION_MARK, state);
+    }
+}
+
+/// The noted state, forgotten as it is read: the next sign-in page is a first visit again.
+fn take_session_mark() -> Option<String> {
+    let storage = leptos::prelude::window().session_storage().ok()??;
+    let mark = storage.get_item(SESSION_MARK).ok()?;
+    let _ = storage.remove_item(SESSION_MARK);
+    mark
+}
+
+/// To the sign-in page, remembering where the person was, and saying whether their session
+/// ended (`ended=1`) or they signed out (`signed_out=1`, the start page after a sign-out at
+/// the provider); a first visit gets neither.
 pub fn send_to_sign_in() {
     let location = leptos::prelude::window().location();
     let here = format!(
@@ -145,7 +167,12 @@ pub fn send_to_sign_in() {
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let _ = location.set_href(&format!("/signin?return_to={}", encode(&here)));
+    let target = match take_session_mark().as_deref() {
+        Some("signed_out") => "/signin?signed_out=1".to_owned(),
+        Some("open") => format!("/signin?ended=1&return_to={}", encode(&here)),
+        _ => format!("/signin?return_to={}", encode(&here)),
+    };
+    let _ = location.set_href(&target);
 }
 
 /// Percent-encodes a query parameter value.

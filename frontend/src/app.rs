@@ -39,6 +39,7 @@ fn Shell(children: ChildrenFn) -> impl IntoView {
         None => view! { <main><Loading what="the portal" /></main> }.into_any(),
         Some(Err(error)) => view! { <main><ErrorMessage error=error /></main> }.into_any(),
         Some(Ok(me)) => {
+            api::mark_session("open");
             provide_context(me.clone());
             view! {
                 <Header me=me />
@@ -61,6 +62,7 @@ fn Header(me: Me) -> impl IntoView {
     let sign_out = move |_| {
         let csrf = csrf.clone();
         leptos::task::spawn_local(async move {
+            api::mark_session("signed_out");
             let target = match api::post("/auth/logout", &(), &csrf)
                 .await
                 .and_then(|text| api::parse::<LogoutResponse>(&text))

@@ -89,6 +89,12 @@ pub fn secret_name(value: &str) -> Checked<String> {
     display_name("name", "The secret name", value, MAX_SECRET_NAME_CHARS)
 }
 
+/// The operator a CLI command is recorded for (`--actor`): as a display name, at most 64
+/// characters.
+pub fn actor_name(value: &str) -> Checked<String> {
+    display_name("actor", "The actor name", value, 64)
+}
+
 /// An application's description: free text of several lines, so line breaks (LF, CR) are
 /// the only control characters it may hold.
 pub fn description(value: &str) -> Checked<String> {

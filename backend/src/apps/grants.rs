@@ -124,6 +124,10 @@ impl From<TokenGrant> for ApiGrant {
     }
 }
 
+/// One granted scope (or an API granted without scopes): application id, API code, audience,
+/// signing algorithm, scope.
+type GrantRow = (String, String, String, Option<String>, Option<String>);
+
 /// The APIs (in code order) and scopes granted to each of the given applications, keyed by
 /// application id; an application with no grant is absent. One indexed query (a row per
 /// granted scope) for any number of applications: the portal's listings and the token
@@ -137,28 +141,27 @@ pub fn grants_of<'a>(
     application_ids: impl IntoIterator<Item = &'a str>,
 ) -> Result<HashMap<String, Vec<TokenGrant>>> {
     let ids: Vec<&str> = application_ids.into_iter().collect();
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> =
-        application_apis::table
-            .inner_join(schema::apis::table)
-            .left_join(
-                application_scopes::table.on(application_scopes::application_id
-                    .eq(application_apis::application_id)
-                    .and(application_scopes::api_id.eq(application_apis::api_id))),
-            )
-            .filter(application_apis::application_id.eq_any(&ids))
-            .order((
-                application_apis::application_id,
-                schema::apis::code,
-                application_scopes::scope,
-            ))
-            .select((
-                application_apis::application_id,
-                schema::apis::code,
-                schema::apis::audience,
-                schema::apis::signing_alg,
-                application_scopes::scope.nullable(),
-            ))
-            .load(conn)?;
+    let rows: Vec<GrantRow> = application_apis::table
+        .inner_join(schema::apis::table)
+        .left_join(
+            application_scopes::table.on(application_scopes::application_id
+                .eq(application_apis::application_id)
+                .and(application_scopes::api_id.eq(application_apis::api_id))),
+        )
+        .filter(application_apis::application_id.eq_any(&ids))
+        .order((
+            application_apis::application_id,
+            schema::apis::code,
+            application_scopes::scope,
+        ))
+        .select((
+            application_apis::application_id,
+            schema::apis::code,
+            schema::apis::audience,
+            schema::apis::signing_alg,
+            application_scopes::scope.nullable(),
+        ))
+        .load(conn)?;
     let mut grants: HashMap<String, Vec<TokenGrant>> = HashMap::new();
     for (application_id, api_code, audience, signing_alg, scope) in rows {
         let own = grants.entry(application_id).or_default();

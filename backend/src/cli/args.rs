@@ -20,6 +20,10 @@ pub struct Cli {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Who the audit trail records as acting, as `cli:NAME`; by default the operating-system
+    /// account running the command.
+    #[arg(long, global = true, env = "CLAVIS_ACTOR", value_name = "NAME")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -31,6 +31,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         tracing::info!(database = %db.target(), ?applied, "applied database migrations");
     }
     let out = Output::new(cli.json);
+    let actor = Actor::cli(cli.actor.as_deref())?;
     match cli.command {
         Command::Serve => serve::serve(config, db),
         Command::Migrate => out.migrated(&applied),
@@ -51,7 +52,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Api(command) => {
             let mut conn = db.conn()?;
-            api(command, &mut conn, &config, &out, &Actor::cli(), db::now())
+            api(command, &mut conn, &config, &out, &actor, db::now())
         }
         Command::Notify(NotifyCommand::RunOnce { now, dry_run }) => {
             let now = parse_moment(now.as_deref())?;
@@ -65,12 +66,10 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let failing = notify::failing_addresses(&mut conn, Duration::days(30), db::now())?;
             out.failing_addresses(&failing)
         }
-        Command::Org(command) => org(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
-        Command::App(command) => app(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
-        Command::Secret(command) => {
-            secret(command, &mut db.conn()?, &out, &Actor::cli(), db::now())
-        }
-        Command::User(command) => user(command, &mut db.conn()?, &out, &Actor::cli(), db::now()),
+        Command::Org(command) => org(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::App(command) => app(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::Secret(command) => secret(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::User(command) => user(command, &mut db.conn()?, &out, &actor, db::now()),
     }
 }
 

@@ -309,6 +309,13 @@ pub fn write_transaction<T>(
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some();
+    if nested {
+        // The outer transaction holds the write lock already; this one is a savepoint.
+        return conn.transaction(work);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     let result = work(conn);
     let DbConn::Sqlite(sqlite) = conn else {

@@ -7,7 +7,7 @@ use clavis_shared::portal::{LogoutResponse, safe_return_path};
 use serde::Deserialize;
 
 use super::attempt::PendingSignIn;
-use super::oidc::LoginError;
+use super::oidc::{LoginError, Retry};
 use super::{LoginService, SignIn, SignInRefusal, is_error_code, sign_in, state_matches};
 use crate::db::{self, Database};
 use crate::error::{Error, Result};
@@ -28,6 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// Set by the links of a refusal page: start afresh at the provider.
+    retry: Option<Retry>,
 }
 
 /// Sends the browser to the provider, remembering how to finish in a sealed cookie (nothing is
@@ -39,7 +41,7 @@ async fn login(
     let Some(provider) = &service.provider else {
         return Ok(not_configured());
     };
-    let started = match provider.start().await {
+    let started = match provider.start(query.retry).await {
         Ok(started) => started,
         Err(error) => return Ok(provider_unreachable(&error)),
     };
@@ -131,7 +133,9 @@ async fn finish(
         .run(move |conn| sign_in(conn, &identity, &settings, &service, db::now()))
         .await?;
     Ok(match outcome {
-        SignIn::Refused(refused) => refused_page(&refused),
+        SignIn::Refused(refused) => {
+            refused_page(&refused, provider.settings().support_contact.as_deref())
+        }
         SignIn::Opened(token) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, pending.return_to))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -162,28 +166,44 @@ fn provider_error(code: &str) -> HttpResponse {
     )
 }
 
-/// Why a verified login got no session, and what to do about it.
-fn refused_page(refused: &SignInRefusal) -> HttpResponse {
+/// A fresh sign-in with another account (or the same one, typed in again).
+const ANOTHER_ACCOUNT: (&str, &str) = ("/auth/login?retry=account", "Use another account");
+
+/// Why a verified login got no session, and what to do about it. Both pages start the next
+/// sign-in afresh (`retry`): a plain one would be answered from the provider's session, with
+/// the same identity and factors, and end on the same refusal.
+fn refused_page(refused: &SignInRefusal, support_contact: Option<&str>) -> HttpResponse {
+    let status = StatusCode::FORBIDDEN;
     match refused {
-        SignInRefusal::NoSecondFactor => refusal(
-            403,
+        SignInRefusal::NoSecondFactor => site::message_page(
+            status,
             "Sign-in refused: no second factor",
             "Clavis requires multi-factor authentication, and your identity provider reports \
              that this sign-in used only one factor (such as a password). Sign in again and \
              confirm with your authenticator app or security key; if you have none, ask your \
              identity provider's administrator to set one up.",
+            &[
+                (
+                    "/auth/login?retry=second_factor",
+                    "Sign in again with a second factor",
+                ),
+                ANOTHER_ACCOUNT,
+            ],
         ),
-        SignInRefusal::NoRole { email } => refusal(
-            403,
+        SignInRefusal::NoRole { email } => site::message_page(
+            status,
             "Sign-in refused: no access to Clavis yet",
             &format!(
-                "You signed in{}, but you have no role in Clavis. Ask a platform admin to make \
-                 you a credential manager or viewer of your organisation.",
+                "You signed in{}, but you have no role in Clavis. Ask {} to make you a \
+                 credential manager or viewer of your organisation. If you have another account \
+                 with access, use that one.",
                 email
                     .as_deref()
                     .map(|email| format!(" as {email}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                support_contact.unwrap_or("a platform admin"),
             ),
+            &[ANOTHER_ACCOUNT],
         ),
     }
 }
@@ -253,5 +273,10 @@ fn provider_unreachable(error: &LoginError) -> HttpResponse {
 /// A page that says why the person is not signed in, with a way to start again.
 fn refusal(status: u16, title: &str, explanation: &str) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-    site::message_page(status, title, explanation, "/auth/login", "Sign in again")
+    site::message_page(
+        status,
+        title,
+        explanation,
+        &[("/auth/login", "Sign in again")],
+    )
 }

@@ -42,6 +42,9 @@ pub struct LoginSettings {
     /// Sent as `acr_values` to ask the provider for a strong login, when not empty.
     pub acr_values: Vec<String>,
     pub role_claim: Option<RoleClaim>,
+    /// Whom people without a role should ask for access (`CLAVIS_SUPPORT_CONTACT`), such as
+    /// "the API team at api-support@example.org"; without it, "a platform admin".
+    pub support_contact: Option<String>,
 }
 
 /// Roles taken from an ID token claim, on top of the assignments kept in Clavis.

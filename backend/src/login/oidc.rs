@@ -2,7 +2,7 @@
 //! PKCE S256, state and nonce) and the full verification of the ID token that comes back.
 
 use base64::Engine;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
@@ -92,8 +92,12 @@ impl Provider {
     }
 
     /// Builds the authorization request: PKCE S256, a random state and nonce, the configured
-    /// scopes and, when configured, `acr_values` asking for a strong login.
-    pub async fn start(&self) -> Result<AuthorizationStart, LoginError> {
+    /// scopes and, when configured, `acr_values` asking for a strong login. A retry after a
+    /// refusal asks for a fresh login (`prompt=login`, OpenID Connect Core §3.1.2.1), so the
+    /// provider's session cannot answer with the same identity and factors again; after a
+    /// missing second factor it asks for the `acr` values Clavis accepts as MFA
+    /// (`CLAVIS_OIDC_MFA_ACR`), when there are any.
+    pub async fn start(&self, retry: Option<Retry>) -> Result<AuthorizationStart, LoginError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
@@ -107,8 +111,17 @@ impl Provider {
         for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if !self.settings.acr_values.is_empty() {
-            request = request.add_extra_param("acr_values", self.settings.acr_values.join(" "));
+        if retry.is_some() {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        let acr_values = match retry {
+            Some(Retry::SecondFactor) if !self.settings.mfa_acr.is_empty() => {
+                &self.settings.mfa_acr
+            }
+            _ => &self.settings.acr_values,
+        };
+        if !acr_values.is_empty() {
+            request = request.add_extra_param("acr_values", acr_values.join(" "));
         }
         let (url, state, nonce) = request.url();
         Ok(AuthorizationStart {
@@ -206,6 +219,16 @@ fn payload_of(compact: &str) -> Result<serde_json::Map<String, serde_json::Value
         .decode(payload)
         .map_err(|_| invalid())?;
     serde_json::from_slice(&bytes).map_err(|_| invalid())
+}
+
+/// Why a sign-in starts again after a refusal (`GET /auth/login?retry=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retry {
+    /// With another account, or the same one signed in afresh.
+    Account,
+    /// After a sign-in without a second factor: a fresh login asking for one.
+    SecondFactor,
 }
 
 /// The identity in verified claims. A `sub` with a control character refuses the sign-in:

@@ -122,6 +122,7 @@ mod tests {
             mfa_acr: acr.iter().map(|s| s.to_string()).collect(),
             acr_values: vec![],
             role_claim: None,
+            support_contact: None,
         }
     }
 

@@ -156,7 +156,8 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<RoleAssignment>> {
 /// Takes a role away again.
 ///
 /// # Errors
-/// [`not_found::role_assignment`] for an unknown id.
+/// [`not_found::role_assignment`] for an unknown id; [`Error::Conflict`] for the last admin
+/// role, which would leave nobody able to manage Clavis except through the CLI.
 pub fn revoke(
     conn: &mut DbConn,
     assignment_id: &str,
@@ -171,6 +172,9 @@ pub fn revoke(
             .first::<(AssignmentRow, Option<String>, Option<String>)>(conn)
             .optional()?
             .ok_or_else(|| not_found::role_assignment(assignment_id))?;
+        if row.role == Role::Admin.as_str() {
+            keep_an_admin(conn, &row.id)?;
+        }
         diesel::delete(role_assignments::table.find(&row.id)).execute(conn)?;
         let mut event = AuditEvent::success("role.revoke", actor).details(serde_json::json!({
             "assignment_id": row.id, "user_id": row.user_id, "role": row.role,
@@ -182,6 +186,28 @@ pub fn revoke(
         event.record(conn, now)?;
         row.into_assignment(email, subject)
     })
+}
+
+/// Refuses to remove the admin assignment `removed` when no other admin assignment exists.
+/// Two admins removing each other at once must not both succeed: on PostgreSQL the admin
+/// assignments are locked (`FOR UPDATE`) until the transaction ends; SQLite's write
+/// transaction already excludes every other writer.
+fn keep_an_admin(conn: &mut DbConn, removed: &str) -> Result<()> {
+    let admins = role_assignments::table
+        .filter(role_assignments::role.eq(Role::Admin.as_str()))
+        .select(role_assignments::id);
+    let ids: Vec<String> = match conn {
+        DbConn::Postgres(pg) => admins.for_update().load(pg)?,
+        DbConn::Sqlite(sqlite) => admins.load(sqlite)?,
+    };
+    if ids.iter().any(|id| id != removed) {
+        return Ok(());
+    }
+    Err(Error::Conflict(
+        "This is the last admin role: removing it would leave nobody who can manage Clavis. \
+         Grant the admin role to someone else first."
+            .to_owned(),
+    ))
 }
 
 /// The user the person names, or a new designated record that their first login claims.

@@ -11,6 +11,8 @@ on_both_databases!(
     operator_bootstraps_an_organisation_to_a_working_secret,
     wrong_input_is_one_line_nonzero_and_writes_nothing,
     people_are_granted_roles_from_the_command_line,
+    the_last_admin_cannot_be_revoked_from_the_command_line,
+    the_operator_is_recorded_by_account_or_by_actor,
     applications_are_shown_disabled_and_enabled,
     reminders_are_previewed_and_sent_from_the_command_line,
     resource_servers_and_the_kill_switch_from_the_command_line,
@@ -24,6 +26,15 @@ pub(crate) fn clavis(db: &TestDb, args: &[&str]) -> Output {
 /// Runs `clavis` with extra environment variables (settings).
 fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
     let workdir = tempfile::tempdir().unwrap();
+    command(db, workdir.path())
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .args(args)
+        .output()
+        .expect("run clavis")
+}
+
+/// `clavis` on the test's database, in `workdir`, with no setting but the test's own.
+fn command(db: &TestDb, workdir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
     for (key, _) in std::env::vars() {
         if key.starts_with("CLAVIS_") {
@@ -31,18 +42,15 @@ fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
         }
     }
     command
-        .current_dir(workdir.path())
+        .current_dir(workdir)
         .env("CLAVIS_DATABASE_URL", &db.url)
         .env("CLAVIS_LOG_LEVEL", "warn")
         // Every run shares the master key, as an operator's runs share their config.
         .env(
             "CLAVIS_MASTER_KEY",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )
-        .envs(env.iter().map(|(key, value)| (key, value)))
-        .args(args)
-        .output()
-        .expect("run clavis")
+        );
+    command
 }
 
 /// Runs a command that must succeed and returns its JSON output.
@@ -143,6 +151,76 @@ fn operator_bootstraps_an_organisation_to_a_working_secret(db: &TestDb) {
     assert_eq!(
         json(db, &["secret", "list", "--app", &client_id]),
         serde_json::json!([])
+    );
+}
+
+fn the_last_admin_cannot_be_revoked_from_the_command_line(db: &TestDb) {
+    let granted = json(
+        db,
+        &[
+            "user",
+            "grant",
+            "--email",
+            "ada@example.org",
+            "--role",
+            "admin",
+        ],
+    );
+    let id = granted[0]["id"].as_str().unwrap();
+    assert_refused(
+        db,
+        &["user", "revoke", "--id", id],
+        "This is the last admin role: removing it would leave nobody who can manage Clavis. \
+         Grant the admin role to someone else first.",
+    );
+    assert_eq!(json(db, &["user", "list"]).as_array().unwrap().len(), 1);
+}
+
+/// `created_by` names the operator: `--actor` when given, otherwise the account running the
+/// command, found without `$USER` (as under cron or systemd).
+fn the_operator_is_recorded_by_account_or_by_actor(db: &TestDb) {
+    bootstrap(db);
+    let account = whoami::username();
+    let workdir = tempfile::tempdir().unwrap();
+    let output = command(db, workdir.path())
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args([
+            "app",
+            "create",
+            "--org",
+            "Acme",
+            "--api",
+            "SMC",
+            "--name",
+            "by-account",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let by_account: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(by_account["created_by"], format!("cli:{account}"));
+    let named = json(
+        db,
+        &[
+            "app",
+            "create",
+            "--org",
+            "Acme",
+            "--api",
+            "SMC",
+            "--name",
+            "named",
+            "--actor",
+            " Ops Team ",
+        ],
+    );
+    assert_eq!(named["created_by"], "cli:Ops Team");
+    assert_refused(
+        db,
+        &["org", "list", "--actor", " "],
+        "The actor name must not be empty.",
     );
 }
 

@@ -375,8 +375,8 @@ async fn a_login_without_a_second_factor_is_refused_with_the_reason(test_db: Tes
     let seeded = seed(&test_db);
     let (listener, clavis) = loopback_listener();
     let provider = IdentityProvider::start(&clavis, None);
-    let server =
-        TestServer::start_on(test_db, &login_settings(&provider.issuer, ""), listener).await;
+    let settings = login_settings(&provider.issuer, "oidc_mfa_acr = \"urn:clavis:acr:mfa\"");
+    let server = TestServer::start_on(test_db, &settings, listener).await;
     grant(
         &server,
         "nora.nomfa@acme.test",
@@ -406,6 +406,48 @@ async fn a_login_without_a_second_factor_is_refused_with_the_reason(test_db: Tes
         ("failure", &json!("mfa_required"))
     );
     assert_eq!(details["amr"], json!(["pwd"]));
+
+    // The ways on start afresh: a plain retry would be answered from the provider's session
+    // with the same single factor, and end on this page again.
+    assert!(
+        page.contains(
+            "<a href=\"/auth/login?retry=second_factor\">Sign in again with a second factor</a>"
+        ) && page.contains("<a href=\"/auth/login?retry=account\">Use another account</a>"),
+        "{page}"
+    );
+    let step_up = not_following()
+        .get(format!("{clavis}/auth/login?retry=second_factor"))
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(step_up.headers()["location"].to_str().unwrap()).unwrap();
+    let params: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(params["prompt"], "login");
+    assert_eq!(
+        params["acr_values"], "urn:clavis:acr:mfa",
+        "the ACR Clavis accepts as MFA"
+    );
+    let again = browser
+        .get(&format!("{clavis}/auth/login?retry=second_factor"))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(
+        again.url().as_str().contains("/interaction/"),
+        "the provider asks again"
+    );
+    let plain = not_following()
+        .get(format!("{clavis}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(plain.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(!location.query_pairs().any(|(name, _)| name == "prompt"));
+    let unknown = not_following()
+        .get(format!("{clavis}/auth/login?retry=forever"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
 }
 
 async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db: TestDb) {
@@ -413,7 +455,8 @@ async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db:
     let provider = IdentityProvider::start(&clavis, None);
     let settings = login_settings(
         &provider.issuer,
-        "bootstrap_admins = \"ada.admin@clavis.test\"",
+        "bootstrap_admins = \"ada.admin@clavis.test\"\n\
+         support_contact = \"the API team at api-support@example.org\"",
     );
     let server = TestServer::start_on(test_db, &settings, listener).await;
 
@@ -423,6 +466,11 @@ async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db:
     let page = refused.text().await.unwrap();
     assert!(
         page.contains("no role in Clavis") && page.contains("ben.manager@beta.test"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Ask the API team at api-support@example.org to make you")
+            && page.contains("<a href=\"/auth/login?retry=account\">Use another account</a>"),
         "{page}"
     );
     assert!(ben.session_cookie().is_none());

@@ -11,6 +11,8 @@ on_both_databases!(
     role_and_organisation_must_fit,
     duplicate_grants_are_refused,
     roles_can_be_revoked,
+    the_last_admin_role_cannot_be_revoked,
+    two_admins_removing_each_other_at_once_leave_one,
     sign_ins_claim_designations_only_by_subject_or_verified_email,
 );
 
@@ -229,4 +231,71 @@ fn roles_can_be_revoked(db: &TestDb) {
         users::revoke(&mut conn, &granted.id, &admin(), now),
         Err(Error::NotFound(_))
     ));
+}
+
+fn grant_admin(conn: &mut clavis::db::DbConn, email: &str) -> clavis_shared::dto::RoleAssignment {
+    let person = Person::Email(email.into());
+    users::grant(
+        conn,
+        &person,
+        Role::Admin,
+        None,
+        &admin(),
+        clavis::db::now(),
+    )
+    .unwrap()
+}
+
+fn the_last_admin_role_cannot_be_revoked(db: &TestDb) {
+    let mut conn = db.conn();
+    let now = clavis::db::now();
+    let ann = grant_admin(&mut conn, "ann@example.org");
+    let bob = grant_admin(&mut conn, "bob@example.org");
+    users::revoke(&mut conn, &ann.id, &admin(), now).unwrap();
+    let Err(Error::Conflict(message)) = users::revoke(&mut conn, &bob.id, &admin(), now) else {
+        panic!("the last admin role was revoked");
+    };
+    assert_eq!(
+        message,
+        "This is the last admin role: removing it would leave nobody who can manage Clavis. \
+         Grant the admin role to someone else first."
+    );
+    assert_eq!(db.count("role_assignments"), 1);
+    // Another role of the same person, or anyone's non-admin role, still goes.
+    let viewer = users::grant(
+        &mut conn,
+        &Person::Email("bob@example.org".into()),
+        Role::Viewer,
+        Some(&seed(db).organisation.id),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    users::revoke(&mut conn, &viewer.id, &admin(), now).unwrap();
+}
+
+/// Each revoke alone would leave an admin; together they would leave none. The second waits
+/// for the first (a row lock on PostgreSQL, the write lock on SQLite) and is refused.
+fn two_admins_removing_each_other_at_once_leave_one(db: &TestDb) {
+    let mut first = db.conn();
+    let ann = grant_admin(&mut first, "ann@example.org");
+    let bob = grant_admin(&mut first, "bob@example.org");
+    let (started, wait_started) = std::sync::mpsc::channel();
+    let second = std::thread::scope(|scope| {
+        let result = clavis::db::write_transaction(&mut first, |conn| {
+            users::revoke(conn, &ann.id, &admin(), clavis::db::now())?;
+            let second = scope.spawn(|| {
+                let mut conn = db.conn();
+                started.send(()).unwrap();
+                users::revoke(&mut conn, &bob.id, &admin(), clavis::db::now())
+            });
+            wait_started.recv().unwrap();
+            // Give the second revoke time to reach the lock while this transaction holds it.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(second)
+        });
+        result.unwrap().join().unwrap()
+    });
+    assert!(matches!(second, Err(Error::Conflict(_))), "{second:?}");
+    assert_eq!(db.count("role_assignments"), 1);
 }

@@ -12,7 +12,7 @@ pub fn SignIn() -> impl IntoView {
     let query = use_query_map();
     let return_to = move || safe_return_path(query.read().get("return_to").as_deref());
     let href = move || format!("/auth/login?return_to={}", api::encode(&return_to()));
-    let returning = move || query.read().get("return_to").is_some();
+    let ended = move || query.read().get("ended").is_some();
     let signed_out = move || query.read().get("signed_out").is_some();
     view! {
         <main id="main" class="narrow">
@@ -21,11 +21,11 @@ pub fn SignIn() -> impl IntoView {
                 {move || {
                     if signed_out() {
                         Some(view! { <p class="notice" role="status">"You have signed out."</p> })
-                    } else if returning() {
+                    } else if ended() {
                         Some(
                             view! {
                                 <p class="notice" role="status">
-                                    "Sign in to continue. If you were signed in, your session has ended; you will return to the page you were on."
+                                    "Your session has ended. Sign in again to return to the page you were on."
                                 </p>
                             },
                         )
