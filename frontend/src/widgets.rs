@@ -244,10 +244,14 @@ pub fn Modal(
             }
         });
     });
-    let cancel_on_escape = {
+    let keys = {
         let on_cancel = on_cancel.clone();
         move |ev: leptos::ev::KeyboardEvent| {
-            if ev.key() == "Escape" {
+            if ev.key() == "Tab" {
+                if let Some(dialog) = dialog.get_untracked() {
+                    keep_tab_inside(&dialog, &ev);
+                }
+            } else if ev.key() == "Escape" {
                 // The dialog's own Escape handling would close it behind the page's back.
                 ev.prevent_default();
                 if may_cancel.get_untracked() {
@@ -271,11 +275,47 @@ pub fn Modal(
             class="dialog"
             role=alert.then_some("alertdialog")
             aria-labelledby=labelled_by
-            on:keydown=cancel_on_escape
+            on:keydown=keys
             on:close=closed
         >
             {children()}
         </dialog>
+    }
+}
+
+/// Tab from the dialog's last control goes to its first, Shift+Tab from the first to the
+/// last: without this the browser lets focus leave the page for its own toolbar.
+fn keep_tab_inside(dialog: &web_sys::HtmlDialogElement, ev: &leptos::ev::KeyboardEvent) {
+    use wasm_bindgen::JsCast;
+    let Ok(found) = dialog.query_selector_all(
+        "button:not([disabled]), input:not([disabled]), select:not([disabled]), \
+         textarea:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])",
+    ) else {
+        return;
+    };
+    let controls: Vec<web_sys::HtmlElement> = (0..found.length())
+        .filter_map(|index| found.item(index))
+        .filter_map(|node| node.dyn_into::<web_sys::HtmlElement>().ok())
+        .collect();
+    let (Some(first), Some(last)) = (controls.first(), controls.last()) else {
+        return;
+    };
+    let active = document().active_element();
+    let is = |control: &web_sys::HtmlElement| {
+        active
+            .as_ref()
+            .is_some_and(|active| active == control.unchecked_ref::<web_sys::Element>())
+    };
+    let wrap_to = if ev.shift_key() && is(first) {
+        Some(last)
+    } else if !ev.shift_key() && is(last) {
+        Some(first)
+    } else {
+        None
+    };
+    if let Some(target) = wrap_to {
+        ev.prevent_default();
+        let _ = target.focus();
     }
 }
 
