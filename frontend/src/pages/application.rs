@@ -825,7 +825,10 @@ fn NewSecretForm(
                 aria-describedby=described_by("secret-name", name_error)
                 aria-invalid=move || name_error.get().is_some().to_string()
                 prop:value=move || name.get()
-                on:input=move |ev| name.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    name.set(event_target_value(&ev));
+                    name_error.set(None);
+                }
             />
             <p id="secret-name-help" class="help">"So you can tell your secrets apart, for example “production 2027”."</p>
             <p id="secret-name-count" class="counter">
@@ -840,7 +843,10 @@ fn NewSecretForm(
                 aria-describedby=described_by("secret-description", description_error)
                 aria-invalid=move || description_error.get().is_some().to_string()
                 prop:value=move || description.get()
-                on:input=move |ev| description.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    description.set(event_target_value(&ev));
+                    description_error.set(None);
+                }
             />
             <p id="secret-description-help" class="help">"What uses it, for example “CI deploy of the billing service”."</p>
             <p id="secret-description-count" class="counter">
@@ -895,11 +901,15 @@ fn NewSecretForm(
                         aria-invalid=move || (date_error.get().is_some() && expiry.get() == Expiry::Date).to_string()
                         disabled=move || expiry.get() != Expiry::Date
                         prop:value=move || picked.get()
-                        on:input=move |ev| picked.set(event_target_value(&ev))
+                        on:input=move |ev| {
+                            picked.set(event_target_value(&ev));
+                            date_error.set(None);
+                        }
                     />
                 </div>
                 <p id="expiry-help" class="help">
-                    {format!("At most one year ahead (until {latest}). The secret works through the end of that day, UTC.")}
+                    "At most one year ahead (until " <span class="nowrap">{latest}</span>
+                    "). The secret works through the end of that day, UTC."
                 </p>
             </fieldset>
             <FieldError field="expiry" error=date_error />
