@@ -153,11 +153,7 @@ pub fn list(
     now: DateTime<Utc>,
 ) -> Result<Vec<ClientSecretInfo>> {
     let application = apps::find_by_client_id(conn, client_id)?;
-    let rows = client_secrets::table
-        .filter(client_secrets::application_id.eq(&application.id))
-        .order((client_secrets::expires_at, client_secrets::name))
-        .select(SecretRow::as_select())
-        .load(conn)?;
+    let rows = rows_of(conn, &application.id)?;
     let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
     Ok(rows
         .into_iter()
@@ -208,11 +204,7 @@ pub fn delete_replaced(
         // The same lock as creation: a secret created meanwhile cannot change what counts
         // as replaced between reading and deleting.
         lock_secrets_of(conn, &application.client_id)?;
-        let rows = client_secrets::table
-            .filter(client_secrets::application_id.eq(&application.id))
-            .order((client_secrets::expires_at, client_secrets::name))
-            .select(SecretRow::as_select())
-            .load(conn)?;
+        let rows = rows_of(conn, &application.id)?;
         let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
         let mut deleted = Vec::new();
         for row in rows {
@@ -224,6 +216,15 @@ pub fn delete_replaced(
         }
         Ok(deleted)
     })
+}
+
+/// The application's secret rows (by its internal id), soonest expiry first.
+fn rows_of(conn: &mut DbConn, application_id: &str) -> Result<Vec<SecretRow>> {
+    Ok(client_secrets::table
+        .filter(client_secrets::application_id.eq(application_id))
+        .order((client_secrets::expires_at, client_secrets::name))
+        .select(SecretRow::as_select())
+        .load(conn)?)
 }
 
 /// Deletes one secret row and records the audit event, inside the caller's transaction.

@@ -702,14 +702,50 @@ fn NewSecretDialog(
 }
 
 /// A text field's `aria-describedby`: its help, its counter and its error, when shown.
-fn described_by(id: &str, error: RwSignal<Option<String>>) -> impl Fn() -> String + Send + Sync {
-    let id = id.to_owned();
+fn described_by(id: String, error: RwSignal<Option<String>>) -> impl Fn() -> String + Send + Sync {
     move || {
         let mut ids = format!("{id}-help {id}-count");
         if error.with(Option::is_some) {
             ids.push_str(&format!(" {id}-error"));
         }
         ids
+    }
+}
+
+/// A one-line text field with its label, help, a visible "n of max characters" counter and
+/// its error, each tied to it by id (`{id}-help`, `{id}-count`, `{id}-error`); typing clears
+/// the error. `first`: the dialog's first field, focused when it opens.
+#[component]
+fn CountedField(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    #[prop(into)] help: String,
+    max: usize,
+    value: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    #[prop(optional)] first: bool,
+) -> impl IntoView {
+    view! {
+        <label for=id.clone()>{label}</label>
+        <input
+            id=id.clone()
+            type="text"
+            required=first
+            autofocus=first
+            maxlength=max.to_string()
+            aria-describedby=described_by(id.clone(), error)
+            aria-invalid=move || error.get().is_some().to_string()
+            prop:value=move || value.get()
+            on:input=move |ev| {
+                value.set(event_target_value(&ev));
+                error.set(None);
+            }
+        />
+        <p id=format!("{id}-help") class="help">{help}</p>
+        <p id=format!("{id}-count") class="counter">
+            {move || format!("{} of {max} characters", value.with(|text| text.chars().count()))}
+        </p>
+        <FieldError field=id error=error />
     }
 }
 
@@ -815,44 +851,23 @@ fn NewSecretForm(
     view! {
         <h2 id="new-secret-title">"New client secret"</h2>
         <form on:submit=submit novalidate=true>
-            <label for="secret-name">"Name"</label>
-            <input
+            <CountedField
                 id="secret-name"
-                type="text"
-                required=true
-                autofocus=true
-                maxlength=MAX_SECRET_NAME_CHARS.to_string()
-                aria-describedby=described_by("secret-name", name_error)
-                aria-invalid=move || name_error.get().is_some().to_string()
-                prop:value=move || name.get()
-                on:input=move |ev| {
-                    name.set(event_target_value(&ev));
-                    name_error.set(None);
-                }
+                label="Name"
+                help="So you can tell your secrets apart, for example “production 2027”."
+                max=MAX_SECRET_NAME_CHARS
+                value=name
+                error=name_error
+                first=true
             />
-            <p id="secret-name-help" class="help">"So you can tell your secrets apart, for example “production 2027”."</p>
-            <p id="secret-name-count" class="counter">
-                {move || format!("{} of {MAX_SECRET_NAME_CHARS} characters", name.with(|n| n.chars().count()))}
-            </p>
-            <FieldError field="secret-name" error=name_error />
-            <label for="secret-description">"Description (optional)"</label>
-            <input
+            <CountedField
                 id="secret-description"
-                type="text"
-                maxlength=MAX_SECRET_DESCRIPTION_CHARS.to_string()
-                aria-describedby=described_by("secret-description", description_error)
-                aria-invalid=move || description_error.get().is_some().to_string()
-                prop:value=move || description.get()
-                on:input=move |ev| {
-                    description.set(event_target_value(&ev));
-                    description_error.set(None);
-                }
+                label="Description (optional)"
+                help="What uses it, for example “CI deploy of the billing service”."
+                max=MAX_SECRET_DESCRIPTION_CHARS
+                value=description
+                error=description_error
             />
-            <p id="secret-description-help" class="help">"What uses it, for example “CI deploy of the billing service”."</p>
-            <p id="secret-description-count" class="counter">
-                {move || format!("{} of {MAX_SECRET_DESCRIPTION_CHARS} characters", description.with(|d| d.chars().count()))}
-            </p>
-            <FieldError field="secret-description" error=description_error />
             <fieldset aria-describedby="expiry-help expiry-error">
                 <legend>"Expires"</legend>
                 {presets
