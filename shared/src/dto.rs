@@ -355,6 +355,7 @@ mod tests {
                 expires_at: now,
                 last_used_at: None,
                 status: SecretStatus::Active,
+                description: String::new(),
             },
             value: "abc_clv1_supersecretvalue".into(),
         };
