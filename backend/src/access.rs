@@ -229,6 +229,19 @@ impl Access {
         }
     }
 
+    /// Changes only an organisation's credential managers (and admins) may make, such as its
+    /// reminder mailbox; `what` completes "Only credential managers of the organisation may …".
+    /// A viewer gets 403 saying so; a non-member [`not_found::organisation`].
+    pub fn require_credential_manager(&self, organisation_id: &str, what: &str) -> Result<()> {
+        match self.role_in(organisation_id) {
+            Some(role) if role.may_manage_secrets() => Ok(()),
+            Some(_) => Err(Error::Forbidden(format!(
+                "Only credential managers of the organisation may {what}."
+            ))),
+            None => Err(not_found::organisation(organisation_id)),
+        }
+    }
+
     /// The organisations whose data the person may see; `None` means all (admins).
     pub fn visible_organisations(&self) -> Option<Vec<String>> {
         if self.roles.admin {

@@ -59,6 +59,8 @@ test('signing out, through the provider and back, says so', async () => {
   const page = await newPage();
   await signIn(stack, page, 'manager-mia');
   await page.getByRole('button', { name: 'Sign out' }).click();
+  // The provider asks whether to end its session too (RP-initiated logout).
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
   await page.getByText('You have signed out.').waitFor();
   assert.ok(!(await page.textContent('main')).includes('session has ended'));
   await page.screenshot({ path: `${screenshots}/signed-out.png`, fullPage: true });

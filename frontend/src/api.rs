@@ -81,6 +81,14 @@ pub fn patch(
     send_owned(Method::PATCH, path.to_owned(), json(body), csrf.to_owned())
 }
 
+pub fn put(
+    path: &str,
+    body: &impl Serialize,
+    csrf: &str,
+) -> impl Future<Output = ApiResult<String>> + 'static {
+    send_owned(Method::PUT, path.to_owned(), json(body), csrf.to_owned())
+}
+
 pub async fn delete(path: &str, csrf: &str) -> ApiResult<String> {
     send(Method::DELETE, path, None, csrf).await
 }

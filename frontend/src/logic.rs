@@ -8,6 +8,39 @@ use clavis_shared::validate;
 /// The expiry choices offered when creating a secret.
 pub const PRESET_MONTHS: [u32; 3] = [3, 6, 12];
 
+/// The expiry choice counted in days (issue 16: a 90-day rotation is common practice).
+pub const PRESET_DAYS: u32 = 90;
+
+/// The expiry date a preset of `days` gives, never beyond the latest allowed date.
+pub fn preset_days_date(now: DateTime<Utc>, days: u32) -> NaiveDate {
+    let latest = validate::latest_expiry_date(now);
+    (now.date_naive() + chrono::Days::new(u64::from(days))).min(latest)
+}
+
+/// Secrets that count towards the limit of [`validate::MAX_ACTIVE_SECRETS`]: every one that
+/// has not expired, replaced ones included (the server counts the same way).
+pub fn counted_secrets(statuses: impl IntoIterator<Item = SecretStatus>) -> i64 {
+    statuses
+        .into_iter()
+        .filter(|status| *status != SecretStatus::Expired)
+        .fold(0, |count, _| count + 1)
+}
+
+/// "3 of 10 active secrets".
+pub fn secret_count_label(counted: i64) -> String {
+    format!(
+        "{counted} of {} active secrets",
+        validate::MAX_ACTIVE_SECRETS
+    )
+}
+
+/// What a secret's description field says is wrong, in the words the form shows.
+pub fn description_error(description: &str) -> Option<String> {
+    validate::secret_description(description)
+        .err()
+        .map(|invalid| invalid.message)
+}
+
 /// The expiry date a preset of `months` gives, never beyond the latest allowed date.
 pub fn preset_date(now: DateTime<Utc>, months: u32) -> NaiveDate {
     let latest = validate::latest_expiry_date(now);
@@ -126,6 +159,21 @@ mod tests {
             preset_date(end, 6),
             NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()
         );
+    }
+
+    #[test]
+    fn the_day_preset_counts_days_and_the_limit_counts_unexpired_secrets() {
+        let now = at(2026, 11, 23, 10);
+        assert_eq!(
+            preset_days_date(now, PRESET_DAYS),
+            NaiveDate::from_ymd_opt(2027, 2, 21).unwrap()
+        );
+        assert_eq!(preset_days_date(now, 400), latest_date(now));
+        use SecretStatus::*;
+        assert_eq!(counted_secrets([Active, Replaced, Expiring, Expired]), 3);
+        assert_eq!(secret_count_label(10), "10 of 10 active secrets");
+        assert_eq!(description_error(""), None);
+        assert!(description_error(&"x".repeat(201)).is_some());
     }
 
     #[test]

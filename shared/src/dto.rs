@@ -281,6 +281,10 @@ pub struct ClientSecretInfo {
     pub expires_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub status: SecretStatus,
+    /// What the secret is for, in its people's words; empty when none was given (at most
+    /// [`crate::validate::MAX_SECRET_DESCRIPTION_CHARS`] characters).
+    #[serde(default)]
+    pub description: String,
 }
 
 /// A freshly created secret: the only response that ever carries its value.
@@ -351,6 +355,7 @@ mod tests {
                 expires_at: now,
                 last_used_at: None,
                 status: SecretStatus::Active,
+                description: String::new(),
             },
             value: "abc_clv1_supersecretvalue".into(),
         };

@@ -114,6 +114,9 @@ pub struct CreateSecret {
     pub name: String,
     /// Valid through the end of this day, UTC; at most one year ahead.
     pub expires_on: NaiveDate,
+    /// Optional: what the secret is for (one line, at most 200 characters).
+    #[serde(default)]
+    pub description: String,
 }
 
 /// A new organisation: the portal API's body, and what the CLI and `orgs::create` take.
@@ -323,4 +326,33 @@ mod tests {
         }
         assert_eq!(safe_return_path(None), "/");
     }
+}
+
+/// A person to ask about an organisation's secrets: one of its credential managers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Contact {
+    pub email: String,
+    /// Their name as their identity provider gave it, once they have signed in.
+    pub name: Option<String>,
+}
+
+/// Who an organisation's expiry reminders go to: its credential managers (the people who
+/// may create and delete its secrets, and whom viewers ask) and its shared mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReminderRecipients {
+    pub organisation_id: String,
+    /// Sorted by e-mail address.
+    pub credential_managers: Vec<Contact>,
+    /// The organisation's shared mailbox, when it has one.
+    pub notification_email: Option<String>,
+}
+
+/// A new shared mailbox for an organisation's expiry reminders; empty removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetReminderMailbox {
+    pub notification_email: String,
 }

@@ -14,6 +14,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_SECRET_NAME_CHARS: usize = 64;
 /// Longest application description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// Longest description of a client secret, in characters: one line.
+pub const MAX_SECRET_DESCRIPTION_CHARS: usize = 200;
 /// A secret may expire at most this many months ahead.
 pub const MAX_SECRET_LIFETIME_MONTHS: u32 = 12;
 /// Bounds of an application's access-token lifetime, in seconds (5 minutes to 24 hours).
@@ -93,6 +95,20 @@ pub fn secret_name(value: &str) -> Checked<String> {
 /// characters.
 pub fn actor_name(value: &str) -> Checked<String> {
     display_name("actor", "The actor name", value, 64)
+}
+
+/// A client secret's optional description: trimmed, empty allowed, one line of at most
+/// [`MAX_SECRET_DESCRIPTION_CHARS`] characters without control characters.
+pub fn secret_description(value: &str) -> Checked<String> {
+    if value.trim().is_empty() {
+        return Ok(String::new());
+    }
+    display_name(
+        "description",
+        "The secret's description",
+        value,
+        MAX_SECRET_DESCRIPTION_CHARS,
+    )
 }
 
 /// An application's description: free text of several lines, so line breaks (LF, CR) are
@@ -471,6 +487,15 @@ mod tests {
         );
         assert!(secret_name(&"x".repeat(64)).is_ok());
         assert!(secret_name(&"x".repeat(65)).is_err());
+        assert_eq!(secret_description("  ").unwrap(), "");
+        assert_eq!(
+            secret_description(" CI of billing ").unwrap(),
+            "CI of billing"
+        );
+        assert!(secret_description(&"x".repeat(200)).is_ok());
+        let long = secret_description(&"x".repeat(201)).unwrap_err();
+        assert_eq!(long.field, "description");
+        assert!(long.message.contains("at most 200 characters"), "{long}");
         assert!(organisation_name("Acme\nCorp").is_err());
     }
 

@@ -2,10 +2,11 @@
 //! to the secrets in the database.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use clavis_shared::dto::Role;
+use clavis_shared::dto::{Organisation, Role};
+use clavis_shared::portal::{Contact, ReminderRecipients};
 use clavis_shared::reminders::{EXPIRED_NOTICE_DAYS, EXPIRING_WITHIN_DAYS, SecretLife, Stage};
 use diesel::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::db::schema::{applications, client_secrets, organisations, role_assignments, users};
 use crate::db::{self, DbConn};
@@ -91,7 +92,7 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .map(|(secret, stage)| {
             let mut recipients: BTreeSet<String> = managers
                 .get(&secret.organisation_id)
-                .cloned()
+                .map(|by_email| by_email.keys().cloned().collect())
                 .unwrap_or_default();
             recipients.extend(secret.notification_email.clone());
             DueReminder {
@@ -134,21 +135,27 @@ pub fn still_current(
 /// claimed it: someone who left stops getting them once they no longer sign in.
 const CLAIMED_ROLE_VALIDITY: Duration = Duration::days(90);
 
-/// The e-mail addresses of each organisation's credential managers: those assigned in Clavis
-/// (including people designated by e-mail who have not signed in yet) and those whose ID
-/// token claimed the role at a recent sign-in.
-fn credential_managers(
+/// Each organisation's credential managers, by lower-cased e-mail address with their name
+/// when known: those assigned in Clavis (including people designated by e-mail who have not
+/// signed in yet) and those whose ID token claimed the role at a recent sign-in. They get the
+/// organisation's expiry reminders.
+pub fn credential_managers(
     conn: &mut DbConn,
     organisation_ids: &[String],
     now: DateTime<Utc>,
-) -> Result<HashMap<String, BTreeSet<String>>> {
+) -> Result<HashMap<String, BTreeMap<String, Option<String>>>> {
+    type Row = (Option<String>, Option<String>, Option<String>);
     let manager = Role::CredentialManager.as_str();
-    let mut rows: Vec<(Option<String>, Option<String>)> = role_assignments::table
+    let mut rows: Vec<Row> = role_assignments::table
         .inner_join(users::table)
         .filter(role_assignments::role.eq(manager))
         .filter(role_assignments::organisation_id.eq_any(organisation_ids))
         .filter(users::email.is_not_null())
-        .select((role_assignments::organisation_id, users::email))
+        .select((
+            role_assignments::organisation_id,
+            users::email,
+            users::display_name,
+        ))
         .load(conn)?;
     rows.extend(
         users::table
@@ -156,17 +163,49 @@ fn credential_managers(
             .filter(users::claimed_organisation_id.eq_any(organisation_ids))
             .filter(users::last_login_at.ge((now - CLAIMED_ROLE_VALIDITY).naive_utc()))
             .filter(users::email.is_not_null())
-            .select((users::claimed_organisation_id, users::email))
-            .load::<(Option<String>, Option<String>)>(conn)?,
+            .select((
+                users::claimed_organisation_id,
+                users::email,
+                users::display_name,
+            ))
+            .load::<Row>(conn)?,
     );
-    let mut managers: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (organisation_id, email) in rows {
+    let mut managers: HashMap<String, BTreeMap<String, Option<String>>> = HashMap::new();
+    for (organisation_id, email, name) in rows {
         if let (Some(organisation_id), Some(email)) = (organisation_id, email) {
-            managers
+            let known = managers
                 .entry(organisation_id)
                 .or_default()
-                .insert(email.to_lowercase());
+                .entry(email.to_lowercase())
+                .or_default();
+            if known.is_none() {
+                *known = name;
+            }
         }
     }
     Ok(managers)
+}
+
+/// Who `organisation`'s expiry reminders go to: its credential managers, sorted by e-mail
+/// address, and its shared mailbox.
+///
+/// # Errors
+/// When the database fails.
+pub fn recipients_of(
+    conn: &mut DbConn,
+    organisation: &Organisation,
+    now: DateTime<Utc>,
+) -> Result<ReminderRecipients> {
+    let mut managers = credential_managers(conn, std::slice::from_ref(&organisation.id), now)?;
+    let credential_managers = managers
+        .remove(&organisation.id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(email, name)| Contact { email, name })
+        .collect();
+    Ok(ReminderRecipients {
+        organisation_id: organisation.id.clone(),
+        credential_managers,
+        notification_email: organisation.notification_email.clone(),
+    })
 }

@@ -1,5 +1,6 @@
-//! `/api/v1/applications/{client_id}/secrets`, the dashboard's expiring secrets, and an
-//! organisation's applications with the state of their secrets.
+//! `/api/v1/applications/{client_id}/secrets` (and its `replaced-secrets`, deleted in one
+//! go), the dashboard's expiring secrets, and an organisation's applications with the state
+//! of their secrets.
 
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
@@ -18,6 +19,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/applications/{client_id}/secrets/{secret_id}",
             web::delete().to(delete),
+        )
+        .route(
+            "/applications/{client_id}/replaced-secrets",
+            web::delete().to(delete_replaced),
         )
         .route("/secrets/expiring", web::get().to(expiring))
         .route(
@@ -103,10 +108,11 @@ pub async fn create(
                 .visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
             access.require_manage_secrets(&application.organisation_id)?;
             let expires_at = validate::expiry_at_end_of(body.expires_on);
-            super::store::create(
+            super::store::create_described(
                 conn,
                 &application.client_id,
                 &body.name,
+                &body.description,
                 expires_at,
                 &access.actor(),
                 db::now(),
@@ -143,6 +149,34 @@ pub async fn delete(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes every secret of the application that a newer one has replaced, to make room
+/// under the limit of active secrets; each is audited as a single deletion would be. The
+/// answer lists what was deleted (empty when nothing was replaced).
+#[utoipa::path(delete, path = "/api/v1/applications/{client_id}/replaced-secrets",
+    tag = "secrets",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    responses((status = 200, body = Vec<ClientSecretInfo>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_replaced(
+    access: Access,
+    db: web::Data<Database>,
+    client_id: web::Path<String>,
+) -> Result<web::Json<Vec<ClientSecretInfo>>> {
+    db.run(move |conn| {
+        let application =
+            access.visible_application(&client_id, apps::find_by_client_id(conn, &client_id)?)?;
+        access.require_manage_secrets(&application.organisation_id)?;
+        let deleted = super::store::delete_replaced(
+            conn,
+            &application.client_id,
+            &access.actor(),
+            db::now(),
+        )?;
+        Ok(web::Json(deleted))
+    })
+    .await
 }
 
 /// Secrets of the person's organisations that expire within six weeks, soonest first.

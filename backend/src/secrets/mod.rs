@@ -14,4 +14,4 @@ pub mod value;
 
 pub use credentials::{ClientApplication, StoredCredential, credentials, record_last_used};
 pub use expiry::{ActiveSecrets, Lives, active_by_application, expiring, lives_of};
-pub use store::{create, delete, list};
+pub use store::{create, create_described, delete, delete_replaced, list};

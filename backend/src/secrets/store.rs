@@ -5,7 +5,7 @@
 //! database does; the `# Errors` of each name what else it refuses.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
+use clavis_shared::dto::{Application, ClientSecretInfo, NewClientSecret, SecretStatus};
 use clavis_shared::reminders::SecretLife;
 use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
@@ -31,6 +31,7 @@ pub(super) struct SecretRow {
     pub(super) created_by: String,
     pub(super) expires_at: NaiveDateTime,
     pub(super) last_used_at: Option<NaiveDateTime>,
+    pub(super) description: String,
 }
 
 impl SecretRow {
@@ -53,15 +54,16 @@ impl SecretRow {
             expires_at: db::utc(self.expires_at),
             last_used_at: self.last_used_at.map(db::utc),
             status,
+            description: self.description,
         }
     }
 }
 
-/// Creates a secret for the application `client_id`; the returned value is never stored.
+/// Creates a secret without a description for the application `client_id`; see
+/// [`create_described`].
 ///
 /// # Errors
-/// [`not_found::application`] for an unknown client_id, [`Error::Invalid`] for a bad name
-/// or expiry, [`Error::Conflict`] when the application already holds the most secrets allowed.
+/// As [`create_described`].
 pub fn create(
     conn: &mut DbConn,
     client_id: &str,
@@ -70,7 +72,27 @@ pub fn create(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<NewClientSecret> {
+    create_described(conn, client_id, name, "", expires_at, actor, now)
+}
+
+/// Creates a secret for the application `client_id`, with an optional `description` (empty
+/// for none); the returned value is never stored.
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id, [`Error::Invalid`] for a bad name,
+/// description or expiry, [`Error::Conflict`] when the application already holds the most
+/// secrets allowed.
+pub fn create_described(
+    conn: &mut DbConn,
+    client_id: &str,
+    name: &str,
+    description: &str,
+    expires_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<NewClientSecret> {
     let name = validate::secret_name(name)?;
+    let description = validate::secret_description(description)?;
     let expires_at = validate::secret_expiry(expires_at, now)?;
     let id = uuid::Uuid::new_v4();
     let value = ClientSecretValue::generate(id);
@@ -91,6 +113,7 @@ pub fn create(
                 client_secrets::created_at.eq(now.naive_utc()),
                 client_secrets::created_by.eq(actor.label()),
                 client_secrets::expires_at.eq(expires_at.naive_utc()),
+                client_secrets::description.eq(&description),
             ))
             .execute(conn)?;
         AuditEvent::success("secret.create", actor)
@@ -99,6 +122,7 @@ pub fn create(
             .secret(&id)
             .details(serde_json::json!({
                 "name": name, "hint": value.hint(), "expires_at": expires_at,
+                "description": description,
             }))
             .record(conn, now)
     })?;
@@ -111,6 +135,7 @@ pub fn create(
         expires_at,
         last_used_at: None,
         status: SecretStatus::of(expires_at, now),
+        description,
     };
     Ok(NewClientSecret {
         info,
@@ -128,11 +153,7 @@ pub fn list(
     now: DateTime<Utc>,
 ) -> Result<Vec<ClientSecretInfo>> {
     let application = apps::find_by_client_id(conn, client_id)?;
-    let rows = client_secrets::table
-        .filter(client_secrets::application_id.eq(&application.id))
-        .order((client_secrets::expires_at, client_secrets::name))
-        .select(SecretRow::as_select())
-        .load(conn)?;
+    let rows = rows_of(conn, &application.id)?;
     let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
     Ok(rows
         .into_iter()
@@ -161,15 +182,66 @@ pub fn delete(
             .first(conn)
             .optional()?
             .ok_or_else(|| not_found::secret(&application.client_id, secret_id))?;
-        diesel::delete(client_secrets::table.find(&row.id)).execute(conn)?;
-        AuditEvent::success("secret.delete", actor)
-            .organisation(&application.organisation_id)
-            .application(&application.id)
-            .secret(&row.id)
-            .details(serde_json::json!({ "name": row.name, "hint": row.hint }))
-            .record(conn, now)?;
+        remove(conn, &application, &row, actor, now)?;
         Ok(row.into_info(&[], now))
     })
+}
+
+/// Deletes every secret of the application that a newer one has replaced (status
+/// [`SecretStatus::Replaced`]), each audited as a `secret.delete` like a single deletion;
+/// the deleted secrets, soonest expiry first (none when nothing was replaced).
+///
+/// # Errors
+/// [`not_found::application`] for an unknown client_id.
+pub fn delete_replaced(
+    conn: &mut DbConn,
+    client_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClientSecretInfo>> {
+    db::write_transaction(conn, |conn| {
+        let application = apps::find_by_client_id(conn, client_id)?;
+        // The same lock as creation: a secret created meanwhile cannot change what counts
+        // as replaced between reading and deleting.
+        lock_secrets_of(conn, &application.client_id)?;
+        let rows = rows_of(conn, &application.id)?;
+        let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
+        let mut deleted = Vec::new();
+        for row in rows {
+            if SecretStatus::among(row.life(), &siblings, now) != SecretStatus::Replaced {
+                continue;
+            }
+            remove(conn, &application, &row, actor, now)?;
+            deleted.push(row.into_info(&siblings, now));
+        }
+        Ok(deleted)
+    })
+}
+
+/// The application's secret rows (by its internal id), soonest expiry first.
+fn rows_of(conn: &mut DbConn, application_id: &str) -> Result<Vec<SecretRow>> {
+    Ok(client_secrets::table
+        .filter(client_secrets::application_id.eq(application_id))
+        .order((client_secrets::expires_at, client_secrets::name))
+        .select(SecretRow::as_select())
+        .load(conn)?)
+}
+
+/// Deletes one secret row and records the audit event, inside the caller's transaction.
+fn remove(
+    conn: &mut DbConn,
+    application: &Application,
+    row: &SecretRow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::delete(client_secrets::table.find(&row.id)).execute(conn)?;
+    AuditEvent::success("secret.delete", actor)
+        .organisation(&application.organisation_id)
+        .application(&application.id)
+        .secret(&row.id)
+        .details(serde_json::json!({ "name": row.name, "hint": row.hint }))
+        .record(conn, now)
 }
 
 /// Takes the application's row lock before counting, so concurrent creations on PostgreSQL

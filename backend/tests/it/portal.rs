@@ -1069,3 +1069,5 @@ async fn admins_choose_each_apis_signing_algorithm(test_db: TestDb) {
     );
     world.server.stop().await;
 }
+
+mod application_page;

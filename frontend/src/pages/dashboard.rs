@@ -57,12 +57,12 @@ fn ExpiringPanel() -> impl IntoView {
                                                 let href = format!("/applications/{}", item.client_id);
                                                 view! {
                                                     <li>
-                                                        <A href=href>{item.application_name}</A>
+                                                        <A href=href attr:class="long-name">{item.application_name}</A>
                                                         ": "
                                                         <strong>{item.secret.name}</strong>
-                                                        " (" {logic::hint_display(&item.secret.hint)} ") expires "
-                                                        {logic::date(item.secret.expires_at)} ", "
-                                                        {logic::expiry_phrase(item.secret.expires_at, now)}
+                                                        " (" <span class="nowrap">{logic::hint_display(&item.secret.hint)}</span> ") expires "
+                                                        <span class="nowrap">{logic::date(item.secret.expires_at)}</span> ", "
+                                                        <span class="nowrap">{logic::expiry_phrase(item.secret.expires_at, now)}</span>
                                                     </li>
                                                 }
                                             })
@@ -84,7 +84,7 @@ fn Organisation(membership: Membership) -> impl IntoView {
     let labelled_by = title_id.clone();
     view! {
             <section class="card" aria-labelledby=labelled_by>
-                <h2 id=title_id>
+                <h2 id=title_id class="long-name">
                     {membership.organisation.name.clone()}
                     <span class="role">{role_name(membership.role)}</span>
                     {membership.organisation.sandbox.then(|| view! { <span class="badge sandbox">"sandbox"</span> })}
@@ -107,7 +107,7 @@ fn ApplicationTable(list: Vec<ApplicationSummary>) -> impl IntoView {
     let now = now();
     view! {
         <div class="table-wrap">
-            <table>
+            <table class="stack">
                 <thead>
                     <tr>
                         <th scope="col">"Application"</th>
@@ -125,15 +125,21 @@ fn ApplicationTable(list: Vec<ApplicationSummary>) -> impl IntoView {
                             let href = format!("/applications/{}", app.client_id);
                             view! {
                                 <tr>
-                                    <td><A href=href>{app.name}</A></td>
-                                    <td><EnvironmentBadge environment=app.environment /></td>
-                                    <td><EnabledBadge enabled=app.enabled /></td>
-                                    <td>{summary.active_secrets}</td>
-                                    <td>
-                                        {summary
-                                            .soonest_expiry
-                                            .map(|at| format!("{} ({})", logic::date(at), logic::expiry_phrase(at, now)))
-                                            .unwrap_or_else(|| "none".to_owned())}
+                                    <td data-label="Application"><A href=href attr:class="long-name">{app.name}</A></td>
+                                    <td data-label="Environment"><EnvironmentBadge environment=app.environment /></td>
+                                    <td data-label="State"><EnabledBadge enabled=app.enabled /></td>
+                                    <td data-label="Active secrets"><span>{summary.active_secrets}</span></td>
+                                    <td data-label="Soonest expiry">
+                                        {match summary.soonest_expiry {
+                                            Some(at) => view! {
+                                                <span>
+                                                    <span class="nowrap">{logic::date(at)}</span>
+                                                    " "
+                                                    <span class="muted nowrap">{format!("({})", logic::expiry_phrase(at, now))}</span>
+                                                </span>
+                                            }.into_any(),
+                                            None => view! { <span>"none"</span> }.into_any(),
+                                        }}
                                     </td>
                                 </tr>
                             }
