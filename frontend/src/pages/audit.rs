@@ -137,11 +137,11 @@ fn EventTable(found: AuditPage, page: RwSignal<u32>) -> impl IntoView {
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            <button type="button" class="secondary" disabled=current <= 1 on:click=move |_| page.set(current - 1)>
+            <button type="button" class="secondary" disabled={current <= 1} on:click=move |_| page.set(current - 1)>
                 "Newer"
             </button>
             <span>{format!("Page {current} of {pages} ({} events)", found.total)}</span>
-            <button type="button" class="secondary" disabled=current >= pages on:click=move |_| page.set(current + 1)>
+            <button type="button" class="secondary" disabled={current >= pages} on:click=move |_| page.set(current + 1)>
                 "Older"
             </button>
         </nav>
