@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn the_known_actions_are_the_recorded_ones() {
         let mut code = String::new();
-        sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut code);
+        sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut code,
+        );
         for outcome in ["success(", "failure("] {
             // Put together here, so that this test's own text is not taken for a call.
             let opening = format!("AuditEvent::{outcome}");
