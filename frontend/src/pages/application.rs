@@ -47,7 +47,10 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
     let creating = RwSignal::new(false);
     view! {
             <section class="card">
-                <p class="crumb">{detail.organisation_name.clone()}</p>
+                <p class="crumb">
+                    {detail.organisation_name.clone()} " · "
+                    <a href=format!("/audit?application={}", app.client_id)>"Audit for this application"</a>
+                </p>
                 <h1>
                     {app.name.clone()} " " <EnvironmentBadge environment=app.environment /> " "
                     <EnabledBadge enabled=app.enabled />
