@@ -6,8 +6,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use clavis::access::Actor;
 use clavis::audit::{AuditBatch, AuditEvent};
 use clavis::db::schema::users;
-use clavis::session;
-use clavis::users::{self as people, Person};
 use clavis_shared::dto::{Application, Organisation, Role};
 use diesel::prelude::*;
 use reqwest::StatusCode;
@@ -15,7 +13,7 @@ use serde_json::Value;
 
 use crate::on_both_databases_async;
 use crate::server::{TestServer, http};
-use crate::support::{TestDb, admin, seed, seed_beta};
+use crate::support::{TestDb, seed, seed_beta};
 
 on_both_databases_async!(
     events_read_as_sentences_with_names,
@@ -56,29 +54,11 @@ impl World {
             (BEN, Role::CredentialManager, Some("Beta")),
             (ADA, Role::Admin, None),
         ] {
-            let mut conn = server.db.conn();
-            let now = clavis::db::now();
-            let assignment = people::grant(
-                &mut conn,
-                &Person::Email(email.into()),
-                role,
-                organisation,
-                &admin(),
-                now,
-            )
-            .unwrap();
-            let (token, _) = session::create(
-                &mut conn,
-                &assignment.user_id,
-                &[],
-                &server.state.login.sessions,
-                now,
-            )
-            .unwrap();
-            sessions.push((email, token.expose().to_owned()));
+            let (user_id, token) = server.signed_in(email, role, organisation);
+            sessions.push((email, token));
             if email == MIA {
                 mia = Some(Actor::User {
-                    id: assignment.user_id,
+                    id: user_id,
                     email: MIA.into(),
                 });
             }
