@@ -41,6 +41,7 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
         users::http::grant_role,
         users::http::revoke_role,
         audit::http::list,
+        audit::http::export,
         notify::http::failing,
         secrets::http::delete_replaced,
         notify::http::recipients,

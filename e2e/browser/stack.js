@@ -146,3 +146,25 @@ export async function signIn(stack, page, sub, { expectRefusal = false } = {}) {
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
   }
 }
+
+/**
+ * What `view!` source looks like when it leaks into a page as text (issue 16: a button
+ * labelled `= pages on : click = move | _ | page.set(current + 1) >Older`): closures,
+ * event bindings, signal calls and match arms, as written and as tokens print them.
+ */
+const SOURCE_PATTERNS = [/move\s*\|/, /\bon\s*:\s*[a-z]+\s*=/, /\bprop\s*:\s*[a-z]+\s*=/, /=>/,
+  /\.\s*set\s*\(/, /\.\s*get\s*\(\s*\)/, /\|\s*_\s*\|/];
+
+/**
+ * Fails when the text a person sees on `page` (its body's innerText: not hidden elements,
+ * not closed <details>) contains view!-source patterns. Call it on every page a test visits.
+ */
+export async function assertNoSourceText(page) {
+  const text = await page.evaluate(() => document.body.innerText);
+  const leaked = SOURCE_PATTERNS.filter((pattern) => pattern.test(text));
+  if (leaked.length > 0) {
+    const first = text.match(leaked[0]);
+    const context = text.slice(Math.max(0, first.index - 60), first.index + 60);
+    throw new Error(`${page.url()} shows program text (${leaked.join(', ')}): …${context}…`);
+  }
+}

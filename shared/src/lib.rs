@@ -2,6 +2,7 @@
 //!
 //! Only dependencies that build for WASM belong here, so the portal stays small.
 
+pub mod audit;
 pub mod dto;
 pub mod error;
 pub mod portal;

@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+// The audit log's types live in their own module; named here too for older imports.
+pub use crate::audit::{AuditEventView, AuditPage, AuditQuery};
 use crate::dto::{
     Application, ClientSecretInfo, Environment, Organisation, Role, SigningAlgorithm,
 };
@@ -238,56 +240,6 @@ pub struct GrantRole {
     pub role: Role,
     /// Required for organisation roles; absent for admin.
     pub organisation_id: Option<String>,
-}
-
-/// One entry of the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AuditEventView {
-    pub id: i64,
-    pub occurred_at: DateTime<Utc>,
-    /// user, client, cli or system.
-    pub actor_kind: String,
-    pub actor: String,
-    pub action: String,
-    pub organisation_id: Option<String>,
-    pub application_id: Option<String>,
-    pub secret_id: Option<String>,
-    pub source_address: Option<String>,
-    /// success or failure.
-    pub outcome: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub details: serde_json::Value,
-}
-
-/// One page of audit events, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AuditPage {
-    pub events: Vec<AuditEventView>,
-    pub page: u32,
-    pub per_page: u32,
-    /// Events matching the filter, over all pages.
-    pub total: i64,
-}
-
-/// Filters of the audit log; every one is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    pub organisation_id: Option<String>,
-    pub application_id: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    /// Events at or after this time (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Events before this time (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
-    /// 1-based; default 1.
-    pub page: Option<u32>,
-    /// 1 to 200; default 50.
-    pub per_page: Option<u32>,
 }
 
 /// An address that expiry reminders keep failing to reach, for admins to fix.

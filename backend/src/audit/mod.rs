@@ -4,7 +4,6 @@ pub mod http;
 mod query;
 mod sink;
 
-pub use query::query;
 pub use sink::{AuditBatch, AuditSink, QueuedEvent};
 
 use chrono::{DateTime, Utc};
@@ -131,4 +130,53 @@ fn insert_rows(conn: &mut DbConn, rows: &[AuditRow]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clavis_shared::audit::ACTIONS;
+    use std::path::Path;
+
+    fn sources(dir: &Path, found: &mut String) {
+        for entry in std::fs::read_dir(dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push_str(&std::fs::read_to_string(&path).expect("read source"));
+            }
+        }
+    }
+
+    /// The portal's action drop-down and the summaries cover what is recorded: every action
+    /// written as a literal in `AuditEvent::success(`/`failure(` is listed, and every listed
+    /// action is a literal somewhere in the backend.
+    #[test]
+    fn the_known_actions_are_the_recorded_ones() {
+        let mut code = String::new();
+        sources(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut code,
+        );
+        for outcome in ["success(", "failure("] {
+            // Put together here, so that this test's own text is not taken for a call.
+            let opening = format!("AuditEvent::{outcome}");
+            for (at, _) in code.match_indices(&opening) {
+                let rest = code[at + opening.len()..].trim_start();
+                if let Some(literal) = rest.strip_prefix('"') {
+                    let action = &literal[..literal.find('"').expect("closing quote")];
+                    assert!(
+                        ACTIONS.iter().any(|(known, _)| *known == action),
+                        "{action} is recorded but missing from clavis_shared::audit::ACTIONS"
+                    );
+                }
+            }
+        }
+        for (action, _) in ACTIONS {
+            assert!(
+                code.contains(&format!("\"{action}\"")),
+                "{action} is listed but never recorded"
+            );
+        }
+    }
 }

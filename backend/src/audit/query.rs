@@ -1,11 +1,16 @@
-//! Reading the audit trail back: filtered, newest first, a page at a time.
+//! Reading the audit trail back: filtered, newest first, a page at a time (the portal) or
+//! in chunks (the CSV export), each event with the names of what it is about.
 
-use chrono::NaiveDateTime;
-use clavis_shared::portal::{AuditEventView, AuditPage, AuditQuery};
-use clavis_shared::validate::ValidationError;
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use clavis_shared::audit::{self as wire, AuditEventView, AuditPage, AuditQuery};
+use clavis_shared::validate::{ClientId, ValidationError};
 use diesel::prelude::*;
 
-use crate::db::{self, DbConn, schema::audit_events};
+use crate::access::{Access, not_found};
+use crate::db::schema::{applications, audit_events, organisations, users};
+use crate::db::{self, DbConn};
 use crate::error::Result;
 
 type Backend = <DbConn as diesel::Connection>::Backend;
@@ -13,16 +18,117 @@ type Backend = <DbConn as diesel::Connection>::Backend;
 const MAX_PER_PAGE: u32 = 200;
 const DEFAULT_PER_PAGE: u32 = 50;
 
-/// One page of the events the filter matches (the API's own query type, so the two cannot
-/// drift apart); `organisations` limits them to those organisations' events (`None`: every
-/// event).
-pub fn query(
-    conn: &mut DbConn,
-    filter: &AuditQuery,
-    organisations: Option<&[String]>,
-) -> Result<AuditPage> {
-    let page = filter.page.unwrap_or(1);
-    let per_page = filter.per_page.unwrap_or(DEFAULT_PER_PAGE);
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// A query checked and resolved against what the person may see: build it with
+/// [`Filter::new`], then read [`page`]s or [`chunk`]s of it.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// The organisations whose events the person may see; `None`: every event (admins).
+    visible: Option<Vec<String>>,
+    organisation_id: Option<String>,
+    /// The application's internal id and its client_id.
+    application: Option<(String, String)>,
+    /// A LIKE pattern, lower case.
+    actor: Option<String>,
+    action: Option<&'static str>,
+    from: Option<NaiveDateTime>,
+    before: Option<NaiveDateTime>,
+}
+
+impl Filter {
+    /// Checks the query: the action is a known one (422 on `action`), the range does not end
+    /// before it starts (422 on `to`), the organisation and application are ones the person
+    /// may see (404, worded as for one that does not exist).
+    pub fn new(conn: &mut DbConn, query: &AuditQuery, access: &Access) -> Result<Self> {
+        wire::date_range(query.from, query.to)?;
+        let action = match non_blank(&query.action) {
+            Some(action) => Some(wire::known_action(action)?),
+            None => None,
+        };
+        let organisation_id = non_blank(&query.organisation_id).map(str::to_owned);
+        if let Some(organisation_id) = &organisation_id {
+            access.require_view_organisation(organisation_id)?;
+        }
+        let application = match non_blank(&query.client_id) {
+            Some(client_id) => Some(application(conn, client_id, access)?),
+            None => None,
+        };
+        Ok(Self {
+            visible: access.visible_organisations(),
+            organisation_id,
+            application,
+            actor: non_blank(&query.actor).map(like_pattern),
+            action,
+            from: query.from.map(start_of),
+            before: query.to.and_then(|to| to.succ_opt()).map(start_of),
+        })
+    }
+
+    fn boxed(&self) -> audit_events::BoxedQuery<'_, Backend> {
+        let mut query = audit_events::table.into_boxed();
+        if let Some(organisations) = &self.visible {
+            query = query.filter(audit_events::organisation_id.eq_any(organisations));
+        }
+        if let Some(organisation_id) = &self.organisation_id {
+            query = query.filter(audit_events::organisation_id.eq(organisation_id));
+        }
+        if let Some((id, client_id)) = &self.application {
+            // About the application, or by it as an API client (its refused authentications).
+            query = query.filter(
+                audit_events::application_id
+                    .eq(id)
+                    .or(audit_events::actor_kind
+                        .eq("client")
+                        .and(audit_events::actor.eq(client_id))),
+            );
+        }
+        if let Some(pattern) = &self.actor {
+            // What people see as the actor: the recorded label, a person's name, or the
+            // name of the application acting as a client.
+            let named_clients = applications::table
+                .filter(lower(applications::name).like(pattern).escape('\\'))
+                .select(applications::client_id);
+            let named_people = users::table
+                .filter(
+                    lower(users::display_name.assume_not_null())
+                        .like(pattern)
+                        .escape('\\'),
+                )
+                .select(users::email.assume_not_null());
+            query = query.filter(
+                lower(audit_events::actor)
+                    .like(pattern)
+                    .escape('\\')
+                    .or(audit_events::actor_kind
+                        .eq("client")
+                        .and(audit_events::actor.eq_any(named_clients)))
+                    .or(audit_events::actor_kind
+                        .eq("user")
+                        .and(audit_events::actor.eq_any(named_people))),
+            );
+        }
+        if let Some(action) = self.action {
+            query = query.filter(audit_events::action.eq(action));
+        }
+        if let Some(from) = self.from {
+            query = query.filter(audit_events::occurred_at.ge(from));
+        }
+        if let Some(before) = self.before {
+            query = query.filter(audit_events::occurred_at.lt(before));
+        }
+        query
+    }
+}
+
+/// Where a [`chunk`] left off: the last event's time and id (events are ordered by both).
+pub type Position = (NaiveDateTime, i64);
+
+/// One page of the events the filter matches, with the number over all pages. A page of
+/// 0, or `per_page` outside 1 to 200, is refused (422 on `page`).
+pub fn page(conn: &mut DbConn, filter: &Filter, query: &AuditQuery) -> Result<AuditPage> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
     if page == 0 || !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ValidationError::new(
             "page",
@@ -30,48 +136,92 @@ pub fn query(
         )
         .into());
     }
-    let total: i64 = filtered(filter, organisations).count().get_result(conn)?;
-    let rows: Vec<EventRow> = filtered(filter, organisations)
+    let total: i64 = filter.boxed().count().get_result(conn)?;
+    let rows: Vec<EventRow> = filter
+        .boxed()
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(i64::from(per_page))
         .offset(i64::from(page - 1) * i64::from(per_page))
         .select(EventRow::as_select())
         .load(conn)?;
     Ok(AuditPage {
-        events: rows.into_iter().map(EventRow::into_view).collect(),
+        events: named(conn, rows)?,
         page,
         per_page,
         total,
     })
 }
 
-fn filtered<'a>(
-    filter: &'a AuditQuery,
-    organisations: Option<&'a [String]>,
-) -> audit_events::BoxedQuery<'a, Backend> {
-    let mut query = audit_events::table.into_boxed();
-    if let Some(organisations) = organisations {
-        query = query.filter(audit_events::organisation_id.eq_any(organisations));
+/// Up to `size` events after `after` (from the newest when `None`), newest first: reading
+/// on from the last one's [`Position`] goes through every match once, however many there
+/// are, each chunk by the index rather than by an ever larger offset.
+pub fn chunk(
+    conn: &mut DbConn,
+    filter: &Filter,
+    after: Option<Position>,
+    size: i64,
+) -> Result<Vec<AuditEventView>> {
+    let mut query = filter.boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            audit_events::occurred_at
+                .lt(at)
+                .or(audit_events::occurred_at
+                    .eq(at)
+                    .and(audit_events::id.lt(id))),
+        );
     }
-    if let Some(organisation_id) = &filter.organisation_id {
-        query = query.filter(audit_events::organisation_id.eq(organisation_id));
+    let rows: Vec<EventRow> = query
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(size)
+        .select(EventRow::as_select())
+        .load(conn)?;
+    named(conn, rows)
+}
+
+/// The position of an event, to read on after it.
+pub fn position_of(event: &AuditEventView) -> Position {
+    (event.occurred_at.naive_utc(), event.id)
+}
+
+fn non_blank(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+/// `text` anywhere, in any (ASCII) case: LIKE's own wildcards in it are matched as
+/// themselves.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
     }
-    if let Some(application_id) = &filter.application_id {
-        query = query.filter(audit_events::application_id.eq(application_id));
+    pattern.push('%');
+    pattern
+}
+
+fn start_of(day: NaiveDate) -> NaiveDateTime {
+    day.and_time(chrono::NaiveTime::MIN)
+}
+
+/// The application a `client_id` filter names, if the person may see it: (id, client_id).
+fn application(conn: &mut DbConn, client_id: &str, access: &Access) -> Result<(String, String)> {
+    let normalised = ClientId::parse(client_id).map_err(|_| not_found::application(client_id))?;
+    let (id, organisation_id): (String, String) = applications::table
+        .filter(applications::client_id.eq(normalised.as_str()))
+        .select((applications::id, applications::organisation_id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found::application(client_id))?;
+    if access.role_in(&organisation_id).is_none() {
+        return Err(not_found::application(client_id));
     }
-    if let Some(actor) = &filter.actor {
-        query = query.filter(audit_events::actor.eq(actor.trim()));
-    }
-    if let Some(action) = &filter.action {
-        query = query.filter(audit_events::action.eq(action.trim()));
-    }
-    if let Some(from) = filter.from {
-        query = query.filter(audit_events::occurred_at.ge(from.naive_utc()));
-    }
-    if let Some(to) = filter.to {
-        query = query.filter(audit_events::occurred_at.lt(to.naive_utc()));
-    }
-    query
+    Ok((id, normalised.as_str().to_owned()))
 }
 
 #[derive(Queryable, Selectable)]
@@ -90,20 +240,97 @@ struct EventRow {
     details: String,
 }
 
-impl EventRow {
-    fn into_view(self) -> AuditEventView {
-        AuditEventView {
-            id: self.id,
-            occurred_at: db::utc(self.occurred_at),
-            actor_kind: self.actor_kind,
-            actor: self.actor,
-            action: self.action,
-            organisation_id: self.organisation_id,
-            application_id: self.application_id,
-            secret_id: self.secret_id,
-            source_address: self.source_address,
-            outcome: self.outcome,
-            details: serde_json::from_str(&self.details).unwrap_or(serde_json::Value::Null),
-        }
+/// The rows as views, with the names of their organisations, applications and actors, read
+/// in one query per kind of name for the whole set.
+fn named(conn: &mut DbConn, rows: Vec<EventRow>) -> Result<Vec<AuditEventView>> {
+    let wanted = |pick: fn(&EventRow) -> Option<&str>| -> Vec<String> {
+        let mut ids: Vec<String> = rows.iter().filter_map(pick).map(str::to_owned).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let organisation_ids = wanted(|row| row.organisation_id.as_deref());
+    let application_ids = wanted(|row| row.application_id.as_deref());
+    let client_ids = wanted(|row| (row.actor_kind == "client").then_some(row.actor.as_str()));
+    let emails = wanted(|row| (row.actor_kind == "user").then_some(row.actor.as_str()));
+
+    let organisations: HashMap<String, String> = organisations::table
+        .filter(organisations::id.eq_any(&organisation_ids))
+        .select((organisations::id, organisations::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let applications_by_id: HashMap<String, (String, String)> = applications::table
+        .filter(applications::id.eq_any(&application_ids))
+        .select((
+            applications::id,
+            applications::name,
+            applications::client_id,
+        ))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, client_id)| (id, (name, client_id)))
+        .collect();
+    let clients: HashMap<String, String> = applications::table
+        .filter(applications::client_id.eq_any(&client_ids))
+        .select((applications::client_id, applications::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let people: HashMap<String, String> = users::table
+        .filter(users::email.eq_any(&emails))
+        .filter(users::display_name.is_not_null())
+        .select((
+            users::email.assume_not_null(),
+            users::display_name.assume_not_null(),
+        ))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let application = row
+                .application_id
+                .as_ref()
+                .and_then(|id| applications_by_id.get(id));
+            let actor_name = match row.actor_kind.as_str() {
+                "client" => clients.get(&row.actor).cloned(),
+                "user" => people.get(&row.actor).cloned(),
+                _ => None,
+            };
+            AuditEventView {
+                id: row.id,
+                occurred_at: db::utc(row.occurred_at),
+                actor_name,
+                organisation_name: row
+                    .organisation_id
+                    .as_ref()
+                    .and_then(|id| organisations.get(id).cloned()),
+                application_name: application.map(|(name, _)| name.clone()),
+                client_id: application.map(|(_, client_id)| client_id.clone()),
+                actor_kind: row.actor_kind,
+                actor: row.actor,
+                action: row.action,
+                organisation_id: row.organisation_id,
+                application_id: row.application_id,
+                secret_id: row.secret_id,
+                source_address: row.source_address,
+                outcome: row.outcome,
+                details: serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_in_the_actor_match_themselves() {
+        assert_eq!(like_pattern("Mia"), "%mia%");
+        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
     }
 }

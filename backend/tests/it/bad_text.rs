@@ -8,7 +8,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use clavis::secrets;
 use clavis::session;
-use clavis::users::{self, Person};
 use clavis_shared::dto::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -190,26 +189,9 @@ async fn oauth_endpoints_answer_control_characters_before_any_query(db: TestDb) 
 
 /// An admin's session in a running server: the cookie token.
 fn admin_session(server: &TestServer) -> String {
-    let mut conn = server.db.conn();
-    let now = clavis::db::now();
-    let assignment = users::grant(
-        &mut conn,
-        &Person::Email("ada.admin@clavis.test".into()),
-        Role::Admin,
-        None,
-        &admin(),
-        now,
-    )
-    .unwrap();
-    let (token, _) = session::create(
-        &mut conn,
-        &assignment.user_id,
-        &[],
-        &server.state.login.sessions,
-        now,
-    )
-    .unwrap();
-    token.expose().to_owned()
+    server
+        .signed_in("ada.admin@clavis.test", Role::Admin, None)
+        .1
 }
 
 /// A portal API call as the portal makes it; `path` is sent as given (percent-encoded).

@@ -11,6 +11,7 @@ mod smtp_sink;
 mod support;
 
 mod apps;
+mod audit;
 mod bad_text;
 mod cli;
 mod http;

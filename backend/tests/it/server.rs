@@ -100,6 +100,36 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
+    /// Grants `email` the `role` (in the organisation of that name or id) and opens a
+    /// session for them, as a sign-in would: (their user id, the session cookie's token).
+    pub fn signed_in(
+        &self,
+        email: &str,
+        role: clavis_shared::dto::Role,
+        organisation: Option<&str>,
+    ) -> (String, String) {
+        let mut conn = self.db.conn();
+        let now = clavis::db::now();
+        let assignment = clavis::users::grant(
+            &mut conn,
+            &clavis::users::Person::Email(email.into()),
+            role,
+            organisation,
+            &crate::support::admin(),
+            now,
+        )
+        .unwrap();
+        let (token, _) = clavis::session::create(
+            &mut conn,
+            &assignment.user_id,
+            &[],
+            &self.state.login.sessions,
+            now,
+        )
+        .unwrap();
+        (assignment.user_id, token.expose().to_owned())
+    }
+
     /// Stops gracefully (as on Ctrl-C), so queued audit events and usage are written; returns
     /// the database and the directory with the master key for a restart.
     pub async fn stop(self) -> (TestDb, tempfile::TempDir) {

@@ -55,7 +55,10 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
     page_title(app.name.clone());
     view! {
         <section class="card">
-            <p class="crumb">{detail.organisation_name.clone()}</p>
+            <p class="crumb">
+                {detail.organisation_name.clone()} " · "
+                <a href=format!("/audit?application={}", app.client_id)>"Audit for this application"</a>
+            </p>
             <h1 class="long-name">
                 {app.name.clone()} " " <EnvironmentBadge environment=app.environment /> " "
                 <EnabledBadge enabled=app.enabled />

@@ -1,0 +1,345 @@
+//! The audit log on the wire: its query, its events, and how an event reads as one sentence
+//! (the portal's table and the server's CSV export both use [`summary`], so they agree).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::validate::ValidationError;
+
+/// Every action the audit trail records, with what people call it (the portal's action
+/// drop-down). The backend checks that each action it records is listed here.
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("secret.create", "Secret created"),
+    ("secret.delete", "Secret deleted"),
+    ("token.issue", "Access token issued or refused"),
+    ("token.revoke", "Access token revoked"),
+    ("client.authenticate", "Client authentication refused"),
+    ("application.create", "Application created"),
+    ("application.update", "Application changed"),
+    ("application.enable", "Application enabled"),
+    ("application.disable", "Application disabled"),
+    ("application.revoke_tokens", "Application's tokens revoked"),
+    ("organisation.create", "Organisation created"),
+    ("organisation.update", "Organisation changed"),
+    ("api.create", "API registered"),
+    ("api.update", "API changed"),
+    ("role.grant", "Role granted"),
+    ("role.revoke", "Role revoked"),
+    ("login", "Sign-in"),
+    ("logout", "Sign-out"),
+    ("reminder.sent", "Expiry reminder sent"),
+    ("reminder.undeliverable", "Expiry reminder undeliverable"),
+];
+
+/// One entry of the audit trail, with the names of what it is about (looked up when it is
+/// read, so renamed organisations and applications show their current names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEventView {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// user, client, cli or system.
+    pub actor_kind: String,
+    /// As recorded: a person's e-mail address, a client_id, `cli:<os user>` or `clavis`.
+    pub actor: String,
+    /// What people call the actor, when Clavis knows: a person's name, or the name of the
+    /// application whose client_id acted.
+    #[serde(default)]
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub organisation_id: Option<String>,
+    #[serde(default)]
+    pub organisation_name: Option<String>,
+    /// The application's internal id.
+    pub application_id: Option<String>,
+    #[serde(default)]
+    pub application_name: Option<String>,
+    /// The application's client_id, for links to it.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    pub secret_id: Option<String>,
+    pub source_address: Option<String>,
+    /// success or failure.
+    pub outcome: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// One page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Events matching the filter, over all pages.
+    pub total: i64,
+}
+
+/// Filters of the audit log; every one is optional. The CSV export takes the same
+/// (and ignores `page` and `per_page`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub organisation_id: Option<String>,
+    /// Events about this application, or by it as an API client.
+    pub client_id: Option<String>,
+    /// Part of the actor, any case: an e-mail address, a client_id, a person's or an
+    /// application's name.
+    pub actor: Option<String>,
+    /// One of [`ACTIONS`].
+    pub action: Option<String>,
+    /// Events on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Events on or before this day (UTC): the whole day is included.
+    pub to: Option<NaiveDate>,
+    /// 1-based; default 1.
+    pub page: Option<u32>,
+    /// 1 to 200; default 50.
+    pub per_page: Option<u32>,
+}
+
+/// The days to show, checked: `from` may not come after `to` (field `to`).
+pub fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ValidationError> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(ValidationError::new(
+            "to",
+            format!(
+                "The range starts on {from}, after it ends on {to}: choose a \"to\" day on or after the \"from\" day."
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The action checked against [`ACTIONS`] (field `action`).
+pub fn known_action(action: &str) -> Result<&'static str, ValidationError> {
+    ACTIONS
+        .iter()
+        .find(|(code, _)| *code == action.trim())
+        .map(|(code, _)| *code)
+        .ok_or_else(|| {
+            ValidationError::new(
+                "action",
+                format!(
+                    "There is no action \"{}\". Choose one of: {}.",
+                    action.trim(),
+                    ACTIONS
+                        .iter()
+                        .map(|(code, _)| *code)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// Who acted, as people read it: a person's name (else their e-mail address), the
+/// application acting as an API client (else its client_id), an operator at the command line,
+/// or Clavis itself.
+pub fn actor_label(event: &AuditEventView) -> String {
+    match (event.actor_kind.as_str(), &event.actor_name) {
+        (_, Some(name)) => name.clone(),
+        ("cli", None) => format!(
+            "{} (command line)",
+            event.actor.strip_prefix("cli:").unwrap_or(&event.actor)
+        ),
+        ("system", None) => "Clavis".to_owned(),
+        ("client", None) => format!("Client {}", event.actor),
+        _ => event.actor.clone(),
+    }
+}
+
+/// The event in one sentence, e.g. "Mia Manager created the secret “prod” (abc…) for
+/// Partner-NL-Acme-SMC". Actions it does not know read "<actor>: <action>".
+pub fn summary(event: &AuditEventView) -> String {
+    let who = actor_label(event);
+    let detail = |key: &str| -> String {
+        match event.details.get(key) {
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    };
+    let application = event
+        .application_name
+        .clone()
+        .or_else(|| event.client_id.clone())
+        .unwrap_or_else(|| "an application".to_owned());
+    let organisation = event
+        .organisation_name
+        .clone()
+        .unwrap_or_else(|| "an organisation".to_owned());
+    let secret = || {
+        let hint = detail("hint");
+        if hint.is_empty() {
+            format!("“{}”", detail("name"))
+        } else {
+            format!("“{}” ({hint}…)", detail("name"))
+        }
+    };
+    let failed = event.outcome != "success";
+    let role = || detail("role").replace('_', " ");
+    let person = || {
+        let email = detail("email");
+        if email.is_empty() {
+            detail("subject")
+        } else {
+            email
+        }
+    };
+    match event.action.as_str() {
+        "secret.create" => format!("{who} created the secret {} for {application}", secret()),
+        "secret.delete" => format!("{who} deleted the secret {} of {application}", secret()),
+        "token.issue" if failed => format!(
+            "{who} was refused an access token: {}",
+            non_empty(detail("description"), detail("reason"))
+        ),
+        "token.issue" => format!(
+            "{who} got an access token for {} (scope: {})",
+            detail("audience"),
+            non_empty(detail("scope"), "none".to_owned())
+        ),
+        "token.revoke" => format!("{who} revoked one of its access tokens"),
+        "client.authenticate" => format!(
+            "{who} failed to authenticate at the {} endpoint ({})",
+            detail("endpoint"),
+            detail("reason").replace('_', " ")
+        ),
+        "application.create" => format!("{who} created the application {application}"),
+        "application.update" => format!("{who} changed the application {application}"),
+        "application.enable" => format!("{who} enabled the application {application}"),
+        "application.disable" => format!("{who} disabled the application {application}"),
+        "application.revoke_tokens" => format!(
+            "{who} revoked every token of {application} issued until {}",
+            detail("revoked_before")
+        ),
+        "organisation.create" => format!("{who} created the organisation {organisation}"),
+        "organisation.update" => format!("{who} changed the organisation {organisation}"),
+        "api.create" => format!("{who} registered the API {}", detail("code")),
+        "api.update" => format!("{who} changed the API {}", detail("code")),
+        "role.grant" if event.organisation_id.is_some() => {
+            format!("{who} made {} a {} of {organisation}", person(), role())
+        }
+        "role.grant" if detail("reason") == "bootstrap_admins" => {
+            format!("{who} made a configured person an {} at start-up", role())
+        }
+        "role.grant" => format!("{who} made {} an {}", person(), role()),
+        "role.revoke" if event.organisation_id.is_some() => {
+            format!("{who} removed {} as {} of {organisation}", person(), role())
+        }
+        "role.revoke" => format!("{who} removed {} as {}", person(), role()),
+        "login" if failed => format!(
+            "{who} was refused sign-in ({})",
+            detail("reason").replace('_', " ")
+        ),
+        "login" => format!("{who} signed in"),
+        "logout" => format!("{who} signed out"),
+        "reminder.sent" => format!(
+            "{who} sent the {} expiry reminder of a secret of {application} to {}",
+            detail("stage"),
+            detail("recipient")
+        ),
+        "reminder.undeliverable" => format!(
+            "The {} expiry reminder of a secret of {application} could not reach {}: {}",
+            detail("stage"),
+            detail("recipient"),
+            detail("error")
+        ),
+        action => format!("{who}: {action}"),
+    }
+}
+
+fn non_empty(text: String, otherwise: String) -> String {
+    if text.is_empty() { otherwise } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str, details: serde_json::Value) -> AuditEventView {
+        AuditEventView {
+            id: 1,
+            occurred_at: DateTime::default(),
+            actor_kind: "user".to_owned(),
+            actor: "mia.manager@acme.test".to_owned(),
+            actor_name: Some("Mia Manager".to_owned()),
+            action: action.to_owned(),
+            organisation_id: Some("o1".to_owned()),
+            organisation_name: Some("Acme".to_owned()),
+            application_id: Some("a1".to_owned()),
+            application_name: Some("Partner-NL-Acme-SMC".to_owned()),
+            client_id: Some("c1".to_owned()),
+            secret_id: Some("s1".to_owned()),
+            source_address: None,
+            outcome: "success".to_owned(),
+            details,
+        }
+    }
+
+    #[test]
+    fn a_created_secret_reads_as_a_sentence() {
+        let created = event(
+            "secret.create",
+            serde_json::json!({"name": "prod", "hint": "abc", "expires_at": "2027-01-01T00:00:00Z"}),
+        );
+        assert_eq!(
+            summary(&created),
+            "Mia Manager created the secret “prod” (abc…) for Partner-NL-Acme-SMC"
+        );
+    }
+
+    #[test]
+    fn actors_without_a_name_read_as_what_they_are() {
+        let mut cli = event("organisation.create", serde_json::json!({}));
+        cli.actor_kind = "cli".to_owned();
+        cli.actor = "cli:ops".to_owned();
+        cli.actor_name = None;
+        assert_eq!(
+            summary(&cli),
+            "ops (command line) created the organisation Acme"
+        );
+        let mut client = event(
+            "token.issue",
+            serde_json::json!({"audience": "https://api", "scope": "a b"}),
+        );
+        client.actor_kind = "client".to_owned();
+        client.actor = "c1".to_owned();
+        assert_eq!(
+            summary(&client),
+            "Mia Manager got an access token for https://api (scope: a b)"
+        );
+        client.actor_name = None;
+        assert_eq!(actor_label(&client), "Client c1");
+    }
+
+    #[test]
+    fn every_known_action_has_its_own_sentence() {
+        for (action, _) in ACTIONS {
+            let text = summary(&event(action, serde_json::json!({})));
+            assert!(!text.ends_with(&format!(": {action}")), "{action}: {text}");
+        }
+        assert_eq!(
+            summary(&event("something.new", serde_json::json!({}))),
+            "Mia Manager: something.new"
+        );
+    }
+
+    #[test]
+    fn a_range_ending_before_it_starts_is_refused() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d);
+        assert!(date_range(day(1), day(1)).is_ok());
+        assert!(date_range(day(1), None).is_ok());
+        let refused = date_range(day(5), day(1)).expect_err("refused");
+        assert_eq!(refused.field, "to");
+        assert!(
+            refused.message.contains("2026-12-05"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(known_action(" login ").ok(), Some("login"));
+        assert_eq!(known_action("nope").expect_err("unknown").field, "action");
+    }
+}
