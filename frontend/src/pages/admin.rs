@@ -5,6 +5,7 @@
 //! one hand-written view each: the same page in a fraction of the WASM.
 
 use clavis_shared::dto::{Api, Environment, Organisation, Role, RoleAssignment, SigningAlgorithm};
+use clavis_shared::paging::Page;
 use clavis_shared::portal::{
     ApplicationSummary, CreateApi, CreateApplication, CreateOrganisation, FailingAddress,
     GrantRequest, GrantRole, UpdateApi, UpdateApplication, UpdateOrganisation,
@@ -184,16 +185,16 @@ pub fn Admin() -> impl IntoView {
     let selected = RwSignal::new(String::new());
     let organisations = api::resource(move || {
         version.get();
-        "/api/v1/organisations".to_owned()
+        "/api/v1/organisations?per_page=100".to_owned()
     });
     let apis = api::resource(move || {
         version.get();
-        "/api/v1/apis".to_owned()
+        "/api/v1/apis?per_page=100".to_owned()
     });
     view! {
         <h1>"Admin"</h1>
-        {move || match (api::loaded::<Vec<Organisation>>(organisations), api::loaded::<Vec<Api>>(apis)) {
-            (Some(Ok(organisations)), Some(Ok(apis))) => view! {
+        {move || match (api::loaded::<Page<Organisation>>(organisations), api::loaded::<Page<Api>>(apis)) {
+            (Some(Ok(Page { items: organisations, .. })), Some(Ok(Page { items: apis, .. }))) => view! {
                 <FailingAddresses />
                 <Organisations organisations=organisations.clone() version=version />
                 <Apis apis=apis.clone() version=version />
