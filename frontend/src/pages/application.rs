@@ -138,6 +138,7 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
                         />
                     }
                 })}
+            {me().admin.then(|| view! { <crate::pages::admin::application_admin::ApplicationAdmin client_id=app.client_id.clone() /> })}
             {move || {
                 creating
                     .get()
