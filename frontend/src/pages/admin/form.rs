@@ -219,7 +219,7 @@ pub fn FormDialog(
             <dialog node_ref=dialog class="dialog" aria-label=title.get_value() on:close=move |_| open.set(false)>
                 <Form
                     title=title.get_value()
-                    inputs=inputs.run(())
+                    inputs=untrack(|| inputs.run(()))
                     submit=submit.get_value()
                     on_submit=Callback::new(move |()| on_submit.run(close))
                     error=error

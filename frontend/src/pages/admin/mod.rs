@@ -75,7 +75,7 @@ fn ReminderHealth() -> impl IntoView {
             None => return "Loading…".to_owned(),
             Some(Err(error)) => return error.message,
             Some(Ok(ReminderStatus { enabled: false })) => {
-                return "Expiry reminders are off: no mail server is configured (CLAVIS_SMTP_HOST), so no reminder is sent.".to_owned();
+                return "Expiry reminders are off: no mail server is configured (CLAVIS_SMTP_HOST and CLAVIS_SMTP_FROM), so no reminder is sent.".to_owned();
             }
             Some(Ok(_)) => {}
         }

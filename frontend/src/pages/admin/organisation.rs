@@ -185,42 +185,48 @@ fn NewApplication(organisation: Organisation, version: RwSignal<u32>) -> impl In
             },
         );
     });
-    let inputs = Callback::new(move |()| {
-        let list: Vec<Api> = api::loaded::<Page<Api>>(apis)
+    let inputs = move |list: Vec<Api>| {
+        Callback::new(move |()| {
+            if api_code.get_untracked().is_empty() {
+                api_code.set(list.first().map(|a| a.code.clone()).unwrap_or_default());
+            }
+            let choices = list
+                .iter()
+                .map(|a| (a.code.clone(), format!("{} ({})", a.code, a.name)))
+                .collect();
+            let environments = ["production", "sandbox"]
+                .map(|e| (e.to_owned(), e.to_owned()))
+                .to_vec();
+            vec![
+                select("app-api", "API", api_code, choices),
+                text(
+                    "app-name",
+                    "Name (empty: the conventional one)",
+                    name,
+                    &suggestion(),
+                ),
+                select("app-env", "Environment", environment, environments),
+            ]
+        })
+    };
+    let label = organisation.with_value(|o| format!("New application for {}", o.name));
+    // The dialog needs the APIs to offer: its button appears once they are loaded.
+    move || {
+        api::loaded::<Page<Api>>(apis)
             .and_then(Result::ok)
-            .map(|page| page.items)
-            .unwrap_or_default();
-        if api_code.get_untracked().is_empty() {
-            api_code.set(list.first().map(|a| a.code.clone()).unwrap_or_default());
-        }
-        let choices = list
-            .into_iter()
-            .map(|a| (a.code.clone(), format!("{} ({})", a.code, a.name)))
-            .collect();
-        let environments = ["production", "sandbox"]
-            .map(|e| (e.to_owned(), e.to_owned()))
-            .to_vec();
-        vec![
-            select("app-api", "API", api_code, choices),
-            text(
-                "app-name",
-                "Name (empty: the conventional one)",
-                name,
-                &suggestion(),
-            ),
-            select("app-env", "Environment", environment, environments),
-        ]
-    });
-    view! {
-        <FormDialog
-            opener="New application"
-            opener_label=organisation.with_value(|o| format!("New application for {}", o.name))
-            title=organisation.with_value(|o| format!("New application for {}", o.name))
-            inputs=inputs
-            submit="Create application"
-            on_submit=create
-            error=error
-        />
+            .map(|page| {
+                view! {
+                    <FormDialog
+                        opener="New application"
+                        opener_label=label.clone()
+                        title=label.clone()
+                        inputs=inputs(page.items)
+                        submit="Create application"
+                        on_submit=create
+                        error=error
+                    />
+                }
+            })
     }
 }
 

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 
 use super::admin_page;
 use super::form::{Form, render_input, run, select, suggest, text};
-use super::table::{ListTable, change_query, plain, query_value, sorted};
+use super::table::{ListTable, UrlQuery, plain, sorted};
 use crate::api;
 use crate::logic;
 use crate::widgets::{ErrorSlot, me, role_name};
@@ -61,14 +61,15 @@ pub fn People() -> impl IntoView {
 /// The role and organisation filters, kept in the URL like the search.
 #[component]
 fn Filters() -> impl IntoView {
-    let role = query_value("role");
-    let organisation = query_value("organisation");
+    let url = UrlQuery::new();
+    let role = Memo::new(move |_| url.value("role"));
+    let organisation = Memo::new(move |_| url.value("organisation"));
     let chosen = RwSignal::new(role.get_untracked());
     Effect::new(move |_| chosen.set(role.get()));
     Effect::new(move |previous: Option<String>| {
         let now = chosen.get();
         if previous.is_some() && now != role.get_untracked() {
-            change_query(&[("role", now.clone()), ("page", String::new())]);
+            url.change(&[("role", now.clone()), ("page", String::new())]);
         }
         now
     });
@@ -93,7 +94,7 @@ fn Filters() -> impl IntoView {
                 view! {
                     <p class="notice">
                         {format!("Only people with a role at {name}. ")}
-                        <button type="button" class="link" on:click=move |_| change_query(&[("organisation", String::new()), ("page", String::new())])>"Show everyone"</button>
+                        <button type="button" class="link" on:click=move |_| url.change(&[("organisation", String::new()), ("page", String::new())])>"Show everyone"</button>
                     </p>
                 }
             })}
@@ -168,9 +169,10 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
     let organisation = RwSignal::new(String::new());
     let granted = RwSignal::new(None::<String>);
     // Coming from an organisation's page: its name is the first choice.
-    let filtered = query_value("organisation");
+    let url = UrlQuery::new();
+    let filtered = url.value("organisation");
     let from_page = api::resource(move || {
-        let id = filtered.get_untracked();
+        let id = filtered.clone();
         if id.is_empty() {
             String::new()
         } else {

@@ -7,6 +7,7 @@ use clavis_shared::paging::{Page, encode};
 use leptos::callback::Callback;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
 use serde::de::IgnoredAny;
 
 use crate::api;
@@ -32,15 +33,6 @@ pub const fn plain(label: &'static str) -> Column {
     Column { label, sort: None }
 }
 
-/// The page's URL query, decoded, as (name, value) pairs.
-fn current_query() -> Vec<(String, String)> {
-    use_query_map()
-        .get()
-        .latest_values()
-        .map(|(name, value)| (name.to_string(), value.to_owned()))
-        .collect()
-}
-
 fn query_string(pairs: &[(String, String)]) -> String {
     let joined = pairs
         .iter()
@@ -55,29 +47,57 @@ fn query_string(pairs: &[(String, String)]) -> String {
     }
 }
 
-/// Goes to this page with `changes` made to its URL query (an empty value removes one),
-/// as a new history entry.
-pub fn change_query(changes: &[(&str, String)]) {
-    let mut pairs: Vec<(String, String)> = use_query_map()
-        .get_untracked()
-        .latest_values()
-        .map(|(name, value)| (name.to_string(), value.to_owned()))
-        .collect();
-    for (name, value) in changes {
-        pairs.retain(|(known, _)| known != name);
-        pairs.push(((*name).to_owned(), value.clone()));
-    }
-    let path = use_location().pathname.get_untracked();
-    use_navigate()(
-        &format!("{path}{}", query_string(&pairs)),
-        Default::default(),
-    );
+/// The page's URL query: read its parameters, and go to the same page with some changed.
+/// Made once per page (the router's hooks need the component's context), then copied into
+/// event handlers.
+#[derive(Clone, Copy)]
+pub struct UrlQuery {
+    query: Memo<ParamsMap>,
+    path: Memo<String>,
+    navigate: StoredValue<Navigate, LocalStorage>,
 }
 
-/// The value of one parameter of the page's URL query ("" when absent).
-pub fn query_value(name: &'static str) -> Memo<String> {
-    let query = use_query_map();
-    Memo::new(move |_| query.read().get(name).unwrap_or_default())
+/// Goes to a path in the portal, as a new history entry.
+type Navigate = Box<dyn Fn(&str)>;
+
+impl UrlQuery {
+    pub fn new() -> Self {
+        let navigate = use_navigate();
+        Self {
+            query: use_query_map(),
+            path: use_location().pathname,
+            navigate: StoredValue::new_local(Box::new(move |to: &str| {
+                navigate(to, Default::default())
+            })),
+        }
+    }
+
+    /// Every parameter, decoded, as (name, value) pairs (tracked).
+    fn pairs(&self) -> Vec<(String, String)> {
+        self.query.with(|query| {
+            query
+                .latest_values()
+                .map(|(name, value)| (name.to_string(), value.to_owned()))
+                .collect()
+        })
+    }
+
+    /// One parameter's value ("" when absent), tracked.
+    pub fn value(&self, name: &str) -> String {
+        self.query.with(|query| query.get(name).unwrap_or_default())
+    }
+
+    /// Goes to this page with `changes` made to its URL query (an empty value removes one),
+    /// as a new history entry, so Back returns to the previous state.
+    pub fn change(&self, changes: &[(&str, String)]) {
+        let mut pairs = untrack(|| self.pairs());
+        for (name, value) in changes {
+            pairs.retain(|(known, _)| known != name);
+            pairs.push(((*name).to_owned(), value.clone()));
+        }
+        let to = format!("{}{}", self.path.get_untracked(), query_string(&pairs));
+        self.navigate.with_value(|navigate| navigate(&to));
+    }
 }
 
 #[component]
@@ -100,17 +120,18 @@ pub fn ListTable(
     /// Bumped after a change, to load the page again.
     version: RwSignal<u32>,
 ) -> impl IntoView {
+    let url = UrlQuery::new();
     let fixed = StoredValue::new(fixed);
     let answer = api::resource(move || {
         version.get();
-        let mut pairs = current_query();
+        let mut pairs = url.pairs();
         fixed.with_value(|fixed| {
             pairs.extend(fixed.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
         });
         format!("{endpoint}{}", query_string(&pairs))
     });
-    let q = query_value("q");
-    let sort = query_value("sort");
+    let q = Memo::new(move |_| url.value("q"));
+    let sort = Memo::new(move |_| url.value("sort"));
     let typed = RwSignal::new(q.get_untracked());
     // Back and forward change the URL: the box shows what is searched.
     Effect::new(move |_| typed.set(q.get()));
@@ -121,7 +142,7 @@ pub fn ListTable(
     view! {
         <form role="search" class="filters" aria-label=format!("Search {}", caption.to_lowercase()) on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            change_query(&[("q", typed.get_untracked().trim().to_owned()), ("page", String::new())]);
+            url.change(&[("q", typed.get_untracked().trim().to_owned()), ("page", String::new())]);
         }>
             <div class="field">
                 <label for=search_id.clone()>{search_label}</label>
@@ -129,7 +150,7 @@ pub fn ListTable(
             </div>
             <button type="submit">"Search"</button>
             {move || (!q.get().is_empty()).then(|| view! {
-                <button type="button" class="secondary" on:click=move |_| change_query(&[("q", String::new()), ("page", String::new())])>"Clear search"</button>
+                <button type="button" class="secondary" on:click=move |_| url.change(&[("q", String::new()), ("page", String::new())])>"Clear search"</button>
             })}
         </form>
         {move || match answer.get() {
@@ -150,13 +171,13 @@ pub fn ListTable(
                     };
                     view! {
                         <div class="table-wrap">
-                            <table>
+                            <table class="list">
                                 <caption class="sr-only">{caption_text.clone()}</caption>
-                                <thead><tr>{columns.get_value().into_iter().map(|column| header(column, sort)).collect_view()}</tr></thead>
+                                <thead><tr>{columns.get_value().into_iter().map(|column| header(column, sort, url)).collect_view()}</tr></thead>
                                 <tbody>{body}</tbody>
                             </table>
                         </div>
-                        <Pager page=page.page pages=page.pages() total=page.total />
+                        <Pager page=page.page pages=page.pages() total=page.total url=url />
                     }
                     .into_any()
                 }
@@ -167,7 +188,7 @@ pub fn ListTable(
 
 /// A column header; a sortable one is a button that sorts by it (ascending, then
 /// descending), with `aria-sort` saying how the table is sorted now.
-fn header(column: Column, sort: Memo<String>) -> AnyView {
+fn header(column: Column, sort: Memo<String>, url: UrlQuery) -> AnyView {
     let Some(field) = column.sort else {
         return view! { <th scope="col">{column.label}</th> }.into_any();
     };
@@ -185,7 +206,7 @@ fn header(column: Column, sort: Memo<String>) -> AnyView {
         <th scope="col" aria-sort=state>
             <button type="button" class="sort" on:click=move |_| {
                 let next = if sort.get_untracked() == field { format!("-{field}") } else { field.to_owned() };
-                change_query(&[("sort", next), ("page", String::new())]);
+                url.change(&[("sort", next), ("page", String::new())]);
             }>
                 {column.label}
                 <span aria-hidden="true">{move || match state() { "ascending" => " ▲", "descending" => " ▼", _ => "" }}</span>
@@ -197,9 +218,9 @@ fn header(column: Column, sort: Memo<String>) -> AnyView {
 
 /// "Page 2 of 80" with Previous and Next.
 #[component]
-fn Pager(page: i64, pages: i64, total: i64) -> impl IntoView {
+fn Pager(page: i64, pages: i64, total: i64, url: UrlQuery) -> impl IntoView {
     let go = move |to: i64| {
-        change_query(&[(
+        url.change(&[(
             "page",
             if to <= 1 {
                 String::new()
