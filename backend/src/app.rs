@@ -33,6 +33,8 @@ pub struct AppState {
     pub sessions: web::Data<SessionSettings>,
     pub public_urls: web::Data<PublicUrls>,
     pub trusted_proxies: web::Data<TrustedProxies>,
+    /// Whether expiry reminders are sent (an SMTP server is configured).
+    pub reminders: web::Data<clavis_shared::admin::ReminderStatus>,
 }
 
 /// Opens the signing keys and starts the background jobs; call inside an actix runtime.
@@ -88,6 +90,9 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         sessions: web::Data::new(config.sessions.clone()),
         public_urls: web::Data::new(urls),
         trusted_proxies: web::Data::new(TrustedProxies::new(config.trusted_proxies.clone())),
+        reminders: web::Data::new(clavis_shared::admin::ReminderStatus {
+            enabled: config.smtp.is_some(),
+        }),
     };
     Ok((state, background))
 }
@@ -112,6 +117,7 @@ pub fn build(
         .app_data(state.sessions.clone())
         .app_data(state.public_urls.clone())
         .app_data(state.trusted_proxies.clone())
+        .app_data(state.reminders.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.sessions.secure_cookie))

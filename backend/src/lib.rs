@@ -24,6 +24,7 @@ pub mod notify;
 pub mod oauth;
 pub mod openapi;
 pub mod orgs;
+pub mod paging;
 pub mod public_url;
 pub mod secrets;
 pub mod serve;

@@ -7,6 +7,10 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::api;
+use crate::pages::admin::{
+    apis::Apis, applications::Applications, organisation::OrganisationPage,
+    organisations::Organisations, people::People,
+};
 use crate::pages::{
     admin::Admin, application::ApplicationPage, audit::AuditLog, dashboard::Dashboard,
     not_found::NotFound, signin::SignIn,
@@ -26,6 +30,11 @@ pub fn App() -> impl IntoView {
                 />
                 <Route path=path!("/audit") view=|| view! { <Shell><AuditLog /></Shell> } />
                 <Route path=path!("/admin") view=|| view! { <Shell><Admin /></Shell> } />
+                <Route path=path!("/admin/organisations") view=|| view! { <Shell><Organisations /></Shell> } />
+                <Route path=path!("/admin/organisations/:id") view=|| view! { <Shell><OrganisationPage /></Shell> } />
+                <Route path=path!("/admin/applications") view=|| view! { <Shell><Applications /></Shell> } />
+                <Route path=path!("/admin/apis") view=|| view! { <Shell><Apis /></Shell> } />
+                <Route path=path!("/admin/people") view=|| view! { <Shell><People /></Shell> } />
             </Routes>
         </Router>
     }
@@ -80,7 +89,7 @@ fn Header(me: Me) -> impl IntoView {
         <header class="top">
             <A href="/" attr:class="brand">"Clavis"</A>
             <nav aria-label="Main">
-                <A href="/">"Applications"</A>
+                <A href="/" exact=true>"Applications"</A>
                 <A href="/audit">"Audit log"</A>
                 {me.admin.then(|| view! { <A href="/admin">"Admin"</A> })}
             </nav>

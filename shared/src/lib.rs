@@ -2,9 +2,11 @@
 //!
 //! Only dependencies that build for WASM belong here, so the portal stays small.
 
+pub mod admin;
 pub mod audit;
 pub mod dto;
 pub mod error;
+pub mod paging;
 pub mod portal;
 pub mod reminders;
 pub mod validate;

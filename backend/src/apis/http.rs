@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
 use clavis_shared::dto::Api;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{CreateApi, UpdateApi};
 
 use crate::access::Admin;
@@ -16,11 +17,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/apis/{code}", web::patch().to(update));
 }
 
-#[utoipa::path(get, path = "/api/v1/apis", tag = "admin",
-    responses((status = 200, body = Vec<Api>), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
-pub async fn list(_admin: Admin, db: web::Data<Database>) -> Result<web::Json<Vec<Api>>> {
-    Ok(web::Json(db.run(super::list).await?))
+/// The APIs (admins only), a page at a time: `q` searches code, name and audience; `sort`
+/// is `code` (default), `name`, `audience` or `created` (`-` in front for descending).
+#[utoipa::path(get, path = "/api/v1/apis", tag = "admin", params(ListQuery),
+    responses((status = 200, body = Page<Api>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    _admin: Admin,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Page<Api>>> {
+    Ok(web::Json(
+        db.run(move |conn| super::page(conn, &query)).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/apis", tag = "admin", request_body = CreateApi,

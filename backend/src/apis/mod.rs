@@ -7,6 +7,7 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Api;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{CreateApi, UpdateApi};
 use clavis_shared::validate::{self, ClientId, ValidationError};
 use diesel::prelude::*;
@@ -19,6 +20,7 @@ use crate::db::{
     schema::{api_resource_servers, api_scopes, apis, application_scopes, applications},
 };
 use crate::error::{Error, Result};
+use crate::paging::{self, lower};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = apis)]
@@ -117,6 +119,75 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Api>> {
             row.into_api(own, servers)
         })
         .collect()
+}
+
+/// What the APIs list sorts by (`?sort=`), the first the default.
+#[derive(Debug, Clone, Copy)]
+enum SortBy {
+    Code,
+    Name,
+    Audience,
+    Created,
+}
+
+/// The sort fields, as `?sort=` names them.
+const SORTS: [(&str, SortBy); 4] = [
+    ("code", SortBy::Code),
+    ("name", SortBy::Name),
+    ("audience", SortBy::Audience),
+    ("created", SortBy::Created),
+];
+
+/// One page of APIs with their scopes and resource servers: searched by code, name and
+/// audience, sorted and paged by the database.
+///
+/// # Errors
+/// [`Error::Invalid`] for a bad page, per_page, sort or search (see [`ListQuery::check`]).
+pub fn page(conn: &mut DbConn, query: &ListQuery) -> Result<Page<Api>> {
+    let checked = query.check(&SORTS)?;
+    let pattern = checked.like_pattern();
+    let filtered = || {
+        let mut found = apis::table.into_boxed();
+        if let Some(pattern) = &pattern {
+            found = found.filter(paging::any_contains(
+                vec![
+                    Box::new(apis::code),
+                    Box::new(apis::name),
+                    Box::new(apis::audience),
+                ],
+                pattern,
+            ));
+        }
+        found
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let sorted = match (checked.sort.field, checked.sort.descending) {
+        (SortBy::Code, false) => filtered().order(apis::code.asc()),
+        (SortBy::Code, true) => filtered().order(apis::code.desc()),
+        (SortBy::Name, false) => filtered().order(lower(apis::name).asc()),
+        (SortBy::Name, true) => filtered().order(lower(apis::name).desc()),
+        (SortBy::Audience, false) => filtered().order(apis::audience.asc()),
+        (SortBy::Audience, true) => filtered().order(apis::audience.desc()),
+        (SortBy::Created, false) => filtered().order(apis::created_at.asc()),
+        (SortBy::Created, true) => filtered().order(apis::created_at.desc()),
+    };
+    let rows = sorted
+        .then_order_by(apis::id)
+        .select(ApiRow::as_select())
+        .limit(checked.per_page)
+        .offset(checked.offset())
+        .load(conn)?;
+    let mut scopes = scopes_by_api(conn)?;
+    let mut resource_servers = resource_servers_by_api(conn, None)?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let own = scopes.remove(&row.id).unwrap_or_default();
+            let servers = resource_servers.remove(&row.id).unwrap_or_default();
+            row.into_api(own, servers)
+        })
+        .collect::<Result<_>>()?;
+    Ok(checked.page_of(items, total))
 }
 
 /// An API by its code, in any letter case.

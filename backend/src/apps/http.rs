@@ -3,7 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
+use clavis_shared::admin::{ApplicationFilter, ApplicationListing};
 use clavis_shared::dto::Application;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{
     ApplicationDetail, CreateApplication, SuggestedName, UpdateApplication,
 };
@@ -16,7 +18,8 @@ use crate::orgs;
 use crate::public_url::PublicUrls;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/applications", web::post().to(create))
+    cfg.route("/applications", web::get().to(list))
+        .route("/applications", web::post().to(create))
         .route("/applications/suggest-name", web::get().to(suggest_name))
         .route("/applications/{client_id}", web::get().to(get))
         .route("/applications/{client_id}", web::patch().to(update))
@@ -24,6 +27,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/applications/{client_id}/revoke-tokens",
             web::post().to(revoke_tokens),
         );
+}
+
+/// Every application (admins only), a page at a time: `q` searches name, client_id and
+/// organisation name; `sort` is `name` (default), `organisation`, `client_id`,
+/// `environment`, `enabled` or `created` (`-` in front for descending); `organisation`
+/// keeps one organisation's.
+#[utoipa::path(get, path = "/api/v1/applications", tag = "admin",
+    params(ListQuery, ApplicationFilter),
+    responses((status = 200, body = Page<ApplicationListing>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list(
+    _admin: Admin,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+    filter: web::Query<ApplicationFilter>,
+) -> Result<web::Json<Page<ApplicationListing>>> {
+    let page = db
+        .run(move |conn| super::page(conn, &query, filter.organisation.as_deref()))
+        .await?;
+    Ok(web::Json(page))
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{client_id}", tag = "applications",

@@ -10,7 +10,9 @@ pub mod http;
 pub use grants::{TokenGrant, grants_of};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::admin::ApplicationListing;
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{CreateApplication, UpdateApplication};
 use clavis_shared::validate::{self, ClientId, PartnerAppName, ValidationError};
 use diesel::prelude::*;
@@ -18,10 +20,11 @@ use diesel::prelude::*;
 use crate::access::{Actor, not_found};
 use crate::apis;
 use crate::audit::AuditEvent;
-use crate::db::schema::{application_apis, application_scopes, applications};
+use crate::db::schema::{application_apis, application_scopes, applications, organisations};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use crate::orgs;
+use crate::paging::{self, lower};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = applications)]
@@ -141,6 +144,99 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
             row.into_application(own.into_iter().map(ApiGrant::from).collect())
         })
         .collect()
+}
+
+/// What the applications list sorts by (`?sort=`), the first the default.
+#[derive(Debug, Clone, Copy)]
+enum SortBy {
+    Name,
+    Organisation,
+    ClientId,
+    Environment,
+    Enabled,
+    Created,
+}
+
+/// The sort fields, as `?sort=` names them.
+const SORTS: [(&str, SortBy); 6] = [
+    ("name", SortBy::Name),
+    ("organisation", SortBy::Organisation),
+    ("client_id", SortBy::ClientId),
+    ("environment", SortBy::Environment),
+    ("enabled", SortBy::Enabled),
+    ("created", SortBy::Created),
+];
+
+/// One page of applications with their organisation's name: of one organisation (its id)
+/// or of all, searched by name, client_id and organisation name, sorted and paged by the
+/// database.
+///
+/// # Errors
+/// [`Error::Invalid`] for a bad page, per_page, sort or search (see [`ListQuery::check`]),
+/// [`not_found::organisation`] for an unknown organisation.
+pub fn page(
+    conn: &mut DbConn,
+    query: &ListQuery,
+    organisation: Option<&str>,
+) -> Result<Page<ApplicationListing>> {
+    let checked = query.check(&SORTS)?;
+    let organisation = organisation
+        .map(|id| orgs::find_by_id(conn, id).map(|o| o.id))
+        .transpose()?;
+    let pattern = checked.like_pattern();
+    let filtered = || {
+        let mut found = applications::table
+            .inner_join(organisations::table)
+            .into_boxed();
+        if let Some(pattern) = &pattern {
+            found = found.filter(paging::any_contains(
+                vec![
+                    Box::new(applications::name),
+                    Box::new(applications::client_id),
+                    Box::new(organisations::name),
+                ],
+                pattern,
+            ));
+        }
+        if let Some(id) = &organisation {
+            found = found.filter(applications::organisation_id.eq(id.clone()));
+        }
+        found
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let sorted = match (checked.sort.field, checked.sort.descending) {
+        (SortBy::Name, false) => filtered().order(lower(applications::name).asc()),
+        (SortBy::Name, true) => filtered().order(lower(applications::name).desc()),
+        (SortBy::Organisation, false) => filtered().order(lower(organisations::name).asc()),
+        (SortBy::Organisation, true) => filtered().order(lower(organisations::name).desc()),
+        (SortBy::ClientId, false) => filtered().order(applications::client_id.asc()),
+        (SortBy::ClientId, true) => filtered().order(applications::client_id.desc()),
+        (SortBy::Environment, false) => filtered().order(applications::environment.asc()),
+        (SortBy::Environment, true) => filtered().order(applications::environment.desc()),
+        (SortBy::Enabled, false) => filtered().order(applications::enabled.asc()),
+        (SortBy::Enabled, true) => filtered().order(applications::enabled.desc()),
+        (SortBy::Created, false) => filtered().order(applications::created_at.asc()),
+        (SortBy::Created, true) => filtered().order(applications::created_at.desc()),
+    };
+    let rows: Vec<(ApplicationRow, String)> = sorted
+        .then_order_by(lower(applications::name))
+        .then_order_by(applications::id)
+        .select((ApplicationRow::as_select(), organisations::name))
+        .limit(checked.per_page)
+        .offset(checked.offset())
+        .load(conn)?;
+    let mut grants = grants::grants_of(conn, rows.iter().map(|(row, _)| row.id.as_str()))?;
+    let items = rows
+        .into_iter()
+        .map(|(row, organisation_name)| {
+            let own = grants.remove(&row.id).unwrap_or_default();
+            Ok(ApplicationListing {
+                application: row.into_application(own.into_iter().map(ApiGrant::from).collect())?,
+                organisation_name,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(checked.page_of(items, total))
 }
 
 /// The application with this client_id, written in any GUID form ([`ClientId`]).

@@ -1,10 +1,12 @@
-//! `/api/v1/reminders/failing`: the addresses reminders keep failing to reach (admins only);
+//! `/api/v1/reminders/failing`: the addresses reminders keep failing to reach, and
+//! `/api/v1/reminders/status`: whether reminders are sent at all (admins only);
 //! `/api/v1/organisations/{id}/reminder-recipients`: who gets an organisation's reminders
 //! (its members); `/api/v1/organisations/{id}/reminder-mailbox`: its shared mailbox, set by
 //! its credential managers.
 
 use actix_web::web;
 use clavis_shared::ErrorBody;
+use clavis_shared::admin::ReminderStatus;
 use clavis_shared::dto::Organisation;
 use clavis_shared::portal::{
     FailingAddress, ReminderRecipients, SetReminderMailbox, UpdateOrganisation,
@@ -20,6 +22,7 @@ const WINDOW: chrono::Duration = chrono::Duration::days(30);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reminders/failing", web::get().to(failing))
+        .route("/reminders/status", web::get().to(status))
         .route(
             "/organisations/{id}/reminder-recipients",
             web::get().to(recipients),
@@ -97,4 +100,16 @@ pub async fn set_mailbox(
         .run(move |conn| orgs::update(conn, &id, &changes, &access.actor(), db::now()))
         .await?;
     Ok(web::Json(updated))
+}
+
+/// Whether expiry reminders are sent: off when no SMTP server is configured
+/// (`CLAVIS_SMTP_HOST`), in which case no reminder job runs (see `jobs::reminders`).
+#[utoipa::path(get, path = "/api/v1/reminders/status", tag = "admin",
+    responses((status = 200, body = ReminderStatus), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn status(
+    _admin: Admin,
+    reminders: web::Data<ReminderStatus>,
+) -> web::Json<ReminderStatus> {
+    web::Json(**reminders)
 }

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
 use clavis_shared::dto::Organisation;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{CreateOrganisation, UpdateOrganisation};
 
 use crate::access::{Access, Admin};
@@ -16,16 +17,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/organisations/{id}", web::patch().to(update));
 }
 
-/// The organisations the person belongs to (admins: all), by name.
-#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations",
-    responses((status = 200, body = Vec<Organisation>), (status = 401, body = ErrorBody)))]
-pub async fn list(access: Access, db: web::Data<Database>) -> Result<web::Json<Vec<Organisation>>> {
-    let all = db.run(super::list).await?;
-    Ok(web::Json(
-        all.into_iter()
-            .filter(|organisation| access.role_in(&organisation.id).is_some())
-            .collect(),
-    ))
+/// The organisations the person belongs to (admins: all), a page at a time: `q` searches
+/// name, country and reminder mailbox; `sort` is `name` (default), `country` or `created`
+/// (`-` in front for descending).
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", params(ListQuery),
+    responses((status = 200, body = Page<Organisation>), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list(
+    access: Access,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Page<Organisation>>> {
+    let visible = access.visible_organisations();
+    let page = db
+        .run(move |conn| super::page(conn, &query, visible.as_deref()))
+        .await?;
+    Ok(web::Json(page))
 }
 
 #[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "organisations",

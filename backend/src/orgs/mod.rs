@@ -7,6 +7,7 @@ pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::dto::Organisation;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{CreateOrganisation, UpdateOrganisation};
 use clavis_shared::validate;
 use diesel::prelude::*;
@@ -15,8 +16,7 @@ use crate::access::{Actor, not_found};
 use crate::audit::AuditEvent;
 use crate::db::{self, DbConn, schema::applications, schema::organisations};
 use crate::error::{Error, Result};
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use crate::paging::{self, lower};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = organisations)]
@@ -181,6 +181,69 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<Organisation>> {
         .select(OrganisationRow::as_select())
         .load(conn)?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// What the organisations list sorts by (`?sort=`), the first the default.
+#[derive(Debug, Clone, Copy)]
+enum SortBy {
+    Name,
+    Country,
+    Created,
+}
+
+/// The sort fields, as `?sort=` names them.
+const SORTS: [(&str, SortBy); 3] = [
+    ("name", SortBy::Name),
+    ("country", SortBy::Country),
+    ("created", SortBy::Created),
+];
+
+/// One page of organisations: searched by name, country and reminder mailbox, sorted and
+/// paged by the database. `visible` limits it to those ids (a contact's own organisations);
+/// `None` is every organisation (admins).
+///
+/// # Errors
+/// [`Error::Invalid`] for a bad page, per_page, sort or search (see [`ListQuery::check`]).
+pub fn page(
+    conn: &mut DbConn,
+    query: &ListQuery,
+    visible: Option<&[String]>,
+) -> Result<Page<Organisation>> {
+    let checked = query.check(&SORTS)?;
+    let pattern = checked.like_pattern();
+    let filtered = || {
+        let mut found = organisations::table.into_boxed();
+        if let Some(pattern) = &pattern {
+            found = found.filter(paging::any_contains(
+                vec![
+                    Box::new(organisations::name),
+                    Box::new(organisations::country),
+                    Box::new(organisations::notification_email.assume_not_null()),
+                ],
+                pattern,
+            ));
+        }
+        if let Some(ids) = visible {
+            found = found.filter(organisations::id.eq_any(ids.to_vec()));
+        }
+        found
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let sorted = match (checked.sort.field, checked.sort.descending) {
+        (SortBy::Name, false) => filtered().order(lower(organisations::name).asc()),
+        (SortBy::Name, true) => filtered().order(lower(organisations::name).desc()),
+        (SortBy::Country, false) => filtered().order(organisations::country.asc()),
+        (SortBy::Country, true) => filtered().order(organisations::country.desc()),
+        (SortBy::Created, false) => filtered().order(organisations::created_at.asc()),
+        (SortBy::Created, true) => filtered().order(organisations::created_at.desc()),
+    };
+    let rows = sorted
+        .then_order_by(organisations::id)
+        .select(OrganisationRow::as_select())
+        .limit(checked.per_page)
+        .offset(checked.offset())
+        .load(conn)?;
+    Ok(checked.page_of(rows.into_iter().map(Into::into).collect(), total))
 }
 
 /// An organisation by its id or its name (names compare case-insensitively).

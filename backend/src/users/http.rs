@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
+use clavis_shared::admin::{PeopleFilter, Person as PersonView};
 use clavis_shared::dto::RoleAssignment;
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{GrantRole, Me, Membership, UserView};
 use clavis_shared::validate::ValidationError;
 
@@ -16,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/me", web::get().to(me))
         .route("/role-assignments", web::get().to(list_roles))
         .route("/role-assignments", web::post().to(grant_role))
-        .route("/role-assignments/{id}", web::delete().to(revoke_role));
+        .route("/role-assignments/{id}", web::delete().to(revoke_role))
+        .route("/people", web::get().to(people));
 }
 
 /// Who is signed in, their roles per organisation, and the CSRF token for changes.
@@ -110,4 +113,24 @@ pub async fn revoke_role(
     db.run(move |conn| super::revoke(conn, &id, &actor, db::now()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Everyone Clavis knows (admins only): who signed in and who was designated by an admin,
+/// with their roles and last sign-in, a page at a time. `q` searches e-mail, name and
+/// subject; `organisation` and `role` keep people with such a role; `sort` is `email`
+/// (default), `name`, `last_sign_in` or `created` (`-` in front for descending).
+#[utoipa::path(get, path = "/api/v1/people", tag = "admin", params(ListQuery, PeopleFilter),
+    responses((status = 200, body = Page<PersonView>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn people(
+    _admin: Admin,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+    filter: web::Query<PeopleFilter>,
+) -> Result<web::Json<Page<PersonView>>> {
+    Ok(web::Json(
+        db.run(move |conn| super::people(conn, &query, &filter))
+            .await?,
+    ))
 }

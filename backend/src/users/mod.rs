@@ -7,15 +7,18 @@
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::admin::{PeopleFilter, Person as PersonView, PersonRole};
 use clavis_shared::dto::{Role, RoleAssignment};
+use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::validate::{self, ValidationError};
 use diesel::prelude::*;
 
 use crate::access::{Actor, User, not_found};
 use crate::audit::AuditEvent;
-use crate::db::{self, DbConn, schema::role_assignments, schema::users};
+use crate::db::{self, DbConn, schema::organisations, schema::role_assignments, schema::users};
 use crate::error::{Error, Result};
 use crate::orgs;
+use crate::paging::{self, lower};
 
 /// How an admin names the person a role is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +154,179 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<RoleAssignment>> {
     rows.into_iter()
         .map(|(row, email, subject)| row.into_assignment(email, subject))
         .collect()
+}
+
+/// What the people list sorts by (`?sort=`), the first the default.
+#[derive(Debug, Clone, Copy)]
+enum SortBy {
+    Email,
+    Name,
+    LastSignIn,
+    Created,
+}
+
+/// The sort fields, as `?sort=` names them.
+const SORTS: [(&str, SortBy); 4] = [
+    ("email", SortBy::Email),
+    ("name", SortBy::Name),
+    ("last_sign_in", SortBy::LastSignIn),
+    ("created", SortBy::Created),
+];
+
+/// One page of people with their roles and last sign-in: searched by e-mail, name and
+/// subject, filtered by organisation and role (people with such a role assignment),
+/// sorted and paged by the database. People without an e-mail, name or sign-in come last
+/// whichever way the list is sorted, on both databases.
+///
+/// # Errors
+/// [`Error::Invalid`] for a bad page, per_page, sort, search or role (see
+/// [`ListQuery::check`]); [`not_found::organisation`] for an unknown organisation.
+pub fn people(
+    conn: &mut DbConn,
+    query: &ListQuery,
+    filter: &PeopleFilter,
+) -> Result<Page<PersonView>> {
+    let checked = query.check(&SORTS)?;
+    let role = filter
+        .role
+        .as_deref()
+        .filter(|role| !role.is_empty())
+        .map(|role| {
+            role.parse::<Role>()
+                .map_err(|message| ValidationError::new("role", message))
+        })
+        .transpose()?;
+    let organisation = filter
+        .organisation
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .map(|id| orgs::find_by_id(conn, id).map(|o| o.id))
+        .transpose()?;
+    let pattern = checked.like_pattern();
+    let filtered = || {
+        let mut found = users::table.into_boxed();
+        if let Some(pattern) = &pattern {
+            found = found.filter(paging::any_contains(
+                vec![
+                    Box::new(users::email.assume_not_null()),
+                    Box::new(users::display_name.assume_not_null()),
+                    Box::new(users::subject.assume_not_null()),
+                ],
+                pattern,
+            ));
+        }
+        // Each combination is its own query: a boxed subquery would tie it to one database.
+        let holders = role_assignments::table.select(role_assignments::user_id);
+        let holding: Option<paging::Condition<users::table>> = match (role, &organisation) {
+            (None, None) => None,
+            (Some(role), None) => Some(Box::new(
+                users::id.eq_any(holders.filter(role_assignments::role.eq(role.as_str()))),
+            )),
+            (None, Some(id)) => Some(Box::new(
+                users::id.eq_any(holders.filter(role_assignments::organisation_id.eq(id.clone()))),
+            )),
+            (Some(role), Some(id)) => Some(Box::new(
+                users::id.eq_any(
+                    holders
+                        .filter(role_assignments::role.eq(role.as_str()))
+                        .filter(role_assignments::organisation_id.eq(id.clone())),
+                ),
+            )),
+        };
+        if let Some(holding) = holding {
+            found = found.filter(holding);
+        }
+        found
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let descending = checked.sort.descending;
+    let sorted = match checked.sort.field {
+        SortBy::Email => {
+            let by = filtered().order(users::email.is_null());
+            let email = lower(users::email.assume_not_null());
+            if descending {
+                by.then_order_by(email.desc())
+            } else {
+                by.then_order_by(email.asc())
+            }
+        }
+        SortBy::Name => {
+            let by = filtered().order(users::display_name.is_null());
+            let name = lower(users::display_name.assume_not_null());
+            if descending {
+                by.then_order_by(name.desc())
+            } else {
+                by.then_order_by(name.asc())
+            }
+        }
+        SortBy::LastSignIn => {
+            let by = filtered().order(users::last_login_at.is_null());
+            if descending {
+                by.then_order_by(users::last_login_at.desc())
+            } else {
+                by.then_order_by(users::last_login_at.asc())
+            }
+        }
+        SortBy::Created if descending => filtered().order(users::created_at.desc()),
+        SortBy::Created => filtered().order(users::created_at.asc()),
+    };
+    type UserRow = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let rows: Vec<UserRow> = sorted
+        .then_order_by(users::id)
+        .select((
+            users::id,
+            users::email,
+            users::subject,
+            users::display_name,
+            users::last_login_at,
+        ))
+        .limit(checked.per_page)
+        .offset(checked.offset())
+        .load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|row| row.0.as_str()).collect();
+    let assignments: Vec<(AssignmentRow, Option<String>)> = role_assignments::table
+        .left_join(
+            organisations::table
+                .on(role_assignments::organisation_id.eq(organisations::id.nullable())),
+        )
+        .filter(role_assignments::user_id.eq_any(&ids))
+        .order((role_assignments::user_id, role_assignments::granted_at))
+        .select((AssignmentRow::as_select(), organisations::name.nullable()))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(id, email, subject, name, last_login_at)| {
+            let roles = assignments
+                .iter()
+                .filter(|(row, _)| row.user_id == id)
+                .map(|(row, organisation_name)| {
+                    Ok(PersonRole {
+                        id: row.id.clone(),
+                        role: row.role.parse().map_err(Error::Internal)?,
+                        organisation_id: row.organisation_id.clone(),
+                        organisation_name: organisation_name.clone(),
+                        granted_at: db::utc(row.granted_at),
+                        granted_by: row.granted_by.clone(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(PersonView {
+                id,
+                email,
+                subject,
+                name,
+                last_sign_in_at: last_login_at.map(db::utc),
+                roles,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(checked.page_of(items, total))
 }
 
 /// Takes a role away again.

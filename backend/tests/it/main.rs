@@ -21,6 +21,7 @@ mod login;
 mod modules;
 mod oauth;
 mod organisations;
+mod paging;
 mod portal;
 mod proxy;
 mod reminders;

@@ -19,7 +19,7 @@ use crate::smtp_sink::SmtpSink;
 use crate::support::{Seeded, TestDb, admin, demo_world, jwks_algorithms, seed, seed_beta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Who {
+pub(crate) enum Who {
     Anonymous,
     Viewer,
     /// A credential manager of Beta, acting on Acme's resources.
@@ -36,7 +36,7 @@ const EVERYONE: [Who; 5] = [
     Who::Admin,
 ];
 
-fn email_of(who: Who) -> &'static str {
+pub(crate) fn email_of(who: Who) -> &'static str {
     match who {
         Who::Anonymous => "",
         Who::Viewer => "vic.viewer@acme.test",
@@ -47,17 +47,17 @@ fn email_of(who: Who) -> &'static str {
 }
 
 /// Acme (with its application) and Beta (with its own), and one person per role.
-struct World {
-    server: TestServer,
-    acme: Organisation,
-    beta: Organisation,
-    app_a: Application,
-    app_b: Application,
+pub(crate) struct World {
+    pub(crate) server: TestServer,
+    pub(crate) acme: Organisation,
+    pub(crate) beta: Organisation,
+    pub(crate) app_a: Application,
+    pub(crate) app_b: Application,
     tokens: Vec<(Who, String)>,
 }
 
 impl World {
-    async fn start(test_db: TestDb, settings: &str) -> Self {
+    pub(crate) async fn start(test_db: TestDb, settings: &str) -> Self {
         let seeded = seed(&test_db);
         let now = clavis::db::now();
         let Seeded {
@@ -129,7 +129,7 @@ impl World {
         request
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         who: Who,
         method: Method,
@@ -386,7 +386,7 @@ async fn contacts_see_only_their_organisations(test_db: TestDb) {
         .call(Who::Viewer, Method::GET, "/api/v1/organisations", None)
         .await;
     assert_eq!(
-        organisations
+        organisations["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -397,7 +397,8 @@ async fn contacts_see_only_their_organisations(test_db: TestDb) {
     let (_, all) = world
         .call(Who::Admin, Method::GET, "/api/v1/organisations", None)
         .await;
-    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    assert_eq!(all["total"], 2);
 
     let (_, expiring) = world
         .call(Who::Viewer, Method::GET, "/api/v1/secrets/expiring", None)
@@ -915,7 +916,7 @@ async fn only_admins_pull_the_kill_switch_and_name_resource_servers(test_db: Tes
     let (_, listed) = world
         .call(Who::Admin, Method::GET, "/api/v1/apis", None)
         .await;
-    assert_eq!(listed[0]["resource_servers"], json!([b]));
+    assert_eq!(listed["items"][0]["resource_servers"], json!([b]));
     let unknown = json!({ "resource_servers": [b, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"] });
     let (status, refused) = world
         .call(
@@ -1047,7 +1048,7 @@ async fn admins_choose_each_apis_signing_algorithm(test_db: TestDb) {
     let (_, listed) = world
         .call(Who::Admin, Method::GET, "/api/v1/apis", None)
         .await;
-    let algs: Vec<&Value> = listed
+    let algs: Vec<&Value> = listed["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -118,6 +118,9 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
             .admin
             .then(|| {
                 view! {
+                    <crate::pages::admin::application_admin::ApplicationAdmin client_id=app
+                        .client_id
+                        .clone() />
                     <KillSwitch
                         client_id=app.client_id.clone()
                         revoked_before=app.tokens_revoked_before

@@ -1,0 +1,47 @@
+//! Search and paging in SQL for the admin lists, the same on SQLite and PostgreSQL: the
+//! query's checks live in [`clavis_shared::paging`]; here is what each list's query shares.
+//!
+//! Case-insensitive search is `lower(column) LIKE '%text%' ESCAPE '\'` on both databases
+//! (the text is lower-cased already), so `%` and `_` typed by a person match themselves.
+//! SQLite's `lower` folds ASCII letters only; PostgreSQL's folds every letter: names in other
+//! scripts match in their exact case on SQLite.
+
+use diesel::Connection;
+use diesel::expression::BoxableExpression;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use crate::db::DbConn;
+
+diesel::define_sql_function!(
+    /// SQL `lower(text)`, on both databases.
+    fn lower(x: Text) -> Text
+);
+
+/// The backend of whichever database is open.
+pub type Db = <DbConn as Connection>::Backend;
+
+/// A text column (or expression) of the query source `QS`, boxed so columns of different
+/// tables fit in one list.
+pub type TextColumn<QS> = Box<dyn BoxableExpression<QS, Db, SqlType = Text>>;
+
+/// A `WHERE` condition on the query source `QS`.
+pub type Condition<QS> = Box<dyn BoxableExpression<QS, Db, SqlType = Bool>>;
+
+/// Whether any of `columns` contains the search `pattern` (from
+/// [`clavis_shared::paging::Checked::like_pattern`]) in any letter case. A NULL column
+/// matches nothing.
+pub fn any_contains<QS: 'static>(columns: Vec<TextColumn<QS>>, pattern: &str) -> Condition<QS> {
+    let mut columns = columns.into_iter();
+    let first = columns
+        .next()
+        .map(|column| contains(column, pattern))
+        .unwrap_or_else(|| Box::new(diesel::dsl::sql::<Bool>("1 = 0")));
+    columns.fold(first, |matched, column| {
+        Box::new(matched.or(contains(column, pattern)))
+    })
+}
+
+fn contains<QS: 'static>(column: TextColumn<QS>, pattern: &str) -> Condition<QS> {
+    Box::new(lower(column).like(pattern.to_owned()).escape('\\'))
+}
