@@ -2,8 +2,9 @@
 //! the single-page app's router can handle deep links. Every page Clavis renders carries its
 //! Content-Security-Policy from here.
 
-use actix_files::Files;
+use actix_files::{Files, NamedFile};
 use actix_web::dev::{ServiceRequest, ServiceResponse, fn_service};
+use actix_web::http::header::{AcceptEncoding, ContentEncoding, Encoding, Header};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 use askama::Template;
@@ -39,16 +40,123 @@ pub fn portal(cfg: &mut web::ServiceConfig, frontend_dir: &Path) {
         return;
     }
     let page = index.clone();
+    let built = web::Data::new(BuiltPortal {
+        dir: frontend_dir.to_owned(),
+        index: index.clone(),
+    });
+    let get_or_head = || guard::Any(guard::Get()).or(guard::Head());
     cfg.service(
         web::resource(["/", "/index.html"]).route(
             web::route()
-                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .guard(get_or_head())
                 .to(move || portal_page(page.clone())),
         ),
+    )
+    .service(
+        web::resource("/{file}")
+            .app_data(built)
+            .route(web::route().guard(get_or_head()).to(built_file)),
     )
     .service(Files::new("/", frontend_dir).default_handler(fn_service(
         move |req: ServiceRequest| spa_fallback(req, index.clone()),
     )));
+}
+
+/// Where trunk put the portal.
+struct BuiltPortal {
+    dir: PathBuf,
+    index: PathBuf,
+}
+
+/// The encodings the portal's files are stored in, best first: `cargo xtask frontend` writes
+/// `<file>.br` and `<file>.gz` beside each one.
+static STORED_ENCODINGS: [(Encoding, &str, ContentEncoding); 2] = [
+    (Encoding::brotli(), "br", ContentEncoding::Brotli),
+    (Encoding::gzip(), "gz", ContentEncoding::Gzip),
+];
+
+/// One of the portal's built files (trunk's output is flat), in the encoding the browser
+/// prefers among those stored (RFC 9110 §12.5.3), with `Vary: Accept-Encoding`; a name
+/// that is no file is a page of the single-page app. A stored encoding older than its file
+/// (a rebuild that did not compress) is passed over. Files whose names carry trunk's content
+/// hash never change, so browsers keep them for a year without asking again.
+async fn built_file(
+    req: HttpRequest,
+    name: web::Path<String>,
+    built: web::Data<BuiltPortal>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let name = name.into_inner();
+    let path = built.dir.join(&name);
+    if name.starts_with('.') || !path.is_file() {
+        return portal_page(built.index.clone()).await;
+    }
+    let accepted = AcceptEncoding::parse(&req).unwrap_or_else(|_| AcceptEncoding(Vec::new()));
+    let stored: Vec<_> = STORED_ENCODINGS
+        .iter()
+        .map(|(encoding, suffix, content_encoding)| {
+            let variant = built.dir.join(format!("{name}.{suffix}"));
+            (encoding, variant, *content_encoding)
+        })
+        .filter(|(_, variant, _)| is_fresh(&path, variant))
+        .collect();
+    let identity = Encoding::identity();
+    let offered = stored
+        .iter()
+        .map(|(encoding, _, _)| *encoding)
+        .chain([&identity]);
+    let chosen = accepted.negotiate(offered);
+    let mut file = match stored
+        .iter()
+        .find(|(encoding, _, _)| chosen.as_ref() == Some(*encoding))
+    {
+        Some((_, variant, content_encoding)) => NamedFile::open_async(variant)
+            .await?
+            .set_content_encoding(*content_encoding),
+        None => NamedFile::open_async(&path).await?,
+    };
+    let extension = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .unwrap_or_default();
+    file = file
+        .set_content_type(actix_files::file_extension_to_mime(extension))
+        .disable_content_disposition();
+    let mut response = file.into_response(&req);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::VARY,
+        header::HeaderValue::from_static("accept-encoding"),
+    );
+    let cache = if has_content_hash(&name) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    Ok(response)
+}
+
+/// Whether `compressed` exists and was written after `original` was.
+fn is_fresh(original: &Path, compressed: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|meta| meta.modified());
+    matches!(
+        (modified(original), modified(compressed)),
+        (Ok(original), Ok(compressed)) if compressed >= original
+    )
+}
+
+/// Whether a file name carries trunk's content hash (`name-<hex digits>` before the extension
+/// or `_bg`: 64-bit, printed without leading zeros, so 12 digits or more in practice), so its
+/// content never changes under that name.
+fn has_content_hash(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (12..=16).contains(&hash.len()) && hash.bytes().all(|byte| byte.is_ascii_hexdigit())
+    })
 }
 
 async fn spa_fallback(
@@ -211,6 +319,20 @@ impl Escaper for HtmlEntities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trunks_hashed_names_are_told_from_others() {
+        for hashed in [
+            "clavis-frontend-b9a7cb5876197976.js",
+            "clavis-frontend-b9a7cb5876197976_bg.wasm",
+            "style-3736f6eda0a8a43.css",
+        ] {
+            assert!(has_content_hash(hashed), "{hashed}");
+        }
+        for plain in ["index.html", "style-abc.css", "favicon.ico", "clavis-frontend.js"] {
+            assert!(!has_content_hash(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn message_pages_escape_what_they_show() {

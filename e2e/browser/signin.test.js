@@ -44,12 +44,19 @@ async function fitsTheScreen(page) {
 test('a first visit asks to sign in without saying a session ended', async () => {
   for (const [suffix, viewport] of [['', { width: 1280, height: 900 }], ['-phone', { width: 390, height: 844 }]]) {
     const page = await newPage(viewport);
+    const encodings = new Map();
+    page.on('response', (response) => {
+      const name = new URL(response.url()).pathname;
+      if (/\.(wasm|js|css)$/.test(name)) encodings.set(name.split('.').pop(), response.headers()['content-encoding']);
+    });
     await page.goto(`${stack.clavis}/applications/00000000-0000-0000-0000-000000000000`);
     await page.getByRole('heading', { name: 'Sign in to Clavis' }).waitFor();
     const text = await page.textContent('main');
     assert.ok(!text.includes('session has ended'), text);
     assert.ok(!text.includes('signed out'), text);
     assert.equal(await page.title(), 'Sign in · Clavis');
+    // The portal's files arrive precompressed with brotli (cargo xtask frontend made them).
+    assert.deepEqual(Object.fromEntries(encodings), { js: 'br', wasm: 'br', css: 'br' });
     await fitsTheScreen(page);
     await page.screenshot({ path: `${screenshots}/signin${suffix}.png`, fullPage: true });
   }

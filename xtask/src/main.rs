@@ -12,10 +12,10 @@ use std::process::{Command, ExitCode};
 
 /// trunk 0.22 needs a newer rustc than this project's toolchain.
 const TRUNK_VERSION: &str = "0.21.14";
-/// The portal's release WASM, after wasm-opt, must stay under this size. Raised from 600 KB
-/// when the admin page gained resource servers, the kill switch and per-API signing
-/// algorithms (611 KB); the portal rework (issue 16) is to win it back.
-const WASM_BUDGET_BYTES: u64 = 620 * 1024;
+/// Everything a first visit to the portal downloads (the page, its script, WASM and style
+/// sheet), as it travels: brotli where the browser takes it. Issue 16's first-load budget,
+/// which replaced a raw-WASM budget: what people wait for is the transfer, not the raw size.
+const FIRST_LOAD_BUDGET_BYTES: u64 = 300 * 1024;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
@@ -321,28 +321,74 @@ fn build_frontend() -> TaskResult {
         .args(["build", "--release", "--offline"])
         .env("PATH", path)
         .current_dir(root()))?;
-    report_wasm_size()
-}
-
-fn report_wasm_size() -> TaskResult {
-    let dist = root().join("frontend/dist");
-    let entries =
-        std::fs::read_dir(&dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|ext| ext == "wasm") {
-            let size = entry.metadata().map_err(|e| e.to_string())?.len();
-            println!(
-                "    portal WASM: {} KB (budget {} KB)",
-                size / 1024,
-                WASM_BUDGET_BYTES / 1024
-            );
-            if size > WASM_BUDGET_BYTES {
-                return Err(format!("{} is over the size budget", path.display()));
-            }
-        }
+    let sizes = precompress(&root().join("frontend/dist"))?;
+    println!(
+        "    portal first load: {} KB with brotli, {} KB with gzip, {} KB uncompressed \
+         (budget {} KB with brotli)",
+        sizes.brotli / 1024,
+        sizes.gzip / 1024,
+        sizes.raw / 1024,
+        FIRST_LOAD_BUDGET_BYTES / 1024
+    );
+    if sizes.brotli > FIRST_LOAD_BUDGET_BYTES {
+        return Err("the portal's first load is over its transfer budget".to_owned());
     }
     Ok(())
+}
+
+/// Bytes of the built portal: as built, and as served with each encoding.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TransferSizes {
+    raw: u64,
+    brotli: u64,
+    gzip: u64,
+}
+
+/// Writes `<file>.br` and `<file>.gz` beside each built file that the server sends
+/// precompressed: all but `index.html`, which Clavis serves as it is with a policy made from
+/// its text (backend/src/site.rs). The highest settings, since this runs once per build, not
+/// per request. Returns what a first visit transfers: every file in `dist`.
+fn precompress(dist: &Path) -> Result<TransferSizes, String> {
+    use std::io::Write;
+    let mut sizes = TransferSizes::default();
+    let entries =
+        std::fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_file() || name.ends_with(".br") || name.ends_with(".gz") {
+            continue;
+        }
+        let data =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        sizes.raw += data.len() as u64;
+        if name == "index.html" {
+            sizes.brotli += data.len() as u64;
+            sizes.gzip += data.len() as u64;
+            continue;
+        }
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            lgwin: 24,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut data.as_slice(), &mut brotli, &params)
+            .map_err(|e| format!("cannot compress {}: {e}", path.display()))?;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzip = gzip
+            .write_all(&data)
+            .and_then(|()| gzip.finish())
+            .map_err(|e| format!("cannot compress {}: {e}", path.display()))?;
+        sizes.brotli += brotli.len() as u64;
+        sizes.gzip += gzip.len() as u64;
+        for (suffix, bytes) in [("br", &brotli), ("gz", &gzip)] {
+            let target = dist.join(format!("{name}.{suffix}"));
+            std::fs::write(&target, bytes)
+                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        }
+    }
+    Ok(sizes)
 }
 
 /// The tests need the local PostgreSQL (127.0.0.1:5432, user postgres, trust auth).
@@ -455,6 +501,39 @@ fn tool_reports(command: &mut Command, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_portal_is_precompressed_and_its_transfer_counted() {
+        let dist = std::env::temp_dir().join(format!("clavis-xtask-dist-{}", std::process::id()));
+        std::fs::create_dir_all(&dist).unwrap();
+        let script = "export function start() { return 'portal'; }\n".repeat(200);
+        std::fs::write(
+            dist.join("index.html"),
+            "<!DOCTYPE html><title>Clavis</title>",
+        )
+        .unwrap();
+        std::fs::write(dist.join("app-0123456789abcdef.js"), &script).unwrap();
+        let sizes = precompress(&dist).unwrap();
+        let brotli = std::fs::read(dist.join("app-0123456789abcdef.js.br")).unwrap();
+        let mut unpacked = Vec::new();
+        brotli::BrotliDecompress(&mut brotli.as_slice(), &mut unpacked).unwrap();
+        assert_eq!(unpacked, script.as_bytes());
+        let gzip = std::fs::read(dist.join("app-0123456789abcdef.js.gz")).unwrap();
+        let mut unpacked = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(gzip.as_slice()),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, script);
+        assert!(!dist.join("index.html.br").exists(), "served as it is");
+        assert_eq!(sizes.raw, 36 + script.len() as u64);
+        assert_eq!(sizes.brotli, 36 + brotli.len() as u64);
+        assert_eq!(sizes.gzip, 36 + gzip.len() as u64);
+        // A second build's run leaves the compressed files alone, and counts the same.
+        assert_eq!(precompress(&dist).unwrap(), sizes);
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
 
     #[test]
     fn locked_versions_come_from_cargo_metadata() {

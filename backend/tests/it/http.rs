@@ -173,6 +173,83 @@ async fn portal_is_served_with_spa_fallback_and_api_paths_get_json_404() {
     }
 }
 
+/// `cargo xtask frontend` stores each built file with brotli and gzip beside it; the server
+/// sends the encoding the browser prefers, and lets browsers keep hashed names for good.
+#[actix_web::test]
+async fn the_portal_is_served_precompressed_as_the_browser_prefers() {
+    let server = TestServer::start(TestDb::sqlite(), "").await;
+    let portal = built_portal();
+    let dir = portal.path();
+    let script = "export const portal = 'clavis';\n".repeat(50);
+    std::fs::write(dir.join("app-0123456789abcdef.js"), &script).unwrap();
+    // Stand-ins for the compressed copies: the test reads which one was sent by its bytes.
+    std::fs::write(dir.join("app-0123456789abcdef.js.br"), "brotli bytes").unwrap();
+    std::fs::write(dir.join("app-0123456789abcdef.js.gz"), "gzip bytes").unwrap();
+    let service = test::init_service(app::build(state(&server, dir))).await;
+    let fetch = |accept: Option<&'static str>, path: &'static str| {
+        let mut request = test::TestRequest::get().uri(path);
+        if let Some(accept) = accept {
+            request = request.insert_header(("accept-encoding", accept));
+        }
+        test::call_service(&service, request.to_request())
+    };
+    for (accept, encoding, body) in [
+        (Some("gzip, deflate, br, zstd"), Some("br"), "brotli bytes"),
+        (Some("gzip"), Some("gzip"), "gzip bytes"),
+        (Some("br;q=0.5, gzip;q=0.8"), Some("gzip"), "gzip bytes"),
+        (Some("br;q=0, gzip;q=0"), None, script.as_str()),
+        (Some("identity"), None, script.as_str()),
+        (None, None, script.as_str()),
+    ] {
+        let response = fetch(accept, "/app-0123456789abcdef.js").await;
+        assert_eq!(response.status(), StatusCode::OK, "{accept:?}");
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("content-encoding").map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accept:?}"
+        );
+        assert_eq!(headers.get("content-type").unwrap(), "text/javascript");
+        assert_eq!(headers.get("vary").unwrap(), "accept-encoding");
+        assert_eq!(
+            headers.get("cache-control").unwrap(),
+            "public, max-age=31536000, immutable"
+        );
+        assert!(headers.get("content-disposition").is_none());
+        assert_eq!(test::read_body(response).await, body, "{accept:?}");
+    }
+
+    // A name without trunk's hash may change: browsers ask again each time.
+    let style = fetch(Some("br"), "/style-abc.css").await;
+    assert_eq!(style.headers().get("cache-control").unwrap(), "no-cache");
+    assert!(
+        style.headers().get("content-encoding").is_none(),
+        "none is stored"
+    );
+    assert_eq!(test::read_body(style).await, "body { margin: 0 }");
+
+    // A rebuild that was not compressed again leaves older copies, which are passed over.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(dir.join("app-0123456789abcdef.js.br"))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let response = fetch(Some("br, gzip"), "/app-0123456789abcdef.js").await;
+    assert_eq!(response.headers().get("content-encoding").unwrap(), "gzip");
+
+    // A name that is no file is a page of the app; hidden files are never served.
+    for path in ["/audit", "/.hidden", "/app-0123456789abcdef.js.missing"] {
+        let page = fetch(Some("br"), path).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            test::read_body(page).await,
+            "<!DOCTYPE html><title>Clavis portal</title>",
+            "{path}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn unbuilt_portal_says_how_to_build_it() {
     let server = TestServer::start(TestDb::sqlite(), "").await;
