@@ -222,7 +222,7 @@ test('an admin disables and enables an application, and changes its token lifeti
 
   await page.getByRole('button', { name: `Token lifetime and scopes of ${acme.name}` }).click();
   await page.locator('#lifetime').fill('30');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.locator('#lifetime').waitFor({ state: 'detached' });
   assert.equal((await stack.cli('app', 'show', acme.client_id)).token_lifetime_secs, 1800);
   assert.equal((await stack.cli('app', 'show', acme.client_id)).enabled, true);

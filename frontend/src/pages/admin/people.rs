@@ -103,6 +103,7 @@ fn Filters() -> impl IntoView {
 }
 
 fn row(person: Person, version: RwSignal<u32>) -> impl IntoView {
+    let own = person.id == me().user.id;
     let who = person
         .email
         .clone()
@@ -111,7 +112,7 @@ fn row(person: Person, version: RwSignal<u32>) -> impl IntoView {
     let roles = person
         .roles
         .into_iter()
-        .map(|role| role_item(role, who.clone(), version))
+        .map(|role| role_item(role, who.clone(), own, version))
         .collect_view();
     view! {
         <tr>
@@ -125,7 +126,9 @@ fn row(person: Person, version: RwSignal<u32>) -> impl IntoView {
     }
 }
 
-fn role_item(role: PersonRole, who: String, version: RwSignal<u32>) -> impl IntoView {
+/// One role with its revoke button, which asks for a second click; revoking one's own role
+/// says first what the person is about to lose.
+fn role_item(role: PersonRole, who: String, own: bool, version: RwSignal<u32>) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let error = RwSignal::new(None);
     let csrf = me().csrf_token;
@@ -149,12 +152,24 @@ fn role_item(role: PersonRole, who: String, version: RwSignal<u32>) -> impl Into
         );
     };
     let label = format!("Revoke {what} from {who}");
+    let warning = format!(
+        "This is your own role: once it is revoked, you are no longer {what}{}.",
+        if role.role == Role::Admin {
+            " and lose the admin pages as soon as you leave this one"
+        } else {
+            ""
+        }
+    );
     view! {
         <li>
             {format!("{what}, granted {} by {} ", logic::date(role.granted_at), role.granted_by)}
             <button type="button" class="danger" aria-label=move || if confirming.get() { format!("Confirm: {label}") } else { label.clone() } on:click=revoke>
                 {move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}
             </button>
+            {move || {
+                (own && confirming.get())
+                    .then(|| view! { <p class="warning" role="alert">{warning.clone()}</p> })
+            }}
             <ErrorSlot error=error />
         </li>
     }
