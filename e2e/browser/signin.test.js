@@ -71,6 +71,9 @@ test('signing out, through the provider and back, says so', async () => {
   await page.getByText('You have signed out.').waitFor();
   assert.ok(!(await page.textContent('main')).includes('session has ended'));
   await page.screenshot({ path: `${screenshots}/signed-out.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await fitsTheScreen(page);
+  await page.screenshot({ path: `${screenshots}/signed-out-phone.png`, fullPage: true });
 });
 
 test('a session that ends sends the person to sign in, saying so, and back', async () => {
@@ -86,6 +89,9 @@ test('after a refusal for a missing second factor, signing in again asks the pro
   await signIn(stack, page, 'nomfa-nora', { expectRefusal: true });
   await page.getByRole('heading', { name: 'Sign-in refused: no second factor' }).waitFor();
   await page.getByRole('link', { name: 'Use another account' }).waitFor();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await fitsTheScreen(page);
+  await page.screenshot({ path: `${screenshots}/refused-no-mfa-phone.png`, fullPage: true });
   await page.getByRole('link', { name: 'Sign in again with a second factor' }).click();
   // The provider's own session would have answered at once with the same refusal; a fresh
   // login shows its form instead.
