@@ -329,7 +329,12 @@ mod tests {
         ] {
             assert!(has_content_hash(hashed), "{hashed}");
         }
-        for plain in ["index.html", "style-abc.css", "favicon.ico", "clavis-frontend.js"] {
+        for plain in [
+            "index.html",
+            "style-abc.css",
+            "favicon.ico",
+            "clavis-frontend.js",
+        ] {
             assert!(!has_content_hash(plain), "{plain}");
         }
     }

@@ -216,6 +216,7 @@ test('an admin disables and enables an application, and changes its token lifeti
   await page.getByText(/Disabling stops this application getting tokens/).waitFor();
   await page.getByRole('button', { name: `Confirm: Disable ${acme.name}` }).click();
   await page.getByRole('button', { name: `Enable ${acme.name}` }).waitFor();
+  await page.getByRole('status').getByText('Disabled the application: it gets no more tokens.').waitFor();
   assert.equal((await stack.cli('app', 'show', acme.client_id)).enabled, false);
   await page.getByRole('button', { name: `Enable ${acme.name}` }).click();
   await page.getByRole('button', { name: `Disable ${acme.name}` }).waitFor();
@@ -224,6 +225,7 @@ test('an admin disables and enables an application, and changes its token lifeti
   await page.locator('#lifetime').fill('30');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.locator('#lifetime').waitFor({ state: 'detached' });
+  await page.getByRole('status').getByText('Saved the token lifetime and scopes.').waitFor();
   assert.equal((await stack.cli('app', 'show', acme.client_id)).token_lifetime_secs, 1800);
   assert.equal((await stack.cli('app', 'show', acme.client_id)).enabled, true);
   await page.context().close();

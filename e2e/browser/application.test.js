@@ -358,6 +358,9 @@ test('a credential manager sees who gets reminders and sets the shared mailbox',
     await page.getByRole('link', { name: longApp.name }).click();
     const reminders = page.getByRole('region', { name: 'Expiry reminders' });
     await reminders.getByText('mia.manager@acme.test').waitFor();
+    // This stack has no mail server: nobody is promised reminders that never come.
+    await reminders.getByText(/^Expiry reminders are off on this Clavis/).waitFor();
+    assert.equal(await reminders.getByText(/Reminders go out/).count(), 0);
     const mailbox = page.locator('#mailbox');
     await mailbox.fill('nope');
     await page.getByRole('button', { name: 'Save the shared mailbox' }).click();

@@ -299,6 +299,9 @@ pub struct ReminderRecipients {
     pub credential_managers: Vec<Contact>,
     /// The organisation's shared mailbox, when it has one.
     pub notification_email: Option<String>,
+    /// Whether this Clavis sends expiry reminders at all: false while no mail server is
+    /// configured (`CLAVIS_SMTP_HOST`), so nobody is promised reminders that never come.
+    pub reminders_sent: bool,
 }
 
 /// A new shared mailbox for an organisation's expiry reminders; empty removes it.

@@ -60,14 +60,17 @@ pub async fn recipients(
     access: Access,
     db: web::Data<Database>,
     id: web::Path<String>,
+    reminders: web::Data<ReminderStatus>,
 ) -> Result<web::Json<ReminderRecipients>> {
     let id = id.into_inner();
     access.require_view_organisation(&id)?;
+    let sent = reminders.enabled;
     db.run(move |conn| {
         let organisation = orgs::find_by_id(conn, &id)?;
         Ok(web::Json(super::plan::recipients_of(
             conn,
             &organisation,
+            sent,
             db::now(),
         )?))
     })

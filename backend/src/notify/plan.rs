@@ -187,13 +187,14 @@ pub fn credential_managers(
 }
 
 /// Who `organisation`'s expiry reminders go to: its credential managers, sorted by e-mail
-/// address, and its shared mailbox.
+/// address, and its shared mailbox; `sent` says whether reminders go out at all.
 ///
 /// # Errors
 /// When the database fails.
 pub fn recipients_of(
     conn: &mut DbConn,
     organisation: &Organisation,
+    sent: bool,
     now: DateTime<Utc>,
 ) -> Result<ReminderRecipients> {
     let mut managers = credential_managers(conn, std::slice::from_ref(&organisation.id), now)?;
@@ -207,5 +208,6 @@ pub fn recipients_of(
         organisation_id: organisation.id.clone(),
         credential_managers,
         notification_email: organisation.notification_email.clone(),
+        reminders_sent: sent,
     })
 }

@@ -440,6 +440,10 @@ async fn admins_see_whether_reminders_are_sent(test_db: TestDb) {
         .call(Who::Admin, Method::GET, "/api/v1/reminders/status", None)
         .await;
     assert_eq!(status, serde_json::json!({ "enabled": false }));
+    // Contacts are told too, where they read who gets their reminders.
+    let path = format!("/api/v1/organisations/{}/reminder-recipients", off.acme.id);
+    let (_, recipients) = off.call(Who::Manager, Method::GET, &path, None).await;
+    assert_eq!(recipients["reminders_sent"], false);
 }
 
 async fn reminders_are_on_with_an_smtp_server(test_db: TestDb) {
@@ -452,6 +456,9 @@ async fn reminders_are_on_with_an_smtp_server(test_db: TestDb) {
         .call(Who::Admin, Method::GET, "/api/v1/reminders/status", None)
         .await;
     assert_eq!(status, serde_json::json!({ "enabled": true }));
+    let path = format!("/api/v1/organisations/{}/reminder-recipients", on.acme.id);
+    let (_, recipients) = on.call(Who::Viewer, Method::GET, &path, None).await;
+    assert_eq!(recipients["reminders_sent"], true);
 }
 
 on_both_databases_async!(

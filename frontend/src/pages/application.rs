@@ -1033,15 +1033,27 @@ fn Reminders(organisation_id: String) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="reminders-title">
             <h2 id="reminders-title">"Expiry reminders"</h2>
-            <p class="help">
-                "Reminders go out 42, 21 and 7 days before a secret expires, then daily, to the organisation's credential managers and its shared mailbox."
-            </p>
             {move || match api::loaded::<ReminderRecipients>(recipients) {
                 None => view! { <Loading what="who gets reminders" /> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
                 Some(Ok(found)) => {
                     let mailbox_path = mailbox_path.clone();
                     view! {
+                        {if found.reminders_sent {
+                            view! {
+                                <p class="help">
+                                    "Reminders go out 42, 21 and 7 days before a secret expires, then daily, to the organisation's credential managers and its shared mailbox."
+                                </p>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <p class="warning">
+                                    "Expiry reminders are off on this Clavis: no mail server is set up, so nobody is e-mailed before a secret expires. Keep an eye on the expiry dates here, and ask a platform admin to turn reminders on."
+                                </p>
+                            }
+                                .into_any()
+                        }}
                         <ul class="plain contacts">
                             {found
                                 .credential_managers

@@ -192,13 +192,16 @@ pub fn AuditLog() -> impl IntoView {
                 </div>
                 <div>
                     <label for="f-from">"From (UTC)"</label>
-                    <input id="f-from" type="date" prop:value=field(|f| &f.from) on:input=set_field(|f, v| f.from = v) />
+                    // Text, not a date picker: the picker shows the browser's locale (mm/dd/yyyy
+                    // in the US), while the portal writes every date as ISO 8601.
+                    <input id="f-from" inputmode="numeric" placeholder="YYYY-MM-DD" prop:value=field(|f| &f.from) on:input=set_field(|f, v| f.from = v) />
                 </div>
                 <div>
                     <label for="f-to">"To (UTC, whole day)"</label>
                     <input
                         id="f-to"
-                        type="date"
+                        inputmode="numeric"
+                        placeholder="YYYY-MM-DD"
                         prop:value=field(|f| &f.to)
                         on:input=set_field(|f, v| f.to = v)
                         aria-invalid=move || range_error.get().is_some().to_string()

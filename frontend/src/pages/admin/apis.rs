@@ -101,9 +101,14 @@ fn row(api: Api, version: RwSignal<u32>) -> impl IntoView {
             resource_servers: Some(client_ids(&servers.get())),
             signing_alg: SigningAlgorithm::named(&alg.get()),
         };
-        run(api::patch(&path, &body, &csrf), error, version, move || {
-            close.run(())
-        });
+        let said = format!("Saved the API {}.", body.name.clone().unwrap_or_default());
+        run(
+            api::patch(&path, &body, &csrf),
+            error,
+            version,
+            said,
+            move || close.run(()),
+        );
     });
     let with_default = api.signing_alg.is_none();
     let inputs = Callback::new(move |()| {
@@ -160,10 +165,12 @@ fn NewApi(version: RwSignal<u32>) -> impl IntoView {
             fields.iter().for_each(|field| field.set(String::new()));
             close.run(());
         };
+        let said = format!("Created the API {}.", body.code);
         run(
             api::post("/api/v1/apis", &body, &csrf),
             error,
             version,
+            said,
             done,
         );
     });

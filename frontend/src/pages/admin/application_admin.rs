@@ -30,6 +30,7 @@ pub fn ApplicationAdmin(#[prop(into)] client_id: String) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="admin-actions-title">
             <h2 id="admin-actions-title">"Admin actions"</h2>
+            <super::form::Announcement />
             {move || match (api::loaded::<ApplicationDetail>(detail), api::loaded::<Page<Api>>(apis)) {
                 (Some(Ok(detail)), Some(Ok(apis))) => {
                     actions(detail.application, apis.items, path.get_value(), version).into_any()
@@ -62,7 +63,18 @@ fn actions(
                 enabled: Some(!enabled),
                 ..Default::default()
             };
-            run(api::patch(&path, &body, &csrf), error, version, || {});
+            let said = if enabled {
+                "Disabled the application: it gets no more tokens."
+            } else {
+                "Enabled the application."
+            };
+            run(
+                api::patch(&path, &body, &csrf),
+                error,
+                version,
+                said.to_owned(),
+                || {},
+            );
         }
     };
     let name = application.name.clone();
@@ -117,6 +129,7 @@ fn actions(
             api::patch(&path, &body, &csrf),
             form_error,
             version,
+            "Saved the token lifetime and scopes.".to_owned(),
             move || close.run(()),
         );
     });

@@ -7,14 +7,35 @@ use leptos::prelude::*;
 use std::future::Future;
 
 use crate::api::ApiResult;
-use crate::widgets::ErrorSlot;
+use crate::widgets::{ErrorSlot, StatusMessage};
 
-/// Runs an API call; on success calls `done`, then bumps `version` (so the lists that read
-/// it show the new state); on failure puts its message in `error`.
+thread_local! {
+    /// What the last admin action achieved, shown by [`Announcement`]. One for the whole
+    /// portal: one page is shown at a time, and each page's announcement starts empty.
+    /// Reference-counted rather than owned by whichever page first read it, which would
+    /// dispose of it when that page goes.
+    static ANNOUNCED: ArcRwSignal<Option<String>> = ArcRwSignal::new(None);
+}
+
+/// The admin pages' success messages: a polite live region that says what the last save,
+/// create, grant or revoke did, so nobody has to guess from a list that changed elsewhere.
+#[component]
+pub fn Announcement() -> impl IntoView {
+    let announced = ANNOUNCED.with(ArcRwSignal::clone);
+    let message = RwSignal::from(announced.clone());
+    // Said on the page it happened on: the next page starts without it.
+    on_cleanup(move || announced.set(None));
+    view! { <StatusMessage message=message /> }
+}
+
+/// Runs an API call; on success calls `done`, announces `said` (see [`Announcement`]) and
+/// bumps `version` (so the lists that read it show the new state); on failure puts its
+/// message in `error`.
 pub fn run(
     call: impl Future<Output = ApiResult<String>> + 'static,
     error: RwSignal<Option<String>>,
     version: RwSignal<u32>,
+    said: String,
     done: impl FnOnce() + 'static,
 ) {
     error.set(None);
@@ -22,6 +43,7 @@ pub fn run(
         match call.await {
             Ok(_) => {
                 done();
+                ANNOUNCED.with(|message| message.set(Some(said)));
                 version.update(|v| *v += 1);
             }
             Err(failed) => error.set(Some(failed.message)),

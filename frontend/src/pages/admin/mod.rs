@@ -49,7 +49,12 @@ pub fn admin_page(title: &str, page: impl FnOnce() -> AnyView) -> AnyView {
         }
         .into_any();
     }
-    view! { <AdminNav /> {page()} }.into_any()
+    view! {
+        <AdminNav />
+        <form::Announcement />
+        {page()}
+    }
+    .into_any()
 }
 
 #[component]

@@ -113,9 +113,14 @@ fn EditOrganisation(organisation: Organisation, version: RwSignal<u32>) -> impl 
             sandbox: Some(is_set(sandbox)),
             notification_email: Some(mailbox.get()),
         };
-        run(api::patch(&path, &body, &csrf), error, version, move || {
-            close.run(())
-        });
+        let said = format!("Saved the organisation {}.", name.get());
+        run(
+            api::patch(&path, &body, &csrf),
+            error,
+            version,
+            said,
+            move || close.run(()),
+        );
     });
     let inputs = Callback::new(move |()| {
         vec![
@@ -179,6 +184,7 @@ fn NewApplication(organisation: Organisation, version: RwSignal<u32>) -> impl In
             api::post("/api/v1/applications", &body, &csrf),
             error,
             version,
+            "Created the application.".to_owned(),
             move || {
                 name.set(String::new());
                 close.run(());

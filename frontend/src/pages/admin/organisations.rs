@@ -93,10 +93,12 @@ fn NewOrganisation(version: RwSignal<u32>) -> impl IntoView {
             sandbox.set("false".to_owned());
             close.run(());
         };
+        let said = format!("Created the organisation {}.", body.name);
         run(
             api::post("/api/v1/organisations", &body, &csrf),
             error,
             version,
+            said,
             done,
         );
     });

@@ -138,6 +138,13 @@ fn role_item(role: PersonRole, who: String, own: bool, version: RwSignal<u32>) -
         .clone()
         .unwrap_or_else(|| "the whole platform".to_owned());
     let what = format!("{} of {place}", role_name(role.role));
+    let said = format!("Revoked {what} from {who}.");
+    // A refused revoke (the last admin role) goes back to its first step.
+    Effect::new(move |_| {
+        if error.get().is_some() {
+            confirming.set(false);
+        }
+    });
     let revoke = move |_| {
         if !confirming.get() {
             confirming.set(true);
@@ -148,6 +155,7 @@ fn role_item(role: PersonRole, who: String, own: bool, version: RwSignal<u32>) -
             async move { api::delete(&path, &csrf).await },
             error,
             version,
+            said.clone(),
             || {},
         );
     };
@@ -167,6 +175,17 @@ fn role_item(role: PersonRole, who: String, own: bool, version: RwSignal<u32>) -
                 {move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}
             </button>
             {move || {
+                confirming
+                    .get()
+                    .then(|| {
+                        view! {
+                            <button type="button" class="secondary" on:click=move |_| confirming.set(false)>
+                                "Cancel"
+                            </button>
+                        }
+                    })
+            }}
+            {move || {
                 (own && confirming.get())
                     .then(|| view! { <p class="warning" role="alert">{warning.clone()}</p> })
             }}
@@ -182,7 +201,6 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let role = RwSignal::new(Role::CredentialManager.as_str().to_owned());
     let organisation = RwSignal::new(String::new());
-    let granted = RwSignal::new(None::<String>);
     // Coming from an organisation's page: its name is the first choice.
     let url = UrlQuery::new();
     let filtered = url.value("organisation");
@@ -217,8 +235,7 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
             role: chosen,
             organisation_id: (chosen != Role::Admin).then(|| organisation.get()),
         };
-        granted.set(None);
-        let message = format!(
+        let said = format!(
             "{} is now {}{}.",
             email.get().trim(),
             role_name(chosen),
@@ -232,10 +249,8 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
             api::post("/api/v1/role-assignments", &body, &csrf),
             error,
             version,
-            move || {
-                email.set(String::new());
-                granted.set(Some(message));
-            },
+            said,
+            move || email.set(String::new()),
         );
     });
     let roles = ROLES
@@ -260,7 +275,6 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
                     .and_then(Result::ok)
                     .map(|page| page.items.into_iter().map(|o| view! { <option value=o.name /> }).collect_view())}
             </datalist>
-            <p class="status ok" role="status">{move || granted.get()}</p>
         </section>
     }
 }
