@@ -1,0 +1,4 @@
+DROP TRIGGER audit_events_actor_listed;
+DROP TABLE audit_actors;
+DROP INDEX users_email_order;
+DROP INDEX applications_name_order;
