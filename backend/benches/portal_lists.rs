@@ -12,7 +12,7 @@
 //! Needs the local PostgreSQL (127.0.0.1:5432, user postgres, trust); the PostgreSQL run
 //! uses a fresh database `clavis_bench_lists`, dropped at the end.
 //!
-//! With `CLAVIS_BENCH_KEEP=<dir>` the databases stay for a look at query plans: SQLite's in
+//! With `BENCH_KEEP_DIR=<dir>` the databases stay for a look at query plans: SQLite's in
 //! `<dir>/bench.db`, PostgreSQL's as `clavis_bench_lists` (until the next run).
 
 // A benchmark that cannot set itself up has nothing to measure: unwrap fails it loudly.
@@ -86,7 +86,7 @@ fn main() {
 /// Seeds a fresh database, serves it, measures every endpoint; the number over target.
 fn run_backend(backend: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
-    let keep = std::env::var_os("CLAVIS_BENCH_KEEP").map(std::path::PathBuf::from);
+    let keep = std::env::var_os("BENCH_KEEP_DIR").map(std::path::PathBuf::from);
     let url = match backend {
         "sqlite" => {
             let file = keep.as_deref().unwrap_or(dir.path()).join("bench.db");
@@ -96,11 +96,14 @@ fn run_backend(backend: &str) -> usize {
         _ => {
             let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres"))
                 .expect("local PostgreSQL");
+            // Two statements: neither may run inside the transaction a batch would be.
             admin
                 .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE); \
-                     CREATE DATABASE {POSTGRES_DATABASE}"
+                    "DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)"
                 ))
+                .unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {POSTGRES_DATABASE}"))
                 .unwrap();
             format!("{POSTGRES_SERVER}/{POSTGRES_DATABASE}")
         }

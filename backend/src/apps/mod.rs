@@ -147,7 +147,7 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
 }
 
 /// What the applications list sorts by (`?sort=`), the first the default.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortBy {
     Name,
     Organisation,
@@ -203,7 +203,16 @@ pub fn page(
         }
         found
     };
-    let total: i64 = filtered().count().get_result(conn)?;
+    // Every application has its organisation, so without a search (which reads the
+    // organisation's name) the count needs no join.
+    let total: i64 = match (&pattern, &organisation) {
+        (Some(_), _) => filtered().count().get_result(conn)?,
+        (None, Some(id)) => applications::table
+            .filter(applications::organisation_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        (None, None) => applications::table.count().get_result(conn)?,
+    };
     let sorted = match (checked.sort.field, checked.sort.descending) {
         (SortBy::Name, false) => filtered().order(lower(applications::name).asc()),
         (SortBy::Name, true) => filtered().order(lower(applications::name).desc()),
@@ -218,8 +227,14 @@ pub fn page(
         (SortBy::Created, false) => filtered().order(applications::created_at.asc()),
         (SortBy::Created, true) => filtered().order(applications::created_at.desc()),
     };
+    // Ties by name, then id: the order the index applications_name_order holds (a second
+    // lower(name) after sorting by name would keep SQLite from reading it in that order).
+    let sorted = if checked.sort.field == SortBy::Name {
+        sorted
+    } else {
+        sorted.then_order_by(lower(applications::name))
+    };
     let rows: Vec<(ApplicationRow, String)> = sorted
-        .then_order_by(lower(applications::name))
         .then_order_by(applications::id)
         .select((ApplicationRow::as_select(), organisations::name))
         .limit(checked.per_page)

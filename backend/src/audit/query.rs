@@ -7,11 +7,13 @@ use chrono::{NaiveDate, NaiveDateTime};
 use clavis_shared::audit::{self as wire, AuditEventView, AuditPage, AuditQuery};
 use clavis_shared::validate::{ClientId, ValidationError};
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use crate::access::{Access, not_found};
 use crate::db::schema::{applications, audit_actors, audit_events, organisations, users};
 use crate::db::{self, DbConn};
 use crate::error::Result;
+use crate::paging::Condition;
 
 type Backend = <DbConn as diesel::Connection>::Backend;
 
@@ -95,15 +97,30 @@ impl Filter {
                 clients,
                 people,
             }) => {
-                query = query.filter(
-                    audit_events::actor
-                        .eq_any(actors)
-                        .or(audit_events::actor_kind
+                // Only the lists that hold values: an empty one would be an OR arm that no
+                // index answers, and SQLite would then read every event.
+                let mut arms: Vec<Condition<audit_events::table>> = Vec::new();
+                if !actors.is_empty() {
+                    arms.push(Box::new(audit_events::actor.eq_any(actors.clone())));
+                }
+                if !clients.is_empty() {
+                    arms.push(Box::new(
+                        audit_events::actor_kind
                             .eq("client")
-                            .and(audit_events::actor.eq_any(clients)))
-                        .or(audit_events::actor_kind
+                            .and(audit_events::actor.eq_any(clients.clone())),
+                    ));
+                }
+                if !people.is_empty() {
+                    arms.push(Box::new(
+                        audit_events::actor_kind
                             .eq("user")
-                            .and(audit_events::actor.eq_any(people))),
+                            .and(audit_events::actor.eq_any(people.clone())),
+                    ));
+                }
+                query = query.filter(
+                    arms.into_iter()
+                        .reduce(|either, or| Box::new(either.or(or)))
+                        .unwrap_or_else(|| Box::new(diesel::dsl::sql::<Bool>("1 = 0"))),
                 );
             }
             Some(ActorMatch::Pattern(pattern)) => {
