@@ -32,6 +32,10 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "support/ready.rs"]
+mod ready;
+use ready::wait_until_ready;
+
 const ORGANISATIONS: usize = 200;
 const APPLICATIONS_PER_ORGANISATION: usize = 50;
 const SECRETS_PER_APPLICATION: usize = 2;
@@ -307,18 +311,6 @@ async fn measure(backend: &str, base: &str, token: &str, world: &World) -> usize
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-async fn wait_until_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("clavis did not become ready");
 }
 
 /// A platform admin (granted through the library, as the CLI does) with a session opened
