@@ -31,6 +31,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[path = "../tests/it/nginx.rs"]
 mod nginx;
+#[path = "support/ready.rs"]
+mod ready;
 
 const FEW_CLIENTS: usize = 4;
 const MANY_CLIENTS: usize = 1_000;
@@ -363,17 +365,7 @@ fn wait_until_ready_with(http: &reqwest::Client, base: &str) {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        for _ in 0..200 {
-            if let Ok(response) = http.get(format!("{base}/readyz")).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("clavis did not become ready");
-    });
+    runtime.block_on(ready::wait_until_ready(http, base));
 }
 
 fn token_status(base: &str, client: &Client, source: &str) -> u16 {

@@ -23,7 +23,8 @@ tasks:
   test      set up what is missing, build the portal, then check formatting, lints and all tests
   setup     install the tools only (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
   frontend  build the portal (release) and report its size
-  bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency";
+  bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency
+  bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms";
 
 type TaskResult = Result<(), String>;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         "setup" => setup_frontend_tools(),
         "frontend" => setup_frontend_tools().and_then(|()| build_frontend()),
         "bench" => bench(),
+        "bench-lists" => bench_lists(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -265,6 +267,17 @@ fn bench() -> TaskResult {
     ensure_debian_packages(&[("wrk", "wrk"), ("nginx", "nginx"), ("openssl", "openssl")])?;
     step("Benchmarking the token endpoint (release build; the first build takes a few minutes)");
     run(cargo().args(["bench", "--package", "clavis", "--bench", "token_endpoint"]))
+}
+
+/// Seeds 200 organisations, 10,000 applications, 20,000 secrets and 100,000 audit events on
+/// each database and prints every portal list endpoint's p50, p95 and p99 against the 20 ms
+/// p99 target (issue 16).
+fn bench_lists() -> TaskResult {
+    ensure_postgres()?;
+    step(
+        "Benchmarking the portal's list endpoints (release build; the first build takes a few minutes)",
+    );
+    run(cargo().args(["bench", "--package", "clavis", "--bench", "portal_lists"]))
 }
 
 fn setup_frontend_tools() -> TaskResult {

@@ -12,7 +12,7 @@ pub use grants::{TokenGrant, grants_of};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::admin::ApplicationListing;
 use clavis_shared::dto::{Api, ApiGrant, Application, Environment, Organisation};
-use clavis_shared::paging::{ListQuery, Page};
+use clavis_shared::paging::{ListQuery, Page, Sort};
 use clavis_shared::portal::{CreateApplication, UpdateApplication};
 use clavis_shared::validate::{self, ClientId, PartnerAppName, ValidationError};
 use diesel::prelude::*;
@@ -147,7 +147,7 @@ pub fn list(conn: &mut DbConn, organisation: Option<&str>) -> Result<Vec<Applica
 }
 
 /// What the applications list sorts by (`?sort=`), the first the default.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortBy {
     Name,
     Organisation,
@@ -203,28 +203,58 @@ pub fn page(
         }
         found
     };
-    let total: i64 = filtered().count().get_result(conn)?;
-    let sorted = match (checked.sort.field, checked.sort.descending) {
-        (SortBy::Name, false) => filtered().order(lower(applications::name).asc()),
-        (SortBy::Name, true) => filtered().order(lower(applications::name).desc()),
-        (SortBy::Organisation, false) => filtered().order(lower(organisations::name).asc()),
-        (SortBy::Organisation, true) => filtered().order(lower(organisations::name).desc()),
-        (SortBy::ClientId, false) => filtered().order(applications::client_id.asc()),
-        (SortBy::ClientId, true) => filtered().order(applications::client_id.desc()),
-        (SortBy::Environment, false) => filtered().order(applications::environment.asc()),
-        (SortBy::Environment, true) => filtered().order(applications::environment.desc()),
-        (SortBy::Enabled, false) => filtered().order(applications::enabled.asc()),
-        (SortBy::Enabled, true) => filtered().order(applications::enabled.desc()),
-        (SortBy::Created, false) => filtered().order(applications::created_at.asc()),
-        (SortBy::Created, true) => filtered().order(applications::created_at.desc()),
+    // The page's ids first, then its rows: sorting (key, id) pairs rather than whole joined
+    // rows keeps the sort small, and the default order needs no join at all.
+    let (ids, total): (Vec<String>, i64) = if pattern.is_some() {
+        // A search reads every application anyway: one pass gives the matches in order and
+        // their number.
+        let matches: Vec<String> = sorted_ids(filtered(), checked.sort)
+            .select(applications::id)
+            .load(conn)?;
+        let total = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(checked.offset()).unwrap_or(usize::MAX);
+        let take = usize::try_from(checked.per_page).unwrap_or(usize::MAX);
+        (matches.into_iter().skip(skip).take(take).collect(), total)
+    } else {
+        // Every application has its organisation, so without a search (which reads the
+        // organisation's name) neither the count nor the default order needs the join.
+        let mut own = applications::table.into_boxed();
+        if let Some(id) = &organisation {
+            own = own.filter(applications::organisation_id.eq(id.clone()));
+        }
+        let total: i64 = own.count().get_result(conn)?;
+        let ids = if checked.sort.field == SortBy::Name {
+            // By the index applications_name_order.
+            let mut own = applications::table.into_boxed();
+            if let Some(id) = &organisation {
+                own = own.filter(applications::organisation_id.eq(id.clone()));
+            }
+            let by_name = if checked.sort.descending {
+                own.order(lower(applications::name).desc())
+            } else {
+                own.order(lower(applications::name).asc())
+            };
+            by_name
+                .then_order_by(applications::id)
+                .select(applications::id)
+                .limit(checked.per_page)
+                .offset(checked.offset())
+                .load(conn)?
+        } else {
+            sorted_ids(filtered(), checked.sort)
+                .select(applications::id)
+                .limit(checked.per_page)
+                .offset(checked.offset())
+                .load(conn)?
+        };
+        (ids, total)
     };
-    let rows: Vec<(ApplicationRow, String)> = sorted
-        .then_order_by(lower(applications::name))
-        .then_order_by(applications::id)
+    let mut rows: Vec<(ApplicationRow, String)> = applications::table
+        .inner_join(organisations::table)
+        .filter(applications::id.eq_any(&ids))
         .select((ApplicationRow::as_select(), organisations::name))
-        .limit(checked.per_page)
-        .offset(checked.offset())
         .load(conn)?;
+    rows.sort_by_key(|(row, _)| ids.iter().position(|id| *id == row.id));
     let mut grants = grants::grants_of(conn, rows.iter().map(|(row, _)| row.id.as_str()))?;
     let items = rows
         .into_iter()
@@ -237,6 +267,38 @@ pub fn page(
         })
         .collect::<Result<_>>()?;
     Ok(checked.page_of(items, total))
+}
+
+type Listed<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::InnerJoin<applications::table, organisations::table>,
+    paging::Db,
+>;
+
+/// `found` in the list's order: the sort asked for, then name (when that is not the sort),
+/// then id. By name, ties go by id alone: the order applications_name_order holds (a second
+/// lower(name) would keep SQLite from reading that index in order).
+fn sorted_ids(found: Listed<'_>, sort: Sort<SortBy>) -> Listed<'_> {
+    let sorted = match (sort.field, sort.descending) {
+        (SortBy::Name, false) => found.order(lower(applications::name).asc()),
+        (SortBy::Name, true) => found.order(lower(applications::name).desc()),
+        (SortBy::Organisation, false) => found.order(lower(organisations::name).asc()),
+        (SortBy::Organisation, true) => found.order(lower(organisations::name).desc()),
+        (SortBy::ClientId, false) => found.order(applications::client_id.asc()),
+        (SortBy::ClientId, true) => found.order(applications::client_id.desc()),
+        (SortBy::Environment, false) => found.order(applications::environment.asc()),
+        (SortBy::Environment, true) => found.order(applications::environment.desc()),
+        (SortBy::Enabled, false) => found.order(applications::enabled.asc()),
+        (SortBy::Enabled, true) => found.order(applications::enabled.desc()),
+        (SortBy::Created, false) => found.order(applications::created_at.asc()),
+        (SortBy::Created, true) => found.order(applications::created_at.desc()),
+    };
+    let sorted = if sort.field == SortBy::Name {
+        sorted
+    } else {
+        sorted.then_order_by(lower(applications::name))
+    };
+    sorted.then_order_by(applications::id)
 }
 
 /// The application with this client_id, written in any GUID form ([`ClientId`]).

@@ -7,16 +7,21 @@ use chrono::{NaiveDate, NaiveDateTime};
 use clavis_shared::audit::{self as wire, AuditEventView, AuditPage, AuditQuery};
 use clavis_shared::validate::{ClientId, ValidationError};
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use crate::access::{Access, not_found};
-use crate::db::schema::{applications, audit_events, organisations, users};
+use crate::db::schema::{applications, audit_actors, audit_events, organisations, users};
 use crate::db::{self, DbConn};
 use crate::error::Result;
+use crate::paging::Condition;
 
 type Backend = <DbConn as diesel::Connection>::Backend;
 
 const MAX_PER_PAGE: u32 = 200;
 const DEFAULT_PER_PAGE: u32 = 50;
+/// The most actor values an actor search hands on as lists; beyond it, the events are
+/// matched against the lookups themselves (same result, no limit on bound parameters).
+const MAX_LISTED_ACTORS: usize = 1_000;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -29,8 +34,8 @@ pub struct Filter {
     organisation_id: Option<String>,
     /// The application's internal id and its client_id.
     application: Option<(String, String)>,
-    /// A LIKE pattern, lower case.
-    actor: Option<String>,
+    /// The actors an actor search keeps.
+    actor: Option<ActorMatch>,
     action: Option<&'static str>,
     from: Option<NaiveDateTime>,
     before: Option<NaiveDateTime>,
@@ -58,7 +63,9 @@ impl Filter {
             visible: access.visible_organisations(),
             organisation_id,
             application,
-            actor: non_blank(&query.actor).map(like_pattern),
+            actor: non_blank(&query.actor)
+                .map(|actor| ActorMatch::find(conn, like_pattern(actor)))
+                .transpose()?,
             action,
             from: query.from.map(start_of),
             before: query.to.and_then(|to| to.succ_opt()).map(start_of),
@@ -83,30 +90,51 @@ impl Filter {
                         .and(audit_events::actor.eq(client_id))),
             );
         }
-        if let Some(pattern) = &self.actor {
-            // What people see as the actor: the recorded label, a person's name, or the
-            // name of the application acting as a client.
-            let named_clients = applications::table
-                .filter(lower(applications::name).like(pattern).escape('\\'))
-                .select(applications::client_id);
-            let named_people = users::table
-                .filter(
-                    lower(users::display_name.assume_not_null())
-                        .like(pattern)
-                        .escape('\\'),
-                )
-                .select(users::email.assume_not_null());
-            query = query.filter(
-                lower(audit_events::actor)
-                    .like(pattern)
-                    .escape('\\')
-                    .or(audit_events::actor_kind
-                        .eq("client")
-                        .and(audit_events::actor.eq_any(named_clients)))
-                    .or(audit_events::actor_kind
-                        .eq("user")
-                        .and(audit_events::actor.eq_any(named_people))),
-            );
+        match &self.actor {
+            None => {}
+            Some(ActorMatch::Listed {
+                actors,
+                clients,
+                people,
+            }) => {
+                // Only the lists that hold values: an empty one would be an OR arm that no
+                // index answers, and SQLite would then read every event.
+                let mut arms: Vec<Condition<audit_events::table>> = Vec::new();
+                if !actors.is_empty() {
+                    arms.push(Box::new(audit_events::actor.eq_any(actors.clone())));
+                }
+                if !clients.is_empty() {
+                    arms.push(Box::new(
+                        audit_events::actor_kind
+                            .eq("client")
+                            .and(audit_events::actor.eq_any(clients.clone())),
+                    ));
+                }
+                if !people.is_empty() {
+                    arms.push(Box::new(
+                        audit_events::actor_kind
+                            .eq("user")
+                            .and(audit_events::actor.eq_any(people.clone())),
+                    ));
+                }
+                query = query.filter(
+                    arms.into_iter()
+                        .reduce(|either, or| Box::new(either.or(or)))
+                        .unwrap_or_else(|| Box::new(diesel::dsl::sql::<Bool>("1 = 0"))),
+                );
+            }
+            Some(ActorMatch::Pattern(pattern)) => {
+                query = query.filter(
+                    audit_events::actor
+                        .eq_any(matching_actors!(pattern))
+                        .or(audit_events::actor_kind
+                            .eq("client")
+                            .and(audit_events::actor.eq_any(named_clients!(pattern))))
+                        .or(audit_events::actor_kind
+                            .eq("user")
+                            .and(audit_events::actor.eq_any(named_people!(pattern)))),
+                );
+            }
         }
         if let Some(action) = self.action {
             query = query.filter(audit_events::action.eq(action));
@@ -120,6 +148,77 @@ impl Filter {
         query
     }
 }
+
+/// What an actor search keeps: events whose actor (as recorded) contains the text, events
+/// by an API client whose application's name contains it, and events by a person whose name
+/// contains it (what people see as the actor), in any letter case (as `paging` explains).
+///
+/// The recorded actors are searched in `audit_actors` (each actor once, a few thousand
+/// values) rather than in every event; the events are then found by the actor index.
+#[derive(Debug, Clone)]
+enum ActorMatch {
+    /// The matching values, looked up once: recorded actors, client_ids, e-mail addresses.
+    Listed {
+        actors: Vec<String>,
+        clients: Vec<String>,
+        people: Vec<String>,
+    },
+    /// Too many values to list ([`MAX_LISTED_ACTORS`]): the same lookups as subqueries, by
+    /// this LIKE pattern (lower case).
+    Pattern(String),
+}
+
+impl ActorMatch {
+    fn find(conn: &mut DbConn, pattern: String) -> Result<Self> {
+        let limit = MAX_LISTED_ACTORS as i64 + 1;
+        let actors: Vec<String> = matching_actors!(&pattern).limit(limit).load(conn)?;
+        let clients: Vec<String> = named_clients!(&pattern).limit(limit).load(conn)?;
+        let people: Vec<String> = named_people!(&pattern).limit(limit).load(conn)?;
+        if actors.len() + clients.len() + people.len() > MAX_LISTED_ACTORS {
+            return Ok(Self::Pattern(pattern));
+        }
+        Ok(Self::Listed {
+            actors,
+            clients,
+            people,
+        })
+    }
+}
+
+// The three lookups of an actor search, as macros: a boxed subquery would tie the query to
+// one database, so each use gets its own unboxed one.
+
+/// Recorded actors containing the pattern.
+macro_rules! matching_actors {
+    ($pattern:expr) => {
+        audit_actors::table
+            .filter(lower(audit_actors::actor).like($pattern).escape('\\'))
+            .select(audit_actors::actor)
+    };
+}
+
+/// The client_ids of applications whose name contains the pattern.
+macro_rules! named_clients {
+    ($pattern:expr) => {
+        applications::table
+            .filter(lower(applications::name).like($pattern).escape('\\'))
+            .select(applications::client_id)
+    };
+}
+
+/// The e-mail addresses of people whose name contains the pattern.
+macro_rules! named_people {
+    ($pattern:expr) => {
+        users::table
+            .filter(
+                lower(users::display_name.assume_not_null())
+                    .like($pattern)
+                    .escape('\\'),
+            )
+            .select(users::email.assume_not_null())
+    };
+}
+use {matching_actors, named_clients, named_people};
 
 /// Where a [`chunk`] left off: the last event's time and id (events are ordered by both).
 pub type Position = (NaiveDateTime, i64);

@@ -182,6 +182,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Every actor named in audit_events, once (kept by a trigger on audit_events).
+    audit_actors (actor) {
+        actor -> Text,
+    }
+}
+
 diesel::joinable!(api_scopes -> apis (api_id));
 diesel::joinable!(applications -> organisations (organisation_id));
 diesel::joinable!(api_resource_servers -> apis (api_id));
@@ -209,4 +216,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_locks,
     sessions,
     reminder_deliveries,
+    audit_actors,
 );

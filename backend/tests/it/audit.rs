@@ -21,6 +21,7 @@ on_both_databases_async!(
     the_date_range_takes_whole_days_and_must_not_end_before_it_starts,
     contacts_see_only_their_organisations_events,
     the_csv_export_streams_every_match_safely,
+    an_actor_search_matching_over_a_thousand_actors_finds_them_all,
 );
 
 const MIA: &str = "mia.manager@acme.test";
@@ -531,4 +532,48 @@ async fn the_csv_export_streams_every_match_safely(test_db: TestDb) {
         .events(MIA, "action=token.issue&from=2026-03-08")
         .await;
     assert_eq!(page["total"], 1204);
+}
+
+/// An actor search looks the matching actors up first and hands them on as lists; past 1,000
+/// values it matches by the lookups themselves. Either way the same events are found, those
+/// written in a batch (one COPY on PostgreSQL) too.
+async fn an_actor_search_matching_over_a_thousand_actors_finds_them_all(test_db: TestDb) {
+    let world = World::start(test_db).await;
+    let many: Vec<_> = (0..1001)
+        .map(|n| {
+            let event = AuditEvent::success(
+                "token.issue",
+                &Actor::Client {
+                    client_id: format!("bulk-client-{n:04}"),
+                },
+            )
+            .organisation(&world.acme.id);
+            (event, at(10, 0, 0, 0) + Duration::seconds(n))
+        })
+        .collect();
+    {
+        let mut conn = world.server.db.conn();
+        AuditBatch::new(many).insert(&mut conn).unwrap();
+    }
+    world.secret_at(&world.app_a.client_id, "next", at(10, 1, 0, 0));
+    let day = "from=2026-03-10&to=2026-03-10";
+    for (actor, total) in [
+        // 1,001 actors: past the lists.
+        ("BULK-client", 1001),
+        // Within them, and with the person's name: both ways.
+        ("bulk-client-099", 10),
+        ("mia manager", 1),
+        ("client-1000", 1),
+        ("nobody", 0),
+    ] {
+        let (status, found) = world
+            .events(ADA, &format!("{day}&actor={}", actor.replace(' ', "%20")))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(found["total"], total, "{actor}: {found}");
+    }
+    // Past the lists, the others still count: the bulk clients and Mia (by her e-mail
+    // address, which contains "c").
+    let (_, broad) = world.events(ADA, &format!("{day}&actor=c")).await;
+    assert_eq!(broad["total"], 1001 + 1, "{broad}");
 }

@@ -279,6 +279,38 @@ async fn applications_are_searched_by_name_client_id_and_organisation(test_db: T
     assert_eq!(names(&one, "client_id"), [world.app_b.client_id.as_str()]);
     assert_eq!(one["total"], 1);
 
+    // Every order and a search read page by page give the whole list's order, page by page.
+    for query in [
+        "sort=-name",
+        "sort=organisation",
+        "sort=client_id",
+        "q=smc&sort=-created",
+    ] {
+        let (_, whole) = world
+            .call(
+                Who::Admin,
+                Method::GET,
+                &format!("/api/v1/applications?{query}&per_page=100"),
+                None,
+            )
+            .await;
+        let mut paged = Vec::new();
+        for page in 1..=3 {
+            let (status, part) = world
+                .call(
+                    Who::Admin,
+                    Method::GET,
+                    &format!("/api/v1/applications?{query}&per_page=5&page={page}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{part}");
+            assert_eq!(part["total"], whole["total"], "{query}");
+            paged.extend(names(&part, "client_id").into_iter().map(str::to_owned));
+        }
+        assert_eq!(paged, names(&whole, "client_id"), "{query}");
+    }
+
     let (_, apis) = world
         .call(Who::Admin, Method::GET, "/api/v1/apis?q=manifest", None)
         .await;
