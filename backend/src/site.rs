@@ -257,9 +257,15 @@ async fn portal_missing() -> HttpResponse {
 
 /// The one style sheet of the message pages, inline so they need nothing else;
 /// `templates/message.html` writes it byte for byte, as its hash in the policy requires.
-const MESSAGE_STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;\
-margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}h1{font-size:1.4rem}\
-a{color:#0b5394}a:focus{outline:3px solid #0b5394;outline-offset:2px}";
+/// It draws the portal's own header bar and card (frontend/style.css), so that a refusal
+/// looks like the portal that sent the person there.
+const MESSAGE_STYLE: &str = "body{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",\
+Roboto,sans-serif;line-height:1.5;color:#1b1f24;background:#f6f8fa}\
+header{background:#1b1f24;padding:0.75rem 1.5rem}header a{color:#fff;font-weight:700;\
+font-size:1.25rem;text-decoration:none}main{max-width:36rem;margin:2rem auto;padding:0 1rem}\
+.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:1.25rem 1.5rem}\
+h1{font-size:1.4rem;margin:0 0 1rem}a{color:#0b5cad;overflow-wrap:anywhere}\
+a:focus{outline:3px solid #0b5cad;outline-offset:2px}";
 
 /// The message pages' policy: no script at all, only their own style (pinned by hash).
 static MESSAGE_POLICY: LazyLock<String> = LazyLock::new(|| {

@@ -7,7 +7,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { screenshots, signIn, startStack } from './stack.js';
+import { capture, fitsTheScreen, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 let acme;
@@ -65,14 +65,6 @@ afterEach(() => {
   assert.deepEqual(seen, [], 'no console error, page error or policy violation');
 });
 
-async function noSidewaysScroll(page, what) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide in a ${innerWidth} px window`);
-}
-
 async function pagerSays(page, text) {
   await page.getByRole('navigation', { name: 'Pages' }).getByText(text).waitFor();
 }
@@ -127,7 +119,7 @@ for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await page.goBack();
     await pagerSays(page, 'Page 1 of 1 · 10 results');
     assert.equal(await page.getByLabel('Search by name, country or mailbox').inputValue(), 'seeded 1');
-    await noSidewaysScroll(page, 'organisations, searched');
+    await fitsTheScreen(page, 'organisations, searched');
     await page.context().close();
   });
 }
@@ -185,16 +177,16 @@ test('every admin page fits the screen at desktop and phone width, and marks whe
       assert.equal(await marked.innerText(), current === 'Admin' ? 'Overview' : current, `${path} marks its page`);
       assert.equal(await page.getByRole('navigation', { name: 'Main' }).locator('a[aria-current="page"]').innerText(), 'Admin');
       assert.notEqual(await page.title(), 'Clavis', `${path} has its own title`);
-      await noSidewaysScroll(page, `${path}${label}`);
-      await page.screenshot({ path: `${screenshots}/${name}${label}.png`, fullPage: true });
+      await fitsTheScreen(page, `${path}${label}`);
+      await capture(page, `${name}${label}`);
     }
     // A create dialog, and the admin part of the application page.
     await page.goto(`${stack.clavis}/admin/organisations`);
     await page.getByRole('button', { name: 'New organisation' }).click();
     await page.locator('#org-name').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'org-name', 'focus moves into the dialog');
-    await noSidewaysScroll(page, `new organisation dialog${label}`);
-    await page.screenshot({ path: `${screenshots}/admin-new-organisation${label}.png`, fullPage: false });
+    await fitsTheScreen(page, `new organisation dialog${label}`);
+    await capture(page, `admin-new-organisation${label}`, { fullPage: false });
     await page.keyboard.press('Escape');
     await page.locator('#org-name').waitFor({ state: 'detached' });
 
@@ -202,8 +194,8 @@ test('every admin page fits the screen at desktop and phone width, and marks whe
     await page.getByRole('heading', { name: 'Admin actions' }).waitFor();
     await page.getByRole('button', { name: `Disable ${acme.name}` }).waitFor();
     await page.getByRole('button', { name: `Token lifetime and scopes of ${acme.name}` }).waitFor();
-    await noSidewaysScroll(page, `application page${label}`);
-    await page.screenshot({ path: `${screenshots}/admin-application${label}.png`, fullPage: true });
+    await fitsTheScreen(page, `application page${label}`);
+    await capture(page, `admin-application${label}`);
     await page.context().close();
   }
 });

@@ -9,7 +9,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
-import { screenshots, signIn, startStack } from './stack.js';
+import { capture, fitsTheScreen, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 let acme;
@@ -98,14 +98,6 @@ afterEach(() => {
   assert.deepEqual(unexpected, [], 'no console error or warning');
 });
 
-async function assertFits(page, what) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page is ${scrollWidth} px wide in a ${innerWidth} px window`);
-}
-
 /** What has focus: its id, text, accessible label and whether it sits in a dialog. */
 const focused = (page) => page.evaluate(() => {
   const element = document.activeElement;
@@ -137,8 +129,8 @@ for (const [width, size, suffix] of WIDTHS) {
     await page.getByRole('heading', { name: 'Client secrets' }).waitFor();
     assert.equal(await page.title(), `${longApp.name} · Clavis`, 'the tab is titled by the application');
     assert.ok(longApp.name.includes(LONG_ORG));
-    await assertFits(page, 'application page');
-    await page.getByText('0 of 10 active secrets').waitFor();
+    await fitsTheScreen(page, 'application page');
+    await page.getByText('0 of 10 unexpired secrets').waitFor();
 
     // Escape cancels, and focus comes back to the opening button.
     await tabTo(page, (f) => f.text === 'New secret', 'New secret');
@@ -151,7 +143,7 @@ for (const [width, size, suffix] of WIDTHS) {
 
     await page.keyboard.press('Enter');
     await page.getByRole('dialog', { name: 'New client secret' }).waitFor();
-    await assertFits(page, 'new-secret dialog');
+    await fitsTheScreen(page, 'new-secret dialog');
     // An empty name is refused next to the field, which keeps focus.
     await tabTo(page, (f) => f.text === 'Create secret', 'Create secret');
     const create = await page.getByRole('button', { name: 'Create secret' }).boundingBox();
@@ -175,14 +167,14 @@ for (const [width, size, suffix] of WIDTHS) {
     await page.keyboard.press('ArrowUp'); // to the 90-day preset
     assert.equal((await focused(page)).id, 'expiry-90d');
     assert.match(await page.getByText(/^In 90 days \(\d{4}-\d{2}-\d{2}\)$/).textContent(), /In 90 days/);
-    await page.screenshot({ path: `${screenshots}/new-secret-form${suffix}.png` });
+    await capture(page, `new-secret-form${suffix}`, { fullPage: false });
     await tabTo(page, (f) => f.text === 'Create secret', 'Create secret');
     await page.keyboard.press('Enter');
 
     const shown = page.locator('#secret-value');
     await shown.waitFor();
     const value = (await shown.textContent()).trim();
-    await assertFits(page, 'shown-once step');
+    await fitsTheScreen(page, 'shown-once step');
     // Escape does not dismiss the shown-once step, and focus stays inside the dialog.
     await page.keyboard.press('Escape');
     await page.keyboard.press('Escape');
@@ -201,7 +193,9 @@ for (const [width, size, suffix] of WIDTHS) {
       return event.defaultPrevented;
     });
     assert.equal(await warns(), true, 'beforeunload warns');
-    await page.screenshot({ path: `${screenshots}/new-secret${suffix}.png` });
+    // The list behind the dialog already holds the new secret (it was stale until Done).
+    await page.locator('table.stack strong.long-name', { hasText: `keyboard ${width}` }).waitFor({ state: 'attached' });
+    await capture(page, `new-secret${suffix}`, { fullPage: false });
     await tabTo(page, (f) => f.id === 'stored', 'the stored checkbox');
     await page.keyboard.press('Space');
     assert.equal(await warns(), false, 'no warning once stored');
@@ -215,16 +209,16 @@ for (const [width, size, suffix] of WIDTHS) {
     const row = page.getByRole('row', { name: new RegExp(`keyboard ${width}`) });
     await row.waitFor();
     await row.getByText('CI deploy of the billing service').waitFor();
-    await page.getByText('1 of 10 active secrets').waitFor();
+    await page.getByText('1 of 10 unexpired secrets').waitFor();
     const secretId = (await stack.cli('secret', 'list', '--app', longApp.client_id))
       .find((secret) => secret.name === `keyboard ${width}`).id;
     await row.getByText(secretId).waitFor();
     await page.getByRole('button', { name: `Copy the id of the secret keyboard ${width}` }).waitFor();
-    await assertFits(page, 'application page with a secret');
+    await fitsTheScreen(page, 'application page with a secret');
     // ISO dates that do not break inside.
     const dates = await row.locator('.nowrap').allTextContents();
     assert.ok(dates.some((text) => /^\d{4}-\d{2}-\d{2}$/.test(text)), dates.join(' | '));
-    await page.screenshot({ path: `${screenshots}/application-long${suffix}.png`, fullPage: true });
+    await capture(page, `application-long${suffix}`);
 
     // Delete: Escape cancels back to the row's button; confirming lands on the heading.
     const del = page.getByRole('button', { name: `Delete the secret keyboard ${width}` });
@@ -265,7 +259,7 @@ test('a refused clipboard is reported and the value selected; the value download
     assert.equal((await copy.textContent()).trim(), 'Copy failed', 'the button does not claim success');
     assert.equal(await page.evaluate(() => window.getSelection().toString().trim()), value,
       'the value is selected for copying by hand');
-    await page.screenshot({ path: `${screenshots}/copy-refused${suffix}.png` });
+    await capture(page, `copy-refused${suffix}`, { fullPage: false });
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -298,14 +292,14 @@ test('at the 10-secret limit New secret is disabled with the reason, and replace
   for (const [, size, suffix] of [...WIDTHS].reverse()) {
     const page = await newPage(size, { session: sessions['manager-mia'] });
     await page.goto(`${stack.clavis}/applications/${acme.client_id}`);
-    await page.getByText('10 of 10 active secrets').waitFor();
+    await page.getByText('10 of 10 unexpired secrets').waitFor();
     const button = page.getByRole('button', { name: 'New secret' });
     assert.equal(await button.isDisabled(), true);
     assert.equal(await button.getAttribute('aria-describedby'), 'limit-reason');
-    await page.getByText(/New secret is unavailable: this application has 10 active secrets/).waitFor();
+    await page.getByText(/New secret is unavailable: this application has 10 unexpired secrets/).waitFor();
     await page.getByText(/9 marked Replaced can go/).waitFor();
-    await assertFits(page, 'application page at the limit');
-    await page.screenshot({ path: `${screenshots}/application-limit${suffix}.png`, fullPage: true });
+    await fitsTheScreen(page, 'application page at the limit');
+    await capture(page, `application-limit${suffix}`);
     if (suffix) {
       await page.context().close();
       continue;
@@ -319,7 +313,7 @@ test('at the 10-secret limit New secret is disabled with the reason, and replace
     await page.getByRole('button', { name: 'Delete replaced secrets (9)' }).click();
     await confirm.getByRole('button', { name: 'Delete replaced secrets' }).click();
     await page.getByRole('status').filter({ hasText: '9 replaced secrets were deleted.' }).waitFor();
-    await page.getByText('1 of 10 active secrets').waitFor();
+    await page.getByText('1 of 10 unexpired secrets').waitFor();
     assert.equal(await button.isEnabled(), true);
     assert.deepEqual((await stack.cli('secret', 'list', '--app', acme.client_id)).map((s) => s.name), ['limit 10']);
     await page.context().close();
@@ -334,27 +328,27 @@ test('a viewer sees why they cannot change secrets and whom to ask', async () =>
     await page.getByRole('link', { name: 'mia.manager@acme.test' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'New secret' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: /^Delete/ }).count(), 0);
-    assert.equal(await page.getByRole('button', { name: 'Save the shared mailbox' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Save the reminder mailbox' }).count(), 0);
     await page.getByRole('heading', { name: 'Expiry reminders' }).waitFor();
-    await assertFits(page, 'viewer application page');
+    await fitsTheScreen(page, 'viewer application page');
     await page.goto(`${stack.clavis}/`);
     await page.getByRole('heading', { name: 'Your applications' }).waitFor();
     await page.getByRole('link', { name: acme.name }).first().waitFor();
-    await assertFits(page, 'viewer dashboard');
+    await fitsTheScreen(page, 'viewer dashboard');
     await page.goto(`${stack.clavis}/applications/${acme.client_id}`);
     await page.getByRole('link', { name: 'mia.manager@acme.test' }).waitFor();
-    await page.screenshot({ path: `${screenshots}/application-viewer${suffix}.png`, fullPage: true });
+    await capture(page, `application-viewer${suffix}`);
     await page.context().close();
   }
 });
 
-test('a credential manager sees who gets reminders and sets the shared mailbox', async () => {
+test('a credential manager sees who gets reminders and sets the reminder mailbox', async () => {
   for (const [width, size, suffix] of WIDTHS) {
     const page = await newPage(size, { session: sessions['manager-mia'] });
     await page.goto(`${stack.clavis}/`);
     await page.getByRole('link', { name: longApp.name }).waitFor();
-    await assertFits(page, 'dashboard with a long name');
-    await page.screenshot({ path: `${screenshots}/dashboard-long${suffix}.png`, fullPage: true });
+    await fitsTheScreen(page, 'dashboard with a long name');
+    await capture(page, `dashboard-long${suffix}`);
     await page.getByRole('link', { name: longApp.name }).click();
     const reminders = page.getByRole('region', { name: 'Expiry reminders' });
     await reminders.getByText('mia.manager@acme.test').waitFor();
@@ -363,17 +357,17 @@ test('a credential manager sees who gets reminders and sets the shared mailbox',
     assert.equal(await reminders.getByText(/Reminders go out/).count(), 0);
     const mailbox = page.locator('#mailbox');
     await mailbox.fill('nope');
-    await page.getByRole('button', { name: 'Save the shared mailbox' }).click();
+    await page.getByRole('button', { name: 'Save the reminder mailbox' }).click();
     await reminders.locator('#mailbox-error').waitFor();
     assert.equal(await mailbox.getAttribute('aria-invalid'), 'true');
     assert.match(await mailbox.getAttribute('aria-describedby'), /mailbox-error/);
     assert.equal((await focused(page)).id, 'mailbox');
     await mailbox.fill(`team-${width}@long.test`);
-    await page.getByRole('button', { name: 'Save the shared mailbox' }).click();
+    await page.getByRole('button', { name: 'Save the reminder mailbox' }).click();
     await reminders.getByText(`team-${width}@long.test`, { exact: true }).waitFor();
-    await reminders.getByText('(shared mailbox)').waitFor();
-    await assertFits(page, 'reminders card');
-    await page.screenshot({ path: `${screenshots}/application-reminders${suffix}.png`, fullPage: true });
+    await reminders.getByText('(reminder mailbox)').waitFor();
+    await fitsTheScreen(page, 'reminders card');
+    await capture(page, `application-reminders${suffix}`);
     await page.context().close();
   }
   const org = (await stack.cli('org', 'list')).find((o) => o.name === LONG_ORG);

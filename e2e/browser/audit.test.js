@@ -6,7 +6,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { assertNoSourceText, screenshots, signIn, startStack } from './stack.js';
+import { assertNoSourceText, capture, fitsTheScreen, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 let acme;
@@ -75,13 +75,6 @@ afterEach(() => {
   assert.deepEqual(unexpected, [], 'no console error or warning');
 });
 
-async function noSidewaysScrolling(page) {
-  const [scrollWidth, innerWidth] = await page.evaluate(
-    () => [document.documentElement.scrollWidth, window.innerWidth],
-  );
-  assert.ok(scrollWidth <= innerWidth, `the page is ${scrollWidth} px wide at ${innerWidth} px`);
-}
-
 /** The pager's state: its text and whether each button can be pressed. */
 async function pager(page) {
   const nav = page.getByRole('navigation', { name: 'Pages' });
@@ -107,12 +100,12 @@ async function pageThroughThreePages(page, { phone }) {
   assert.ok(total > 50 && total <= 75, `three pages of 25: ${total}`);
   assert.equal(await page.locator('table.audit tbody tr').count(), 25);
   await assertNoSourceText(page);
-  await page.screenshot({ path: `${screenshots}/audit-log-${phone ? 'phone' : 'paging'}.png`, fullPage: true });
+  await capture(page, `audit-log-${phone ? 'phone' : 'paging'}`);
   if (phone) {
     // The whole page is too tall to read at once: its first screen and its pager, as seen.
-    await page.screenshot({ path: `${screenshots}/audit-log-phone-top.png` });
+    await capture(page, `audit-log-phone-top`, { fullPage: false });
     await page.getByRole('navigation', { name: 'Pages' }).scrollIntoViewIfNeeded();
-    await page.screenshot({ path: `${screenshots}/audit-log-phone-pager.png` });
+    await capture(page, `audit-log-phone-pager`, { fullPage: false });
   }
 
   await page.getByRole('button', { name: 'Older' }).click();
@@ -130,7 +123,7 @@ async function pageThroughThreePages(page, { phone }) {
   // The oldest events are reachable: the application's creation is on the last page.
   await page.getByText(`created the application ${acme.name}`).first().waitFor();
   await assertNoSourceText(page);
-  if (phone) await noSidewaysScrolling(page);
+  if (phone) await fitsTheScreen(page);
 
   await page.getByRole('button', { name: 'Newer' }).click();
   await page.getByText(/^Page 2 of 3 /).waitFor();
@@ -200,7 +193,7 @@ test('filters live in the URL, a backwards range is refused, the CSV is what is 
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByText(`Page 1 of 2 (${ROTATIONS} events)`).waitFor();
   assert.equal(await alert.isVisible(), false);
-  await page.screenshot({ path: `${screenshots}/audit-log-filtered.png`, fullPage: true });
+  await capture(page, `audit-log-filtered`);
 });
 
 test('"Audit for this application" opens the log of that application', async () => {
@@ -230,7 +223,7 @@ test('at phone width the audit log pages through three pages and fits the screen
   await signIn(stack, page, 'manager-mia');
   await page.goto(`${stack.clavis}/audit`);
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
-  await noSidewaysScrolling(page);
+  await fitsTheScreen(page);
   await pageThroughThreePages(page, { phone: true });
-  await noSidewaysScrolling(page);
+  await fitsTheScreen(page);
 });

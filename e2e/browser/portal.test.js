@@ -6,7 +6,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { screenshots, signIn, startStack } from './stack.js';
+import { capture, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 let acme;
@@ -127,7 +127,7 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
   await page.getByRole('heading', { name: 'Your applications' }).waitFor();
   await page.getByRole('link', { name: acme.name }).first().waitFor();
   assert.equal(await page.getByRole('link', { name: beta.name }).count(), 0, 'Beta is not hers');
-  await page.screenshot({ path: `${screenshots}/dashboard.png`, fullPage: true });
+  await capture(page, `dashboard`);
 
   await page.getByRole('link', { name: acme.name }).first().click();
   await page.getByRole('heading', { name: 'Client secrets' }).waitFor();
@@ -139,7 +139,7 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
   await shown.waitFor();
   const value = (await shown.textContent()).trim();
   assert.match(value, /^[A-Za-z0-9]{3}_clv1_/);
-  await page.screenshot({ path: `${screenshots}/new-secret.png` });
+  await capture(page, `new-secret`, { fullPage: false });
   const done = page.getByRole('button', { name: 'Done' });
   assert.equal(await done.isDisabled(), true, 'the dialog stays until the value is stored');
   await page.getByLabel('I have stored the secret somewhere safe').check();
@@ -161,12 +161,12 @@ test('a credential manager rotates a secret: created once, used, hidden, deleted
   const html = await page.content();
   assert.ok(!html.includes(value), 'after a reload the value is gone');
   assert.ok(html.includes(`${value.slice(0, 3)}…`), 'only the hint remains');
-  await page.screenshot({ path: `${screenshots}/application.png`, fullPage: true });
+  await capture(page, `application`);
 
   // The same page at phone width: everything still reachable.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('button', { name: 'New secret' }).waitFor();
-  await page.screenshot({ path: `${screenshots}/application-phone.png`, fullPage: true });
+  await capture(page, `application-phone`);
   await page.setViewportSize({ width: 1280, height: 900 });
 
   await page.getByRole('button', { name: 'Delete the secret e2e rotation' }).click();
@@ -206,10 +206,10 @@ test('an admin revokes every token of an application, and introspection agrees a
   await confirm.click();
   await page.getByText(/^Tokens issued until .+ are revoked\.$/).waitFor();
   assert.equal(await introspect(), false);
-  await page.screenshot({ path: `${screenshots}/application-admin.png`, fullPage: true });
+  await capture(page, `application-admin`);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('button', { name: 'Revoke all tokens' }).waitFor();
-  await page.screenshot({ path: `${screenshots}/application-admin-phone.png`, fullPage: true });
+  await capture(page, `application-admin-phone`);
 });
 
 test('a sign-in without a second factor is refused, and the page says why', async () => {
@@ -217,7 +217,7 @@ test('a sign-in without a second factor is refused, and the page says why', asyn
   await signIn(stack, page, 'nomfa-nora', { expectRefusal: true });
   await page.getByRole('heading', { name: 'Sign-in refused: no second factor' }).waitFor();
   assert.ok((await page.textContent('body')).includes('multi-factor authentication'));
-  await page.screenshot({ path: `${screenshots}/refused-no-mfa.png` });
+  await capture(page, `refused-no-mfa`, { fullPage: false });
   await page.goto(`${stack.clavis}/`);
   await page.getByRole('link', { name: 'Sign in with your organisation' }).waitFor();
 });
@@ -272,11 +272,11 @@ test('an admin creates an organisation and an application and grants a contact, 
   await page.waitForFunction(() => document.querySelector('#grant-org')?.value === 'Gamma');
   await page.getByRole('button', { name: 'Grant' }).click();
   await page.getByText(/Credential manager of Gamma/).first().waitFor();
-  await page.screenshot({ path: `${screenshots}/admin.png`, fullPage: true });
+  await capture(page, `admin`);
 
   await page.getByRole('link', { name: 'Audit log' }).click();
-  await page.getByText('role.grant').first().waitFor();
-  await page.screenshot({ path: `${screenshots}/audit-log.png`, fullPage: true });
+  await page.getByText('Details: Role granted').first().waitFor();
+  await capture(page, `audit-log`);
 
   const contact = await newPage();
   await signIn(stack, contact, 'manager-ben');

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { assertNoSourceText, screenshots, signIn, startStack } from './stack.js';
+import { assertNoSourceText, capture, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 
@@ -43,7 +43,7 @@ test('the only admin is warned about their own role and cannot revoke the last a
   await revoke.click();
   await page.getByRole('button', { name: 'Confirm: Revoke Admin of the whole platform from ada.admin@clavis.test' }).click();
   await page.getByText('This is the last admin role: removing it would leave nobody who can manage Clavis. Grant the admin role to someone else first.').waitFor();
-  await page.screenshot({ path: `${screenshots}/last-admin-refused.png`, fullPage: true });
+  await capture(page, `last-admin-refused`);
   await assertNoSourceText(page);
   const admins = (await stack.cli('user', 'list')).filter((role) => role.role === 'admin');
   assert.equal(admins.length, 1, 'the admin role stays');

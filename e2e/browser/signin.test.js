@@ -4,7 +4,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { screenshots, signIn, startStack } from './stack.js';
+import { capture, fitsTheScreen, screenshots, signIn, startStack } from './stack.js';
 
 let stack;
 const problems = [];
@@ -33,14 +33,6 @@ afterEach(() => {
   assert.deepEqual(problems.splice(0), [], 'no script error on any page');
 });
 
-async function fitsTheScreen(page) {
-  const { scroll, width } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    width: window.innerWidth,
-  }));
-  assert.ok(scroll <= width, `the page is ${scroll} px wide in a ${width} px window`);
-}
-
 test('a first visit asks to sign in without saying a session ended', async () => {
   for (const [suffix, viewport] of [['', { width: 1280, height: 900 }], ['-phone', { width: 390, height: 844 }]]) {
     const page = await newPage(viewport);
@@ -58,7 +50,7 @@ test('a first visit asks to sign in without saying a session ended', async () =>
     // The portal's files arrive precompressed with brotli (cargo xtask frontend made them).
     assert.deepEqual(Object.fromEntries(encodings), { js: 'br', wasm: 'br', css: 'br' });
     await fitsTheScreen(page);
-    await page.screenshot({ path: `${screenshots}/signin${suffix}.png`, fullPage: true });
+    await capture(page, `signin${suffix}`);
   }
 });
 
@@ -70,10 +62,10 @@ test('signing out, through the provider and back, says so', async () => {
   await page.getByRole('button', { name: 'Yes, sign me out' }).click();
   await page.getByText('You have signed out.').waitFor();
   assert.ok(!(await page.textContent('main')).includes('session has ended'));
-  await page.screenshot({ path: `${screenshots}/signed-out.png`, fullPage: true });
+  await capture(page, `signed-out`);
   await page.setViewportSize({ width: 390, height: 844 });
   await fitsTheScreen(page);
-  await page.screenshot({ path: `${screenshots}/signed-out-phone.png`, fullPage: true });
+  await capture(page, `signed-out-phone`);
 });
 
 test('a session that ends sends the person to sign in, saying so, and back', async () => {
@@ -91,7 +83,7 @@ test('after a refusal for a missing second factor, signing in again asks the pro
   await page.getByRole('link', { name: 'Use another account' }).waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
   await fitsTheScreen(page);
-  await page.screenshot({ path: `${screenshots}/refused-no-mfa-phone.png`, fullPage: true });
+  await capture(page, `refused-no-mfa-phone`);
   await page.getByRole('link', { name: 'Sign in again with a second factor' }).click();
   // The provider's own session would have answered at once with the same refusal; a fresh
   // login shows its form instead.
@@ -105,8 +97,10 @@ test('a person without a role is told whom to ask, and can switch accounts', asy
     await signIn(stack, page, 'manager-ben', { expectRefusal: true });
     await page.getByRole('heading', { name: 'Sign-in refused: no access to Clavis yet' }).waitFor();
     assert.ok((await page.textContent('body')).includes('Ask the API team at api-support@example.org'));
+    const writeTo = page.getByRole('link', { name: 'Write to api-support@example.org' });
+    assert.equal(await writeTo.getAttribute('href'), 'mailto:api-support@example.org');
     await fitsTheScreen(page);
-    await page.screenshot({ path: `${screenshots}/refused-no-role${suffix}.png`, fullPage: true });
+    await capture(page, `refused-no-role${suffix}`);
     await page.getByRole('link', { name: 'Use another account' }).click();
     await page.getByLabel('E-mail address').waitFor();
   }

@@ -168,3 +168,24 @@ export async function assertNoSourceText(page) {
     throw new Error(`${page.url()} shows program text (${leaked.join(', ')}): …${context}…`);
   }
 }
+
+/** Fails when `page` scrolls sideways: wider than its window (issue 16, defect 2). */
+export async function fitsTheScreen(page, what = page.url()) {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
+  if (scrollWidth > innerWidth) {
+    throw new Error(`${what}: the page is ${scrollWidth} px wide in a ${innerWidth} px window`);
+  }
+}
+
+/**
+ * Saves a screenshot as e2e/artifacts/screenshots/<name>.png, after the checks every page
+ * must pass whatever the test is about: it fits its window and shows no program text.
+ */
+export async function capture(page, name, { fullPage = true } = {}) {
+  await fitsTheScreen(page, name);
+  await assertNoSourceText(page);
+  await page.screenshot({ path: `${screenshots}/${name}.png`, fullPage });
+}

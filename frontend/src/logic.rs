@@ -26,10 +26,10 @@ pub fn counted_secrets(statuses: impl IntoIterator<Item = SecretStatus>) -> i64 
         .fold(0, |count, _| count + 1)
 }
 
-/// "3 of 10 active secrets".
+/// "3 of 10 unexpired secrets": Replaced ones still work, so they count too.
 pub fn secret_count_label(counted: i64) -> String {
     format!(
-        "{counted} of {} active secrets",
+        "{counted} of {} unexpired secrets",
         validate::MAX_ACTIVE_SECRETS
     )
 }
@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(preset_days_date(now, 400), latest_date(now));
         use SecretStatus::*;
         assert_eq!(counted_secrets([Active, Replaced, Expiring, Expired]), 3);
-        assert_eq!(secret_count_label(10), "10 of 10 active secrets");
+        assert_eq!(secret_count_label(10), "10 of 10 unexpired secrets");
         assert_eq!(description_error(""), None);
         assert!(description_error(&"x".repeat(201)).is_some());
     }

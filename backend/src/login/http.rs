@@ -190,22 +190,40 @@ fn refused_page(refused: &SignInRefusal, support_contact: Option<&str>) -> HttpR
                 ANOTHER_ACCOUNT,
             ],
         ),
-        SignInRefusal::NoRole { email } => site::message_page(
-            status,
-            "Sign-in refused: no access to Clavis yet",
-            &format!(
-                "You signed in{}, but you have no role in Clavis. Ask {} to make you a \
-                 credential manager or viewer of your organisation. If you have another account \
-                 with access, use that one.",
-                email
-                    .as_deref()
-                    .map(|email| format!(" as {email}"))
-                    .unwrap_or_default(),
-                support_contact.unwrap_or("a platform admin"),
-            ),
-            &[ANOTHER_ACCOUNT],
-        ),
+        SignInRefusal::NoRole { email } => {
+            let write_to = support_contact
+                .and_then(contact_address)
+                .map(|address| (format!("mailto:{address}"), format!("Write to {address}")));
+            let mut links = vec![ANOTHER_ACCOUNT];
+            if let Some((href, text)) = &write_to {
+                links.insert(0, (href.as_str(), text.as_str()));
+            }
+            site::message_page(
+                status,
+                "Sign-in refused: no access to Clavis yet",
+                &format!(
+                    "You signed in{}, but you have no role in Clavis. Ask {} to make you a \
+                     credential manager or viewer of your organisation. If you have another \
+                     account with access, use that one.",
+                    email
+                        .as_deref()
+                        .map(|email| format!(" as {email}"))
+                        .unwrap_or_default(),
+                    support_contact.unwrap_or("a platform admin"),
+                ),
+                &links,
+            )
+        }
     }
+}
+
+/// The e-mail address in a support contact such as "the API team <api@example.org>", so
+/// the refusal page can offer to write to it; `None` when it names none.
+fn contact_address(contact: &str) -> Option<lettre::Address> {
+    contact
+        .split_whitespace()
+        .map(|word| word.trim_matches(|c: char| "<>()[],;:.\"'".contains(c)))
+        .find_map(|word| word.parse().ok())
 }
 
 /// An ID token that failed verification (or a code the provider refused): no session, and

@@ -473,6 +473,12 @@ async fn a_person_without_a_role_is_refused_and_bootstrap_admins_get_in(test_db:
             && page.contains("<a href=\"/auth/login?retry=account\">Use another account</a>"),
         "{page}"
     );
+    assert!(
+        page.contains(
+            "<a href=\"mailto:api-support@example.org\">Write to api-support@example.org</a>"
+        ),
+        "{page}"
+    );
     assert!(ben.session_cookie().is_none());
     assert_eq!(last_login_event(&server).1["reason"], "no_role");
 

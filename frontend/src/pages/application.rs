@@ -211,7 +211,7 @@ fn Secrets(
                             <div class="notice" id="limit-reason">
                                 <p>
                                     {format!(
-                                        "New secret is unavailable: this application has {MAX_ACTIVE_SECRETS} active secrets, the most allowed. Delete one it no longer uses first."
+                                        "New secret is unavailable: this application has {MAX_ACTIVE_SECRETS} unexpired secrets, the most allowed. Delete one it no longer uses first."
                                     )}
                                 </p>
                                 {if replaced.is_empty() {
@@ -257,9 +257,14 @@ fn Secrets(
                         />
                     }
                 })}
-            <p class="help">
-                "To rotate: create a new secret, switch your integration to it, then delete the old one."
-            </p>
+            {manage
+                .then(|| {
+                    view! {
+                        <p class="help">
+                            "To rotate: create a new secret, switch your integration to it, then delete the old one."
+                        </p>
+                    }
+                })}
             {move || match listed.get() {
                 None => view! { <Loading what="secrets" /> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
@@ -289,6 +294,7 @@ fn Secrets(
                             <NewSecretDialog
                                 path=path
                                 application_name=application_name
+                                on_created=move || secrets.refetch()
                                 on_close=move |message| finished(message, false)
                             />
                         }
@@ -380,7 +386,7 @@ fn SecretTable(
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>
-                        <th scope="col">"Hint"</th>
+                        <th scope="col">"Starts with"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Expires"</th>
                         <th scope="col">"Last used"</th>
@@ -413,7 +419,7 @@ fn SecretTable(
                                             />
                                         </span>
                                     </td>
-                                    <td data-label="Hint"><code class="nowrap">{logic::hint_display(&secret.hint)}</code></td>
+                                    <td data-label="Starts with"><code class="nowrap">{logic::hint_display(&secret.hint)}</code></td>
                                     <td data-label="Created">
                                         <span class="nowrap">{logic::date_time(secret.created_at)}</span>
                                         <br />
@@ -665,14 +671,21 @@ impl Expiry {
 
 /// The new-secret dialog: a name and an expiry, then the value exactly once. It cannot be
 /// dismissed by accident once the value is shown: only after the person confirms they
-/// stored it. `on_close` gets the success message, or `None` when cancelled.
+/// stored it. `on_created` runs once the secret exists (so the list behind the dialog shows
+/// it at once); `on_close` gets the success message, or `None` when cancelled.
 #[component]
 fn NewSecretDialog(
     path: String,
     application_name: String,
+    on_created: impl Fn() + Send + Sync + 'static,
     on_close: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let created: RwSignal<Option<NewClientSecret>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        if created.with(Option::is_some) {
+            on_created();
+        }
+    });
     let cancel = {
         let on_close = on_close.clone();
         move || on_close(None)
@@ -1042,7 +1055,7 @@ fn Reminders(organisation_id: String) -> impl IntoView {
                         {if found.reminders_sent {
                             view! {
                                 <p class="help">
-                                    "Reminders go out 42, 21 and 7 days before a secret expires, then daily, to the organisation's credential managers and its shared mailbox."
+                                    "Reminders go out 42, 21 and 7 days before a secret expires, then daily, to the organisation's credential managers and its reminder mailbox."
                                 </p>
                             }
                                 .into_any()
@@ -1075,7 +1088,7 @@ fn Reminders(organisation_id: String) -> impl IntoView {
                                     view! {
                                         <li>
                                             <span class="long-name">{address}</span>
-                                            <span class="muted">" (shared mailbox)"</span>
+                                            <span class="muted">" (reminder mailbox)"</span>
                                         </li>
                                     }
                                 })}
@@ -1100,7 +1113,7 @@ fn Reminders(organisation_id: String) -> impl IntoView {
     }
 }
 
-/// The organisation's shared mailbox for reminders (empty removes it).
+/// The organisation's reminder mailbox (empty removes it).
 #[component]
 fn MailboxForm(
     path: String,
@@ -1132,7 +1145,7 @@ fn MailboxForm(
     };
     view! {
         <form class="inline" on:submit=save novalidate=true>
-            <label for="mailbox">"Shared mailbox"</label>
+            <label for="mailbox">"Reminder mailbox"</label>
             <div class="field-row">
                 <input
                     id="mailbox"
@@ -1143,7 +1156,7 @@ fn MailboxForm(
                     prop:value=move || address.get()
                     on:input=move |ev| address.set(event_target_value(&ev))
                 />
-                <button type="submit" disabled=move || busy.get()>"Save the shared mailbox"</button>
+                <button type="submit" disabled=move || busy.get()>"Save the reminder mailbox"</button>
             </div>
             <p id="mailbox-help" class="help">"A team address that gets every reminder too. Leave it empty to have none."</p>
             <FieldError field="mailbox" error=error />

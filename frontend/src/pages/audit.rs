@@ -275,8 +275,14 @@ fn EventTable(found: AuditPage, filters: Filters) -> impl IntoView {
 fn EventRow(event: AuditEventView) -> impl IntoView {
     let summary = wire::summary(&event);
     let who = wire::actor_label(&event);
-    // The recorded actor, when the name shown is another (an address, a client_id).
-    let recorded = (who != event.actor).then(|| event.actor.clone());
+    // The recorded actor (an address, a client_id) under the name shown, when they differ;
+    // the command line's and Clavis's own are already all there is to say.
+    let recorded = (matches!(event.actor_kind.as_str(), "user" | "client") && who != event.actor)
+        .then(|| event.actor.clone());
+    let action = wire::ACTIONS
+        .iter()
+        .find(|(code, _)| *code == event.action)
+        .map_or_else(|| event.action.clone(), |(_, label)| (*label).to_owned());
     let outcome = if event.outcome == "success" {
         "badge ok"
     } else {
@@ -299,7 +305,7 @@ fn EventRow(event: AuditEventView) -> impl IntoView {
             <td data-label="What happened">
                 <span class="summary">{summary}</span>
                 <details>
-                    <summary>{format!("Details ({})", event.action)}</summary>
+                    <summary>{format!("Details: {action}")}</summary>
                     <pre class="details">{details}</pre>
                 </details>
             </td>

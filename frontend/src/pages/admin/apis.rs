@@ -127,9 +127,9 @@ fn row(api: Api, version: RwSignal<u32>) -> impl IntoView {
     view! {
         <tr>
             <td><strong>{api.code.clone()}</strong></td>
-            <td>{api.name.clone()}</td>
-            <td><code>{api.audience.clone()}</code></td>
-            <td>{scope_list}</td>
+            <td data-label="Name">{api.name.clone()}</td>
+            <td data-label="Audience"><code>{api.audience.clone()}</code></td>
+            <td data-label="Scopes">{scope_list}</td>
             <td>
                 <FormDialog
                     opener="Edit"

@@ -73,11 +73,11 @@ pub fn application_row(listing: ApplicationListing, with_organisation: bool) -> 
                 <code class="details">{app.client_id.clone()}</code>
             </td>
             {with_organisation.then(|| view! {
-                <td><A href=format!("/admin/organisations/{}", app.organisation_id)>{listing.organisation_name}</A></td>
+                <td data-label="Organisation"><A href=format!("/admin/organisations/{}", app.organisation_id)>{listing.organisation_name}</A></td>
             })}
-            <td>{apis}</td>
-            <td><EnvironmentBadge environment=app.environment /></td>
-            <td><EnabledBadge enabled=app.enabled /></td>
+            <td data-label="APIs">{if apis.is_empty() { "none".to_owned() } else { apis }}</td>
+            <td data-label="Environment"><EnvironmentBadge environment=app.environment /></td>
+            <td data-label="Status"><EnabledBadge enabled=app.enabled /></td>
         </tr>
     }
 }

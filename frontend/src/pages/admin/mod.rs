@@ -14,9 +14,11 @@ pub mod people;
 pub mod table;
 
 use clavis_shared::admin::ReminderStatus;
+use clavis_shared::paging::Page;
 use clavis_shared::portal::FailingAddress;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use serde::de::IgnoredAny;
 
 use crate::api;
 use crate::logic;
@@ -62,10 +64,56 @@ pub fn Admin() -> impl IntoView {
     admin_page("Admin", || {
         view! {
             <h1>"Admin"</h1>
+            <Totals />
             <ReminderHealth />
         }
         .into_any()
     })
+}
+
+/// How many organisations, applications, APIs and people Clavis holds, each a link to its
+/// list (the lists' own totals: one row asked for, the count read from the answer).
+#[component]
+fn Totals() -> impl IntoView {
+    const LISTS: [(&str, &str, &str); 4] = [
+        (
+            "/api/v1/organisations",
+            "/admin/organisations",
+            "Organisations",
+        ),
+        (
+            "/api/v1/applications",
+            "/admin/applications",
+            "Applications",
+        ),
+        ("/api/v1/apis", "/admin/apis", "APIs"),
+        ("/api/v1/people", "/admin/people", "People"),
+    ];
+    let items = LISTS
+        .into_iter()
+        .map(|(endpoint, page, label)| {
+            let answer = api::resource(move || format!("{endpoint}?per_page=1"));
+            let total = move || match api::loaded::<Page<IgnoredAny>>(answer) {
+                None => "…".to_owned(),
+                Some(Ok(found)) => found.total.to_string(),
+                Some(Err(_)) => "?".to_owned(),
+            };
+            view! {
+                <li>
+                    <A href=page>
+                        <span class="total">{total}</span>
+                        <span>{label}</span>
+                    </A>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="totals-title">
+            <h2 id="totals-title">"At a glance"</h2>
+            <ul class="plain totals">{items}</ul>
+        </section>
+    }
 }
 
 /// Whether expiry reminders are sent, and the addresses they keep failing to reach (a

@@ -62,9 +62,9 @@ fn row(organisation: Organisation) -> impl IntoView {
                 <A href=format!("/admin/organisations/{}", organisation.id)>{organisation.name.clone()}</A>
                 {organisation.sandbox.then(|| view! { " " <span class="badge sandbox">"sandbox"</span> })}
             </td>
-            <td>{organisation.country}</td>
-            <td>{organisation.notification_email.unwrap_or_default()}</td>
-            <td class="nowrap">{logic::date(organisation.created_at)}</td>
+            <td data-label="Country">{organisation.country}</td>
+            <td data-label="Reminder mailbox">{organisation.notification_email.unwrap_or_else(|| "none".to_owned())}</td>
+            <td class="nowrap" data-label="Created">{logic::date(organisation.created_at)}</td>
         </tr>
     }
 }

@@ -120,8 +120,8 @@ fn row(person: Person, version: RwSignal<u32>) -> impl IntoView {
                 <strong>{who.clone()}</strong>
                 {person.name.map(|name| view! { <br /> <span class="muted">{name}</span> })}
             </td>
-            <td><ul class="plain">{roles}</ul></td>
-            <td class="nowrap">{person.last_sign_in_at.map_or("never".to_owned(), logic::date_time)}</td>
+            <td data-label="Roles"><ul class="plain">{roles}</ul></td>
+            <td class="nowrap" data-label="Last sign-in">{person.last_sign_in_at.map_or("never".to_owned(), logic::date_time)}</td>
         </tr>
     }
 }
