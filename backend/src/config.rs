@@ -179,7 +179,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("CLAVIS_").ignore(&["config"]));
+        figment = figment.merge(Env::prefixed("CLAVIS_").ignore(&["config", "actor"]));
         let raw: RawConfig = figment
             .extract()
             .map_err(|e| ConfigError(describe_figment_error(e)))?;

@@ -134,7 +134,7 @@ test('two grants in a row keep the chosen role and organisation, and the list up
   for (const email of ['first.grant@seeded.test', 'second.grant@seeded.test']) {
     await page.locator('#grant-email').fill(email);
     await page.getByRole('button', { name: 'Grant', exact: true }).click();
-    await page.getByRole('status').getByText(`${email} is now Viewer of Seeded 07.`).waitFor();
+    await page.getByRole('status').getByText(`${email} is now a viewer of Seeded 07.`).waitFor();
     assert.equal(await page.locator('#grant-role').inputValue(), 'viewer', 'the role stays');
     assert.equal(await page.locator('#grant-org').inputValue(), 'Seeded 07', 'the organisation stays');
     assert.equal(await page.locator('#grant-email').inputValue(), '', 'only the e-mail empties');

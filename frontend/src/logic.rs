@@ -5,8 +5,9 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, Timelike, Utc};
 use clavis_shared::dto::SecretStatus;
 use clavis_shared::validate;
 
-/// The expiry choices offered when creating a secret.
-pub const PRESET_MONTHS: [u32; 3] = [3, 6, 12];
+/// The expiry choices offered when creating a secret, after the 90-day one ([`PRESET_DAYS`]),
+/// which takes the place of a 3-month choice: the two fell on nearly the same date.
+pub const PRESET_MONTHS: [u32; 2] = [6, 12];
 
 /// The expiry choice counted in days (issue 16: a 90-day rotation is common practice).
 pub const PRESET_DAYS: u32 = 90;
@@ -143,10 +144,6 @@ mod tests {
     #[test]
     fn presets_count_months_from_today_and_stop_at_one_year() {
         let now = at(2026, 11, 23, 10);
-        assert_eq!(
-            preset_date(now, 3),
-            NaiveDate::from_ymd_opt(2027, 2, 23).unwrap()
-        );
         assert_eq!(
             preset_date(now, 6),
             NaiveDate::from_ymd_opt(2027, 5, 23).unwrap()

@@ -141,14 +141,85 @@ pub fn known_action(action: &str) -> Result<&'static str, ValidationError> {
 pub fn actor_label(event: &AuditEventView) -> String {
     match (event.actor_kind.as_str(), &event.actor_name) {
         (_, Some(name)) => name.clone(),
-        ("cli", None) => format!(
-            "{} (command line)",
-            event.actor.strip_prefix("cli:").unwrap_or(&event.actor)
-        ),
-        ("system", None) => "Clavis".to_owned(),
         ("client", None) => format!("Client {}", event.actor),
-        _ => event.actor.clone(),
+        _ => recorded_actor(&event.actor),
     }
+}
+
+/// A recorded actor as people read it: `cli:<os user>` is "<os user> (command line)",
+/// `system` is "Clavis", an e-mail address stays as it is. Used wherever a "created by" or
+/// "granted by" is shown, so one actor has one name across the portal.
+pub fn recorded_actor(actor: &str) -> String {
+    match actor.strip_prefix("cli:") {
+        Some(account) => format!("{account} (command line)"),
+        None if actor == "system" || actor == "clavis" => "Clavis".to_owned(),
+        None => actor.to_owned(),
+    }
+}
+
+/// Why something was refused, in words, from the reason code the audit trail records
+/// (`oauth::client_auth::AuthFailure`, the sign-in refusals); unknown codes read as words.
+pub fn reason_text(code: &str) -> String {
+    match code {
+        "unknown_client" => "no application has this client_id",
+        "malformed_secret" => "the secret is not in Clavis's format",
+        "unknown_secret" | "wrong_secret" => "the secret is wrong",
+        "expired_secret" => "the secret has expired",
+        "disabled_application" => "the application is disabled",
+        "mfa_required" => "no second factor was used",
+        "no_role" => "the person has no role in Clavis",
+        other => return other.replace('_', " "),
+    }
+    .to_owned()
+}
+
+/// An event's details as (label, value) lines for people: known keys get their portal names
+/// ("hint" is "Starts with"), lists read "a, b", and reason codes read as words.
+pub fn detail_lines(event: &AuditEventView) -> Vec<(String, String)> {
+    let Some(details) = event.details.as_object() else {
+        return Vec::new();
+    };
+    details
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(text) if key == "reason" => reason_text(text),
+                serde_json::Value::String(text) if key.ends_with("_by") => recorded_actor(text),
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map_or_else(|| item.to_string(), str::to_owned)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            (detail_label(key), text)
+        })
+        .collect()
+}
+
+/// The label of a details key: the portal's word where it has one, else the key in words.
+fn detail_label(key: &str) -> String {
+    let label = match key {
+        "hint" => "Starts with",
+        "scope" | "scopes" => "Scopes",
+        "aud" | "audience" => "Audience",
+        "jti" => "Token id",
+        "revoked_before" => "Issued until",
+        other => {
+            let words = other.replace('_', " ");
+            let mut chars = words.chars();
+            return chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default();
+        }
+    };
+    label.to_owned()
 }
 
 /// The event in one sentence, e.g. "Mia Manager created the secret “prod” (abc…) for
@@ -194,7 +265,7 @@ pub fn summary(event: &AuditEventView) -> String {
         "secret.delete" => format!("{who} deleted the secret {} of {application}", secret()),
         "token.issue" if failed => format!(
             "{who} was refused an access token: {}",
-            non_empty(detail("description"), detail("reason"))
+            non_empty(detail("description"), reason_text(&detail("reason")))
         ),
         "token.issue" => format!(
             "{who} got an access token for {} (scope: {})",
@@ -203,9 +274,9 @@ pub fn summary(event: &AuditEventView) -> String {
         ),
         "token.revoke" => format!("{who} revoked one of its access tokens"),
         "client.authenticate" => format!(
-            "{who} failed to authenticate at the {} endpoint ({})",
+            "{who} failed to authenticate at the {} endpoint: {}",
             detail("endpoint"),
-            detail("reason").replace('_', " ")
+            reason_text(&detail("reason"))
         ),
         "application.create" => format!("{who} created the application {application}"),
         "application.update" => format!("{who} changed the application {application}"),
@@ -213,7 +284,7 @@ pub fn summary(event: &AuditEventView) -> String {
         "application.disable" => format!("{who} disabled the application {application}"),
         "application.revoke_tokens" => format!(
             "{who} revoked every token of {application} issued until {}",
-            detail("revoked_before")
+            moment(&detail("revoked_before"))
         ),
         "organisation.create" => format!("{who} created the organisation {organisation}"),
         "organisation.update" => format!("{who} changed the organisation {organisation}"),
@@ -231,8 +302,8 @@ pub fn summary(event: &AuditEventView) -> String {
         }
         "role.revoke" => format!("{who} removed {} as {}", person(), role()),
         "login" if failed => format!(
-            "{who} was refused sign-in ({})",
-            detail("reason").replace('_', " ")
+            "{who} was refused sign-in: {}",
+            reason_text(&detail("reason"))
         ),
         "login" => format!("{who} signed in"),
         "logout" => format!("{who} signed out"),
@@ -249,6 +320,18 @@ pub fn summary(event: &AuditEventView) -> String {
         ),
         action => format!("{who}: {action}"),
     }
+}
+
+/// An RFC 3339 moment as the portal writes moments, "2026-11-30 17:09 UTC"; other text as it is.
+fn moment(text: &str) -> String {
+    DateTime::parse_from_rfc3339(text).map_or_else(
+        |_| text.to_owned(),
+        |at| {
+            at.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string()
+        },
+    )
 }
 
 fn non_empty(text: String, otherwise: String) -> String {
@@ -313,6 +396,41 @@ mod tests {
         );
         client.actor_name = None;
         assert_eq!(actor_label(&client), "Client c1");
+    }
+
+    #[test]
+    fn details_and_reasons_read_as_words() {
+        let deleted = event(
+            "secret.delete",
+            serde_json::json!({"name": "rotation 29", "hint": "RdH", "scopes": ["a", "b"], "created_by": "cli:root", "gone": null}),
+        );
+        assert_eq!(
+            detail_lines(&deleted),
+            [
+                ("Created by".to_owned(), "root (command line)".to_owned()),
+                ("Starts with".to_owned(), "RdH".to_owned()),
+                ("Name".to_owned(), "rotation 29".to_owned()),
+                ("Scopes".to_owned(), "a, b".to_owned()),
+            ]
+        );
+        let mut refused = event(
+            "client.authenticate",
+            serde_json::json!({"endpoint": "token", "reason": "wrong_secret"}),
+        );
+        refused.outcome = "failure".to_owned();
+        assert_eq!(
+            summary(&refused),
+            "Mia Manager failed to authenticate at the token endpoint: the secret is wrong"
+        );
+        assert_eq!(reason_text("mfa_required"), "no second factor was used");
+        assert_eq!(reason_text("something_new"), "something new");
+        let revoked = event(
+            "application.revoke_tokens",
+            serde_json::json!({"revoked_before": "2026-11-30T17:09:21.720692Z"}),
+        );
+        assert!(summary(&revoked).ends_with("issued until 2026-11-30 17:09 UTC"));
+        assert_eq!(recorded_actor("system"), "Clavis");
+        assert_eq!(recorded_actor("ada@clavis.test"), "ada@clavis.test");
     }
 
     #[test]

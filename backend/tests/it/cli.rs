@@ -217,6 +217,17 @@ fn the_operator_is_recorded_by_account_or_by_actor(db: &TestDb) {
         ],
     );
     assert_eq!(named["created_by"], "cli:Ops Team");
+    // The same from the environment, as a deploy job sets it (the settings ignore it).
+    let output = clavis_with(
+        db,
+        &[("CLAVIS_ACTOR", "deploy-job".to_owned())],
+        &[
+            "app", "create", "--org", "Acme", "--api", "SMC", "--name", "by-env", "--json",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let by_env: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(by_env["created_by"], "cli:deploy-job");
     assert_refused(
         db,
         &["org", "list", "--actor", " "],

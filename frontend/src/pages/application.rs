@@ -4,6 +4,7 @@
 //! ([`Modal`]); every change ends in a polite status message.
 
 use chrono::{DateTime, Utc};
+use clavis_shared::audit::recorded_actor;
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
 use clavis_shared::portal::{
     ApplicationDetail, CreateSecret, ReminderRecipients, SetReminderMailbox,
@@ -423,7 +424,7 @@ fn SecretTable(
                                     <td data-label="Created">
                                         <span class="nowrap">{logic::date_time(secret.created_at)}</span>
                                         <br />
-                                        <span class="muted">{format!("by {}", secret.created_by)}</span>
+                                        <span class="muted">{format!("by {}", recorded_actor(&secret.created_by))}</span>
                                     </td>
                                     <td data-label="Expires">
                                         <span class="nowrap">{logic::date(secret.expires_at)}</span>

@@ -288,7 +288,7 @@ fn EventRow(event: AuditEventView) -> impl IntoView {
     } else {
         "badge bad"
     };
-    let details = serde_json::to_string_pretty(&event.details).unwrap_or_default();
+    let details = wire::detail_lines(&event);
     let application = match (event.application_name.clone(), event.client_id.clone()) {
         (Some(name), Some(client_id)) => {
             view! { <a href=format!("/applications/{client_id}")>{name}</a> }.into_any()
@@ -306,7 +306,12 @@ fn EventRow(event: AuditEventView) -> impl IntoView {
                 <span class="summary">{summary}</span>
                 <details>
                     <summary>{format!("Details: {action}")}</summary>
-                    <pre class="details">{details}</pre>
+                    <dl class="details">
+                        {details
+                            .into_iter()
+                            .map(|(label, value)| view! { <dt>{label}</dt> <dd>{value}</dd> })
+                            .collect_view()}
+                    </dl>
                 </details>
             </td>
             <td data-label="Organisation">{event.organisation_name.unwrap_or_else(|| "—".to_owned())}</td>

@@ -85,9 +85,9 @@ fn Organisation(membership: Membership) -> impl IntoView {
     view! {
             <section class="card" aria-labelledby=labelled_by>
                 <h2 id=title_id class="long-name">
-                    {membership.organisation.name.clone()}
+                    {membership.organisation.name.clone()} " "
                     <span class="role">{role_name(membership.role)}</span>
-                    {membership.organisation.sandbox.then(|| view! { <span class="badge sandbox">"sandbox"</span> })}
+                    {membership.organisation.sandbox.then(|| view! { " " <span class="badge sandbox">"sandbox"</span> })}
                 </h2>
                 {move || {match api::loaded::<Vec<ApplicationSummary>>(applications) {
     None => view! { <Loading what="applications" /> }.into_any(),

@@ -3,6 +3,7 @@
 //! there) and its recent audit events.
 
 use clavis_shared::admin::Person;
+use clavis_shared::audit::summary;
 use clavis_shared::dto::{Api, Environment, Organisation};
 use clavis_shared::paging::Page;
 use clavis_shared::portal::{AuditPage, CreateApplication, UpdateOrganisation};
@@ -281,7 +282,7 @@ fn RecentAudit(organisation_id: String) -> impl IntoView {
         <section class="card" aria-labelledby="recent-audit-title">
             <div class="row">
                 <h2 id="recent-audit-title">"Recent audit events"</h2>
-                <A href=format!("/audit?organisation_id={organisation_id}")>"Full audit log"</A>
+                <A href=format!("/audit?organisation={organisation_id}")>"Full audit log"</A>
             </div>
             {move || match api::loaded::<AuditPage>(events) {
                 None => view! { <Loading what="audit events" /> }.into_any(),
@@ -290,7 +291,7 @@ fn RecentAudit(organisation_id: String) -> impl IntoView {
                 Some(Ok(page)) => view! {
                     <ul class="plain">
                         {page.events.into_iter().map(|event| view! {
-                            <li>{format!("{} · {} by {} ({})", logic::date_time(event.occurred_at), event.action, event.actor, event.outcome)}</li>
+                            <li>{format!("{} · {}", logic::date_time(event.occurred_at), summary(&event))}</li>
                         }).collect_view()}
                     </ul>
                 }

@@ -16,7 +16,7 @@ use crate::logic;
 use crate::widgets::me;
 
 /// The label of the reminder mailbox field.
-pub const MAILBOX_LABEL: &str = "Expiry reminders also to (optional)";
+pub const MAILBOX_LABEL: &str = "Reminder mailbox (optional)";
 
 #[component]
 pub fn Organisations() -> impl IntoView {

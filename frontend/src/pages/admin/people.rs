@@ -6,6 +6,7 @@
 //! table reloads on its own without touching the form.
 
 use clavis_shared::admin::{Person, PersonRole};
+use clavis_shared::audit::recorded_actor;
 use clavis_shared::dto::{Organisation, Role};
 use clavis_shared::paging::Page;
 use clavis_shared::portal::GrantRole;
@@ -48,7 +49,7 @@ pub fn People() -> impl IntoView {
                     endpoint="/api/v1/people"
                     columns=vec![sorted("Person", "email"), plain("Roles"), sorted("Last sign-in", "last_sign_in")]
                     caption="People"
-                    search_label="Search by e-mail, name or subject"
+                    search_label="Search by e-mail address or name"
                     rows=rows
                     version=version
                 />
@@ -109,11 +110,16 @@ fn row(person: Person, version: RwSignal<u32>) -> impl IntoView {
         .clone()
         .or(person.subject.clone())
         .unwrap_or_default();
-    let roles = person
-        .roles
-        .into_iter()
-        .map(|role| role_item(role, who.clone(), own, version))
-        .collect_view();
+    let roles = if person.roles.is_empty() {
+        view! { <li class="muted">"No roles"</li> }.into_any()
+    } else {
+        person
+            .roles
+            .into_iter()
+            .map(|role| role_item(role, who.clone(), own, version))
+            .collect_view()
+            .into_any()
+    };
     view! {
         <tr>
             <td class="name">
@@ -170,7 +176,7 @@ fn role_item(role: PersonRole, who: String, own: bool, version: RwSignal<u32>) -
     );
     view! {
         <li>
-            {format!("{what}, granted {} by {} ", logic::date(role.granted_at), role.granted_by)}
+            {format!("{what}, granted {} by {} ", logic::date(role.granted_at), recorded_actor(&role.granted_by))}
             <button type="button" class="danger" aria-label=move || if confirming.get() { format!("Confirm: {label}") } else { label.clone() } on:click=revoke>
                 {move || if confirming.get() { "Confirm revoke" } else { "Revoke" }}
             </button>
@@ -236,9 +242,10 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
             organisation_id: (chosen != Role::Admin).then(|| organisation.get()),
         };
         let said = format!(
-            "{} is now {}{}.",
+            "{} is now {} {}{}.",
             email.get().trim(),
-            role_name(chosen),
+            if chosen == Role::Admin { "an" } else { "a" },
+            role_name(chosen).to_lowercase(),
             if chosen == Role::Admin {
                 String::new()
             } else {
