@@ -12,21 +12,37 @@ const PACKAGES: &[(&str, &str)] = &[("haproxy", "haproxy"), ("pg_ctlcluster", "p
 pub fn cluster() -> TaskResult {
     ensure_debian_packages(PACKAGES)?;
     step("Two instances behind haproxy under faults (the first build takes a few minutes)");
-    run(cargo().args(["test", "--package", "clavis", "--test", "cluster", "--", "cluster"]))
+    run(cargo().args([
+        "test",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "cluster",
+    ]))
 }
 
 /// Mixed load for `args`' `--minutes N` (default 10), with resident memory sampled.
 pub fn soak(args: &[String]) -> TaskResult {
     let minutes = match args {
         [] => "10",
-        [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n > 0) => {
-            value
-        }
+        [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n > 0) => value,
         _ => return Err("usage: cargo xtask soak [--minutes N]".to_owned()),
     };
     ensure_debian_packages(PACKAGES)?;
-    step(&format!("Soak: {minutes} minutes of mixed load on one instance"));
+    step(&format!(
+        "Soak: {minutes} minutes of mixed load on one instance"
+    ));
     run(cargo().args([
-        "test", "--package", "clavis", "--test", "cluster", "--", "soak", "--minutes", minutes,
+        "test",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "soak",
+        "--minutes",
+        minutes,
     ]))
 }

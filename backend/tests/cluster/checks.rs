@@ -91,7 +91,10 @@ impl Portal {
                 Some(json!({ "name": name, "expires_on": expires_on })),
             )
             .await;
-        assert!(status == 201 || status == 200, "create a secret: {status} {body}");
+        assert!(
+            status == 201 || status == 200,
+            "create a secret: {status} {body}"
+        );
         (
             body["id"].as_str().unwrap().to_owned(),
             body["value"].as_str().unwrap().to_owned(),
@@ -163,10 +166,13 @@ pub async fn sessions_are_shared(cluster: &mut Cluster) -> Check {
     measured(&format!(
         "secret created through A (CSRF-checked POST), listed by B: {seen} ({status})"
     ));
-    ensure(seen, || "B does not list the secret created through A".to_owned())?;
-    ensure(on_a.delete_secret(&b.base, client_id, &id).await == 204, || {
-        "B cannot delete the secret with the session and CSRF token from A".to_owned()
-    })
+    ensure(seen, || {
+        "B does not list the secret created through A".to_owned()
+    })?;
+    ensure(
+        on_a.delete_secret(&b.base, client_id, &id).await == 204,
+        || "B cannot delete the secret with the session and CSRF token from A".to_owned(),
+    )
 }
 
 /// A secret deleted through A is refused on the very next request that reaches B, although
@@ -202,10 +208,9 @@ pub async fn deleted_secret_is_refused_on_b(cluster: &mut Cluster) -> Check {
         after.as_secs_f64() * 1000.0
     ));
     ensure(deleted == 204, || format!("DELETE answered {deleted}"))?;
-    ensure(
-        next_on_b == 401 && through_balancer == [401, 401],
-        || "a deleted secret still got a token".to_owned(),
-    )
+    ensure(next_on_b == 401 && through_balancer == [401, 401], || {
+        "a deleted secret still got a token".to_owned()
+    })
 }
 
 /// A key rotated through A's configuration (`clavis keys rotate`): B publishes it within its
@@ -237,9 +242,10 @@ pub async fn rotated_key_reaches_b(cluster: &mut Cluster) -> Check {
         KEY_RELOAD_INTERVAL.as_secs()
     ));
     // One reload interval, plus the polling and the request that saw it.
-    ensure(on_b <= KEY_RELOAD_INTERVAL + Duration::from_millis(500), || {
-        "B took longer than its reload interval".to_owned()
-    })?;
+    ensure(
+        on_b <= KEY_RELOAD_INTERVAL + Duration::from_millis(500),
+        || "B took longer than its reload interval".to_owned(),
+    )?;
     let signing = Instant::now();
     while signing.elapsed() < Duration::from_secs(60) {
         let token = access_token(&b.base, &client).await;
@@ -263,7 +269,12 @@ pub async fn rotated_key_reaches_b(cluster: &mut Cluster) -> Check {
     }
     let new_kids: Vec<_> = new_tokens
         .iter()
-        .map(|token| jsonwebtoken::decode_header(token).unwrap().kid.unwrap_or_default())
+        .map(|token| {
+            jsonwebtoken::decode_header(token)
+                .unwrap()
+                .kid
+                .unwrap_or_default()
+        })
         .collect();
     measured(&format!(
         "{verified} verifications: tokens of A and B under the old key and the new one, each against A's and B's JWKS"
@@ -414,11 +425,10 @@ pub async fn postgres_restart_under_load(cluster: &mut Cluster) -> Check {
     let postgres = cluster.postgres.clone();
     let starting = tokio::task::spawn_blocking(move || postgres.start_server());
     let postgres = cluster.postgres.clone();
-    let accepting = tokio::task::spawn_blocking(move || {
-        postgres.wait_until_accepting(Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
+    let accepting =
+        tokio::task::spawn_blocking(move || postgres.wait_until_accepting(Duration::from_secs(60)))
+            .await
+            .unwrap();
     let accepting_wall = Utc::now();
     starting.await.unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -471,9 +481,10 @@ pub async fn postgres_restart_under_load(cluster: &mut Cluster) -> Check {
     measured(&format!(
         "audit events buffered and written after the restart: {held_at_stop} queued when PostgreSQL stopped, {during} that happened during the outage; issued tokens missing from the audit trail: {missing}"
     ));
-    ensure(flowing.is_some_and(|gap| gap <= Duration::from_secs(5)), || {
-        "tokens did not flow again within 5 s of PostgreSQL accepting connections".to_owned()
-    })?;
+    ensure(
+        flowing.is_some_and(|gap| gap <= Duration::from_secs(5)),
+        || "tokens did not flow again within 5 s of PostgreSQL accepting connections".to_owned(),
+    )?;
     ensure(report.timeouts() == 0, || {
         "requests hung until the client gave up".to_owned()
     })?;
@@ -487,7 +498,7 @@ pub async fn postgres_restart_under_load(cluster: &mut Cluster) -> Check {
 /// managers and its shared mailbox) is due one reminder per secret: 36 reminders.
 fn due_reminders(cluster: &Cluster, organisation: &str) -> usize {
     let now = Utc::now();
-    let mut conn = cluster.db.conn().unwrap();
+    let mut conn = cluster.conn();
     let actor = &clavis::access::Actor::System;
     let mailbox = format!("team@{}.test", organisation.to_lowercase());
     clavis::orgs::create(
@@ -588,7 +599,8 @@ pub async fn reminders_once_despite_sigkill(cluster: &mut Cluster) -> Check {
     let claimed = cluster.count(
         "SELECT COUNT(*) AS n FROM reminder_deliveries WHERE status = 'sending' OR (status = 'pending' AND claimed_at IS NOT NULL)",
     );
-    let later = (Utc::now() + chrono::Duration::minutes(11)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let later =
+        (Utc::now() + chrono::Duration::minutes(11)).to_rfc3339_opts(SecondsFormat::Secs, true);
     cluster.cli(&["notify", "run-once", "--now", &later]);
     restart_if_stopped(cluster, 0).await;
     tokio::time::sleep(Duration::from_secs(2 * REMINDER_INTERVAL_SECS + 1)).await;

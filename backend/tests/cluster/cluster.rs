@@ -42,8 +42,8 @@ pub struct Cluster {
     pub clients: Vec<Client>,
     /// The manager's session cookie value.
     pub session: String,
-    pub db: Database,
-    master_key: String,
+    /// The database, for seeding and counting.
+    target: DbTarget,
     _dir: tempfile::TempDir,
 }
 
@@ -52,7 +52,8 @@ impl Cluster {
     pub async fn start(names: &[&'static str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let postgres = std::sync::Arc::new(Postgres::start());
-        let db = Database::open(DbTarget::parse(&postgres.url()).unwrap(), 4).unwrap();
+        let cluster_url = postgres.url();
+        let db = Database::open(DbTarget::parse(&cluster_url).unwrap(), 1).unwrap();
         db.migrate().unwrap();
         let balancer_port = crate::free_port();
         let public_url = format!("http://127.0.0.1:{balancer_port}");
@@ -61,7 +62,11 @@ impl Cluster {
         let master_key = master_key();
         let portal = dir.path().join("portal");
         std::fs::create_dir_all(&portal).unwrap();
-        std::fs::write(portal.join("index.html"), "<!DOCTYPE html><title>Clavis</title>").unwrap();
+        std::fs::write(
+            portal.join("index.html"),
+            "<!DOCTYPE html><title>Clavis</title>",
+        )
+        .unwrap();
         let mut instances: Vec<Instance> = names
             .iter()
             .map(|name| {
@@ -112,8 +117,7 @@ impl Cluster {
             instances,
             clients,
             session,
-            db,
-            master_key,
+            target: DbTarget::parse(&cluster_url).unwrap(),
             _dir: dir,
         };
         for instance in &cluster.instances {
@@ -130,7 +134,6 @@ impl Cluster {
             .args(args)
             .envs(instance.env.iter().map(|(k, v)| (k, v)))
             .env("CLAVIS_SMTP_FROM", format!("Clavis <{}>", sender("cli")))
-            .env("CLAVIS_ACTOR", "cluster-suite")
             .output()
             .unwrap();
         assert!(
@@ -145,6 +148,12 @@ impl Cluster {
         format!("{}{path}", self.balancer.base)
     }
 
+    /// A connection of its own to the cluster's database: new each time, since the checks
+    /// restart PostgreSQL.
+    pub fn conn(&self) -> clavis::db::DbConn {
+        self.target.connect().unwrap()
+    }
+
     /// A plain SQL count on the cluster's database (the suite does not trust the code under
     /// test to count for it).
     pub fn count(&self, sql: &str) -> i64 {
@@ -154,9 +163,10 @@ impl Cluster {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let mut conn = self.db.conn().unwrap();
-        let conn: &mut clavis::db::DbConn = &mut conn;
-        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut self.conn())
+            .unwrap()
+            .n
     }
 
     /// The `jti` of every token the audit trail says was issued.
@@ -167,12 +177,10 @@ impl Cluster {
             #[diesel(sql_type = diesel::sql_types::Text)]
             details: String,
         }
-        let mut conn = self.db.conn().unwrap();
-        let conn: &mut clavis::db::DbConn = &mut conn;
         diesel::sql_query(
             "SELECT details FROM audit_events WHERE action = 'token.issue' AND outcome = 'success'",
         )
-        .load::<Details>(conn)
+        .load::<Details>(&mut self.conn())
         .unwrap()
         .into_iter()
         .filter_map(|row| {

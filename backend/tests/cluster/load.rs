@@ -210,7 +210,9 @@ impl Report {
     pub fn first_token_after(&self, moment: Instant) -> Option<Instant> {
         self.requests
             .iter()
-            .filter(|request| matches!(request.outcome, Outcome::Token(_)) && request.ended > moment)
+            .filter(|request| {
+                matches!(request.outcome, Outcome::Token(_)) && request.ended > moment
+            })
             .map(|request| request.ended)
             .min()
     }

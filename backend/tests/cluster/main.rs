@@ -27,7 +27,8 @@ mod soak;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cluster cluster | soak [--minutes N]";
+const USAGE: &str = "usage: cluster cluster [WORDS] | soak [--minutes N]
+  cluster WORDS runs only the checks whose name contains WORDS";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,7 +37,7 @@ fn main() -> ExitCode {
         .build()
         .unwrap();
     let passed = match args.first().map(String::as_str) {
-        Some("cluster") => runtime.block_on(cluster()),
+        Some("cluster") => runtime.block_on(cluster(args.get(1).map(String::as_str))),
         Some("soak") => match minutes(&args[1..]) {
             Some(minutes) => runtime.block_on(soak::run(minutes)),
             None => {
@@ -69,8 +70,9 @@ type CheckFn = for<'a> fn(
     &'a mut cluster::Cluster,
 ) -> std::pin::Pin<Box<dyn Future<Output = checks::Check> + 'a>>;
 
-/// Runs every check in turn on one cluster, and prints a summary.
-async fn cluster() -> bool {
+/// Runs every check (or those whose name contains `only`) in turn on one cluster, and
+/// prints a summary.
+async fn cluster(only: Option<&str>) -> bool {
     let started = Instant::now();
     let mut cluster = cluster::Cluster::start(&["a", "b"]).await;
     println!("cluster: {}", checks::heading(&cluster));
@@ -78,12 +80,14 @@ async fn cluster() -> bool {
         ("a portal session opened through A works on B", |c| {
             Box::pin(checks::sessions_are_shared(c))
         }),
-        ("a secret deleted through A is refused on B's next request", |c| {
-            Box::pin(checks::deleted_secret_is_refused_on_b(c))
-        }),
-        ("a key rotated through A is published by B, tokens verify everywhere", |c| {
-            Box::pin(checks::rotated_key_reaches_b(c))
-        }),
+        (
+            "a secret deleted through A is refused on B's next request",
+            |c| Box::pin(checks::deleted_secret_is_refused_on_b(c)),
+        ),
+        (
+            "a key rotated through A is published by B, tokens verify everywhere",
+            |c| Box::pin(checks::rotated_key_reaches_b(c)),
+        ),
         ("SIGKILL of A under token load", |c| {
             Box::pin(checks::sigkill_under_load(c))
         }),
@@ -96,12 +100,17 @@ async fn cluster() -> bool {
         ("reminders sent once although A is killed mid-send", |c| {
             Box::pin(checks::reminders_once_despite_sigkill(c))
         }),
-        ("reminders sent once after the SMTP server refused for a while", |c| {
-            Box::pin(checks::reminders_once_after_smtp_outage(c))
-        }),
+        (
+            "reminders sent once after the SMTP server refused for a while",
+            |c| Box::pin(checks::reminders_once_after_smtp_outage(c)),
+        ),
     ];
     let mut failed = Vec::new();
-    for (name, check) in list {
+    let chosen: Vec<_> = list
+        .into_iter()
+        .filter(|(name, _)| only.is_none_or(|words| name.contains(words)))
+        .collect();
+    for &(name, check) in &chosen {
         println!("== {name}");
         let began = Instant::now();
         match check(&mut cluster).await {
@@ -114,8 +123,8 @@ async fn cluster() -> bool {
     }
     println!(
         "cluster suite: {} of {} checks passed in {:.1} min",
-        list.len() - failed.len(),
-        list.len(),
+        chosen.len() - failed.len(),
+        chosen.len(),
         started.elapsed().as_secs_f64() / 60.0
     );
     for name in &failed {

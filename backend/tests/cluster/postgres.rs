@@ -21,7 +21,9 @@ impl Postgres {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         if running_as_root() {
-            run(Command::new("chown").arg("postgres:postgres").arg(dir.path()));
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()));
         }
         let postgres = Self {
             port: crate::free_port(),
@@ -44,7 +46,15 @@ impl Postgres {
         postgres.start_server();
         postgres.run_tool(
             "createdb",
-            &["-h", "127.0.0.1", "-p", &postgres.port.to_string(), "-U", "postgres", "clavis"],
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &postgres.port.to_string(),
+                "-U",
+                "postgres",
+                "clavis",
+            ],
         );
         postgres
     }
@@ -61,7 +71,14 @@ impl Postgres {
             self.port,
             self.dir.path().display()
         );
-        self.pg_ctl(&["start", "-w", "-o", &options, "-l", &self.log().display().to_string()]);
+        self.pg_ctl(&[
+            "start",
+            "-w",
+            "-o",
+            &options,
+            "-l",
+            &self.log().display().to_string(),
+        ]);
     }
 
     /// Stops the server at once: clients are disconnected, as in a crash or a failover.

@@ -75,7 +75,12 @@ pub async fn run(minutes: u64) -> bool {
         warm_up.as_secs(),
         SAMPLE_EVERY.as_secs()
     );
-    let kinds = ["tokens", "portal reads", "secret create+delete", "introspection"];
+    let kinds = [
+        "tokens",
+        "portal reads",
+        "secret create+delete",
+        "introspection",
+    ];
     let counts: Arc<[Counts; 4]> = Arc::default();
     let mut loops = Vec::new();
     for n in 0..4 {
@@ -136,7 +141,10 @@ pub async fn run(minutes: u64) -> bool {
         let rss = server.rss_kib();
         let at = started.elapsed();
         let done: u64 = counts.iter().map(|c| c.ok.load(Ordering::Relaxed)).sum();
-        let errors: u64 = counts.iter().map(|c| c.errors.load(Ordering::Relaxed)).sum();
+        let errors: u64 = counts
+            .iter()
+            .map(|c| c.errors.load(Ordering::Relaxed))
+            .sum();
         println!(
             "    {:>4} s  RSS {:>7.1} MiB  requests {done:>8}  errors {errors}",
             at.as_secs(),
