@@ -11,6 +11,19 @@ const PACKAGES: &[(&str, &str)] = &[("haproxy", "haproxy"), ("pg_ctlcluster", "p
 /// The eight checks of two instances under faults; fails when one fails.
 pub fn cluster() -> TaskResult {
     ensure_debian_packages(PACKAGES)?;
+    // The suite is no part of `cargo test`, so `clippy --all-targets` (which takes only
+    // targets with `test = true`) passes it over: lint it here.
+    step("Linting the cluster suite (clippy, warnings are errors)");
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("Two instances behind haproxy under faults (the first build takes a few minutes)");
     run(cargo().args([
         "test",

@@ -34,8 +34,13 @@ struct Portal {
 
 impl Portal {
     async fn open(cluster: &Cluster, base: &str) -> Result<Self, String> {
+        Self::open_session(cluster, &cluster.session, base).await
+    }
+
+    /// Reads the session's CSRF token from the instance at `base`.
+    async fn open_session(cluster: &Cluster, session: &str, base: &str) -> Result<Self, String> {
         let http = reqwest::Client::new();
-        let cookie = format!("clavis_session={}", cluster.session);
+        let cookie = format!("clavis_session={session}");
         let me = http
             .get(format!("{base}/api/v1/me"))
             .header("Cookie", &cookie)
@@ -138,10 +143,12 @@ async fn access_token(base: &str, client: &Client) -> String {
 }
 
 /// A portal session opened through A works on B: the same person and CSRF token on both, a
-/// secret created through A is listed by B.
+/// secret created through A is listed and deleted through B, and signing out through B ends
+/// the session on A.
 pub async fn sessions_are_shared(cluster: &mut Cluster) -> Check {
     let (a, b) = (&cluster.instances[0], &cluster.instances[1]);
-    let on_a = Portal::open(cluster, &a.base).await?;
+    let session = cluster.new_session();
+    let on_a = Portal::open_session(cluster, &session, &a.base).await?;
     let (status_a, me_a) = on_a.get(&a.url("/api/v1/me")).await;
     let (status_b, me_b) = on_a.get(&b.url("/api/v1/me")).await;
     measured(&format!(

@@ -42,6 +42,7 @@ pub struct Cluster {
     pub clients: Vec<Client>,
     /// The manager's session cookie value.
     pub session: String,
+    manager_id: String,
     /// The database, for seeding and counting.
     target: DbTarget,
     _dir: tempfile::TempDir,
@@ -57,7 +58,7 @@ impl Cluster {
         db.migrate().unwrap();
         let balancer_port = crate::free_port();
         let public_url = format!("http://127.0.0.1:{balancer_port}");
-        let (clients, session) = seed(&db, &public_url);
+        let (clients, manager_id) = seed(&db);
         let sink = SmtpSink::start();
         let master_key = master_key();
         let portal = dir.path().join("portal");
@@ -110,20 +111,42 @@ impl Cluster {
         }
         let servers: Vec<(&str, u16)> = instances.iter().map(|i| (i.name, i.port)).collect();
         let balancer = Haproxy::start(balancer_port, &servers);
-        let cluster = Self {
+        let mut cluster = Self {
             postgres,
             sink,
             balancer,
             instances,
             clients,
-            session,
+            session: String::new(),
+            manager_id,
             target: DbTarget::parse(&cluster_url).unwrap(),
             _dir: dir,
         };
+        cluster.session = cluster.new_session();
         for instance in &cluster.instances {
             instance.wait_until_ready().await;
         }
         cluster
+    }
+
+    /// A new portal session of the credential manager, opened as a sign-in opens one (the
+    /// suite runs no identity provider): the cookie's value.
+    pub fn new_session(&self) -> String {
+        let settings = clavis::session::SessionSettings {
+            idle_timeout: chrono::Duration::minutes(30),
+            lifetime: chrono::Duration::hours(12),
+            secure_cookie: false,
+            public_origin: self.balancer.base.clone(),
+        };
+        let (token, _) = clavis::session::create(
+            &mut self.conn(),
+            &self.manager_id,
+            &[],
+            &settings,
+            clavis::db::now(),
+        )
+        .unwrap();
+        token.expose().to_owned()
     }
 
     /// `clavis <args>` on the cluster's database and master key, as an operator runs it on
@@ -206,9 +229,9 @@ fn master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
 }
 
-/// Acme with the SMC API, [`CLIENTS`] applications with a secret each, and a session of its
-/// credential manager (as a sign-in opens it).
-fn seed(db: &Database, public_url: &str) -> (Vec<Client>, String) {
+/// Acme with the SMC API, [`CLIENTS`] applications with a secret each, and its credential
+/// manager: (the clients, the manager's user id).
+fn seed(db: &Database) -> (Vec<Client>, String) {
     let now = clavis::db::now();
     let actor = &Actor::System;
     let mut conn = db.conn().unwrap();
@@ -258,15 +281,7 @@ fn seed(db: &Database, public_url: &str) -> (Vec<Client>, String) {
         now,
     )
     .unwrap();
-    let settings = clavis::session::SessionSettings {
-        idle_timeout: chrono::Duration::minutes(30),
-        lifetime: chrono::Duration::hours(12),
-        secure_cookie: false,
-        public_origin: public_url.to_owned(),
-    };
-    let (token, _) =
-        clavis::session::create(&mut conn, &assignment.user_id, &[], &settings, now).unwrap();
-    (clients, token.expose().to_owned())
+    (clients, assignment.user_id)
 }
 
 /// A new application of `organisation` calling SMC, named `name`, with one secret created at
