@@ -41,7 +41,7 @@ pub fn soak(args: &[String]) -> TaskResult {
     let minutes = match args {
         [] => "10",
         [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n > 0) => value,
-        _ => return Err("usage: cargo xtask soak [--minutes N]".to_owned()),
+        _ => return Err("usage: cargo xtask soak [--minutes N] (N from 2)".to_owned()),
     };
     ensure_debian_packages(PACKAGES)?;
     step(&format!(

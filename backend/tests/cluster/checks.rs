@@ -179,7 +179,17 @@ pub async fn sessions_are_shared(cluster: &mut Cluster) -> Check {
     ensure(
         on_a.delete_secret(&b.base, client_id, &id).await == 204,
         || "B cannot delete the secret with the session and CSRF token from A".to_owned(),
-    )
+    )?;
+    let (signed_out, _) = on_a
+        .send(reqwest::Method::POST, &b.url("/auth/logout"), None)
+        .await;
+    let (after_on_a, _) = on_a.get(&a.url("/api/v1/me")).await;
+    measured(&format!(
+        "signed out through B: {signed_out}; A's next answer to the session: {after_on_a}"
+    ));
+    ensure(signed_out == 200 && after_on_a == 401, || {
+        "a session ended through B still works on A".to_owned()
+    })
 }
 
 /// A secret deleted through A is refused on the very next request that reaches B, although

@@ -5,7 +5,7 @@
 //!   temporary directory, its own port) behind a real haproxy, round-robin, with
 //!   `CLAVIS_TRUSTED_PROXIES` naming it, and a real SMTP sink (tests/it/smtp_sink.rs). Each
 //!   check of checks.rs prints what it measured; the run fails if any check fails.
-//! - `soak [--minutes N]`: mixed load on one instance for N minutes (default 10), its
+//! - `soak [--minutes N]`: mixed load on one instance for N minutes (default 10, at least 2), its
 //!   resident memory sampled every 10 s (soak.rs).
 //!
 //! Needs haproxy and PostgreSQL's server binaries (Debian packages haproxy and postgresql).
@@ -27,7 +27,7 @@ mod soak;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cluster cluster [WORDS] | soak [--minutes N]
+const USAGE: &str = "usage: cluster cluster [WORDS] | soak [--minutes N, from 2]
   cluster WORDS runs only the checks whose name contains WORDS";
 
 fn main() -> ExitCode {
@@ -57,11 +57,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--minutes N` (a whole number from 1), or 10 when left out; `None` for anything else.
+/// `--minutes N` (a whole number from 2: the first minute is the warm-up), or 10 when left
+/// out; `None` for anything else.
 fn minutes(args: &[String]) -> Option<u64> {
     match args {
         [] => Some(10),
-        [flag, value] if flag == "--minutes" => value.parse().ok().filter(|n| *n > 0),
+        [flag, value] if flag == "--minutes" => value.parse().ok().filter(|n| *n >= 2),
         _ => None,
     }
 }
