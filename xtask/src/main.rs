@@ -2,6 +2,7 @@
 //! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
 
 mod demo_world;
+mod operations;
 
 use clavis_shared::dto::{Application, NewClientSecret};
 use demo_world::{DemoWorld, Login};
@@ -24,7 +25,9 @@ tasks:
   setup     install the tools only (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
   frontend  build the portal (release) and report its size
   bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency
-  bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms";
+  bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms
+  cluster   two instances behind haproxy on their own PostgreSQL, under faults (also in CI)
+  soak      mixed load on one instance with memory samples: soak [--minutes N] (default 10)";
 
 type TaskResult = Result<(), String>;
 
@@ -37,6 +40,8 @@ fn main() -> ExitCode {
         "frontend" => setup_frontend_tools().and_then(|()| build_frontend()),
         "bench" => bench(),
         "bench-lists" => bench_lists(),
+        "cluster" => operations::cluster(),
+        "soak" => operations::soak(&env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -1,7 +1,8 @@
 //! A real SMTP server on loopback that keeps what it receives for the test to read back. It
 //! speaks enough ESMTP for lettre (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT), can
-//! refuse chosen recipients with a permanent 550, and can be stopped and started again on
-//! the same port to play a mail server that goes down and comes back.
+//! refuse chosen recipients with a permanent 550, can be stopped and started again on
+//! the same port to play a mail server that goes down and comes back, and can hold senders
+//! at `RCPT` (to catch a sender in the middle of a send, as the cluster suite does).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -46,6 +47,10 @@ impl Mail {
 struct Shared {
     inbox: Mutex<Vec<Mail>>,
     refused: Mutex<Vec<String>>,
+    /// While set, every `RCPT` waits before it is answered.
+    holding: AtomicBool,
+    /// The `MAIL FROM` of each session waiting at `RCPT`.
+    held: Mutex<Vec<String>>,
 }
 
 pub struct SmtpSink {
@@ -101,6 +106,25 @@ impl SmtpSink {
     /// Refuses mail to `address` with a permanent error from now on.
     pub fn refuse(&self, address: &str) {
         self.shared.refused.lock().unwrap().push(address.to_owned());
+    }
+
+    /// Makes every sender wait at `RCPT` until [`SmtpSink::release`]: a send caught in the
+    /// middle, before the message is accepted.
+    #[allow(dead_code)] // the cluster suite's (tests/cluster); not the it tests'
+    pub fn hold(&self) {
+        self.shared.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets the held senders go on.
+    #[allow(dead_code)] // the cluster suite's (tests/cluster); not the it tests'
+    pub fn release(&self) {
+        self.shared.holding.store(false, Ordering::SeqCst);
+    }
+
+    /// The senders (`MAIL FROM`) waiting at `RCPT` now.
+    #[allow(dead_code)] // the cluster suite's (tests/cluster); not the it tests'
+    pub fn held(&self) -> Vec<String> {
+        self.shared.held.lock().unwrap().clone()
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -183,6 +207,7 @@ fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             "RCPT" => {
                 let recipient = address(line);
+                wait_while_holding(shared, &from);
                 if shared.refused.lock().unwrap().contains(&recipient) {
                     reply("550 5.1.1 mailbox unavailable")?;
                 } else {
@@ -208,6 +233,20 @@ fn converse(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             _ => reply("502 5.5.2 command not recognised")?,
         }
+    }
+}
+
+fn wait_while_holding(shared: &Shared, from: &str) {
+    if !shared.holding.load(Ordering::SeqCst) {
+        return;
+    }
+    shared.held.lock().unwrap().push(from.to_owned());
+    while shared.holding.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut held = shared.held.lock().unwrap();
+    if let Some(at) = held.iter().position(|sender| sender == from) {
+        held.remove(at);
     }
 }
 

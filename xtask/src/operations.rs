@@ -1,0 +1,61 @@
+//! `cargo xtask cluster` and `cargo xtask soak`: issue 17's proof on two instances under
+//! faults, and the soak. Both run the `cluster` test binary of the backend
+//! (backend/tests/cluster), which starts its own PostgreSQL, haproxy and SMTP sink.
+
+use super::{TaskResult, cargo, ensure_debian_packages, run, step};
+
+/// What the suite runs for real: haproxy in front of the instances, and PostgreSQL's server
+/// binaries for a cluster of its own (initdb, pg_ctl).
+const PACKAGES: &[(&str, &str)] = &[("haproxy", "haproxy"), ("pg_ctlcluster", "postgresql")];
+
+/// The eight checks of two instances under faults; fails when one fails.
+pub fn cluster() -> TaskResult {
+    ensure_debian_packages(PACKAGES)?;
+    // The suite is no part of `cargo test`, so `clippy --all-targets` (which takes only
+    // targets with `test = true`) passes it over: lint it here.
+    step("Linting the cluster suite (clippy, warnings are errors)");
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("Two instances behind haproxy under faults (the first build takes a few minutes)");
+    run(cargo().args([
+        "test",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "cluster",
+    ]))
+}
+
+/// Mixed load for `args`' `--minutes N` (default 10), with resident memory sampled.
+pub fn soak(args: &[String]) -> TaskResult {
+    let minutes = match args {
+        [] => "10",
+        [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n > 0) => value,
+        _ => return Err("usage: cargo xtask soak [--minutes N] (N from 2)".to_owned()),
+    };
+    ensure_debian_packages(PACKAGES)?;
+    step(&format!(
+        "Soak: {minutes} minutes of mixed load on one instance"
+    ));
+    run(cargo().args([
+        "test",
+        "--package",
+        "clavis",
+        "--test",
+        "cluster",
+        "--",
+        "soak",
+        "--minutes",
+        minutes,
+    ]))
+}
