@@ -2,6 +2,7 @@
 //! only the Rust toolchain, Node.js and apt to run the demo or the whole test suite.
 
 mod demo_world;
+mod package;
 
 use clavis_shared::dto::{Application, NewClientSecret};
 use demo_world::{DemoWorld, Login};
@@ -24,7 +25,9 @@ tasks:
   setup     install the tools only (wasm target, trunk, wasm-bindgen-cli, wasm-opt)
   frontend  build the portal (release) and report its size
   bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency
-  bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms";
+  bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms
+  package   the Debian package (release build) in target/debian/clavis.deb; with
+            --debug-binary, around the debug build instead (quicker, for checks)";
 
 type TaskResult = Result<(), String>;
 
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         "frontend" => setup_frontend_tools().and_then(|()| build_frontend()),
         "bench" => bench(),
         "bench-lists" => bench_lists(),
+        "package" => package::Binary::from_args(&env::args().skip(2).collect::<Vec<_>>())
+            .and_then(package::package)
+            .map(|deb| println!("    {}", deb.display())),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -222,6 +228,7 @@ fn test() -> TaskResult {
     run(cargo().args(["test", "--package", "clavis-frontend"]))?;
     step("Building Clavis for the browser tests");
     run(cargo().args(["build", "--package", "clavis"]))?;
+    package::check()?;
     step("Testing the local OpenID Connect provider and the portal in headless Chromium (node)");
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "oidc/", "browser/"])

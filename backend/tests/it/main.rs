@@ -11,6 +11,7 @@ mod smtp_sink;
 mod support;
 
 mod apps;
+mod backup;
 mod audit;
 mod bad_text;
 mod cli;
@@ -21,6 +22,7 @@ mod login;
 mod modules;
 mod oauth;
 mod organisations;
+mod package;
 mod paging;
 mod portal;
 mod proxy;
