@@ -93,7 +93,10 @@ impl TokenLoad {
         for worker in self.workers {
             worker.await.unwrap();
         }
-        (self.issued(), self.failed.load(Ordering::Relaxed))
+        (
+            self.issued.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 }
 
