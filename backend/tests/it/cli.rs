@@ -73,23 +73,26 @@ fn json(db: &TestDb, args: &[&str]) -> Value {
 }
 
 fn bootstrap(db: &TestDb) -> String {
-    json(db, &["org", "create", "--name", "Acme", "--country", "NL"]);
-    json(
-        db,
-        &[
-            "api",
-            "create",
-            "--code",
-            "SMC",
-            "--name",
-            "Ship Manifests",
-            "--audience",
-            "https://api.example.org/smc",
-            "--scopes",
-            "manifest.read manifest.write",
-        ],
-    );
-    let app = json(db, &["app", "create", "--org", "Acme", "--api", "SMC"]);
+    bootstrap_with(|args| json(db, args))
+}
+
+/// Acme, the SMC API and Acme's application for it, made by `json` (a `clavis` command that
+/// must succeed, as JSON); returns the application's client_id.
+pub(crate) fn bootstrap_with(json: impl Fn(&[&str]) -> Value) -> String {
+    json(&["org", "create", "--name", "Acme", "--country", "NL"]);
+    json(&[
+        "api",
+        "create",
+        "--code",
+        "SMC",
+        "--name",
+        "Ship Manifests",
+        "--audience",
+        "https://api.example.org/smc",
+        "--scopes",
+        "manifest.read manifest.write",
+    ]);
+    let app = json(&["app", "create", "--org", "Acme", "--api", "SMC"]);
     assert_eq!(app["name"], "Partner-NL-Acme-SMC");
     app["client_id"].as_str().unwrap().to_owned()
 }

@@ -11,8 +11,8 @@ mod smtp_sink;
 mod support;
 
 mod apps;
-mod backup;
 mod audit;
+mod backup;
 mod bad_text;
 mod cli;
 mod http;

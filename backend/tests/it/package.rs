@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::without_settings;
+use crate::cli::{bootstrap_with, without_settings};
 use crate::oauth::{form, verify_independently};
 use crate::server::{http, loopback_listener};
 use crate::support::TestDb;
@@ -182,21 +182,7 @@ async fn serves_the_portal_and_tokens(database_url: Option<&str>) {
         );
         serde_json::from_slice(&output.stdout).unwrap()
     };
-    json(&["org", "create", "--name", "Acme", "--country", "NL"]);
-    json(&[
-        "api",
-        "create",
-        "--code",
-        "SMC",
-        "--name",
-        "Ship Manifests",
-        "--audience",
-        "https://api.example.org/smc",
-        "--scopes",
-        "manifest.read",
-    ]);
-    let app = json(&["app", "create", "--org", "Acme", "--api", "SMC"]);
-    let client_id = app["client_id"].as_str().unwrap();
+    let client_id = &bootstrap_with(&json);
     let secret = json(&[
         "secret",
         "create",
