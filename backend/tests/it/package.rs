@@ -182,7 +182,7 @@ async fn serves_the_portal_and_tokens(database_url: Option<&str>) {
         );
         serde_json::from_slice(&output.stdout).unwrap()
     };
-    let client_id = &bootstrap_with(&json);
+    let client_id = &bootstrap_with(json);
     let secret = json(&[
         "secret",
         "create",
@@ -222,7 +222,7 @@ async fn serves_the_portal_and_tokens(database_url: Option<&str>) {
         .await
         .unwrap();
     let (_, claims) = verify_independently(token["access_token"].as_str().unwrap(), &jwks);
-    assert_eq!(claims["sub"], client_id);
+    assert_eq!(claims["sub"], client_id.as_str());
     assert!(
         data.path().join("master.key").is_file(),
         "the master key file is made in the data directory"
