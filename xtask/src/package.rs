@@ -10,8 +10,9 @@ use super::{TaskResult, build_frontend, cargo, on_path, root, run, setup_fronten
 /// The cargo-deb that makes the package: 3.8 installs `debian/clavis.sysusers` itself (the
 /// clavis user), and builds with this project's Rust.
 const CARGO_DEB_VERSION: &str = "3.8.0";
-/// The environment variable that hands the package to the test (`tests/it/package.rs`).
-const PACKAGE_VAR: &str = "CLAVIS_TEST_PACKAGE";
+/// The environment variable that hands the package to the test (`tests/it/package.rs`); not
+/// `CLAVIS_*`, which Clavis would read as a setting.
+const PACKAGE_VAR: &str = "TEST_CLAVIS_PACKAGE";
 
 /// Which binary goes into the package.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! unit passes `systemd-analyze verify`, and its binary, run with the configuration it ships
 //! (only the data directory, the portal and the port redirected), serves the portal and
 //! tokens. `cargo xtask test` makes the package and runs these (`#[ignore]`d otherwise, as
-//! they need it): `CLAVIS_TEST_PACKAGE` names the `.deb`.
+//! they need it): `TEST_CLAVIS_PACKAGE` names the `.deb`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -23,10 +23,10 @@ struct Unpacked {
 
 impl Unpacked {
     fn new() -> Self {
-        let deb = std::env::var_os("CLAVIS_TEST_PACKAGE")
+        let deb = std::env::var_os("TEST_CLAVIS_PACKAGE")
             .map(PathBuf::from)
             .expect(
-                "CLAVIS_TEST_PACKAGE names the Debian package to test (cargo xtask test sets it)",
+                "TEST_CLAVIS_PACKAGE names the Debian package to test (cargo xtask test sets it)",
             );
         let (root, control) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         for (option, into) in [("-x", &root), ("-e", &control)] {
