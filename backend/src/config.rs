@@ -1009,4 +1009,52 @@ mod tests {
             Ok(())
         });
     }
+
+    /// The configuration the Debian package installs as /etc/clavis/clavis.toml.
+    const SHIPPED: &str = include_str!("../debian/clavis.toml");
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn the_shipped_config_file_loads_and_lists_every_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("clavis.toml", SHIPPED)?;
+            let config = Config::load(Some(Path::new("clavis.toml"))).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/clavis"));
+            assert_eq!(
+                config.database,
+                DbTarget::Sqlite(PathBuf::from("/var/lib/clavis/clavis.db"))
+            );
+            assert_eq!(
+                config.frontend_dir,
+                PathBuf::from("/usr/share/clavis/portal")
+            );
+            // Every commented-out example is a setting by its real name, with a value of the
+            // right type (secrets are written by name only, so they are in the list below).
+            let examples: String = SHIPPED
+                .lines()
+                .filter_map(|line| line.strip_prefix("# "))
+                .filter(|line| {
+                    line.split_once(" = ")
+                        .is_some_and(|(key, _)| !key.contains(' '))
+                })
+                .map(|line| format!("{line}\n"))
+                .collect();
+            let uncommented = Figment::from(Serialized::defaults(raw()))
+                .merge(Toml::string(SHIPPED))
+                .merge(Toml::string(&examples));
+            uncommented.extract::<RawConfig>().unwrap();
+            // Serialized defaults name every setting but the secrets, which are never written.
+            let defaults = serde_json::to_value(raw()).unwrap();
+            let secrets = ["master_key", "oidc_client_secret", "smtp_password"].map(String::from);
+            let every_setting = defaults.as_object().unwrap().keys();
+            for setting in every_setting.chain(&secrets) {
+                let written = SHIPPED.lines().any(|line| {
+                    line.trim_start_matches("# ")
+                        .starts_with(&format!("{setting} = "))
+                });
+                assert!(written, "{setting} is missing from debian/clavis.toml");
+            }
+            Ok(())
+        });
+    }
 }

@@ -3,6 +3,7 @@
 
 mod demo_world;
 mod operations;
+mod package;
 
 use clavis_shared::dto::{Application, NewClientSecret};
 use demo_world::{DemoWorld, Login};
@@ -27,7 +28,9 @@ tasks:
   bench     the token endpoint benchmark (wrk, SQLite and PostgreSQL): tokens/s and latency
   bench-lists  the portal's list endpoints at scale (SQLite and PostgreSQL): p50/p95/p99 ms
   cluster   two instances behind haproxy on their own PostgreSQL, under faults (also in CI)
-  soak      mixed load on one instance with memory samples: soak [--minutes N] (default 10)";
+  soak      mixed load on one instance with memory samples: soak [--minutes N] (default 10)
+  package   the Debian package (release build) in target/debian/clavis.deb; with
+            --debug-binary, around the debug build instead (quicker, for checks)";
 
 type TaskResult = Result<(), String>;
 
@@ -42,6 +45,9 @@ fn main() -> ExitCode {
         "bench-lists" => bench_lists(),
         "cluster" => operations::cluster(),
         "soak" => operations::soak(&env::args().skip(2).collect::<Vec<_>>()),
+        "package" => package::Binary::from_args(&env::args().skip(2).collect::<Vec<_>>())
+            .and_then(package::package)
+            .map(|deb| println!("    {}", deb.display())),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -227,6 +233,7 @@ fn test() -> TaskResult {
     run(cargo().args(["test", "--package", "clavis-frontend"]))?;
     step("Building Clavis for the browser tests");
     run(cargo().args(["build", "--package", "clavis"]))?;
+    package::check()?;
     step("Testing the local OpenID Connect provider and the portal in headless Chromium (node)");
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "oidc/", "browser/"])

@@ -34,6 +34,20 @@ pub enum Command {
     Serve,
     /// Apply database migrations that are not applied yet.
     Migrate,
+    /// Write a consistent snapshot of the embedded SQLite database to a new file, also while
+    /// Clavis serves. The master key is not in it: keep that apart. (PostgreSQL: pg_dump.)
+    Backup {
+        /// The backup file to create; an existing file is never replaced.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into a data directory that holds no database yet. Start Clavis with
+    /// the master key of the backed-up instance afterwards. (PostgreSQL: pg_restore.)
+    Restore {
+        /// A file written by `clavis backup`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
     /// Organisations (partners).
     #[command(subcommand)]
     Org(OrgCommand),

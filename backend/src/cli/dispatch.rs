@@ -14,27 +14,38 @@ use super::args::{
 use super::output::Output;
 use crate::access::Actor;
 use crate::config::Config;
-use crate::db::{self, Database, PooledConn};
+use crate::db::{self, Database, PooledConn, backup};
 use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
 use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
-/// own function.
+/// own function. A backup and a restore take the database file as it is instead: a backup
+/// neither creates nor migrates it, and a restore needs it absent.
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     logging::init(config.log_format, &config.log_level);
+    let out = Output::new(cli.json);
+    match &cli.command {
+        Command::Backup { to } => return out.backup(&backup::back_up(&config.database, to)?),
+        Command::Restore { from } => {
+            return out.restored(&backup::restore(&config.database, from)?);
+        }
+        _ => {}
+    }
     let db = Database::open(config.database.clone(), config.database_pool_size)?;
     let applied = db.migrate()?;
     if !applied.is_empty() {
         tracing::info!(database = %db.target(), ?applied, "applied database migrations");
     }
-    let out = Output::new(cli.json);
     let actor = Actor::cli(cli.actor.as_deref())?;
     match cli.command {
         Command::Serve => serve::serve(config, db),
         Command::Migrate => out.migrated(&applied),
+        Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("run before the database is opened")
+        }
         Command::Keys(command) => {
             let mut conn = db.conn()?;
             let now = db::now();

@@ -8,6 +8,7 @@ use clavis_shared::dto::{
 use clavis_shared::portal::FailingAddress;
 use serde::Serialize;
 
+use crate::db::backup::Snapshot;
 use crate::keys::{KeyInfo, SigningAlgorithm};
 use crate::notify::{Mode, PassReport};
 
@@ -60,6 +61,34 @@ impl Output {
             0 => println!("The database is up to date."),
             n => println!("Applied {n} migration(s): {}", applied.join(", ")),
         }
+        Ok(())
+    }
+
+    pub fn backup(&self, written: &Snapshot) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(written);
+        }
+        println!(
+            "Backed up to {} ({} bytes, schema {}). The master key is not in it: keep that \
+             safe apart, a restore needs it.",
+            written.path.display(),
+            written.bytes,
+            written.schema_version
+        );
+        Ok(())
+    }
+
+    pub fn restored(&self, written: &Snapshot) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(written);
+        }
+        println!(
+            "Restored the database {} ({} bytes, schema {}). Start Clavis with the master key \
+             of the instance that made the backup.",
+            written.path.display(),
+            written.bytes,
+            written.schema_version
+        );
         Ok(())
     }
 

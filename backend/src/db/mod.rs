@@ -1,6 +1,8 @@
 //! Storage: one connection type for SQLite (embedded default) and PostgreSQL, a pool, and
-//! the embedded migrations. Queries elsewhere are written once against [`DbConn`].
+//! the embedded migrations. Queries elsewhere are written once against [`DbConn`]. `backup`
+//! snapshots and restores the embedded database.
 
+pub mod backup;
 pub mod schema;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};

@@ -33,18 +33,24 @@ fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
         .expect("run clavis")
 }
 
-/// `clavis` on the test's database, in `workdir`, with no setting but the test's own.
-fn command(db: &TestDb, workdir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
+/// `program` (a `clavis` binary) in `workdir`, with none of the environment's `CLAVIS_*`
+/// settings: only those the test gives it.
+pub(crate) fn without_settings(program: &std::path::Path, workdir: &std::path::Path) -> Command {
+    let mut command = Command::new(program);
     for (key, _) in std::env::vars() {
         if key.starts_with("CLAVIS_") {
             command.env_remove(key);
         }
     }
+    command.current_dir(workdir).env("CLAVIS_LOG_LEVEL", "warn");
     command
-        .current_dir(workdir)
+}
+
+/// `clavis` on the test's database, in `workdir`, with no setting but the test's own.
+fn command(db: &TestDb, workdir: &std::path::Path) -> Command {
+    let mut command = without_settings(env!("CARGO_BIN_EXE_clavis").as_ref(), workdir);
+    command
         .env("CLAVIS_DATABASE_URL", &db.url)
-        .env("CLAVIS_LOG_LEVEL", "warn")
         // Every run shares the master key, as an operator's runs share their config.
         .env(
             "CLAVIS_MASTER_KEY",
@@ -67,23 +73,26 @@ fn json(db: &TestDb, args: &[&str]) -> Value {
 }
 
 fn bootstrap(db: &TestDb) -> String {
-    json(db, &["org", "create", "--name", "Acme", "--country", "NL"]);
-    json(
-        db,
-        &[
-            "api",
-            "create",
-            "--code",
-            "SMC",
-            "--name",
-            "Ship Manifests",
-            "--audience",
-            "https://api.example.org/smc",
-            "--scopes",
-            "manifest.read manifest.write",
-        ],
-    );
-    let app = json(db, &["app", "create", "--org", "Acme", "--api", "SMC"]);
+    bootstrap_with(|args| json(db, args))
+}
+
+/// Acme, the SMC API and Acme's application for it, made by `json` (a `clavis` command that
+/// must succeed, as JSON); returns the application's client_id.
+pub(crate) fn bootstrap_with(json: impl Fn(&[&str]) -> Value) -> String {
+    json(&["org", "create", "--name", "Acme", "--country", "NL"]);
+    json(&[
+        "api",
+        "create",
+        "--code",
+        "SMC",
+        "--name",
+        "Ship Manifests",
+        "--audience",
+        "https://api.example.org/smc",
+        "--scopes",
+        "manifest.read manifest.write",
+    ]);
+    let app = json(&["app", "create", "--org", "Acme", "--api", "SMC"]);
     assert_eq!(app["name"], "Partner-NL-Acme-SMC");
     app["client_id"].as_str().unwrap().to_owned()
 }

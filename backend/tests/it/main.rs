@@ -12,6 +12,7 @@ mod support;
 
 mod apps;
 mod audit;
+mod backup;
 mod bad_text;
 mod cli;
 mod http;
@@ -21,6 +22,7 @@ mod login;
 mod modules;
 mod oauth;
 mod organisations;
+mod package;
 mod paging;
 mod portal;
 mod proxy;

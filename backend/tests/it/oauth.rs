@@ -110,7 +110,7 @@ pub(crate) async fn access_token(server: &TestServer, client_id: &str, secret: &
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn jwks(server: &TestServer) -> Value {
+pub(crate) async fn jwks(server: &TestServer) -> Value {
     http()
         .get(server.url("/.well-known/jwks.json"))
         .send()
@@ -123,7 +123,7 @@ async fn jwks(server: &TestServer) -> Value {
 
 /// Verifies a JWT's signature against a JWKS with the RustCrypto crates directly, not with
 /// the JWT library Clavis uses; returns (header, claims).
-fn verify_independently(token: &str, jwks: &Value) -> (Value, Value) {
+pub(crate) fn verify_independently(token: &str, jwks: &Value) -> (Value, Value) {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS compact serialisation");
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).expect("base64url");

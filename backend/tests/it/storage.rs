@@ -109,6 +109,36 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
     );
 }
 
+/// Instances started together on one new PostgreSQL database (an upgrade of several at
+/// once) migrate one at a time under the advisory lock: one applies every migration, the
+/// others find nothing left to do, and none fails on a table another just made.
+#[test]
+fn instances_starting_together_migrate_postgres_once() {
+    let test_db = TestDb::postgres_unmigrated();
+    let instances: Vec<db::Database> = (0..4)
+        .map(|_| db::Database::open(test_db.db.target().clone(), 2).unwrap())
+        .collect();
+    let start = std::sync::Barrier::new(instances.len());
+    let applied: Vec<usize> = std::thread::scope(|scope| {
+        let runs: Vec<_> = instances
+            .iter()
+            .map(|instance| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    instance.migrate().unwrap().len()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    let mut applied = applied;
+    applied.sort_unstable();
+    assert_eq!(applied[..3], [0, 0, 0], "{applied:?}");
+    assert!(applied[3] > 0, "{applied:?}");
+    db::ensure_migrated(&mut test_db.conn()).unwrap();
+}
+
 #[test]
 fn sqlite_connections_use_wal_foreign_keys_and_busy_timeout() {
     use diesel::prelude::*;

@@ -39,6 +39,13 @@ impl TestDb {
         Self::open(url, Cleanup::Sqlite(dir))
     }
 
+    /// The SQLite database `clavis.db` that `dir` holds already (a restored backup, say),
+    /// migrated.
+    pub fn sqlite_in(dir: tempfile::TempDir) -> Self {
+        let url = format!("sqlite://{}", dir.path().join("clavis.db").display());
+        Self::open(url, Cleanup::Sqlite(dir)).migrated()
+    }
+
     /// An empty PostgreSQL database of its own, for tests of migrating.
     pub fn postgres_unmigrated() -> Self {
         let name = format!("clavis_test_{}", uuid::Uuid::new_v4().simple());
