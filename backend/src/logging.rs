@@ -3,8 +3,8 @@
 //! Both carry the fields of the spans an event happened in: a request's lines its
 //! `request_id` (see [`crate::request_id`]). Human lines show them before the message
 //! (`request{request_id=…}:`); JSON lines as top-level members beside the event's own
-//! fields (`{"timestamp":…,"level":…,"request_id":…,"message":…}`), which is where log
-//! collectors look for them.
+//! fields (`{"level":…,"timestamp":…,"message":…,"name":"request","request_id":…}`), which
+//! is where log collectors look for them.
 
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;

@@ -208,7 +208,10 @@ impl Database {
         let waiting = Instant::now();
         let permit = self.connection_permit().await?;
         let (pool, target) = (self.pool.clone(), self.target.clone());
+        // The blocking thread logs inside the caller's span: a request's lines keep its id.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get()?;
             metrics::histogram!(telemetry::DB_POOL_WAIT).record(waiting.elapsed().as_secs_f64());
