@@ -10,6 +10,12 @@
 //! (e) behind a real nginx (Clavis trusting it): (a) through nginx, then again while another
 //!     client on the same proxy and address floods malformed values and unknown client_ids.
 //!
+//!
+//! `cargo bench -p clavis --bench token_endpoint -- metrics` (optionally naming a database)
+//! runs only (a), alternately with the Prometheus metrics off and on (`CLAVIS_METRICS_LISTEN`,
+//! scraped once a run), three rounds each, and prints both means and their difference: the
+//! cost of recording them on the token endpoint, which must stay within 5%.
+//!
 //! Needs `wrk` and `nginx` (Debian packages) and the local PostgreSQL. The load generator shares the two
 //! cores with the server: compare figures of one run, not across machines.
 
@@ -42,6 +48,8 @@ const RUN_SECS: u64 = 10;
 const FIRST_USE_SECS: u64 = 5;
 const FLOOD_CONNECTIONS: usize = 8;
 const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// Runs of (a) with the metrics off and on each, alternating, for the comparison.
+const METRICS_ROUNDS: usize = 3;
 
 struct Client {
     client_id: String,
@@ -78,59 +86,185 @@ fn main() {
         "{:<10} {:<44} {:>10} {:>8} {:>8} {:>7}",
         "database", "scenario", "tokens/s", "p50 ms", "p99 ms", "errors"
     );
-    // `cargo bench --bench token_endpoint -- postgres` runs one database only.
-    let only: Vec<String> = std::env::args()
+    // `cargo bench --bench token_endpoint -- postgres` runs one database only; `metrics`
+    // runs the comparison of (a) with the metrics off and on instead of every scenario.
+    let mut only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
         .collect();
+    let metrics_only = only.iter().any(|arg| arg == "metrics");
+    only.retain(|arg| arg != "metrics");
     for backend in ["sqlite", "postgres"] {
         if only.is_empty() || only.iter().any(|name| name == backend) {
-            run_backend(backend);
+            if metrics_only {
+                compare_metrics(backend);
+            } else {
+                run_backend(backend);
+            }
         }
     }
 }
 
-fn run_backend(backend: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, pg_name) = match backend {
-        "sqlite" => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            None,
-        ),
-        _ => {
-            let name = format!("clavis_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres"))
-                .expect("local PostgreSQL");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap();
-            (format!("{POSTGRES_SERVER}/{name}"), Some(name))
-        }
-    };
-    let db = Database::open(DbTarget::parse(&url).unwrap(), 16).unwrap();
-    db.migrate().unwrap();
-    let (few, many, flooded) = seed(&db);
+/// A seeded database of the benchmark's own, dropped (PostgreSQL) by [`Bench::finish`].
+struct Bench {
+    dir: tempfile::TempDir,
+    url: String,
+    pg_name: Option<String>,
+    db: Database,
+}
 
-    settle(&db, pg_name.is_some());
-    let port = TcpListener::bind("127.0.0.1:0")
+impl Bench {
+    fn new(backend: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pg_name) = match backend {
+            "sqlite" => (
+                format!("sqlite://{}", dir.path().join("bench.db").display()),
+                None,
+            ),
+            _ => {
+                let name = format!("clavis_bench_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres"))
+                    .expect("local PostgreSQL");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                (format!("{POSTGRES_SERVER}/{name}"), Some(name))
+            }
+        };
+        let db = Database::open(DbTarget::parse(&url).unwrap(), 16).unwrap();
+        db.migrate().unwrap();
+        Self {
+            dir,
+            url,
+            pg_name,
+            db,
+        }
+    }
+
+    fn settle(&self) {
+        settle(&self.db, self.pg_name.is_some());
+    }
+
+    /// `clavis serve` on a free port, with the metrics listener on `metrics_port` if any:
+    /// (process, base URL), once ready.
+    fn serve(&self, metrics_port: Option<u16>) -> (std::process::Child, String) {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
+        command
+            .arg("serve")
+            .env("CLAVIS_DATABASE_URL", &self.url)
+            .env("CLAVIS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CLAVIS_MASTER_KEY_FILE", self.dir.path().join("master.key"))
+            .env("CLAVIS_DATABASE_POOL_SIZE", "16")
+            .env("CLAVIS_LOG_LEVEL", "error")
+            // For (e): nginx connects from 127.0.0.1. Direct requests from there carry no
+            // forwarding headers, so (a) to (c) are unchanged.
+            .env("CLAVIS_TRUSTED_PROXIES", "127.0.0.1");
+        if let Some(metrics_port) = metrics_port {
+            command.env("CLAVIS_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"));
+        }
+        let server = command.spawn().expect("start clavis serve");
+        wait_until_ready(&base);
+        (server, base)
+    }
+
+    fn finish(self) {
+        drop(self.db);
+        if let Some(name) = self.pg_name {
+            let mut admin =
+                PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres")).unwrap();
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .unwrap();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_clavis"))
-        .arg("serve")
-        .env("CLAVIS_DATABASE_URL", &url)
-        .env("CLAVIS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CLAVIS_MASTER_KEY_FILE", dir.path().join("master.key"))
-        .env("CLAVIS_DATABASE_POOL_SIZE", "16")
-        .env("CLAVIS_LOG_LEVEL", "error")
-        // For (e): nginx connects from 127.0.0.1. Direct requests from there carry no
-        // forwarding headers, so (a) to (c) are unchanged.
-        .env("CLAVIS_TRUSTED_PROXIES", "127.0.0.1")
-        .spawn()
-        .expect("start clavis serve");
-    wait_until_ready(&base);
+        .port()
+}
+
+/// SIGTERM: a graceful stop that writes the queued audit events.
+fn stop(mut server: std::process::Child) {
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+}
+
+/// Scenario (a) with the metrics off and on, alternating so that drift of the machine
+/// (other work on the shared cores) falls on both alike; prints each run, then the means.
+fn compare_metrics(backend: &str) {
+    let bench = Bench::new(backend);
+    let (few, _, _) = seed(&bench.db, 0);
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 1..=METRICS_ROUNDS {
+        for metrics in [false, true] {
+            bench.settle();
+            let metrics_port = metrics.then(free_port);
+            let (server, base) = bench.serve(metrics_port);
+            for client in &few {
+                assert_eq!(token_status(&base, client, "127.0.0.1"), 200);
+            }
+            let figures = wrk(&base, &few, RUN_SECS);
+            let state = if metrics { "on" } else { "off" };
+            report(
+                backend,
+                &format!("(a) metrics {state}, round {round}"),
+                &figures,
+            );
+            if let Some(metrics_port) = metrics_port {
+                let issued = issued_tokens(metrics_port);
+                println!("{backend:<10}     the scrape counted {issued} issued tokens");
+                on.push(figures.tokens_per_sec);
+            } else {
+                off.push(figures.tokens_per_sec);
+            }
+            stop(server);
+        }
+    }
+    let mean = |runs: &[f64]| runs.iter().sum::<f64>() / runs.len() as f64;
+    let (off, on) = (mean(&off), mean(&on));
+    println!(
+        "{backend:<10} (a) metrics off {off:.0} tokens/s, on {on:.0} tokens/s: {:+.1}% (limit -5%)",
+        100.0 * (on - off) / off
+    );
+    bench.finish();
+}
+
+/// The issued tokens the metrics page counts.
+fn issued_tokens(metrics_port: u16) -> f64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let page = runtime.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    page.lines()
+        .filter(|line| {
+            line.starts_with("clavis_token_requests_total{") && line.contains("outcome=\"issued\"")
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+fn run_backend(backend: &str) {
+    let bench = Bench::new(backend);
+    let (few, many, flooded) = seed(&bench.db, MANY_CLIENTS);
+    bench.settle();
+    let (server, base) = bench.serve(None);
 
     // Each "few" client proves its secret once, as a long-running client would have.
     for client in &few {
@@ -142,8 +276,8 @@ fn run_backend(backend: &str) {
         &format!("(a) repeated valid, {FEW_CLIENTS} clients"),
         &repeated,
     );
-    repeated_over_https(backend, &url, dir.path(), &few, &repeated);
-    settle(&db, pg_name.is_some());
+    repeated_over_https(backend, &bench.url, bench.dir.path(), &few, &repeated);
+    bench.settle();
     let first = wrk(&base, &many, FIRST_USE_SECS);
     report(
         backend,
@@ -151,7 +285,7 @@ fn run_backend(backend: &str) {
         &first,
     );
 
-    settle(&db, pg_name.is_some());
+    bench.settle();
     let flooding = Arc::new(AtomicBool::new(true));
     let (flood_requests, flood_throttled) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -180,27 +314,16 @@ fn run_backend(backend: &str) {
         flood_throttled.load(Ordering::SeqCst)
     );
 
-    settle(&db, pg_name.is_some());
+    bench.settle();
     behind_proxy(backend, &base, &few);
 
-    // SIGTERM: a graceful stop that writes the queued audit events.
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    server.wait().unwrap();
-    drop(db);
-    if let Some(name) = pg_name {
-        let mut admin = PgConnection::establish(&format!("{POSTGRES_SERVER}/postgres")).unwrap();
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .unwrap();
-    }
+    stop(server);
+    bench.finish();
 }
 
-/// An organisation, an API, FEW_CLIENTS + MANY_CLIENTS applications with a secret each, and
-/// one more application whose client_id the flood targets.
-fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
+/// An organisation, an API, FEW_CLIENTS + `many` applications with a secret each, and one
+/// more application whose client_id the flood targets.
+fn seed(db: &Database, many: usize) -> (Vec<Client>, Vec<Client>, Client) {
     let now = clavis::db::now();
     let actor = &Actor::System;
     let mut conn = db.conn().unwrap();
@@ -230,7 +353,7 @@ fn seed(db: &Database) -> (Vec<Client>, Vec<Client>, Client) {
     )
     .unwrap();
     drop(conn);
-    let total = FEW_CLIENTS + MANY_CLIENTS + 1;
+    let total = FEW_CLIENTS + many + 1;
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let mut clients: Vec<Client> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -296,7 +419,7 @@ fn repeated_over_https(
     few: &[Client],
     plain: &Figures,
 ) {
-    let (mut server, base) = serve_https(url, dir);
+    let (server, base) = serve_https(url, dir);
     // Each client proves its secret to this process once, as in (a).
     wrk(&base, few, 2);
     let https = wrk(&base, few, RUN_SECS);
@@ -311,11 +434,7 @@ fn repeated_over_https(
         "    (d) kept",
         100.0 * https.tokens_per_sec / plain.tokens_per_sec
     );
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    server.wait().unwrap();
+    stop(server);
 }
 
 /// A second `clavis serve`, on HTTPS with a self-signed certificate for 127.0.0.1 (wrk does
@@ -329,11 +448,7 @@ fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String
     let (cert_file, key_file) = (dir.join("https-cert.pem"), dir.join("https-key.pem"));
     std::fs::write(&cert_file, cert.pem()).unwrap();
     std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("https://127.0.0.1:{port}");
     let server = Command::new(env!("CARGO_BIN_EXE_clavis"))
         .arg("serve")

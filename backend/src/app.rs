@@ -16,7 +16,9 @@ use crate::notify;
 use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
 use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
-use crate::{apis, apps, audit, health, jobs, openapi, orgs, secrets, site, storable_text, users};
+use crate::{
+    apis, apps, audit, health, jobs, openapi, orgs, request_id, secrets, site, storable_text, users,
+};
 
 /// The background jobs of a running instance, as [`start`] returns them.
 pub use crate::jobs::Background;
@@ -123,6 +125,8 @@ pub fn build(
         .wrap(security_headers(state.sessions.secure_cookie))
         .wrap(middleware::from_fn(forwarded::identify))
         .wrap_fn(access_log)
+        // Outermost: every line logged for the request, the access log's too, carries its id.
+        .wrap(middleware::from_fn(request_id::assign))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .configure(oauth::routes)

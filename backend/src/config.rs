@@ -30,6 +30,7 @@ struct RawConfig {
     database_url: Option<String>,
     database_pool_size: u32,
     listen: String,
+    metrics_listen: Option<String>,
     public_url: Option<String>,
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
@@ -82,6 +83,7 @@ impl Default for RawConfig {
             database_url: None,
             database_pool_size: 10,
             listen: "127.0.0.1:8080".to_owned(),
+            metrics_listen: None,
             public_url: None,
             tls_cert_file: None,
             tls_key_file: None,
@@ -134,6 +136,9 @@ pub struct Config {
     pub database: DbTarget,
     pub database_pool_size: u32,
     pub listen: SocketAddr,
+    /// Where the Prometheus metrics are served (`GET /metrics`), apart from `listen` so that
+    /// only the monitoring network reaches them; `None` (the default) records no metrics.
+    pub metrics_listen: Option<SocketAddr>,
     /// The URL people and API clients use to reach Clavis, without a trailing slash.
     pub public_url: url::Url,
     /// HTTPS served by Clavis itself; `None` serves plain HTTP (loopback, or behind a proxy).
@@ -189,7 +194,19 @@ impl Config {
 
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
-        let listen = parse_listen(&self.listen)?;
+        let listen = parse_listen("listen (CLAVIS_LISTEN)", &self.listen)?;
+        let metrics_listen = self
+            .metrics_listen
+            .as_deref()
+            .map(|text| parse_listen("metrics_listen (CLAVIS_METRICS_LISTEN)", text))
+            .transpose()?;
+        if metrics_listen == Some(listen) {
+            return Err(ConfigError(format!(
+                "metrics_listen (CLAVIS_METRICS_LISTEN) {listen} is the address Clavis serves \
+                 its API on (CLAVIS_LISTEN); the metrics need a port of their own, such as \
+                 127.0.0.1:9464"
+            )));
+        }
         let tls = self.tls_settings()?;
         let trusted_proxies = parse_trusted_proxies(&self.trusted_proxies)?;
         let public_url = parse_public_url(self.public_url.as_deref(), listen, tls.is_some())?;
@@ -292,6 +309,7 @@ impl RawConfig {
             database,
             database_pool_size: self.database_pool_size,
             listen,
+            metrics_listen,
             public_url,
             tls,
             trusted_proxies,
@@ -559,14 +577,15 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
+/// The address and port `setting` (named with its variable) holds.
+fn parse_listen(setting: &str, listen: &str) -> Result<SocketAddr, ConfigError> {
     listen
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| {
             ConfigError(format!(
-                "listen (CLAVIS_LISTEN) \"{listen}\" is not an address and port such as 127.0.0.1:8080"
+                "{setting} \"{listen}\" is not an address and port such as 127.0.0.1:8080"
             ))
         })
 }
@@ -641,6 +660,37 @@ mod tests {
             config.keys.master_key,
             MasterKeySource::File(PathBuf::from("data/master.key"))
         );
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_need_a_port_of_their_own() {
+        assert_eq!(raw().validate().unwrap().metrics_listen, None);
+        let config = RawConfig {
+            metrics_listen: Some("127.0.0.1:9464".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            config.metrics_listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        for (text, named) in [
+            ("127.0.0.1:8080", "port of their own"),
+            ("nowhere", "is not an address"),
+        ] {
+            let err = RawConfig {
+                metrics_listen: Some(text.into()),
+                ..raw()
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("CLAVIS_METRICS_LISTEN") && err.contains(named),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use clavis_shared::{ErrorBody, ValidationError};
 
+use crate::request_id;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Input broke a domain rule; the message says which and how to fix it.
@@ -111,6 +113,15 @@ impl ResponseError for Error {
             },
             _ => ErrorBody::new(self.code(), self.to_string()),
         };
-        HttpResponse::build(self.status_code()).json(body)
+        let status = self.status_code();
+        let body = if status.is_server_error() {
+            ErrorBody {
+                request_id: request_id::current().map(|id| id.to_string()),
+                ..body
+            }
+        } else {
+            body
+        };
+        HttpResponse::build(status).json(body)
     }
 }

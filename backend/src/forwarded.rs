@@ -63,6 +63,11 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// Whether `peer`, a request's TCP peer, is one of the trusted proxies.
+    pub fn trusts_peer(&self, peer: IpAddr) -> bool {
+        self.trusts(peer.to_canonical())
+    }
+
     fn trusts(&self, address: IpAddr) -> bool {
         self.0.iter().any(|network| network.contains(&address))
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use crate::error::Error;
+use crate::request_id;
 
 /// Path prefixes that belong to machines, not to the portal: an unknown path under one
 /// is a JSON 404, never the portal's page.
@@ -247,12 +248,15 @@ pub async fn not_found_json(req: HttpRequest) -> Result<HttpResponse, Error> {
 }
 
 async fn portal_missing() -> HttpResponse {
+    let request = request_id::current()
+        .map(|id| format!("Request id: {id}\n"))
+        .unwrap_or_default();
     HttpResponse::ServiceUnavailable()
         .content_type("text/plain; charset=utf-8")
-        .body(
+        .body(format!(
             "The Clavis portal has not been built. Run `trunk build --release` in the repository, \
-             then restart Clavis.\n",
-        )
+             then restart Clavis.\n{request}"
+        ))
 }
 
 /// The one style sheet of the message pages, inline so they need nothing else;

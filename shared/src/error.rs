@@ -13,6 +13,10 @@ pub struct ErrorBody {
     /// The input field the error is about, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The request's id (`X-Request-Id`), on server errors (5xx): quote it when reporting
+    /// the failure, so operators find its log lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -21,6 +25,7 @@ impl ErrorBody {
             error: error.into(),
             message: message.into(),
             field: None,
+            request_id: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::{AuditEvent, AuditRow, insert_rows};
 use crate::db::DbConn;
 use crate::error::Result;
+use crate::telemetry;
 
 const QUEUE_CAPACITY: usize = 65_536;
 
@@ -29,8 +30,14 @@ impl AuditSink {
 
     pub async fn record(&self, event: AuditEvent, at: DateTime<Utc>) {
         if self.queue.send((event, at)).await.is_err() {
+            metrics::counter!(telemetry::AUDIT_EVENTS_DROPPED).increment(1);
             tracing::error!("the audit writer has stopped; an event could not be queued");
         }
+    }
+
+    /// Events queued and not yet taken by the writer.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 }
 

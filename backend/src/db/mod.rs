@@ -12,9 +12,10 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::telemetry;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -206,11 +207,16 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, Error> + Send + 'static,
     {
+        let waiting = Instant::now();
         let permit = self.connection_permit().await?;
         let (pool, target) = (self.pool.clone(), self.target.clone());
+        // The blocking thread logs inside the caller's span: a request's lines keep its id.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get()?;
+            metrics::histogram!(telemetry::DB_POOL_WAIT).record(waiting.elapsed().as_secs_f64());
             let result = work(&mut conn);
             if result.as_ref().is_err_and(Error::is_lost_connection) {
                 replace_connection(&mut conn, &target);
@@ -219,6 +225,15 @@ impl Database {
         })
         .await
         .map_err(|_| Error::Internal("database task was cancelled".to_owned()))?
+    }
+
+    /// Pooled connections in use and idle right now (for the metrics).
+    pub fn pool_connections(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections - state.idle_connections,
+            state.idle_connections,
+        )
     }
 
     async fn connection_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {

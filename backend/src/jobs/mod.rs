@@ -1,12 +1,15 @@
 //! The background jobs of a running instance, one file each: the audit writer, the
-//! maintenance of keys, sessions, revocations and last-used times, and the expiry reminders.
+//! maintenance of keys, sessions, revocations and last-used times, the expiry reminders, and
+//! the sampling of the metrics' gauges.
 //! All of them run through [`Background::every`], the one loop that wakes a job on its
 //! schedule and stops it when the instance stops.
 //!
 //! This module sits above the domains whose work it schedules: it uses them, they never use
-//! it, and `app::start` starts the jobs.
+//! it. `app::start` starts the jobs; `serve` starts the sampling of the gauges when metrics
+//! are on.
 
 pub mod audit_writer;
+pub mod gauges;
 pub mod maintenance;
 pub mod reminders;
 

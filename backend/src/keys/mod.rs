@@ -54,6 +54,7 @@ const RETIRED_KEY_GRACE: Duration = Duration::minutes(5);
 pub struct LoadedKey {
     pub kid: String,
     pub algorithm: SigningAlgorithm,
+    pub created_at: DateTime<Utc>,
     pub activates_at: DateTime<Utc>,
     signer: Signer,
     /// base64url of the JWS header, the same for every token this key signs.
@@ -230,6 +231,28 @@ impl Keys {
         })?;
         keys.refresh(conn)?;
         Ok(keys)
+    }
+
+    /// For each algorithm that has a key, at `now`: the age of its newest key, and the time
+    /// until the scheduled rotation makes the next one (negative when it is overdue, until
+    /// the key maintenance runs). From the keys this instance has loaded; no database read.
+    pub fn rotation_schedule(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Vec<(SigningAlgorithm, Duration, Duration)> {
+        let ring = self.ring();
+        SigningAlgorithm::ALL
+            .into_iter()
+            .filter_map(|algorithm| {
+                let newest = ring
+                    .keys
+                    .iter()
+                    .rev()
+                    .find(|key| key.algorithm == algorithm)?;
+                let age = now - newest.created_at;
+                Some((algorithm, age, self.settings.rotation_period - age))
+            })
+            .collect()
     }
 
     /// What an API signs with when it has chosen nothing: the configured
@@ -455,6 +478,7 @@ impl Keys {
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             kid: row.kid,
             algorithm,
+            created_at: db::utc(row.created_at),
             activates_at: db::utc(row.activates_at),
             signer,
             jwk,

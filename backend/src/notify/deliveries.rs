@@ -162,6 +162,15 @@ type CandidateRow = (
     Option<NaiveDateTime>,
 );
 
+/// Reminders planned and not yet sent, given up or cancelled: waiting for their (next)
+/// attempt, or being sent right now.
+pub fn pending_count(conn: &mut DbConn) -> Result<i64> {
+    Ok(rd::table
+        .filter(rd::status.eq_any([Status::Pending.as_str(), Status::Sending.as_str()]))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Claims the next reminder due for an attempt: a waiting one whose time has come, or one
 /// another instance claimed but never finished. The claim is a compare-and-set on the row,
 /// so when instances race for a reminder exactly one of them gets it. Claimed one at a time,

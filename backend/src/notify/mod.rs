@@ -17,7 +17,7 @@ use clavis_shared::reminders::Stage;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-pub use deliveries::{FAILING_AFTER_ATTEMPTS, failing_addresses};
+pub use deliveries::{FAILING_AFTER_ATTEMPTS, failing_addresses, pending_count};
 pub use smtp::{Mailer, SmtpSettings, SmtpTls};
 
 use crate::access::Actor;
@@ -25,6 +25,7 @@ use crate::audit::AuditEvent;
 use crate::db::{self, Database};
 use crate::error::{Error, Result};
 use crate::public_url::PublicUrls;
+use crate::telemetry;
 use deliveries::{AfterFailure, Claimed};
 use mail::Reminder;
 
@@ -165,6 +166,7 @@ impl Notifier {
                         "subject": reminder.subject(),
                     }));
                 deliveries::mark_sent(conn, claimed, sent, now)?;
+                metrics::counter!(telemetry::REMINDERS_SENT).increment(1);
                 tracing::info!(recipient = %claimed.recipient, stage = %claimed.stage, "sent an expiry reminder");
                 Ok(attempt("sent", None))
             }
@@ -186,6 +188,11 @@ impl Notifier {
                     now,
                 )?;
                 tracing::warn!(recipient = %claimed.recipient, error = %failure.reason, "an expiry reminder was not delivered");
+                let next = match after {
+                    AfterFailure::Retry(_) => "retry",
+                    AfterFailure::GaveUp => "give_up",
+                };
+                metrics::counter!(telemetry::REMINDERS_FAILED, "after" => next).increment(1);
                 Ok(match after {
                     AfterFailure::Retry(next) => attempt(
                         "retrying",

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
@@ -27,11 +28,15 @@ use crate::apps::{self, TokenGrant};
 use crate::db::Database;
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
+use crate::telemetry;
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
 /// Requests allowed to queue for an argon2id slot before new ones are turned away.
 const MAX_QUEUED_PER_CORE: usize = 64;
+/// The throttle's allowances, as the metrics name them.
+const GUESSES: &str = "guesses";
+const JUNK: &str = "junk";
 
 /// A client that proved its secret, with what the token endpoint needs to know about it.
 pub struct AuthenticatedClient {
@@ -78,6 +83,7 @@ pub struct ClientAuthenticator {
     digest_key: Zeroizing<[u8; 32]>,
     remembered: RwLock<HashMap<String, [u8; 32]>>,
     argon2_slots: Semaphore,
+    argon2_capacity: usize,
     /// Working memory for argon2id, one buffer per slot, reused.
     argon2_memory: Mutex<Vec<Vec<Block>>>,
     queued: AtomicUsize,
@@ -95,12 +101,19 @@ impl ClientAuthenticator {
             digest_key,
             remembered: RwLock::new(HashMap::new()),
             argon2_slots: Semaphore::new(cores),
+            argon2_capacity: cores,
             argon2_memory: Mutex::new(Vec::new()),
             queued: AtomicUsize::new(0),
             max_queued: cores * MAX_QUEUED_PER_CORE,
             lookup,
             throttle,
         }
+    }
+
+    /// Requests waiting for an argon2id slot now, and checks running now (for the metrics).
+    pub fn argon2_load(&self) -> (usize, usize) {
+        let running = self.argon2_capacity - self.argon2_slots.available_permits();
+        (self.queued.load(Ordering::Relaxed), running)
     }
 
     /// Checks the credentials presented from `source` (the client's address).
@@ -132,7 +145,7 @@ impl ClientAuthenticator {
             };
         }
         let client_id = &credentials.client_id;
-        self.unless_throttled(self.throttle.check_guess(source, client_id))
+        self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
             .await?;
         let stored = match usable(self.lookup.find(client_id, secret_id).await?, now) {
             Ok(stored) => stored,
@@ -141,7 +154,7 @@ impl ClientAuthenticator {
         // Reserved only now, so values that cannot be a guess never create or fill a
         // client_id's window (guarantee 2), nor push a real client's window out of the cache.
         let reservation = self
-            .unless_throttled(self.throttle.reserve_guess(source, client_id))
+            .unless_throttled(self.throttle.reserve_guess(source, client_id), GUESSES)
             .await?;
         if !self
             .argon2_verify(&credentials.secret, &stored.secret_hash)
@@ -155,11 +168,17 @@ impl ClientAuthenticator {
         Ok(authenticated(stored))
     }
 
-    /// A throttle's refusal becomes a `429` after the tarpit, the same for every cause.
-    async fn unless_throttled<T>(&self, decision: Result<T, RetryAfter>) -> Result<T, OAuthError> {
+    /// A throttle's refusal becomes a `429` after the tarpit, the same for every cause;
+    /// `limit` names the allowance that ran out, for the metrics.
+    async fn unless_throttled<T>(
+        &self,
+        decision: Result<T, RetryAfter>,
+        limit: &'static str,
+    ) -> Result<T, OAuthError> {
         match decision {
             Ok(admitted) => Ok(admitted),
             Err(retry_after) => {
+                metrics::counter!(telemetry::THROTTLED, "limit" => limit).increment(1);
                 self.throttle.tarpit().await;
                 Err(OAuthError::throttled(retry_after))
             }
@@ -184,10 +203,11 @@ impl ClientAuthenticator {
     ) -> Result<Outcome, OAuthError> {
         if let Err(retry_after) = self.throttle.count_junk(source) {
             if refusal == AuthFailure::MalformedSecret {
-                return self.unless_throttled(Err(retry_after)).await;
+                return self.unless_throttled(Err(retry_after), JUNK).await;
             }
             // The tarpit still slows the flood down: it is what keeps a flooder from sending
             // its next value at once.
+            metrics::counter!(telemetry::THROTTLED, "limit" => JUNK).increment(1);
             self.throttle.tarpit().await;
             return Ok(refused(credentials, refusal));
         }
@@ -248,10 +268,13 @@ impl ClientAuthenticator {
     ) -> Result<bool, OAuthError> {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
+            metrics::counter!(telemetry::ARGON2_SHED).increment(1);
             return Err(OAuthError::overloaded());
         }
+        let waiting = Instant::now();
         let slot = self.argon2_slots.acquire().await;
         self.queued.fetch_sub(1, Ordering::SeqCst);
+        metrics::histogram!(telemetry::ARGON2_WAIT).record(waiting.elapsed().as_secs_f64());
         let _slot = slot.map_err(|_| OAuthError::unavailable(1))?;
         let (presented, stored_hash) = (presented.clone(), stored_hash.clone());
         let mut memory = self

@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
 
+use crate::request_id;
+
 /// The error codes the OAuth endpoints answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +23,22 @@ pub enum ErrorCode {
     SlowDown,
     /// An internal failure; sent with 503 and `Retry-After`.
     TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as the error response spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::SlowDown => "slow_down",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
 }
 
 /// An OAuth error: the code, a sentence for the developer, and how to send it.
@@ -198,6 +216,10 @@ impl From<crate::error::Error> for OAuthError {
 struct Body<'a> {
     error: ErrorCode,
     error_description: &'a str,
+    /// On server errors (5xx), the request's id, for the client's report (an extension
+    /// member, which RFC 6749 §5.2 lets clients ignore).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ResponseError for OAuthError {
@@ -224,6 +246,12 @@ impl ResponseError for OAuthError {
         response.json(Body {
             error: self.code,
             error_description: &self.description,
+            request_id: self
+                .status
+                .is_server_error()
+                .then(request_id::current)
+                .flatten()
+                .map(|id| id.to_string()),
         })
     }
 }
@@ -231,6 +259,22 @@ impl ResponseError for OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_named_in_the_metrics_as_in_the_answers() {
+        for code in [
+            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidClient,
+            ErrorCode::UnauthorizedClient,
+            ErrorCode::UnsupportedGrantType,
+            ErrorCode::InvalidScope,
+            ErrorCode::InvalidTarget,
+            ErrorCode::SlowDown,
+            ErrorCode::TemporarilyUnavailable,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
 
     #[test]
     fn descriptions_keep_to_rfc_6749_characters_and_quotes_are_cut_short() {

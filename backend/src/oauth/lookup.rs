@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use crate::db::{DbConn, DbTarget};
 use crate::error::Error;
 use crate::secrets::{self, StoredCredential};
+use crate::telemetry;
 
 /// The most requests one query answers; more wait for the next.
 const MAX_BATCH: usize = 256;
@@ -68,6 +69,7 @@ impl CredentialLookup {
 fn read_batches(target: &DbTarget, requests: &Mutex<Receiver<Request>>) {
     let mut conn = None;
     while let Some(batch) = next_batch(requests) {
+        metrics::histogram!(telemetry::CREDENTIAL_BATCH_SIZE).record(batch.len() as f64);
         let found = read(&mut conn, target, &batch_ids(&batch));
         answer(batch, found);
     }

@@ -110,6 +110,16 @@ pub enum AuthMethod {
     ClientSecretPost,
 }
 
+impl AuthMethod {
+    /// The method's registered name (RFC 7591 §2, `token_endpoint_auth_method`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
 /// A client_id and the secret presented with it. `Debug` never shows the secret.
 #[derive(Debug)]
 pub struct ClientCredentials {

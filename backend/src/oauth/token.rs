@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::validate;
 use serde::Serialize;
+use std::time::Instant;
 
 use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
 use super::client_auth::AuthenticatedClient;
@@ -15,6 +16,7 @@ use crate::access::Actor;
 use crate::apps::TokenGrant;
 use crate::audit::AuditEvent;
 use crate::db::Database;
+use crate::telemetry;
 
 /// A token request, one variant per supported grant.
 enum TokenRequest {
@@ -97,16 +99,58 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
+/// What the token metrics are labelled with, learnt as the request is read: `none` until
+/// the request got that far.
+struct Observed {
+    auth_method: &'static str,
+    grant_type: &'static str,
+}
+
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
     service: web::Data<OAuthService>,
     db: web::Data<Database>,
 ) -> Result<HttpResponse, OAuthError> {
+    let started = Instant::now();
+    let mut observed = Observed {
+        auth_method: "none",
+        grant_type: "none",
+    };
+    let answer = issue(&req, payload, &service, &db, &mut observed).await;
+    let outcome = match &answer {
+        Ok(_) => "issued",
+        Err(error) => error.code.as_str(),
+    };
+    metrics::counter!(
+        telemetry::TOKEN_REQUESTS,
+        "outcome" => outcome,
+        "auth_method" => observed.auth_method,
+        "grant_type" => observed.grant_type
+    )
+    .increment(1);
+    metrics::histogram!(telemetry::TOKEN_REQUEST_DURATION, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    answer
+}
+
+async fn issue(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &OAuthService,
+    db: &Database,
+    observed: &mut Observed,
+) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (origin, params, credentials) = read_client_request(&req, payload, &service).await?;
+    let (origin, params, credentials) = read_client_request(req, payload, service).await?;
+    observed.auth_method = credentials.method.as_str();
+    observed.grant_type = match params.get("grant_type") {
+        Some("client_credentials") => "client_credentials",
+        Some(_) => "unsupported",
+        None => "none",
+    };
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
-    let client = authenticate(&service, &db, &credentials, origin.address, "token", now).await?;
+    let client = authenticate(service, db, &credentials, origin.address, "token", now).await?;
     let source = origin.address.to_string();
     let now = after_kill_switch(client.application.tokens_revoked_before, now).await;
     let actor = Actor::Client {
@@ -159,7 +203,7 @@ pub async fn token(
             unavailable
         })?;
     service.usage.record(&client.secret_id, now);
-    record_issue(&service, &actor, &source, &client, &claims, now).await;
+    record_issue(service, &actor, &source, &client, &claims, now).await;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         token_type: "Bearer",

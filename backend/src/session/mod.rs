@@ -183,6 +183,20 @@ pub fn end(conn: &mut DbConn, token: &str) -> Result<Option<String>> {
     Ok(user_id)
 }
 
+/// Sessions that have ended by neither timeout (nor been signed out of).
+pub fn active_count(
+    conn: &mut DbConn,
+    settings: &SessionSettings,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let idle_since = (now - settings.idle_timeout).naive_utc();
+    Ok(sessions::table
+        .filter(sessions::expires_at.gt(now.naive_utc()))
+        .filter(sessions::last_seen_at.gt(idle_since))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Deletes sessions that have ended by either timeout.
 pub fn prune(conn: &mut DbConn, settings: &SessionSettings, now: DateTime<Utc>) -> Result<usize> {
     let idle_since = (now - settings.idle_timeout).naive_utc();

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod nginx;
+mod process;
 mod server;
 mod smtp_sink;
 mod support;
@@ -19,6 +20,7 @@ mod http;
 mod introspection;
 mod keys;
 mod login;
+mod metrics;
 mod modules;
 mod oauth;
 mod organisations;
@@ -27,6 +29,7 @@ mod paging;
 mod portal;
 mod proxy;
 mod reminders;
+mod request_ids;
 mod secrets;
 mod storage;
 mod tls;

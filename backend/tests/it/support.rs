@@ -369,3 +369,19 @@ pub fn jwks_algorithms(jwks: &serde_json::Value) -> Vec<String> {
     algs.dedup();
     algs
 }
+
+/// An application of Acme with one secret: (client_id, secret).
+pub fn client_with_secret(db: &TestDb) -> (String, String) {
+    let seeded = seed(db);
+    let now = clavis::db::now();
+    let created = clavis::secrets::create(
+        &mut db.conn(),
+        &seeded.application.client_id,
+        "test",
+        now + chrono::Duration::days(30),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    (seeded.application.client_id, created.value)
+}

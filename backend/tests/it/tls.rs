@@ -4,14 +4,13 @@
 
 use chrono::Utc;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SerialNumber};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::on_both_databases_async;
-use crate::support::{TestDb, admin, seed};
+use crate::process::{ServeProcess as Clavis, clavis_command, free_port};
+use crate::support::{TestDb, client_with_secret};
 
 on_both_databases_async!(
     tokens_are_served_over_https_by_alpn_with_tls_1_2_and_1_3_only,
@@ -133,138 +132,6 @@ fn write_by_rename(path: &Path, contents: &str) {
     std::fs::rename(&next, path).unwrap();
 }
 
-/// A `clavis serve` process of the test's own; killed when dropped.
-struct Clavis {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Clavis {
-    /// Starts `clavis serve` on a free loopback port with these settings, and waits until it
-    /// serves.
-    async fn serve(db: &TestDb, settings: &[(&str, String)]) -> Self {
-        let port = free_port();
-        let mut all = vec![
-            ("CLAVIS_LISTEN", format!("127.0.0.1:{port}")),
-            ("CLAVIS_PUBLIC_URL", format!("https://127.0.0.1:{port}")),
-        ];
-        all.extend(settings.iter().cloned());
-        let clavis = Self::spawn(db, &all, port);
-        clavis.wait_for_log("Clavis is serving").await;
-        clavis
-    }
-
-    fn spawn(db: &TestDb, settings: &[(&str, String)], port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = clavis_command(db, dir.path(), settings)
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start clavis serve");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let collected = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                collected.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Waits until a log line contains `needle` (a readiness wait, not a timing assertion:
-    /// the generous deadline only turns a hang into a readable failure) and returns it.
-    async fn wait_for_log(&self, needle: &str) -> String {
-        for _ in 0..1200 {
-            if let Some(line) = self.log_lines().into_iter().find(|l| l.contains(needle)) {
-                return line;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "no log line with {needle:?}; the log:\n{}",
-            self.log_lines().join("\n")
-        );
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn hang_up(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Clavis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `clavis` with only the given settings (and the test database, and its own data directory).
-fn clavis_command(db: &TestDb, dir: &Path, settings: &[(&str, String)]) -> Command {
-    let portal = dir.join("dist");
-    std::fs::create_dir_all(&portal).unwrap();
-    std::fs::write(
-        portal.join("index.html"),
-        "<!DOCTYPE html><title>Clavis</title>",
-    )
-    .unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clavis"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CLAVIS_") || key == "RUST_LOG" {
-            command.env_remove(key);
-        }
-    }
-    command
-        .current_dir(dir)
-        .env("CLAVIS_DATABASE_URL", &db.url)
-        .env("CLAVIS_DATA_DIR", dir)
-        .env("CLAVIS_MASTER_KEY", master_key())
-        .env("CLAVIS_FRONTEND_DIR", &portal)
-        .env("CLAVIS_LOG_LEVEL", "warn,clavis=info")
-        .envs(settings.iter().map(|(key, value)| (key, value)));
-    command
-}
-
-/// One master key for every `clavis` this test binary starts, so processes started one after
-/// another on the same database open the same signing keys.
-fn master_key() -> &'static str {
-    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| {
-        use base64::Engine;
-        use rand_core::RngCore;
-        let mut key = [0u8; 32];
-        rand_core::OsRng.fill_bytes(&mut key);
-        base64::engine::general_purpose::STANDARD.encode(key)
-    })
-}
-
 /// Runs `clavis serve` expecting it to refuse to start.
 fn refused(db: &TestDb, settings: &[(&str, String)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -274,22 +141,6 @@ fn refused(db: &TestDb, settings: &[(&str, String)]) -> Output {
         .unwrap();
     assert!(!output.status.success(), "clavis serve started");
     output
-}
-
-/// An application of Acme with one secret: (client_id, secret).
-fn client_with_secret(db: &TestDb) -> (String, String) {
-    let seeded = seed(db);
-    let now = clavis::db::now();
-    let created = clavis::secrets::create(
-        &mut db.conn(),
-        &seeded.application.client_id,
-        "tls",
-        now + chrono::Duration::days(30),
-        &admin(),
-        now,
-    )
-    .unwrap();
-    (seeded.application.client_id, created.value)
 }
 
 async fn token(
