@@ -139,16 +139,19 @@ test('a credential manager pages through the audit log and reads what happened',
   await page.getByRole('heading', { name: 'Audit log' }).waitFor();
   assert.equal(await page.title(), 'Audit log · Clavis');
 
-  // One sentence per event, names instead of ids, the JSON on expand.
+  // One sentence per event, names instead of ids, the details as labelled lines on expand.
   const newest = page.locator('table.audit tbody tr').first();
   await newest.getByText(`deleted the secret “rotation ${ROTATIONS - 1}”`).waitFor();
   assert.match(await newest.innerText(), /\(command line\) deleted the secret “rotation 29” \(.{3}…\) of Partner-NL-Acme-SMC/);
   assert.equal(await newest.getByRole('link', { name: acme.name }).count(), 1);
   assert.match(await newest.locator('td[data-label="Organisation"]').innerText(), /^Acme$/);
-  const json = newest.locator('details pre');
-  assert.equal(await json.isVisible(), false, 'the JSON is folded away');
+  const details = newest.locator('details dl');
+  assert.equal(await details.isVisible(), false, 'the details are folded away');
   await newest.locator('details summary').click();
-  assert.match(await json.innerText(), /"name": "rotation 29"/);
+  assert.equal(await newest.locator('details summary').innerText(), 'Details: Secret deleted');
+  assert.match(await details.innerText(), /Name\s+rotation 29/);
+  assert.match(await details.innerText(), /Starts with\s+.{3}/);
+  assert.doesNotMatch(await details.innerText(), /[{}"]/, 'no JSON shown');
 
   await pageThroughThreePages(page, { phone: false });
 });
