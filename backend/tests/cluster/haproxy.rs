@@ -1,7 +1,8 @@
 //! A real haproxy from Debian in front of the instances: round-robin, health checks every
 //! 500 ms on `/healthz` (the process answers; `/readyz` would take both instances out while
 //! PostgreSQL restarts, and the suite wants to see how Clavis answers then), and connection
-//! failures redispatched to the other server. It adds `X-Forwarded-For` and
+//! failures, and requests a stopping instance closed unanswered, redispatched to the other
+//! server. It adds `X-Forwarded-For` and
 //! `X-Forwarded-Proto`, which Clavis believes because `CLAVIS_TRUSTED_PROXIES` names it.
 
 use std::process::{Child, Command, Stdio};
@@ -61,6 +62,9 @@ defaults
     timeout client 60s
     timeout server {SERVER_TIMEOUT_SECS}s
     retries 3
+    # A stopping instance closes its idle keep-alive connections; a request haproxy sent on
+    # one at that moment gets no answer. haproxy's documented remedy: retry it elsewhere.
+    retry-on conn-failure empty-response
     option redispatch 1
     option forwardfor
 frontend clavis
