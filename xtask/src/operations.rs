@@ -25,37 +25,27 @@ pub fn cluster() -> TaskResult {
         "warnings",
     ]))?;
     step("Two instances behind haproxy under faults (the first build takes a few minutes)");
-    run(cargo().args([
-        "test",
-        "--package",
-        "clavis",
-        "--test",
-        "cluster",
-        "--",
-        "cluster",
-    ]))
+    cluster_suite(&["cluster"])
 }
 
-/// Mixed load for `args`' `--minutes N` (default 10), with resident memory sampled.
+/// Mixed load for `args`' `--minutes N` (default 10; from 2, as the first minute is the
+/// suite's warm-up), with resident memory sampled.
 pub fn soak(args: &[String]) -> TaskResult {
     let minutes = match args {
         [] => "10",
-        [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n > 0) => value,
+        [flag, value] if flag == "--minutes" && value.parse::<u64>().is_ok_and(|n| n >= 2) => value,
         _ => return Err("usage: cargo xtask soak [--minutes N] (N from 2)".to_owned()),
     };
     ensure_debian_packages(PACKAGES)?;
     step(&format!(
         "Soak: {minutes} minutes of mixed load on one instance"
     ));
-    run(cargo().args([
-        "test",
-        "--package",
-        "clavis",
-        "--test",
-        "cluster",
-        "--",
-        "soak",
-        "--minutes",
-        minutes,
-    ]))
+    cluster_suite(&["soak", "--minutes", minutes])
+}
+
+/// Runs the backend's `cluster` test binary (harness = false) with `args`.
+fn cluster_suite(args: &[&str]) -> TaskResult {
+    run(cargo()
+        .args(["test", "--package", "clavis", "--test", "cluster", "--"])
+        .args(args))
 }

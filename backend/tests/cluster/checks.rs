@@ -130,13 +130,14 @@ async fn token_status(base: &str, client: &Client) -> u16 {
 }
 
 async fn access_token(base: &str, client: &Client) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth(&client.client_id, Some(&client.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let response = load::token_form(
+        &reqwest::Client::new(),
+        &format!("{base}/oauth2/token"),
+        client,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200, "a token from {base}");
     let body: Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
@@ -357,12 +358,29 @@ async fn warm_up(cluster: &Cluster) {
     }
 }
 
+/// Token load through the balancer from `concurrency` workers, after both instances have
+/// answered and 3 s of it have passed.
+async fn loaded(cluster: &Cluster, concurrency: usize) -> Load {
+    warm_up(cluster).await;
+    let load = Load::start(&cluster.url("/oauth2/token"), &cluster.clients, concurrency);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    load
+}
+
+/// How many of the tokens the load was given have no `token.issue` event in the audit trail.
+fn missing_from_audit(cluster: &Cluster, report: &load::Report) -> usize {
+    let audited = cluster.audited_jtis();
+    report
+        .jtis()
+        .iter()
+        .filter(|jti| !audited.contains(**jti))
+        .count()
+}
+
 /// SIGKILL of A under token load through the balancer: the balancer fails over; errors are
 /// limited to the requests in flight at the kill.
 pub async fn sigkill_under_load(cluster: &mut Cluster) -> Check {
-    warm_up(cluster).await;
-    let load = Load::start(&cluster.url("/oauth2/token"), &cluster.clients, 16);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let load = loaded(cluster, 16).await;
     let in_flight = load.in_flight();
     let killed_at = Instant::now();
     cluster.instances[0].kill();
@@ -390,9 +408,7 @@ pub async fn sigkill_under_load(cluster: &mut Cluster) -> Check {
 /// SIGTERM of A under load: in-flight requests complete, and the audit trail holds every
 /// token issued (A writes its queued events before it exits).
 pub async fn sigterm_under_load(cluster: &mut Cluster) -> Check {
-    warm_up(cluster).await;
-    let load = Load::start(&cluster.url("/oauth2/token"), &cluster.clients, 16);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let load = loaded(cluster, 16).await;
     let in_flight = load.in_flight();
     let asked = Instant::now();
     let status = cluster.instances[0].terminate().await;
@@ -401,12 +417,7 @@ pub async fn sigterm_under_load(cluster: &mut Cluster) -> Check {
     let report = load.stop().await;
     // B's writer stores its queue every 100 ms.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let audited = cluster.audited_jtis();
-    let missing = report
-        .jtis()
-        .iter()
-        .filter(|jti| !audited.contains(**jti))
-        .count();
+    let missing = missing_from_audit(cluster, &report);
     measured(&format!(
         "{} requests, {} tokens; {in_flight} in flight at SIGTERM; A exited ({status}) after {:.2} s; {} errors ({}); tokens missing from the audit trail: {missing}",
         report.requests.len(),
@@ -428,9 +439,7 @@ pub async fn sigterm_under_load(cluster: &mut Cluster) -> Check {
 /// PostgreSQL accepting connections, no request hangs past its timeout, and no audit event
 /// is lost.
 pub async fn postgres_restart_under_load(cluster: &mut Cluster) -> Check {
-    warm_up(cluster).await;
-    let load = Load::start(&cluster.url("/oauth2/token"), &cluster.clients, 8);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let load = loaded(cluster, 8).await;
     let written_before = cluster.count("SELECT COUNT(*) AS n FROM audit_events");
     let stopped_wall = Utc::now();
     let postgres = cluster.postgres.clone();
@@ -452,12 +461,7 @@ pub async fn postgres_restart_under_load(cluster: &mut Cluster) -> Check {
     let report = load.stop().await;
     // The writers retry with backoff up to 10 s; give them that to write what they kept.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let audited = cluster.audited_jtis();
-    let missing = report
-        .jtis()
-        .iter()
-        .filter(|jti| !audited.contains(**jti))
-        .count();
+    let missing = missing_from_audit(cluster, &report);
     let at = |moment: chrono::DateTime<Utc>| {
         moment
             .naive_utc()

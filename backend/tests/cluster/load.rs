@@ -87,15 +87,17 @@ impl Load {
     }
 }
 
+/// A client-credentials token request by `client` (HTTP Basic) to the token endpoint `url`.
+pub fn token_form(http: &reqwest::Client, url: &str, client: &Client) -> reqwest::RequestBuilder {
+    http.post(url)
+        .basic_auth(&client.client_id, Some(&client.secret))
+        .form(&[("grant_type", "client_credentials")])
+}
+
 /// One token request, timed.
 pub async fn token_request(http: &reqwest::Client, url: &str, client: &Client) -> Request {
     let started = Instant::now();
-    let sent = http
-        .post(url)
-        .basic_auth(&client.client_id, Some(&client.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await;
+    let sent = token_form(http, url, client).send().await;
     let outcome = match sent {
         Ok(response) if response.status() == 200 => match response.json().await {
             Ok(body) => Outcome::Token(jti(&body)),

@@ -6,10 +6,12 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 use crate::cluster::{Client, Cluster};
+use crate::load;
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 const WARM_UP: Duration = Duration::from_secs(60);
@@ -84,57 +86,39 @@ pub async fn run(minutes: u64) -> bool {
     ];
     let counts: Arc<[Counts; 4]> = Arc::default();
     let mut loops = Vec::new();
-    for n in 0..4 {
-        let (target, counts, client) = (target.clone(), counts.clone(), cluster.clients[n].clone());
-        loops.push(tokio::spawn(async move {
-            while !target.stop.load(Ordering::SeqCst) {
-                let (ok, what) = token(&target, &client).await;
-                counts[0].record(ok, &what);
-            }
+    for client in &cluster.clients[..4] {
+        let client = client.clone();
+        loops.push(repeat(&target, &counts, 0, move |target| {
+            let client = client.clone();
+            async move { token(&target, &client).await }
         }));
     }
+    let paths: Arc<[String]> = Arc::new([
+        "/api/v1/me".to_owned(),
+        "/api/v1/organisations".to_owned(),
+        format!(
+            "/api/v1/applications/{}/secrets",
+            cluster.clients[0].client_id
+        ),
+        "/api/v1/audit-events?per_page=50".to_owned(),
+    ]);
     for _ in 0..2 {
-        let (target, counts, client_id) = (
-            target.clone(),
-            counts.clone(),
-            cluster.clients[0].client_id.clone(),
-        );
-        loops.push(tokio::spawn(async move {
-            while !target.stop.load(Ordering::SeqCst) {
-                for path in [
-                    "/api/v1/me".to_owned(),
-                    "/api/v1/organisations".to_owned(),
-                    format!("/api/v1/applications/{client_id}/secrets"),
-                    "/api/v1/audit-events?per_page=50".to_owned(),
-                ] {
-                    let (ok, what) = portal_read(&target, &path).await;
-                    counts[1].record(ok, &what);
-                }
-            }
+        let (paths, turn) = (paths.clone(), Arc::new(AtomicUsize::new(0)));
+        loops.push(repeat(&target, &counts, 1, move |target| {
+            let path = paths[turn.fetch_add(1, Ordering::Relaxed) % paths.len()].clone();
+            async move { portal_read(&target, &path).await }
         }));
     }
-    {
-        let (target, counts, client_id) = (
-            target.clone(),
-            counts.clone(),
-            cluster.clients[1].client_id.clone(),
-        );
-        loops.push(tokio::spawn(async move {
-            while !target.stop.load(Ordering::SeqCst) {
-                let (ok, what) = create_and_delete(&target, &client_id).await;
-                counts[2].record(ok, &what);
-            }
-        }));
-    }
-    {
-        let (target, counts, client) = (target.clone(), counts.clone(), cluster.clients[2].clone());
-        loops.push(tokio::spawn(async move {
-            while !target.stop.load(Ordering::SeqCst) {
-                let (ok, what) = introspect(&target, &client).await;
-                counts[3].record(ok, &what);
-            }
-        }));
-    }
+    let secrets = cluster.clients[1].client_id.clone();
+    loops.push(repeat(&target, &counts, 2, move |target| {
+        let client_id = secrets.clone();
+        async move { create_and_delete(&target, &client_id).await }
+    }));
+    let introspecting = cluster.clients[2].clone();
+    loops.push(repeat(&target, &counts, 3, move |target| {
+        let client = introspecting.clone();
+        async move { introspect(&target, &client).await }
+    }));
     let started = Instant::now();
     let mut samples: Vec<(Duration, u64)> = Vec::new();
     while started.elapsed() < duration {
@@ -196,14 +180,37 @@ pub async fn run(minutes: u64) -> bool {
     passed
 }
 
+/// Repeats `request` until the soak stops, counting its answers under `counts[kind]`.
+fn repeat<F, Fut>(
+    target: &Target,
+    counts: &Arc<[Counts; 4]>,
+    kind: usize,
+    request: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Target) -> Fut + Send + 'static,
+    Fut: Future<Output = (bool, String)> + Send,
+{
+    let (target, counts) = (target.clone(), counts.clone());
+    tokio::spawn(async move {
+        while !target.stop.load(Ordering::SeqCst) {
+            let (ok, what) = request(target.clone()).await;
+            counts[kind].record(ok, &what);
+        }
+    })
+}
+
+/// A client-credentials token request by `client`.
+fn token_request(target: &Target, client: &Client) -> reqwest::RequestBuilder {
+    load::token_form(
+        &target.http,
+        &format!("{}/oauth2/token", target.base),
+        client,
+    )
+}
+
 async fn token(target: &Target, client: &Client) -> (bool, String) {
-    let response = target
-        .http
-        .post(format!("{}/oauth2/token", target.base))
-        .basic_auth(&client.client_id, Some(&client.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await;
+    let response = token_request(target, client).send().await;
     match response {
         Ok(response) => (
             response.status() == 200,
@@ -269,13 +276,7 @@ async fn create_and_delete(target: &Target, client_id: &str) -> (bool, String) {
 
 /// A token, then its introspection by its own client, which must find it active.
 async fn introspect(target: &Target, client: &Client) -> (bool, String) {
-    let issued = target
-        .http
-        .post(format!("{}/oauth2/token", target.base))
-        .basic_auth(&client.client_id, Some(&client.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await;
+    let issued = token_request(target, client).send().await;
     let Ok(issued) = issued else {
         return (false, "token for introspection: no answer".to_owned());
     };

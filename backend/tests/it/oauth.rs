@@ -91,10 +91,21 @@ pub(crate) async fn token_basic(
     secret: &str,
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
+    token_basic_at(&server.base, client_id, secret, extra).await
+}
+
+/// A client-credentials request with HTTP Basic to the Clavis at `base`, with `extra`
+/// form fields.
+pub(crate) async fn token_basic_at(
+    base: &str,
+    client_id: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let mut pairs = vec![("grant_type", "client_credentials")];
     pairs.extend_from_slice(extra);
     http()
-        .post(server.url("/oauth2/token"))
+        .post(format!("{base}/oauth2/token"))
         .basic_auth(client_id, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form(&pairs))
@@ -104,15 +115,25 @@ pub(crate) async fn token_basic(
 }
 
 pub(crate) async fn access_token(server: &TestServer, client_id: &str, secret: &str) -> String {
-    let response = token_basic(server, client_id, secret, &[]).await;
+    access_token_at(&server.base, client_id, secret).await
+}
+
+/// An access token from the Clavis at `base` (the request must succeed).
+pub(crate) async fn access_token_at(base: &str, client_id: &str, secret: &str) -> String {
+    let response = token_basic_at(base, client_id, secret, &[]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
 }
 
 pub(crate) async fn jwks(server: &TestServer) -> Value {
+    jwks_at(&server.base).await
+}
+
+/// The JWKS the Clavis at `base` publishes.
+pub(crate) async fn jwks_at(base: &str) -> Value {
     http()
-        .get(server.url("/.well-known/jwks.json"))
+        .get(format!("{base}/.well-known/jwks.json"))
         .send()
         .await
         .unwrap()

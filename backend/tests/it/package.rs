@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cli::{bootstrap_with, without_settings};
-use crate::oauth::{form, verify_independently};
+use crate::oauth::{access_token_at, jwks_at, verify_independently};
 use crate::server::{http, loopback_listener};
 use crate::support::TestDb;
 
@@ -203,25 +203,9 @@ async fn serves_the_portal_and_tokens(database_url: Option<&str>) {
     assert_eq!(wasm.status(), 200);
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
 
-    let token = http()
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth(client_id, secret["value"].as_str())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("grant_type", "client_credentials")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.status(), 200);
-    let token: Value = token.json().await.unwrap();
-    let jwks: Value = http()
-        .get(format!("{base}/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (_, claims) = verify_independently(token["access_token"].as_str().unwrap(), &jwks);
+    let token = access_token_at(&base, client_id, secret["value"].as_str().unwrap()).await;
+    let jwks = jwks_at(&base).await;
+    let (_, claims) = verify_independently(&token, &jwks);
     assert_eq!(claims["sub"], client_id.as_str());
     assert!(
         data.path().join("master.key").is_file(),
