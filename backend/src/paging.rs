@@ -28,6 +28,19 @@ pub type TextColumn<QS> = Box<dyn BoxableExpression<QS, Db, SqlType = Text>>;
 /// A `WHERE` condition on the query source `QS`.
 pub type Condition<QS> = Box<dyn BoxableExpression<QS, Db, SqlType = Bool>>;
 
+/// Whether the text `column` contains the search `pattern` in any letter case:
+/// `lower(column) LIKE pattern ESCAPE '\'`. PostgreSQL answers it from a trigram index on
+/// `lower(column)` where the column has one (migration `search_indexes`). A macro, as the
+/// expression's type names its column: an unboxed condition can sit in a subquery.
+macro_rules! contains {
+    ($column:expr, $pattern:expr) => {
+        $crate::paging::lower($column)
+            .like(::std::borrow::ToOwned::to_owned($pattern))
+            .escape('\\')
+    };
+}
+pub(crate) use contains;
+
 /// Whether any of `columns` contains the search `pattern` (from
 /// [`clavis_shared::paging::Checked::like_pattern`]) in any letter case. A NULL column
 /// matches nothing.
@@ -35,13 +48,13 @@ pub fn any_contains<QS: 'static>(columns: Vec<TextColumn<QS>>, pattern: &str) ->
     let mut columns = columns.into_iter();
     let first = columns
         .next()
-        .map(|column| contains(column, pattern))
+        .map(|column| contains_boxed(column, pattern))
         .unwrap_or_else(|| Box::new(diesel::dsl::sql::<Bool>("1 = 0")));
     columns.fold(first, |matched, column| {
-        Box::new(matched.or(contains(column, pattern)))
+        Box::new(matched.or(contains_boxed(column, pattern)))
     })
 }
 
-fn contains<QS: 'static>(column: TextColumn<QS>, pattern: &str) -> Condition<QS> {
-    Box::new(lower(column).like(pattern.to_owned()).escape('\\'))
+fn contains_boxed<QS: 'static>(column: TextColumn<QS>, pattern: &str) -> Condition<QS> {
+    Box::new(contains!(column, pattern))
 }

@@ -167,6 +167,41 @@ const SORTS: [(&str, SortBy); 6] = [
     ("created", SortBy::Created),
 ];
 
+/// Applications whose name, client_id or organisation's name contains the search `pattern`
+/// (as [`paging`] explains). Each column is asked in its own subquery, which PostgreSQL
+/// answers from that column's trigram index once per search, rather than lower-casing three
+/// columns of every application.
+fn matching(pattern: &str) -> paging::Condition<JoinedApplications> {
+    // Subqueries on the tables of the outer query: aliases keep their columns apart.
+    let (named, by_client_id, of) = diesel::alias!(
+        applications as named_applications,
+        applications as client_id_applications,
+        organisations as named_organisations
+    );
+    let named = named
+        .filter(paging::contains!(named.field(applications::name), pattern))
+        .select(named.field(applications::id));
+    let by_client_id = by_client_id
+        .filter(paging::contains!(
+            by_client_id.field(applications::client_id),
+            pattern
+        ))
+        .select(by_client_id.field(applications::id));
+    let of_organisations = of
+        .filter(paging::contains!(of.field(organisations::name), pattern))
+        .select(of.field(organisations::id));
+    Box::new(
+        applications::id
+            .eq_any(named)
+            .or(applications::id.eq_any(by_client_id))
+            .or(applications::organisation_id.eq_any(of_organisations)),
+    )
+}
+
+/// Applications joined with their organisations, as the list reads them.
+type JoinedApplications =
+    diesel::dsl::InnerJoinQuerySource<applications::table, organisations::table>;
+
 /// One page of applications with their organisation's name: of one organisation (its id)
 /// or of all, searched by name, client_id and organisation name, sorted and paged by the
 /// database.
@@ -189,14 +224,7 @@ pub fn page(
             .inner_join(organisations::table)
             .into_boxed();
         if let Some(pattern) = &pattern {
-            found = found.filter(paging::any_contains(
-                vec![
-                    Box::new(applications::name),
-                    Box::new(applications::client_id),
-                    Box::new(organisations::name),
-                ],
-                pattern,
-            ));
+            found = found.filter(matching(pattern));
         }
         if let Some(id) = &organisation {
             found = found.filter(applications::organisation_id.eq(id.clone()));

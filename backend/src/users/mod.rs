@@ -206,14 +206,38 @@ pub fn people(
     let filtered = || {
         let mut found = users::table.into_boxed();
         if let Some(pattern) = &pattern {
-            found = found.filter(paging::any_contains(
-                vec![
-                    Box::new(users::email.assume_not_null()),
-                    Box::new(users::display_name.assume_not_null()),
-                    Box::new(users::subject.assume_not_null()),
-                ],
-                pattern,
-            ));
+            // Each column in its own subquery, which PostgreSQL answers from that column's
+            // trigram index, rather than lower-casing three columns of every person. Aliases
+            // keep the subqueries' columns apart from the outer query's.
+            let (by_email, by_name, by_subject) = diesel::alias!(
+                users as email_users,
+                users as named_users,
+                users as subject_users
+            );
+            let by_email = by_email
+                .filter(paging::contains!(
+                    by_email.field(users::email).assume_not_null(),
+                    pattern
+                ))
+                .select(by_email.field(users::id));
+            let by_name = by_name
+                .filter(paging::contains!(
+                    by_name.field(users::display_name).assume_not_null(),
+                    pattern
+                ))
+                .select(by_name.field(users::id));
+            let by_subject = by_subject
+                .filter(paging::contains!(
+                    by_subject.field(users::subject).assume_not_null(),
+                    pattern
+                ))
+                .select(by_subject.field(users::id));
+            found = found.filter(
+                users::id
+                    .eq_any(by_email)
+                    .or(users::id.eq_any(by_name))
+                    .or(users::id.eq_any(by_subject)),
+            );
         }
         // Each combination is its own query: a boxed subquery would tie it to one database.
         let holders = role_assignments::table.select(role_assignments::user_id);

@@ -99,7 +99,8 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261130000002",
             "20261130000003",
             "20261201000001",
-            "20261202000001"
+            "20261202000001",
+            "20261203000001"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();
