@@ -65,8 +65,9 @@ afterEach(() => {
   assert.deepEqual(seen, [], 'no console error, page error or policy violation');
 });
 
+/** The pager (or, when everything fits on one page, the count alone) shows `text`. */
 async function pagerSays(page, text) {
-  await page.getByRole('navigation', { name: 'Pages' }).getByText(text).waitFor();
+  await page.locator('.pager').getByText(text).waitFor();
 }
 
 for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
@@ -110,14 +111,15 @@ for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     // Search: any letter case, a part of the name; kept in the URL.
     await page.getByLabel('Search by name, country or mailbox').fill('seeded 1');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await pagerSays(page, 'Page 1 of 1 · 10 results');
+    await pagerSays(page, '10 results');
+    assert.equal(await page.getByRole('navigation', { name: 'Pages' }).count(), 0, 'one page: no Previous and Next');
     assert.match(page.url(), /q=seeded%201/);
     assert.match(await firstRow(), /^Seeded 19/, 'still sorted descending');
     await page.getByLabel('Search by name, country or mailbox').fill('no such partner');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByText('Nothing matches “no such partner”.').waitFor();
     await page.goBack();
-    await pagerSays(page, 'Page 1 of 1 · 10 results');
+    await pagerSays(page, '10 results');
     assert.equal(await page.getByLabel('Search by name, country or mailbox').inputValue(), 'seeded 1');
     await fitsTheScreen(page, 'organisations, searched');
     await page.context().close();
@@ -162,9 +164,9 @@ test('every admin page fits the screen at desktop and phone width, and marks whe
     ['admin-overview', '/admin', 'Admin', 'Expiry reminders'],
     ['admin-organisations', '/admin/organisations', 'Organisations', 'Page 1 of 3'],
     ['admin-organisation', `/admin/organisations/${organisations.find((o) => o.name === 'Acme').id}`, 'Organisations', 'Recent audit events'],
-    ['admin-applications', '/admin/applications', 'Applications', 'Page 1 of 1'],
-    ['admin-apis', '/admin/apis', 'APIs', 'Page 1 of 1'],
-    ['admin-people', '/admin/people', 'People', 'Page 1 of 1'],
+    ['admin-applications', '/admin/applications', 'Applications', /^\d+ results?$/],
+    ['admin-apis', '/admin/apis', 'APIs', /^\d+ results?$/],
+    ['admin-people', '/admin/people', 'People', /^\d+ results?$/],
   ];
   for (const [label, viewport] of [['', DESKTOP], ['-phone', PHONE]]) {
     const page = await newPage(viewport);

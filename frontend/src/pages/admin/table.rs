@@ -216,7 +216,8 @@ fn header(column: Column, sort: Memo<String>, url: UrlQuery) -> AnyView {
     .into_any()
 }
 
-/// "Page 2 of 80" with Previous and Next.
+/// "Page 2 of 80" with Previous and Next; only the number of results when they fit on one
+/// page.
 #[component]
 fn Pager(page: i64, pages: i64, total: i64, url: UrlQuery) -> impl IntoView {
     let go = move |to: i64| {
@@ -234,6 +235,9 @@ fn Pager(page: i64, pages: i64, total: i64, url: UrlQuery) -> impl IntoView {
     } else {
         format!("{total} results")
     };
+    if pages <= 1 {
+        return view! { <p class="pager" aria-live="polite">{rows}</p> }.into_any();
+    }
     view! {
         <nav class="pager" aria-label="Pages">
             <button type="button" class="secondary" disabled={page <= 1} on:click=move |_| go(page - 1)>"Previous"</button>
@@ -241,4 +245,5 @@ fn Pager(page: i64, pages: i64, total: i64, url: UrlQuery) -> impl IntoView {
             <button type="button" class="secondary" disabled={page >= pages} on:click=move |_| go(page + 1)>"Next"</button>
         </nav>
     }
+    .into_any()
 }
