@@ -23,10 +23,21 @@ use crate::request_id;
 const MACHINE_SCOPES: [&str; 4] = ["/api", "/oauth2", "/.well-known", "/auth"];
 
 /// Answers unknown paths under the machine prefixes; register after the real endpoints.
+/// `/metrics` is one too: a scraper pointed at this port gets a 404 that says where the
+/// metrics are, not the portal's page with a 200.
 pub fn machine_not_found(cfg: &mut web::ServiceConfig) {
     for prefix in MACHINE_SCOPES {
         cfg.service(web::scope(prefix).default_service(web::to(not_found_json)));
     }
+    cfg.route("/metrics", web::to(metrics_elsewhere));
+}
+
+async fn metrics_elsewhere() -> Result<HttpResponse, Error> {
+    Err(Error::NotFound(
+        "Metrics are not served on this port: they have a listener of their own \
+         (metrics_listen, CLAVIS_METRICS_LISTEN), off unless it is set."
+            .to_owned(),
+    ))
 }
 
 /// The portal's files with the SPA fallback, or a clear 503 page when it was not built.

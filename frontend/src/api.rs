@@ -134,7 +134,7 @@ async fn send(method: Method, path: &str, body: Option<String>, csrf: &str) -> A
     Err(match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => ApiError {
             status,
-            message: body.message,
+            message: crate::logic::with_reference(body.message, body.request_id.as_deref()),
             field: body.field,
         },
         Err(_) => ApiError {

@@ -132,10 +132,30 @@ pub fn suggested_name(country: &str, organisation: &str, api_code: &str) -> Stri
     validate::PartnerAppName::suggest(country, organisation, api_code).to_string()
 }
 
+/// A server error's message with its request id (`X-Request-Id`), for the person to quote
+/// when they report it: operators find the request's log lines by it.
+pub fn with_reference(message: String, request_id: Option<&str>) -> String {
+    match request_id {
+        Some(id) => {
+            format!("{message} If it keeps happening, quote reference {id} when you report it.")
+        }
+        None => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_server_error_names_its_request_id() {
+        assert_eq!(
+            with_reference("Something went wrong.".into(), Some("4bf92f35")),
+            "Something went wrong. If it keeps happening, quote reference 4bf92f35 when you report it."
+        );
+        assert_eq!(with_reference("Not found.".into(), None), "Not found.");
+    }
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()

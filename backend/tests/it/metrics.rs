@@ -259,14 +259,15 @@ async fn the_metrics_listener_is_off_by_default_and_never_on_the_api_port(db: Te
     let clavis = ServeProcess::serve(&db, &[]).await;
     let serving = clavis.wait_for_log("Clavis is serving").await;
     assert!(!serving.contains("metrics_listen"), "{serving}");
-    // On the API's port, /metrics is only the portal's page (its fallback for any path).
+    // On the API's port, /metrics is a 404 that says where the metrics are.
     let api_page = |clavis: ServeProcess| async move {
         let page = reqwest::get(clavis.url("/metrics")).await.unwrap();
+        assert_eq!(page.status(), 404);
         page.text().await.unwrap()
     };
     let page = api_page(clavis).await;
     assert!(
-        !page.contains("# TYPE") && !page.contains("clavis_"),
+        !page.contains("# TYPE") && page.contains("CLAVIS_METRICS_LISTEN"),
         "{page}"
     );
     let (clavis, metrics) = with_metrics(&db, &[]).await;
