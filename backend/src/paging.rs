@@ -2,9 +2,9 @@
 //! query's checks live in [`clavis_shared::paging`]; here is what each list's query shares.
 //!
 //! Case-insensitive search is `lower(column) LIKE '%text%' ESCAPE '\'` on both databases
-//! (the text is lower-cased already), so `%` and `_` typed by a person match themselves.
-//! SQLite's `lower` folds ASCII letters only; PostgreSQL's folds every letter: names in other
-//! scripts match in their exact case on SQLite.
+//! (the text folded by [`fold`] first), so `%` and `_` typed by a person match themselves.
+//! SQLite's `lower` folds ASCII letters only; PostgreSQL's folds every letter: on SQLite,
+//! letters outside ASCII (Ü, É) match only in the case they were typed.
 
 use diesel::Connection;
 use diesel::expression::BoxableExpression;
@@ -17,6 +17,16 @@ diesel::define_sql_function!(
     /// SQL `lower(text)`, on both databases.
     fn lower(x: Text) -> Text
 );
+
+/// `text` in the letter case that `lower()` gives on `conn`'s database, for a search pattern:
+/// every letter lower-cased on PostgreSQL, only ASCII ones on SQLite (whose `lower` leaves
+/// the others as they are, so that "Ünïcode" still finds "Ünïcode Shipping" there).
+pub fn fold(conn: &DbConn, text: &str) -> String {
+    match conn {
+        DbConn::Postgres(_) => text.to_lowercase(),
+        DbConn::Sqlite(_) => text.to_ascii_lowercase(),
+    }
+}
 
 /// The backend of whichever database is open.
 pub type Db = <DbConn as Connection>::Backend;

@@ -96,6 +96,15 @@ for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await page.goBack();
     await pagerSays(page, 'Page 2 of 3 · 63 results');
 
+    // A page past the end (an old link, a typed URL) says so and leads back.
+    await page.goto(`${stack.clavis}/admin/organisations?page=9`);
+    await pagerSays(page, 'There is no page 9: the 63 results fill 3 pages.');
+    await page.getByRole('button', { name: 'First page' }).click();
+    await pagerSays(page, 'Page 1 of 3 · 63 results');
+    await page.goBack();
+    await page.goBack();
+    await pagerSays(page, 'Page 2 of 3 · 63 results');
+
     // Sorting by a header: ascending, then descending, announced by aria-sort.
     const nameHeader = page.getByRole('columnheader', { name: /Name/ });
     await nameHeader.getByRole('button').click();

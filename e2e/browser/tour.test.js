@@ -58,7 +58,7 @@ async function settled(page, heading) {
 }
 
 for (const [role, sub] of [['manager', 'manager-mia'], ['viewer', 'viewer-vic'], ['admin', 'admin-ada']]) {
-  test(`every page that a ${role} can reach fits desktop and phone, titled and readable`, async () => {
+  test(`every page that ${role === "admin" ? "an" : "a"} ${role} can reach fits desktop and phone, titled and readable`, async () => {
     const signingIn = await stack.browser.newContext();
     const first = await signingIn.newPage();
     await signIn(stack, first, sub);

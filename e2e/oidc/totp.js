@@ -1,4 +1,4 @@
-// Prints the current TOTP code of a fixture user: `node oidc/totp.js mia.manager@acme.test`.
+// Prints the current TOTP code of a fixture user: `node e2e/oidc/totp.js mia.manager@acme.test` (from the repository root).
 
 import { readFile } from 'node:fs/promises';
 import { totpFor } from './provider.js';
@@ -7,7 +7,7 @@ const fixture = JSON.parse(await readFile(new URL('./users.fixture.json', import
 const email = process.argv[2];
 const user = fixture.users.find((u) => u.email === email);
 if (!user) {
-  console.error(`usage: node oidc/totp.js <e-mail>; known: ${fixture.users.map((u) => u.email).join(', ')}`);
+  console.error(`usage: node e2e/oidc/totp.js <e-mail>; known: ${fixture.users.map((u) => u.email).join(', ')}`);
   process.exit(2);
 }
 if (!user.totp_secret) {

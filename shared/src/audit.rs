@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::paging::{search_text, whole_number};
 use crate::validate::ValidationError;
 
 /// Every action the audit trail records, with what people call it (the portal's action
@@ -90,14 +91,95 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     /// One of [`ACTIONS`].
     pub action: Option<String>,
-    /// Events on or after this day (UTC).
-    pub from: Option<NaiveDate>,
-    /// Events on or before this day (UTC): the whole day is included.
-    pub to: Option<NaiveDate>,
+    /// Events on or after this day (UTC), `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Events on or before this day (UTC), `YYYY-MM-DD`: the whole day is included.
+    pub to: Option<String>,
     /// 1-based; default 1.
-    pub page: Option<u32>,
+    pub page: Option<String>,
     /// 1 to 200; default 50.
-    pub per_page: Option<u32>,
+    pub per_page: Option<String>,
+}
+
+/// The most events one page holds.
+pub const MAX_PER_PAGE: i64 = 200;
+/// Events per page when the query does not say.
+pub const DEFAULT_PER_PAGE: i64 = 50;
+
+/// An [`AuditQuery`]'s values, read and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedAuditQuery {
+    /// Part of the actor, trimmed as typed; `None` when empty.
+    pub actor: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl AuditQuery {
+    /// Reads the values that are not free text.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming the parameter: a day that is not `YYYY-MM-DD` or does
+    /// not exist (`from`, `to`), a range that ends before it starts (`to`), a page that is
+    /// not a whole number of at least 1, a per_page outside 1 to 200, an actor over 200
+    /// characters or with control characters.
+    pub fn check(&self) -> Result<CheckedAuditQuery, ValidationError> {
+        let from = day("from", self.from.as_deref().unwrap_or_default())?;
+        let to = day("to", self.to.as_deref().unwrap_or_default())?;
+        date_range(from, to)?;
+        let page = whole_number("page", self.page.as_deref(), 1, i64::from(u32::MAX), 1)?;
+        let per_page = whole_number(
+            "per_page",
+            self.per_page.as_deref(),
+            1,
+            MAX_PER_PAGE,
+            DEFAULT_PER_PAGE,
+        )?;
+        Ok(CheckedAuditQuery {
+            actor: search_text("actor", self.actor.as_deref())?,
+            from,
+            to,
+            page: u32::try_from(page).unwrap_or(u32::MAX),
+            per_page: u32::try_from(per_page).unwrap_or(1),
+        })
+    }
+}
+
+/// A day written `YYYY-MM-DD` (blank: `None`), for `field`.
+///
+/// # Errors
+/// A [`ValidationError`] on `field` saying whether the form is wrong or the day does not
+/// exist (2026-02-30).
+pub fn day(field: &'static str, text: &str) -> Result<Option<NaiveDate>, ValidationError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    let well_formed = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())));
+    if !well_formed {
+        return Err(ValidationError::new(
+            field,
+            format!("Write the \"{field}\" day as YYYY-MM-DD, such as 2026-03-31, not \"{text}\"."),
+        ));
+    }
+    let number = |part: &str| part.parse::<u32>().unwrap_or_default();
+    NaiveDate::from_ymd_opt(
+        i32::try_from(number(parts[0])).unwrap_or_default(),
+        number(parts[1]),
+        number(parts[2]),
+    )
+    .map(Some)
+    .ok_or_else(|| {
+        ValidationError::new(
+            field,
+            format!("There is no day {text}: check the month and the day of the \"{field}\" date."),
+        )
+    })
 }
 
 /// The days to show, checked: `from` may not come after `to` (field `to`).
@@ -154,6 +236,16 @@ pub fn recorded_actor(actor: &str) -> String {
         Some(account) => format!("{account} (command line)"),
         None if actor == "system" || actor == "clavis" => "Clavis".to_owned(),
         None => actor.to_owned(),
+    }
+}
+
+/// The recorded actor to search for when a person types a name as [`recorded_actor`] shows
+/// it: "root (command line)" is `cli:root`; other text as it is.
+pub fn searched_actor(typed: &str) -> String {
+    let typed = typed.trim();
+    match typed.strip_suffix("(command line)") {
+        Some(account) => format!("cli:{}", account.trim_end()),
+        None => typed.to_owned(),
     }
 }
 
@@ -340,6 +432,70 @@ fn non_empty(text: String, otherwise: String) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_actor_is_found_by_the_name_the_log_shows() {
+        use super::{recorded_actor, searched_actor};
+        for recorded in ["cli:root", "mia@acme.test"] {
+            assert_eq!(searched_actor(&recorded_actor(recorded)), recorded);
+        }
+        assert_eq!(searched_actor("root"), "root");
+    }
+
+    #[test]
+    fn audit_queries_name_the_value_that_is_wrong() {
+        use super::AuditQuery;
+        let with = |name: &str, value: &str| {
+            let mut query = AuditQuery::default();
+            let value = Some(value.to_owned());
+            match name {
+                "from" => query.from = value,
+                "to" => query.to = value,
+                "page" => query.page = value,
+                "per_page" => query.per_page = value,
+                _ => query.actor = value,
+            }
+            query.check()
+        };
+        for (name, value, says) in [
+            ("from", "2026-13-01", "There is no day 2026-13-01"),
+            ("to", "2026-02-30", "There is no day 2026-02-30"),
+            ("from", "yesterday", "as YYYY-MM-DD"),
+            ("from", "2026-11-30T00:00:00Z", "as YYYY-MM-DD"),
+            ("page", "-1", "page must be a whole number from 1"),
+            ("page", "4294967296", "page must be a whole number from 1"),
+            (
+                "per_page",
+                "0",
+                "per_page must be a whole number from 1 to 200",
+            ),
+            (
+                "per_page",
+                "201",
+                "per_page must be a whole number from 1 to 200",
+            ),
+            ("actor", &"a".repeat(201), "at most 200 characters"),
+        ] {
+            let error = with(name, value).unwrap_err();
+            assert_eq!(error.field, name, "{value}");
+            assert!(error.message.contains(says), "{value}: {error}");
+        }
+        let fine = AuditQuery {
+            from: Some("2026-02-28".into()),
+            to: Some(" 2026-03-01 ".into()),
+            page: Some("2".into()),
+            actor: Some(" Mia ".into()),
+            ..AuditQuery::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(
+            fine.to.map(|d| d.to_string()).as_deref(),
+            Some("2026-03-01")
+        );
+        assert_eq!((fine.page, fine.per_page), (2, 50));
+        assert_eq!(fine.actor.as_deref(), Some("Mia"));
+    }
+
     use super::*;
 
     fn event(action: &str, details: serde_json::Value) -> AuditEventView {

@@ -66,7 +66,7 @@ pub struct Sort<F> {
 /// A checked [`ListQuery`]: what the database is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked<F> {
-    /// The search text, trimmed and lower-cased; `None` when empty.
+    /// The search text, trimmed (in the letter case it was typed); `None` when empty.
     pub search: Option<String>,
     pub sort: Sort<F>,
     pub page: i64,
@@ -80,9 +80,12 @@ impl<F> Checked<F> {
     }
 
     /// A SQL `LIKE` pattern matching the search text anywhere (escape character `\`), or
-    /// `None` without a search. Compare it with `lower(column)`: the text is lower-cased.
-    pub fn like_pattern(&self) -> Option<String> {
-        self.search.as_deref().map(contains_pattern)
+    /// `None` without a search. Compare it with `lower(column)`, after `fold` has put the
+    /// text in the letter case that the database's `lower` gives.
+    pub fn like_pattern(&self, fold: impl Fn(&str) -> String) -> Option<String> {
+        self.search
+            .as_deref()
+            .map(|text| contains_pattern(&fold(text)))
     }
 
     /// The page of `items` found, with the total.
@@ -127,27 +130,7 @@ impl ListQuery {
             MAX_PER_PAGE,
             DEFAULT_PER_PAGE,
         )?;
-        let search = self
-            .q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(|q| {
-                if q.chars().count() > MAX_SEARCH_CHARS {
-                    return Err(ValidationError::new(
-                        "q",
-                        format!("Search for at most {MAX_SEARCH_CHARS} characters."),
-                    ));
-                }
-                if crate::validate::has_control_character(q) {
-                    return Err(ValidationError::new(
-                        "q",
-                        "The search text holds control characters.",
-                    ));
-                }
-                Ok(q.to_lowercase())
-            })
-            .transpose()?;
+        let search = search_text("q", self.q.as_deref())?;
         Ok(Checked {
             search,
             sort: sort(self.sort.as_deref(), sorts)?,
@@ -190,7 +173,38 @@ pub fn encode(value: &str) -> String {
     out
 }
 
-fn whole_number(
+/// A search text, trimmed; `None` when empty.
+///
+/// # Errors
+/// A [`ValidationError`] on `field` for a text over [`MAX_SEARCH_CHARS`] characters or with
+/// control characters.
+pub fn search_text(
+    field: &'static str,
+    text: Option<&str>,
+) -> Result<Option<String>, ValidationError> {
+    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("Search for at most {MAX_SEARCH_CHARS} characters."),
+        ));
+    }
+    if crate::validate::has_control_character(text) {
+        return Err(ValidationError::new(
+            field,
+            "The search text holds control characters.",
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// A whole number from `min` to `max` (`default` when absent or blank).
+///
+/// # Errors
+/// A [`ValidationError`] on `field` for anything else.
+pub fn whole_number(
     field: &'static str,
     text: Option<&str>,
     min: i64,
@@ -268,7 +282,7 @@ mod tests {
             }
         );
         assert_eq!(checked.offset(), 0);
-        assert_eq!(checked.like_pattern(), None);
+        assert_eq!(checked.like_pattern(str::to_lowercase), None);
     }
 
     #[test]
@@ -279,7 +293,11 @@ mod tests {
         assert_eq!(checked.sort.field, 1);
         assert!(checked.sort.descending);
         assert_eq!(checked.offset(), 20);
-        assert_eq!(checked.search.as_deref(), Some("acme"));
+        assert_eq!(checked.search.as_deref(), Some("Acme"));
+        assert_eq!(
+            checked.like_pattern(str::to_lowercase).as_deref(),
+            Some("%acme%")
+        );
     }
 
     #[test]

@@ -145,7 +145,7 @@ const SORTS: [(&str, SortBy); 4] = [
 /// [`Error::Invalid`] for a bad page, per_page, sort or search (see [`ListQuery::check`]).
 pub fn page(conn: &mut DbConn, query: &ListQuery) -> Result<Page<Api>> {
     let checked = query.check(&SORTS)?;
-    let pattern = checked.like_pattern();
+    let pattern = checked.like_pattern(|text| paging::fold(conn, text));
     let filtered = || {
         let mut found = apis::table.into_boxed();
         if let Some(pattern) = &pattern {

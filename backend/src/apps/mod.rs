@@ -218,7 +218,7 @@ pub fn page(
     let organisation = organisation
         .map(|id| orgs::find_by_id(conn, id).map(|o| o.id))
         .transpose()?;
-    let pattern = checked.like_pattern();
+    let pattern = checked.like_pattern(|text| paging::fold(conn, text));
     let filtered = || {
         let mut found = applications::table
             .inner_join(organisations::table)

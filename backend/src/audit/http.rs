@@ -33,7 +33,7 @@ pub async fn list(
     let page = db
         .run(move |conn| {
             let filter = Filter::new(conn, &params, &access)?;
-            query::page(conn, &filter, &params)
+            query::page(conn, &filter)
         })
         .await?;
     Ok(web::Json(page))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use clavis_shared::audit::{self as wire, AuditEventView, AuditPage, AuditQuery};
-use clavis_shared::validate::{ClientId, ValidationError};
+use clavis_shared::validate::ClientId;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
@@ -13,12 +13,11 @@ use crate::access::{Access, not_found};
 use crate::db::schema::{applications, audit_actors, audit_events, organisations, users};
 use crate::db::{self, DbConn};
 use crate::error::Result;
-use crate::paging::Condition;
+use crate::paging::{self, Condition};
+use clavis_shared::paging::contains_pattern;
 
 type Backend = <DbConn as diesel::Connection>::Backend;
 
-const MAX_PER_PAGE: u32 = 200;
-const DEFAULT_PER_PAGE: u32 = 50;
 /// The most actor values an actor search hands on as lists; beyond it, the events are
 /// matched against the lookups themselves (same result, no limit on bound parameters).
 const MAX_LISTED_ACTORS: usize = 1_000;
@@ -37,14 +36,17 @@ pub struct Filter {
     action: Option<&'static str>,
     from: Option<NaiveDateTime>,
     before: Option<NaiveDateTime>,
+    /// The page asked for and its size.
+    page: u32,
+    per_page: u32,
 }
 
 impl Filter {
-    /// Checks the query: the action is a known one (422 on `action`), the range does not end
-    /// before it starts (422 on `to`), the organisation and application are ones the person
-    /// may see (404, worded as for one that does not exist).
+    /// Checks the query ([`AuditQuery::check`]: 422 naming the parameter): the action is a
+    /// known one (422 on `action`), the organisation and application are ones the person may
+    /// see (404, worded as for one that does not exist).
     pub fn new(conn: &mut DbConn, query: &AuditQuery, access: &Access) -> Result<Self> {
-        wire::date_range(query.from, query.to)?;
+        let checked = query.check()?;
         let action = match non_blank(&query.action) {
             Some(action) => Some(wire::known_action(action)?),
             None => None,
@@ -52,21 +54,36 @@ impl Filter {
         let organisation_id = non_blank(&query.organisation_id).map(str::to_owned);
         if let Some(organisation_id) = &organisation_id {
             access.require_view_organisation(organisation_id)?;
+            // Admins may see every organisation: one that does not exist is still a 404.
+            let known = organisations::table
+                .filter(organisations::id.eq(organisation_id))
+                .count()
+                .get_result::<i64>(conn)?;
+            if known == 0 {
+                return Err(not_found::organisation(organisation_id));
+            }
         }
         let application = match non_blank(&query.client_id) {
             Some(client_id) => Some(application(conn, client_id, access)?),
+            None => None,
+        };
+        let actor = match &checked.actor {
+            Some(actor) => {
+                let pattern = contains_pattern(&paging::fold(conn, &wire::searched_actor(actor)));
+                Some(ActorMatch::find(conn, pattern)?)
+            }
             None => None,
         };
         Ok(Self {
             visible: access.visible_organisations(),
             organisation_id,
             application,
-            actor: non_blank(&query.actor)
-                .map(|actor| ActorMatch::find(conn, like_pattern(actor)))
-                .transpose()?,
+            actor,
             action,
-            from: query.from.map(start_of),
-            before: query.to.and_then(|to| to.succ_opt()).map(start_of),
+            from: checked.from.map(start_of),
+            before: checked.to.and_then(|to| to.succ_opt()).map(start_of),
+            page: checked.page,
+            per_page: checked.per_page,
         })
     }
 
@@ -220,18 +237,10 @@ use {matching_actors, named_clients, named_people};
 /// Where a [`chunk`] left off: the last event's time and id (events are ordered by both).
 pub type Position = (NaiveDateTime, i64);
 
-/// One page of the events the filter matches, with the number over all pages. A page of
-/// 0, or `per_page` outside 1 to 200, is refused (422 on `page`).
-pub fn page(conn: &mut DbConn, filter: &Filter, query: &AuditQuery) -> Result<AuditPage> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 || !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ValidationError::new(
-            "page",
-            format!("Pages start at 1 and hold 1 to {MAX_PER_PAGE} events."),
-        )
-        .into());
-    }
+/// One page of the events the filter matches (the page its query asked for), with the
+/// number over all pages.
+pub fn page(conn: &mut DbConn, filter: &Filter) -> Result<AuditPage> {
+    let (page, per_page) = (filter.page, filter.per_page);
     let total: i64 = filter.boxed().count().get_result(conn)?;
     // The page's ids first, then its events: the ids come from an index alone (each audit
     // index ends in occurred_at and id), where reading whole events to sort them would
@@ -293,20 +302,6 @@ fn non_blank(value: &Option<String>) -> Option<&str> {
         .as_deref()
         .map(str::trim)
         .filter(|value| !value.is_empty())
-}
-
-/// `text` anywhere, in any (ASCII) case: LIKE's own wildcards in it are matched as
-/// themselves.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 fn start_of(day: NaiveDate) -> NaiveDateTime {
@@ -426,15 +421,4 @@ fn named(conn: &mut DbConn, rows: Vec<EventRow>) -> Result<Vec<AuditEventView>> 
             }
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_wildcards_in_the_actor_match_themselves() {
-        assert_eq!(like_pattern("Mia"), "%mia%");
-        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-    }
 }

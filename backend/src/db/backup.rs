@@ -56,6 +56,8 @@ pub enum BackupError {
         .0.display()
     )]
     DatabaseExists(PathBuf),
+    #[error("{} is a directory: name a file, such as {}", .0.display(), .0.join("clavis-backup.db").display())]
+    IsDirectory(PathBuf),
     #[error("cannot read the backup {}: {source}", path.display())]
     ReadBackup { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
@@ -85,6 +87,9 @@ pub fn back_up(target: &DbTarget, to: &Path) -> Result<Snapshot, BackupError> {
     })?;
     if !source.is_file() {
         return Err(BackupError::NoDatabase(source.to_owned()));
+    }
+    if to.is_dir() {
+        return Err(BackupError::IsDirectory(to.to_owned()));
     }
     if to.exists() {
         return Err(BackupError::BackupExists(to.to_owned()));
@@ -124,6 +129,9 @@ pub fn restore(target: &DbTarget, from: &Path) -> Result<Snapshot, BackupError> 
     })?;
     if let Some(existing) = database_files(database).into_iter().find(|f| f.exists()) {
         return Err(BackupError::DatabaseExists(existing));
+    }
+    if from.is_dir() {
+        return Err(BackupError::IsDirectory(from.to_owned()));
     }
     let mut backup = File::open(from).map_err(|source| BackupError::ReadBackup {
         path: from.to_owned(),
@@ -244,7 +252,8 @@ struct PartialFile {
 }
 
 impl PartialFile {
-    /// An empty file, readable by its owner only, in the directory of `target`.
+    /// An empty file, readable by its owner only, in the directory of `target`. A failure
+    /// names `target`: the partial file's own name would mean nothing to the person.
     fn create(target: &Path) -> Result<Self, BackupError> {
         let name = target
             .file_name()
@@ -257,7 +266,7 @@ impl PartialFile {
             .mode(0o600)
             .open(&path)
             .map_err(|source| BackupError::Write {
-                path: path.clone(),
+                path: target.to_owned(),
                 source,
             })?;
         Ok(Self { path, file })

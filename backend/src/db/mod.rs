@@ -136,6 +136,12 @@ pub enum OpenError {
         target: DbTarget,
         source: std::io::Error,
     },
+    #[error("cannot create the {target} at {}: {source}", path.display())]
+    CreateFile {
+        path: PathBuf,
+        target: DbTarget,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the {target}: {source}")]
     Connect {
         target: DbTarget,
@@ -168,6 +174,7 @@ impl Database {
     pub fn open(target: DbTarget, pool_size: u32) -> Result<Self, OpenError> {
         if let DbTarget::Sqlite(path) = &target {
             create_parent_dir(path, &target)?;
+            create_private_file(path, &target)?;
         }
         target.connect().map_err(|source| OpenError::Connect {
             target: target.clone(),
@@ -308,6 +315,28 @@ fn create_parent_dir(path: &std::path::Path, target: &DbTarget) -> Result<(), Op
                 dir: dir.to_owned(),
                 target: target.clone(),
                 source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates the SQLite file, if it is missing, readable by its owner only: it holds password
+/// hashes and sealed keys, and SQLite gives its -wal and -shm files the same mode. (SQLite
+/// itself would create it with the process's umask, usually world-readable.)
+fn create_private_file(path: &std::path::Path, target: &DbTarget) -> Result<(), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(OpenError::CreateFile {
+                path: path.to_owned(),
+                target: target.clone(),
+                source: error,
             })
         }
         _ => Ok(()),

@@ -210,7 +210,7 @@ pub fn page(
     visible: Option<&[String]>,
 ) -> Result<Page<Organisation>> {
     let checked = query.check(&SORTS)?;
-    let pattern = checked.like_pattern();
+    let pattern = checked.like_pattern(|text| paging::fold(conn, text));
     let filtered = || {
         let mut found = organisations::table.into_boxed();
         if let Some(pattern) = &pattern {

@@ -202,7 +202,7 @@ pub fn people(
         .filter(|id| !id.is_empty())
         .map(|id| orgs::find_by_id(conn, id).map(|o| o.id))
         .transpose()?;
-    let pattern = checked.like_pattern();
+    let pattern = checked.like_pattern(|text| paging::fold(conn, text));
     let filtered = || {
         let mut found = users::table.into_boxed();
         if let Some(pattern) = &pattern {

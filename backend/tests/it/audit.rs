@@ -266,7 +266,7 @@ async fn every_filter_narrows_and_pages_count(test_db: TestDb) {
 
     for (query, field) in [
         ("page=0", "page"),
-        ("per_page=201", "page"),
+        ("per_page=201", "per_page"),
         ("action=secret.make", "action"),
     ] {
         let (status, refused) = world.events(ADA, query).await;
@@ -332,8 +332,32 @@ async fn the_date_range_takes_whole_days_and_must_not_end_before_it_starts(test_
         )
         .await;
     assert_eq!(csv.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = world.events(MIA, "from=2026-13-01").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "not a date");
+    // Each value that cannot be read is named, in words (not the query parser's).
+    for (query, field, says) in [
+        ("from=2026-13-01", "from", "There is no day 2026-13-01"),
+        ("to=2026-02-30", "to", "There is no day 2026-02-30"),
+        ("from=yesterday", "from", "as YYYY-MM-DD"),
+        ("page=-1", "page", "whole number"),
+        ("per_page=0", "per_page", "from 1 to 200"),
+    ] {
+        let (status, refused) = world.events(MIA, query).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+        assert_eq!(refused["field"], field, "{query}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    // An actor text long enough to break a LIKE is refused before it reaches the database.
+    let long = "a".repeat(50_000);
+    let (status, refused) = world.events(ADA, &format!("actor={long}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["field"], "actor");
+    let csv = world
+        .get(ADA, &format!("/api/v1/audit-events.csv?actor={long}"))
+        .await;
+    assert_eq!(csv.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // An organisation that does not exist is a 404 for admins too, as for contacts.
+    let (status, _) = world.events(ADA, "organisation_id=nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn contacts_see_only_their_organisations_events(test_db: TestDb) {

@@ -259,6 +259,7 @@ fn only_an_intact_clavis_database_is_restored() {
             "other.db is not a Clavis database: it has no __diesel_schema_migrations table",
         ),
         (&files.path().join("missing.db"), "cannot read the backup"),
+        (&files.path().to_owned(), "is a directory: name a file"),
     ] {
         let data = tempfile::tempdir().unwrap();
         let refused = clavis(data.path())
@@ -274,6 +275,43 @@ fn only_an_intact_clavis_database_is_restored() {
             "nothing is left in the data directory"
         );
     }
+}
+
+/// A backup that cannot be written names the file asked for, not the partial file Clavis
+/// writes first; a directory is refused as one.
+#[test]
+fn a_backup_that_cannot_be_written_says_which_file() {
+    let data = tempfile::tempdir().unwrap();
+    let migrated = clavis(data.path()).arg("migrate").output().unwrap();
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let missing_dir = elsewhere.path().join("no-such-dir/clavis.db");
+    for (to, why) in [
+        (
+            missing_dir.clone(),
+            format!(
+                "cannot write {}: No such file or directory",
+                missing_dir.display()
+            ),
+        ),
+        (
+            elsewhere.path().to_owned(),
+            format!("{} is a directory: name a file", elsewhere.path().display()),
+        ),
+    ] {
+        let refused = clavis(data.path())
+            .args(["backup", "--to"])
+            .arg(&to)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains(&why), "{}", stderr(&refused));
+    }
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "nothing is left behind"
+    );
 }
 
 /// On PostgreSQL `clavis backup` and `restore` name the tools and their command, with the

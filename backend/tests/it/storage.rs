@@ -305,3 +305,22 @@ fn kind_of(data_type: &str) -> &'static str {
         panic!("a column type the test does not know: {data_type}")
     }
 }
+
+/// The SQLite file holds password hashes and sealed keys: Clavis creates it readable by its
+/// owner only, whatever the umask, and leaves an existing file's mode alone.
+#[test]
+fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/clavis.db");
+    let target = db::DbTarget::parse(&format!("sqlite://{}", path.display())).unwrap();
+    let database = db::Database::open(target.clone(), 1).unwrap();
+    database.migrate().unwrap();
+    drop(database);
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    drop(db::Database::open(target, 1).unwrap());
+    assert_eq!(mode(&path), 0o640, "an operator's own choice stays");
+}

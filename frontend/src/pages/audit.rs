@@ -88,12 +88,10 @@ impl Filters {
 
     /// Why the date range cannot be used, if it cannot (the server's own rule and words).
     fn range_error(&self) -> Option<String> {
-        let from = logic::parse_date(&self.from);
-        let to = logic::parse_date(&self.to);
-        if (!self.from.is_empty() && from.is_none()) || (!self.to.is_empty() && to.is_none()) {
-            return Some("Enter dates as YYYY-MM-DD.".to_owned());
-        }
-        wire::date_range(from, to).err().map(|error| error.message)
+        let checked = wire::day("from", &self.from)
+            .and_then(|from| Ok((from, wire::day("to", &self.to)?)))
+            .and_then(|(from, to)| wire::date_range(from, to));
+        checked.err().map(|error| error.message)
     }
 }
 

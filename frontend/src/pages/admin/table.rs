@@ -235,6 +235,21 @@ fn Pager(page: i64, pages: i64, total: i64, url: UrlQuery) -> impl IntoView {
     } else {
         format!("{total} results")
     };
+    if total > 0 && page > pages {
+        // A link or a hand-typed URL past the end: say so, with the way back.
+        let span = if pages == 1 {
+            format!("the {rows} fit on one page")
+        } else {
+            format!("the {rows} fill {pages} pages")
+        };
+        return view! {
+            <nav class="pager" aria-label="Pages">
+                <span aria-live="polite">{format!("There is no page {page}: {span}.")}</span>
+                <button type="button" class="secondary" on:click=move |_| go(1)>"First page"</button>
+            </nav>
+        }
+        .into_any();
+    }
     if pages <= 1 {
         return view! { <p class="pager" aria-live="polite">{rows}</p> }.into_any();
     }
