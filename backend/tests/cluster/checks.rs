@@ -25,15 +25,16 @@ fn measured(what: &str) {
 }
 
 /// The portal's session cookie, and what state-changing requests must carry with it.
-struct Portal {
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-    origin: String,
+pub struct Portal {
+    pub http: reqwest::Client,
+    pub cookie: String,
+    pub csrf: String,
+    pub origin: String,
 }
 
 impl Portal {
-    async fn open(cluster: &Cluster, base: &str) -> Result<Self, String> {
+    /// The suite's session, its CSRF token read from the instance at `base`.
+    pub async fn open(cluster: &Cluster, base: &str) -> Result<Self, String> {
         Self::open_session(cluster, &cluster.session, base).await
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
+use crate::checks::Portal;
 use crate::cluster::{Client, Cluster};
 use crate::load;
 
@@ -49,26 +50,16 @@ pub async fn run(minutes: u64) -> bool {
     let warm_up = WARM_UP;
     let cluster = Cluster::start(&["soak"]).await;
     let server = &cluster.instances[0];
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let cookie = format!("clavis_session={}", cluster.session);
-    let me: Value = http
-        .get(server.url("/api/v1/me"))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let portal = Portal::open(&cluster, &server.base).await.unwrap();
     let target = Target {
-        http,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
         base: server.base.clone(),
-        cookie,
-        csrf: me["csrf_token"].as_str().unwrap_or_default().to_owned(),
-        origin: cluster.balancer.base.clone(),
+        cookie: portal.cookie,
+        csrf: portal.csrf,
+        origin: portal.origin,
         stop: Arc::new(AtomicBool::new(false)),
     };
     println!(

@@ -27,6 +27,15 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs `command`, which must fail saying `why`; its standard error.
+fn refused(command: &mut Command, why: &str) -> String {
+    let output = command.output().unwrap();
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(said.contains(why), "{said}");
+    said
+}
+
 /// Runs `command` on a thread of its own, so the server on this test's runtime keeps serving.
 async fn run_aside(mut command: Command) -> Output {
     let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -152,16 +161,11 @@ async fn a_backup_under_load_restores_to_a_clavis_that_honours_old_tokens() {
         "no partial file is left beside the backup"
     );
 
-    let again = clavis(&source_dir)
-        .args(["backup", "--to"])
-        .arg(&backup_file)
-        .output()
-        .unwrap();
-    assert!(!again.status.success());
-    assert!(
-        stderr(&again).contains("already exists; a backup never replaces a file"),
-        "{}",
-        stderr(&again)
+    refused(
+        clavis(&source_dir)
+            .args(["backup", "--to"])
+            .arg(&backup_file),
+        "already exists; a backup never replaces a file",
     );
 
     let (_, original_dir) = server.stop().await;
@@ -172,17 +176,11 @@ async fn a_backup_under_load_restores_to_a_clavis_that_honours_old_tokens() {
         .output()
         .unwrap();
     assert!(restore.status.success(), "{}", stderr(&restore));
-    let again = clavis(restored.path())
-        .args(["restore", "--from"])
-        .arg(&backup_file)
-        .output()
-        .unwrap();
-    assert!(!again.status.success());
-    assert!(
-        stderr(&again)
-            .contains("clavis.db already exists; restore only into a data directory without one"),
-        "{}",
-        stderr(&again)
+    refused(
+        clavis(restored.path())
+            .args(["restore", "--from"])
+            .arg(&backup_file),
+        "clavis.db already exists; restore only into a data directory without one",
     );
 
     // Without the original master key Clavis refuses to start, and says why.
@@ -262,13 +260,10 @@ fn only_an_intact_clavis_database_is_restored() {
         (&files.path().to_owned(), "is a directory: name a file"),
     ] {
         let data = tempfile::tempdir().unwrap();
-        let refused = clavis(data.path())
-            .args(["restore", "--from"])
-            .arg(backup)
-            .output()
-            .unwrap();
-        assert!(!refused.status.success());
-        assert!(stderr(&refused).contains(why), "{}", stderr(&refused));
+        refused(
+            clavis(data.path()).args(["restore", "--from"]).arg(backup),
+            why,
+        );
         assert_eq!(
             std::fs::read_dir(data.path()).unwrap().count(),
             0,
@@ -299,13 +294,7 @@ fn a_backup_that_cannot_be_written_says_which_file() {
             format!("{} is a directory: name a file", elsewhere.path().display()),
         ),
     ] {
-        let refused = clavis(data.path())
-            .args(["backup", "--to"])
-            .arg(&to)
-            .output()
-            .unwrap();
-        assert!(!refused.status.success());
-        assert!(stderr(&refused).contains(&why), "{}", stderr(&refused));
+        refused(clavis(data.path()).args(["backup", "--to"]).arg(&to), &why);
     }
     assert_eq!(
         std::fs::read_dir(elsewhere.path()).unwrap().count(),
@@ -322,32 +311,26 @@ fn on_postgres_backup_and_restore_point_to_pg_dump_and_pg_restore() {
     let url = "postgres://clavis:hunter2@db.internal:6432/clavis_prod";
     let work = tempfile::tempdir().unwrap();
     let backup_file = work.path().join("clavis.dump");
-    let backup = clavis(work.path())
-        .env("CLAVIS_DATABASE_URL", url)
-        .args(["backup", "--to"])
-        .arg(&backup_file)
-        .output()
-        .unwrap();
-    assert!(!backup.status.success());
     let expected = format!(
         "pg_dump --format=custom --host=db.internal --port=6432 --username=clavis --dbname=clavis_prod --file={}",
         backup_file.display()
     );
-    assert!(stderr(&backup).contains(&expected), "{}", stderr(&backup));
-    let restore = clavis(work.path())
-        .env("CLAVIS_DATABASE_URL", url)
-        .args(["restore", "--from"])
-        .arg(&backup_file)
-        .output()
-        .unwrap();
-    assert!(!restore.status.success());
-    assert!(
-        stderr(&restore).contains("pg_restore --format=custom"),
-        "{}",
-        stderr(&restore)
+    let backup = refused(
+        clavis(work.path())
+            .env("CLAVIS_DATABASE_URL", url)
+            .args(["backup", "--to"])
+            .arg(&backup_file),
+        &expected,
     );
-    for output in [&backup, &restore] {
-        assert!(!stderr(output).contains("hunter2"));
+    let restore = refused(
+        clavis(work.path())
+            .env("CLAVIS_DATABASE_URL", url)
+            .args(["restore", "--from"])
+            .arg(&backup_file),
+        "pg_restore --format=custom",
+    );
+    for said in [&backup, &restore] {
+        assert!(!said.contains("hunter2"));
     }
     assert!(!backup_file.exists());
 }
