@@ -107,6 +107,13 @@ pub mod not_found {
         ))
     }
 
+    pub fn client_key(client_id: &str, key_id: &str) -> Error {
+        Error::NotFound(format!(
+            "Application {client_id} has no public key or certificate with the id \"{}\".",
+            key_id.trim()
+        ))
+    }
+
     pub fn role_assignment(id: &str) -> Error {
         Error::NotFound(format!("No role assignment has the id \"{}\".", id.trim()))
     }

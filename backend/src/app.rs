@@ -13,11 +13,15 @@ use crate::forwarded::{self, ClientOrigin, TrustedProxies};
 use crate::keys::Keys;
 use crate::login::{self, LoginService};
 use crate::notify;
-use crate::oauth::{self, ClientAuthenticator, CredentialLookup, LastUsed, OAuthService, Throttle};
+use crate::oauth::{
+    self, AssertionVerifier, ClientAuthenticator, CredentialLookup, JtiLedger, LastUsed,
+    OAuthService, Throttle,
+};
 use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
 use crate::{
-    apis, apps, audit, health, jobs, openapi, orgs, request_id, secrets, site, storable_text, users,
+    apis, apps, audit, client_keys, health, jobs, openapi, orgs, request_id, secrets, site,
+    storable_text, users,
 };
 
 /// The background jobs of a running instance, as [`start`] returns them.
@@ -58,6 +62,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
+            AssertionVerifier::new(&config.issuer, &urls.token_endpoint()),
+            JtiLedger::start(db.target()),
             Throttle::new(config.token.failure_limit, config.token.failure_window),
         ),
         usage: LastUsed::default(),
@@ -156,6 +162,7 @@ fn portal_api() -> actix_web::Scope<
         .configure(apis::http::routes)
         .configure(apps::http::routes)
         .configure(secrets::http::routes)
+        .configure(client_keys::http::routes)
         .configure(audit::http::routes)
         .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))

@@ -1,9 +1,9 @@
 //! Clavis: a self-service portal for client secrets and an OAuth 2.0 authorization server
 //! for machine-to-machine APIs.
 //!
-//! One module per domain (organisations, APIs, applications, secrets, users, audit, notify), each
-//! with its logic and queries side by side; `db` holds storage, `jobs` the background work,
-//! `app` wires every route and starts the jobs.
+//! One module per domain (organisations, APIs, applications, secrets, client keys, users, audit,
+//! notify), each with its logic and queries side by side; `db` holds storage, `jobs` the
+//! background work, `app` wires every route and starts the jobs.
 
 pub mod access;
 pub mod apis;
@@ -11,6 +11,7 @@ pub mod app;
 pub mod apps;
 pub mod audit;
 pub mod cli;
+pub mod client_keys;
 pub mod config;
 pub mod db;
 pub mod error;

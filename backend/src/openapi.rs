@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{apis, apps, audit, notify, orgs, secrets, users};
+use crate::{apis, apps, audit, client_keys, notify, orgs, secrets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,9 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
         audit::http::export,
         notify::http::failing,
         secrets::http::delete_replaced,
+        client_keys::http::list,
+        client_keys::http::add,
+        client_keys::http::delete,
         notify::http::recipients,
         notify::http::set_mailbox,
         apps::http::list,
@@ -57,6 +60,7 @@ use crate::{apis, apps, audit, notify, orgs, secrets, users};
         (name = "organisations", description = "Organisations the person belongs to"),
         (name = "applications", description = "Applications (OAuth clients)"),
         (name = "secrets", description = "Client secrets"),
+        (name = "keys", description = "Public keys and certificates for private_key_jwt"),
         (name = "audit", description = "The audit trail"),
         (name = "admin", description = "Platform administration (admins only)"),
     )

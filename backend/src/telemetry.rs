@@ -34,6 +34,8 @@ pub const ARGON2_SHED: &str = "clavis_argon2_shed_total";
 pub const THROTTLED: &str = "clavis_throttled_requests_total";
 /// Histogram: stored credentials one query of the credential reader answered.
 pub const CREDENTIAL_BATCH_SIZE: &str = "clavis_credential_batch_size";
+/// Histogram: client assertion `jti`s one statement of the jti writer recorded.
+pub const JTI_BATCH_SIZE: &str = "clavis_jti_batch_size";
 /// Gauge: pooled database connections, by `state` (`in_use`, `idle`).
 pub const DB_POOL_CONNECTIONS: &str = "clavis_db_pool_connections";
 /// Histogram: seconds a piece of database work waited for a pooled connection.
@@ -76,6 +78,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             Matcher::Full(CREDENTIAL_BATCH_SIZE.to_owned()),
             BATCH_BUCKETS,
         )?
+        .set_buckets_for_metric(Matcher::Full(JTI_BATCH_SIZE.to_owned()), BATCH_BUCKETS)?
         .install_recorder()
         .map_err(|error| anyhow::anyhow!("cannot start recording metrics: {error}"))?;
     describe();
@@ -124,6 +127,10 @@ fn describe() {
     describe_histogram!(
         CREDENTIAL_BATCH_SIZE,
         "Stored credentials read by one query of the credential reader."
+    );
+    describe_histogram!(
+        JTI_BATCH_SIZE,
+        "Client assertion jtis recorded by one statement of the jti writer."
     );
     describe_gauge!(
         DB_POOL_CONNECTIONS,

@@ -287,6 +287,71 @@ pub struct ClientSecretInfo {
     pub description: String,
 }
 
+/// How a public key was registered for `private_key_jwt` (RFC 7523 §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKeyKind {
+    /// A PEM X.509 certificate: the key expires at the certificate's `notAfter`.
+    Certificate,
+    /// A PEM public key (SubjectPublicKeyInfo), with an expiry chosen like a secret's.
+    PublicKey,
+    /// A JSON Web Key (RFC 7517), with an expiry chosen like a secret's.
+    Jwk,
+}
+
+impl ClientKeyKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::PublicKey => "public_key",
+            Self::Jwk => "jwk",
+        }
+    }
+
+    /// As people read it in the portal.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Certificate => "Certificate",
+            Self::PublicKey => "Public key",
+            Self::Jwk => "JWK",
+        }
+    }
+
+    /// The kind stored as [`Self::as_str`]; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Certificate, Self::PublicKey, Self::Jwk]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A public key (or certificate) an application proves itself with: never a private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKeyKind,
+    /// The key's type and size, as people read it: `RSA 2048`, `EC P-256`, `EC P-384` or
+    /// `Ed25519`.
+    pub key_type: String,
+    /// The `kid` an assertion's header names it by: the JWK's own `kid`, or else the
+    /// thumbprint.
+    pub kid: String,
+    /// The key's SHA-256 JWK thumbprint (RFC 7638), base64url; its first characters are the
+    /// hint people tell keys apart by.
+    pub thumbprint: String,
+    /// For a certificate, its subject (such as `CN=billing`); empty otherwise.
+    #[serde(default)]
+    pub subject: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub status: SecretStatus,
+}
+
 /// A freshly created secret: the only response that ever carries its value.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

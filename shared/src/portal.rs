@@ -121,6 +121,22 @@ pub struct CreateSecret {
     pub description: String,
 }
 
+/// A public key or certificate to register for `private_key_jwt`: the portal API's body,
+/// and what the CLI sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddClientKey {
+    pub name: String,
+    /// A PEM certificate (`BEGIN CERTIFICATE`), a PEM public key (`BEGIN PUBLIC KEY` or
+    /// `BEGIN RSA PUBLIC KEY`), or a JWK as JSON. Never a private key: one is refused.
+    pub key: String,
+    /// For a public key or JWK: valid through the end of this day, UTC, at most one year
+    /// ahead. A certificate expires at its own `notAfter`, so leave this out for one.
+    #[serde(default)]
+    pub expires_on: Option<NaiveDate>,
+}
+
 /// A new organisation: the portal API's body, and what the CLI and `orgs::create` take.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -18,6 +18,11 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_SECRET_DESCRIPTION_CHARS: usize = 200;
 /// A secret may expire at most this many months ahead.
 pub const MAX_SECRET_LIFETIME_MONTHS: u32 = 12;
+/// An application may hold at most this many unexpired public keys and certificates at once
+/// (issue 18, like Entra's certificates).
+pub const MAX_ACTIVE_CLIENT_KEYS: i64 = 10;
+/// A certificate may be registered only while it expires at most this many months ahead.
+pub const MAX_CERTIFICATE_LIFETIME_MONTHS: u32 = 24;
 /// Bounds of an application's access-token lifetime, in seconds (5 minutes to 24 hours).
 pub const TOKEN_LIFETIME_SECS: std::ops::RangeInclusive<i32> = 300..=86_400;
 /// Access-token lifetime of a new application unless one is given: one hour.
@@ -89,6 +94,36 @@ pub fn api_name(value: &str) -> Checked<String> {
 
 pub fn secret_name(value: &str) -> Checked<String> {
     display_name("name", "The secret name", value, MAX_SECRET_NAME_CHARS)
+}
+
+/// The name of a public key, certificate or federated credential: as a secret's name.
+pub fn credential_name(value: &str) -> Checked<String> {
+    display_name("name", "The name", value, MAX_SECRET_NAME_CHARS)
+}
+
+/// A certificate's expiry (its `notAfter`) must lie in the future and at most
+/// [`MAX_CERTIFICATE_LIFETIME_MONTHS`] ahead.
+pub fn certificate_expiry(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Checked<DateTime<Utc>> {
+    if not_after <= now {
+        return Err(ValidationError::new(
+            "key",
+            format!(
+                "This certificate expired on {}; upload a current one.",
+                not_after.date_naive()
+            ),
+        ));
+    }
+    let latest = now.date_naive() + Months::new(MAX_CERTIFICATE_LIFETIME_MONTHS);
+    if not_after.date_naive() > latest {
+        return Err(ValidationError::new(
+            "key",
+            format!(
+                "This certificate is valid until {}, more than two years ahead. Clavis accepts certificates that expire by {latest}, so that they are replaced in time.",
+                not_after.date_naive()
+            ),
+        ));
+    }
+    Ok(not_after)
 }
 
 /// The operator a CLI command is recorded for (`--actor`): as a display name, at most 64

@@ -329,6 +329,19 @@ fn sorted_ids(found: Listed<'_>, sort: Sort<SortBy>) -> Listed<'_> {
     sorted.then_order_by(applications::id)
 }
 
+/// Takes the application's row lock before counting its secrets or keys, so concurrent creations on PostgreSQL
+/// cannot both pass the quota check (on SQLite the write transaction already serialises them).
+/// `client_id` is as stored.
+///
+/// # Errors
+/// [`Error::Database`] when the database fails.
+pub fn lock_credentials_of(conn: &mut DbConn, client_id: &str) -> Result<()> {
+    diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
+        .set(applications::enabled.eq(applications::enabled))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The application with this client_id, written in any GUID form ([`ClientId`]).
 ///
 /// # Errors

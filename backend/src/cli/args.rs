@@ -1,7 +1,7 @@
 //! What the command line accepts: the commands and their arguments (clap).
 
 use clap::{Args, Parser, Subcommand};
-use clavis_shared::dto::{Environment, Role};
+use clavis_shared::dto::{ClientKeyKind, Environment, Role};
 use std::path::PathBuf;
 
 use crate::config::CONFIG_FILE_VAR;
@@ -60,6 +60,10 @@ pub enum Command {
     /// Client secrets of an application.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Public keys and certificates an application signs client assertions with
+    /// (private_key_jwt).
+    #[command(subcommand)]
+    Credential(CredentialCommand),
     /// People and their roles.
     #[command(subcommand)]
     User(UserCommand),
@@ -258,6 +262,65 @@ pub enum SecretCommand {
         #[arg(long = "id", value_name = "SECRET_ID")]
         secret_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Register a public key or certificate; only its public part is stored.
+    Add {
+        /// The application's client_id.
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+        /// For a public key or JWK: a date (YYYY-MM-DD, valid through that day, UTC) or a
+        /// number of days (90d), at most one year ahead. A certificate expires at its notAfter.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List an application's public keys and certificates.
+    List {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+    /// Delete a public key or certificate; assertions signed with it fail at once.
+    Delete {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long = "id", value_name = "KEY_ID")]
+        key_id: String,
+    },
+}
+
+/// The file holding the key, and what it must be.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct KeyFileArgs {
+    /// A PEM X.509 certificate.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+    /// A PEM public key (BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// A JSON Web Key, one key as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    pub jwk: Option<PathBuf>,
+}
+
+impl KeyFileArgs {
+    /// The file, and the kind of key it must hold.
+    pub fn file(&self) -> (&std::path::Path, ClientKeyKind) {
+        match (&self.certificate, &self.public_key, &self.jwk) {
+            (Some(path), _, _) => (path, ClientKeyKind::Certificate),
+            (None, Some(path), _) => (path, ClientKeyKind::PublicKey),
+            (None, None, path) => (
+                path.as_deref().unwrap_or(std::path::Path::new("")),
+                ClientKeyKind::Jwk,
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

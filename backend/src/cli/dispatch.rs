@@ -8,8 +8,8 @@ use clavis_shared::portal::{
 use clavis_shared::validate::{self, ValidationError};
 
 use super::args::{
-    ApiCommand, AppCommand, Cli, Command, KeysCommand, NotifyCommand, OrgCommand, SecretCommand,
-    UserCommand,
+    ApiCommand, AppCommand, Cli, Command, CredentialCommand, KeysCommand, NotifyCommand,
+    OrgCommand, SecretCommand, UserCommand,
 };
 use super::output::Output;
 use crate::access::Actor;
@@ -18,7 +18,7 @@ use crate::db::{self, Database, PooledConn, backup};
 use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
-use crate::{apis, apps, logging, notify, orgs, secrets, serve, users};
+use crate::{apis, apps, client_keys, logging, notify, orgs, secrets, serve, users};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
 /// own function. A backup and a restore take the database file as it is instead: a backup
@@ -80,6 +80,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Org(command) => org(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::App(command) => app(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::Secret(command) => secret(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::Credential(command) => {
+            credential(command, &mut db.conn()?, &out, &actor, db::now())
+        }
         Command::User(command) => user(command, &mut db.conn()?, &out, &actor, db::now()),
     }
 }
@@ -187,6 +190,50 @@ fn secret(
             client_id,
             secret_id,
         } => out.secrets(&[secrets::delete(conn, &client_id, &secret_id, actor, now)?]),
+    }
+}
+
+/// `clavis credential …`: an application's public keys and certificates.
+fn credential(
+    command: CredentialCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        CredentialCommand::Add {
+            client_id,
+            name,
+            file,
+            expires,
+        } => {
+            let (path, expected) = file.file();
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                anyhow::anyhow!("Cannot read the key file {}: {error}.", path.display())
+            })?;
+            let found = client_keys::public_key::read(&text)?.kind;
+            if found != expected {
+                anyhow::bail!(
+                    "{} holds a {}, not a {}: pass it with --{}.",
+                    path.display(),
+                    found.label().to_lowercase(),
+                    expected.label().to_lowercase(),
+                    found.as_str().replace('_', "-"),
+                );
+            }
+            let expires_at = expires
+                .map(|expires| parse_expiry(&expires, now))
+                .transpose()?;
+            let added = client_keys::add(conn, &client_id, &name, &text, expires_at, actor, now)?;
+            out.client_keys(&[added])
+        }
+        CredentialCommand::List { client_id } => {
+            out.client_keys(&client_keys::list(conn, &client_id, now)?)
+        }
+        CredentialCommand::Delete { client_id, key_id } => {
+            out.client_keys(&[client_keys::delete(conn, &client_id, &key_id, actor, now)?])
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clavis_shared::dto::{
-    Api, Application, ClientSecretInfo, NewClientSecret, Organisation, RoleAssignment,
+    Api, Application, ClientKeyInfo, ClientSecretInfo, NewClientSecret, Organisation,
+    RoleAssignment,
 };
 use clavis_shared::portal::FailingAddress;
 use serde::Serialize;
@@ -231,6 +232,34 @@ impl Output {
                     when(s.expires_at),
                     s.last_used_at.map_or_else(|| "never".to_owned(), when),
                     s.status.as_str().to_owned(),
+                ]
+            },
+        )
+    }
+
+    pub fn client_keys(&self, items: &[ClientKeyInfo]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &[
+                "ID",
+                "NAME",
+                "KIND",
+                "TYPE",
+                "THUMBPRINT",
+                "EXPIRES",
+                "LAST USED",
+                "STATUS",
+            ],
+            |k| {
+                vec![
+                    k.id.clone(),
+                    k.name.clone(),
+                    k.kind.label().to_owned(),
+                    k.key_type.clone(),
+                    format!("{}…", k.thumbprint.chars().take(8).collect::<String>()),
+                    when(k.expires_at),
+                    k.last_used_at.map_or_else(|| "never".to_owned(), when),
+                    k.status.as_str().to_owned(),
                 ]
             },
         )

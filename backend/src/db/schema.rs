@@ -84,6 +84,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_keys (id) {
+        id -> Text,
+        application_id -> Text,
+        name -> Text,
+        kind -> Text,
+        key_type -> Text,
+        kid -> Text,
+        thumbprint -> Text,
+        public_jwk -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    client_assertion_jtis (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         issuer -> Nullable<Text>,
@@ -196,6 +222,7 @@ diesel::joinable!(api_resource_servers -> applications (application_id));
 diesel::joinable!(application_apis -> applications (application_id));
 diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
+diesel::joinable!(client_keys -> applications (application_id));
 diesel::joinable!(role_assignments -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
@@ -208,6 +235,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_apis,
     application_scopes,
     client_secrets,
+    client_keys,
+    client_assertion_jtis,
     users,
     role_assignments,
     audit_events,

@@ -44,7 +44,8 @@ async fn maintain(db: &Database, oauth: &OAuthService, sessions: &SessionSetting
             let now = chrono::Utc::now();
             keys.maintain(conn, now)?;
             session::prune(conn, &sessions, now)?;
-            oauth::prune_revoked(conn, now)
+            oauth::prune_revoked(conn, now)?;
+            oauth::prune_jtis(conn, now)
         })
         .await;
     if let Err(error) = maintained {

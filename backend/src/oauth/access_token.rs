@@ -9,7 +9,8 @@ use crate::keys::{self, Keys};
 /// The claims of a Clavis access token.
 ///
 /// Besides the RFC 9068 claims it carries the private claim `client_secret_id`: the id of the
-/// client secret the token was obtained with (an id, never the secret). Introspection needs
+/// client secret the token was obtained with (an id, never the secret), or `client_key_id`,
+/// the id of the registered public key its client assertion was signed with. Introspection needs
 /// it to answer "is this token still good" after an admin deletes that secret: without it,
 /// a token from a leaked and deleted secret would stay active until it expired. The id is no
 /// credential (every secret's value starts with it), so resource servers may see it.
@@ -31,13 +32,18 @@ pub struct AccessTokenClaims {
     pub org_id: String,
     /// production or sandbox.
     pub environment: String,
-    /// The id of the client secret the token was issued with.
-    pub client_secret_id: String,
+    /// The id of the client secret the token was issued with, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_id: Option<String>,
+    /// The id of the public key or certificate whose assertion (`private_key_jwt`) the token
+    /// was issued on, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_id: Option<String>,
 }
 
 /// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this
-/// issuer, and valid at `now`; `None` for anything else, including tokens issued before
-/// tokens named their secret (they cannot show that their secret still exists).
+/// issuer, and valid at `now`; `None` for anything else. (A token that names no credential
+/// is found inactive by introspection: it cannot show that its credential still exists.)
 pub fn verify(
     token: &str,
     keys: &Keys,

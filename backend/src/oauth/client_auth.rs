@@ -1,4 +1,5 @@
-//! Client authentication with a client_id and a client secret.
+//! Client authentication with a client_id and a client secret, or with a client assertion
+//! signed by one of the client's registered keys ([`super::assertion`]).
 //!
 //! The stored secret row is read for every request (so deletion, expiry and disabling apply
 //! at once, on every instance), by the batching [`CredentialLookup`]. The argon2id check, about 18 ms of CPU, runs only the first
@@ -20,15 +21,18 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use super::assertion::{self, AssertionVerifier};
 use super::error::OAuthError;
 use super::lookup::CredentialLookup;
-use super::request::{AuthMethod, ClientCredentials};
+use super::replay::JtiLedger;
+use super::request::{AuthMethod, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
 use crate::db::Database;
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
 use crate::telemetry;
+use clavis_shared::dto::ClientKeyKind;
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
@@ -38,10 +42,37 @@ const MAX_QUEUED_PER_CORE: usize = 64;
 const GUESSES: &str = "guesses";
 const JUNK: &str = "junk";
 
-/// A client that proved its secret, with what the token endpoint needs to know about it.
+/// The credential a client proved itself with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// A client secret, by its id.
+    Secret { id: String },
+    /// A registered public key or certificate (`private_key_jwt`), by its id.
+    Key { id: String, kind: ClientKeyKind },
+}
+
+impl Credential {
+    /// The secret's id, for what only secrets have (the audit trail's secret column).
+    pub fn secret_id(&self) -> Option<&str> {
+        match self {
+            Self::Secret { id } => Some(id),
+            Self::Key { .. } => None,
+        }
+    }
+
+    /// What the audit trail says of it: its kind and id.
+    pub fn described(&self) -> serde_json::Value {
+        match self {
+            Self::Secret { id } => serde_json::json!({ "kind": "client_secret", "id": id }),
+            Self::Key { id, kind } => serde_json::json!({ "kind": kind.as_str(), "id": id }),
+        }
+    }
+}
+
+/// A client that proved itself, with what the token endpoint needs to know about it.
 pub struct AuthenticatedClient {
     pub application: ClientApplication,
-    pub secret_id: String,
+    pub credential: Credential,
     pub grants: Vec<TokenGrant>,
 }
 
@@ -54,6 +85,25 @@ pub enum AuthFailure {
     WrongSecret,
     ExpiredSecret,
     DisabledApplication,
+    /// Not a JWS with a JSON header and claims.
+    MalformedAssertion,
+    /// No registered key has the assertion's `kid`, or the client has no keys.
+    UnknownKey,
+    /// `none`, HMAC, or an `alg` the key's type does not sign with.
+    WrongAlgorithm,
+    BadSignature,
+    ExpiredAssertion,
+    AssertionNotYetValid,
+    /// `exp` more than five minutes after `iat`.
+    AssertionTooLongLived,
+    WrongAudience,
+    /// `iss` or `sub` is not the client_id.
+    WrongIssuer,
+    /// No `exp`, `iss`, `sub`, `aud` or `jti`.
+    MissingClaim,
+    /// The `jti` was accepted before.
+    ReplayedAssertion,
+    ExpiredKey,
 }
 
 impl AuthFailure {
@@ -65,6 +115,18 @@ impl AuthFailure {
             Self::WrongSecret => "wrong_secret",
             Self::ExpiredSecret => "expired_secret",
             Self::DisabledApplication => "disabled_application",
+            Self::MalformedAssertion => "malformed_assertion",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongAlgorithm => "wrong_algorithm",
+            Self::BadSignature => "bad_signature",
+            Self::ExpiredAssertion => "expired_assertion",
+            Self::AssertionNotYetValid => "assertion_not_yet_valid",
+            Self::AssertionTooLongLived => "assertion_too_long_lived",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::MissingClaim => "missing_claim",
+            Self::ReplayedAssertion => "replayed_assertion",
+            Self::ExpiredKey => "expired_key",
         }
     }
 }
@@ -89,11 +151,18 @@ pub struct ClientAuthenticator {
     queued: AtomicUsize,
     max_queued: usize,
     lookup: CredentialLookup,
+    assertions: AssertionVerifier,
+    jtis: JtiLedger,
     pub throttle: Throttle,
 }
 
 impl ClientAuthenticator {
-    pub fn new(lookup: CredentialLookup, throttle: Throttle) -> Self {
+    pub fn new(
+        lookup: CredentialLookup,
+        assertions: AssertionVerifier,
+        jtis: JtiLedger,
+        throttle: Throttle,
+    ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let mut digest_key = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(digest_key.as_mut());
@@ -106,6 +175,8 @@ impl ClientAuthenticator {
             queued: AtomicUsize::new(0),
             max_queued: cores * MAX_QUEUED_PER_CORE,
             lookup,
+            assertions,
+            jtis,
             throttle,
         }
     }
@@ -166,6 +237,88 @@ impl ClientAuthenticator {
         drop(reservation);
         self.remember(&stored.secret_id, digest);
         Ok(authenticated(stored))
+    }
+
+    /// Checks a client assertion (`private_key_jwt`) presented from `source`.
+    ///
+    /// A signature check costs microseconds, so unlike a secret no value is remembered; the
+    /// throttle treats a failed assertion as a failed secret: it needs a place in the
+    /// client_id's and `source`'s guess windows, and a failure fills it. An assertion that
+    /// is not even a JWT counts against `source`'s junk allowance only.
+    pub async fn authenticate_assertion(
+        &self,
+        db: &Database,
+        presented: &ClientAssertion,
+        source: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, OAuthError> {
+        let client_id = &presented.client_id;
+        if let Some(refusal) = assertion::unreadable_header(&presented.assertion) {
+            return self.junk_assertion(db, presented, source, refusal).await;
+        }
+        self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
+            .await?;
+        let Some(client) = self.lookup.keys_of(client_id).await? else {
+            return self
+                .junk_assertion(db, presented, source, AuthFailure::UnknownKey)
+                .await;
+        };
+        if !client.application.enabled {
+            return self
+                .junk_assertion(db, presented, source, AuthFailure::DisabledApplication)
+                .await;
+        }
+        let reservation = self
+            .unless_throttled(self.throttle.reserve_guess(source, client_id), GUESSES)
+            .await?;
+        let verified = match self.assertions.verify(&presented.assertion, &client, now) {
+            Ok(verified) => verified,
+            Err(refusal) => {
+                reservation.fail();
+                return Ok(refused_assertion(refusal));
+            }
+        };
+        if !self
+            .jtis
+            .first_use(client_id, &verified.jti, verified.valid_until)
+            .await?
+        {
+            reservation.fail();
+            return Ok(refused_assertion(AuthFailure::ReplayedAssertion));
+        }
+        drop(reservation);
+        Ok(Outcome::Authenticated(AuthenticatedClient {
+            credential: Credential::Key {
+                id: verified.key.id,
+                kind: verified.key.kind,
+            },
+            application: client.application,
+            grants: client.grants,
+        }))
+    }
+
+    /// An assertion that cannot be a guess (not a JWT, or for a client without keys), as
+    /// [`Self::junk`] treats such a secret.
+    async fn junk_assertion(
+        &self,
+        db: &Database,
+        presented: &ClientAssertion,
+        source: IpAddr,
+        refusal: AuthFailure,
+    ) -> Result<Outcome, OAuthError> {
+        if let Err(retry_after) = self.throttle.count_junk(source) {
+            if refusal == AuthFailure::MalformedAssertion {
+                return self.unless_throttled(Err(retry_after), JUNK).await;
+            }
+            metrics::counter!(telemetry::THROTTLED, "limit" => JUNK).increment(1);
+            self.throttle.tarpit().await;
+            return Ok(refused_assertion(refusal));
+        }
+        let refusal = match refusal {
+            AuthFailure::UnknownKey => self.unknown_or(db, &presented.client_id, refusal).await?,
+            other => other,
+        };
+        Ok(refused_assertion(refusal))
     }
 
     /// A throttle's refusal becomes a `429` after the tarpit, the same for every cause;
@@ -317,7 +470,9 @@ fn usable(
 fn authenticated(stored: StoredCredential) -> Outcome {
     Outcome::Authenticated(AuthenticatedClient {
         application: stored.application,
-        secret_id: stored.secret_id,
+        credential: Credential::Secret {
+            id: stored.secret_id,
+        },
         grants: stored.grants,
     })
 }
@@ -327,5 +482,14 @@ fn refused(credentials: &ClientCredentials, refusal: AuthFailure) -> Outcome {
     Outcome::Refused {
         refusal,
         error: OAuthError::invalid_client(credentials.method == AuthMethod::ClientSecretBasic),
+    }
+}
+
+/// The same `invalid_client` for every refused assertion (no Basic challenge: the client did
+/// not use Basic).
+fn refused_assertion(refusal: AuthFailure) -> Outcome {
+    Outcome::Refused {
+        refusal,
+        error: OAuthError::invalid_client(false),
     }
 }

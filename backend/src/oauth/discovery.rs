@@ -11,8 +11,17 @@ use crate::db::Database;
 use crate::keys::SigningAlgorithm;
 
 /// How clients may authenticate at every endpoint that takes client credentials (RFC 6749
-/// §2.3.1: HTTP Basic, or the form parameters).
-const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+/// §2.3.1: HTTP Basic, or the form parameters; RFC 7523 §2.2: a signed JWT).
+const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+/// What `private_key_jwt` assertions may be signed with: every algorithm of the key types
+/// Clavis registers ([`crate::client_keys::public_key::KeyType::algorithms`]).
+const ASSERTION_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// The metadata document (RFC 8414 §2); every member is always present.
 #[derive(Debug, Serialize)]
@@ -26,9 +35,12 @@ struct ServerMetadata {
     grant_types_supported: [&'static str; 1],
     /// Required by RFC 8414 §2; empty, as Clavis has no authorization endpoint.
     response_types_supported: [&'static str; 0],
-    token_endpoint_auth_methods_supported: [&'static str; 2],
-    introspection_endpoint_auth_methods_supported: [&'static str; 2],
-    revocation_endpoint_auth_methods_supported: [&'static str; 2],
+    token_endpoint_auth_methods_supported: [&'static str; 3],
+    token_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
+    introspection_endpoint_auth_methods_supported: [&'static str; 3],
+    introspection_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
+    revocation_endpoint_auth_methods_supported: [&'static str; 3],
+    revocation_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
     /// Every scope some API defines, sorted.
     scopes_supported: BTreeSet<String>,
     /// Not an RFC 8414 field, but the one resource servers look for: every algorithm some
@@ -51,8 +63,11 @@ pub async fn metadata(
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         scopes_supported: apis.into_iter().flat_map(|api| api.scopes).collect(),
         access_token_signing_alg_values_supported: service
             .keys
@@ -62,4 +77,26 @@ pub async fn metadata(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_keys::public_key::KeyType;
+
+    #[test]
+    fn the_advertised_assertion_algorithms_are_those_of_the_key_types() {
+        let key_types = [
+            KeyType::Rsa { bits: 2048 },
+            KeyType::P256,
+            KeyType::P384,
+            KeyType::Ed25519,
+        ];
+        let from_key_types: Vec<String> = key_types
+            .iter()
+            .flat_map(|key_type| key_type.algorithms())
+            .map(|alg| format!("{alg:?}"))
+            .collect();
+        assert_eq!(from_key_types, ASSERTION_ALGS);
+    }
 }

@@ -4,8 +4,9 @@
 //! - the caller may know about the token: it is the token's own client, or an application
 //!   admins registered as a resource server of the token's API (its `aud`);
 //! - the token is still good *now*: not revoked (RFC 7009), its application enabled and its
-//!   kill switch not used since the token was issued, and the secret it was issued with (the
-//!   private claim `client_secret_id`, see [`AccessTokenClaims`]) not deleted.
+//!   kill switch not used since the token was issued, and the secret or key it was issued
+//!   with (the private claim `client_secret_id` or `client_key_id`, see
+//!   [`AccessTokenClaims`]) not deleted.
 //!
 //! Everyone else, and anything that is not a valid, unexpired Clavis token, gets
 //! `{"active": false}`, so a caller cannot tell a foreign token from a dead one.
@@ -19,7 +20,7 @@ use super::access_token::{self, AccessTokenClaims, revoked_by_kill_switch};
 use super::error::OAuthError;
 use super::revocations;
 use super::service::{OAuthService, token_query};
-use crate::db::schema::{api_resource_servers, apis, applications, client_secrets};
+use crate::db::schema::{api_resource_servers, apis, applications, client_keys, client_secrets};
 use crate::db::{Database, DbConn};
 use crate::error::Result;
 use crate::secrets::ClientApplication;
@@ -119,17 +120,28 @@ fn may_know(
     Ok(registered > 0)
 }
 
-/// Whether the token is still good at this moment: the secret it was issued with still
-/// exists and belongs to its client, whose application is enabled and whose kill switch has
-/// not been used since the token was issued, and the token was not revoked.
+/// Whether the token is still good at this moment: the secret or key it was issued with
+/// still exists and belongs to its client, whose application is enabled and whose kill
+/// switch has not been used since the token was issued, and the token was not revoked.
 fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
-    let application: Option<(bool, Option<NaiveDateTime>)> = client_secrets::table
-        .inner_join(applications::table)
-        .filter(client_secrets::id.eq(&claims.client_secret_id))
-        .filter(applications::client_id.eq(&claims.client_id))
-        .select((applications::enabled, applications::tokens_revoked_before))
-        .first(conn)
-        .optional()?;
+    let application: Option<(bool, Option<NaiveDateTime>)> =
+        match (&claims.client_secret_id, &claims.client_key_id) {
+            (Some(secret_id), None) => client_secrets::table
+                .inner_join(applications::table)
+                .filter(client_secrets::id.eq(secret_id))
+                .filter(applications::client_id.eq(&claims.client_id))
+                .select((applications::enabled, applications::tokens_revoked_before))
+                .first(conn)
+                .optional()?,
+            (None, Some(key_id)) => client_keys::table
+                .inner_join(applications::table)
+                .filter(client_keys::id.eq(key_id))
+                .filter(applications::client_id.eq(&claims.client_id))
+                .select((applications::enabled, applications::tokens_revoked_before))
+                .first(conn)
+                .optional()?,
+            _ => None,
+        };
     let Some((enabled, tokens_revoked_before)) = application else {
         return Ok(false);
     };

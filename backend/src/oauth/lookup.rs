@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
+use crate::client_keys::{self, KeyedClient};
 use crate::db::{DbConn, DbTarget};
 use crate::error::Error;
 use crate::secrets::{self, StoredCredential};
@@ -23,12 +24,21 @@ const MAX_BATCH: usize = 256;
 /// Threads (and connections) reading credentials: one can query while another gathers.
 const READERS: usize = 2;
 
-type Answer = Result<Option<StoredCredential>, Error>;
+type Answer<T> = Result<Option<T>, Error>;
 
-struct Request {
-    client_id: String,
-    secret_id: String,
-    reply: oneshot::Sender<Answer>,
+/// One request's question, with where its answer goes.
+enum Request {
+    /// A client secret, by its id, if it belongs to `client_id`.
+    Secret {
+        client_id: String,
+        secret_id: String,
+        reply: oneshot::Sender<Answer<StoredCredential>>,
+    },
+    /// The keys of `client_id`, for `private_key_jwt`.
+    Keys {
+        client_id: String,
+        reply: oneshot::Sender<Answer<KeyedClient>>,
+    },
 }
 
 /// Hands credential reads to the reader threads, which stop when this is dropped.
@@ -52,17 +62,33 @@ impl CredentialLookup {
     }
 
     /// The secret `secret_id` if it exists and belongs to the application `client_id`.
-    pub async fn find(&self, client_id: &str, secret_id: String) -> Answer {
+    pub async fn find(&self, client_id: &str, secret_id: String) -> Answer<StoredCredential> {
         let (reply, answer) = oneshot::channel();
-        let request = Request {
+        self.ask(Request::Secret {
             client_id: client_id.to_owned(),
             secret_id,
             reply,
-        };
-        let stopped = || Error::Unavailable("the credential readers have stopped".to_owned());
-        self.queue.send(request).map_err(|_| stopped())?;
+        })?;
         answer.await.map_err(|_| stopped())?
     }
+
+    /// The application `client_id` with its public keys, if it has any.
+    pub async fn keys_of(&self, client_id: &str) -> Answer<KeyedClient> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Request::Keys {
+            client_id: client_id.to_owned(),
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn ask(&self, request: Request) -> Result<(), Error> {
+        self.queue.send(request).map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Error {
+    Error::Unavailable("the credential readers have stopped".to_owned())
 }
 
 /// A reader thread: answers batches until the lookup is dropped.
@@ -70,8 +96,18 @@ fn read_batches(target: &DbTarget, requests: &Mutex<Receiver<Request>>) {
     let mut conn = None;
     while let Some(batch) = next_batch(requests) {
         metrics::histogram!(telemetry::CREDENTIAL_BATCH_SIZE).record(batch.len() as f64);
-        let found = read(&mut conn, target, &batch_ids(&batch));
-        answer(batch, found);
+        let (secret_ids, client_ids) = batch_ids(&batch);
+        let secrets = (!secret_ids.is_empty()).then(|| {
+            read(&mut conn, target, |conn| {
+                secrets::credentials(conn, &secret_ids)
+            })
+        });
+        let keys = (!client_ids.is_empty()).then(|| {
+            read(&mut conn, target, |conn| {
+                client_keys::keyed_clients(conn, &client_ids)
+            })
+        });
+        answer(batch, secrets, keys);
     }
 }
 
@@ -85,68 +121,97 @@ fn next_batch(requests: &Mutex<Receiver<Request>>) -> Option<Vec<Request>> {
     Some(batch)
 }
 
-/// The distinct secrets a batch asks about: a few busy clients send most requests.
-fn batch_ids(batch: &[Request]) -> Vec<&str> {
-    let mut ids: Vec<&str> = batch.iter().map(|r| r.secret_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+/// The distinct secrets and the distinct clients' keys a batch asks about: a few busy
+/// clients send most requests.
+fn batch_ids(batch: &[Request]) -> (Vec<&str>, Vec<&str>) {
+    let (mut secret_ids, mut client_ids) = (Vec::new(), Vec::new());
+    for request in batch {
+        match request {
+            Request::Secret { secret_id, .. } => secret_ids.push(secret_id.as_str()),
+            Request::Keys { client_id, .. } => client_ids.push(client_id.as_str()),
+        }
+    }
+    for ids in [&mut secret_ids, &mut client_ids] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    (secret_ids, client_ids)
 }
 
 /// One query for the batch on this reader's connection. A connection the server dropped
 /// (a restart, say) is replaced and the read tried once more: it is only a read, and the
 /// requests waiting on it need not fail.
-fn read(
+fn read<T>(
     conn: &mut Option<DbConn>,
     target: &DbTarget,
-    ids: &[&str],
-) -> Result<HashMap<String, StoredCredential>, Error> {
-    match read_once(conn, target, ids) {
-        Err(error) if error.is_lost_connection() => read_once(conn, target, ids),
+    query: impl Fn(&mut DbConn) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match read_once(conn, target, &query) {
+        Err(error) if error.is_lost_connection() => read_once(conn, target, &query),
         found => found,
     }
 }
 
 /// One query; forgets the connection when the server dropped it, so the next opens anew.
-fn read_once(
+fn read_once<T>(
     conn: &mut Option<DbConn>,
     target: &DbTarget,
-    ids: &[&str],
-) -> Result<HashMap<String, StoredCredential>, Error> {
+    query: impl Fn(&mut DbConn) -> Result<T, Error>,
+) -> Result<T, Error> {
     let connection = match conn {
         Some(connection) => connection,
         None => conn.insert(target.connect().map_err(|error| {
             Error::Unavailable(format!("cannot connect to the {target}: {error}"))
         })?),
     };
-    let found = secrets::credentials(connection, ids);
+    let found = query(connection);
     if found.as_ref().is_err_and(Error::is_lost_connection) {
         *conn = None;
     }
     found
 }
 
-/// Gives each request its own credential, or the failure, which every request shares.
-fn answer(batch: Vec<Request>, found: Result<HashMap<String, StoredCredential>, Error>) {
+type Found<T> = Option<Result<HashMap<String, T>, Error>>;
+
+/// Gives each request its own credential, or the failure of its read, which every request
+/// of that read shares.
+fn answer(batch: Vec<Request>, secrets: Found<StoredCredential>, keys: Found<KeyedClient>) {
+    for found in [
+        secrets.as_ref().map(|found| found.as_ref().err()),
+        keys.as_ref().map(|found| found.as_ref().err()),
+    ]
+    .into_iter()
+    .flatten()
+    .flatten()
+    {
+        tracing::error!(error = %found, requests = batch.len(), "cannot read client credentials");
+    }
+    // The requester may have gone (its connection closed): nothing to tell.
+    for request in batch {
+        match request {
+            Request::Secret {
+                client_id,
+                secret_id,
+                reply,
+            } => {
+                let _ = reply.send(own(&secrets, &secret_id, |stored: &StoredCredential| {
+                    stored.application.client_id == client_id
+                }));
+            }
+            Request::Keys { client_id, reply } => {
+                let _ = reply.send(own(&keys, &client_id, |_: &KeyedClient| true));
+            }
+        }
+    }
+}
+
+/// The entry `id` of a read, if it passes `belongs`; a failed read is `Unavailable`.
+fn own<T: Clone>(found: &Found<T>, id: &str, belongs: impl Fn(&T) -> bool) -> Answer<T> {
     match found {
-        Ok(found) => {
-            for request in batch {
-                let credential = found
-                    .get(&request.secret_id)
-                    .filter(|stored| stored.application.client_id == request.client_id)
-                    .cloned();
-                // The requester may have gone (its connection closed): nothing to tell.
-                let _ = request.reply.send(Ok(credential));
-            }
-        }
-        Err(error) => {
-            tracing::error!(%error, requests = batch.len(), "cannot read client credentials");
-            for request in batch {
-                let _ = request.reply.send(Err(Error::Unavailable(
-                    "the credentials cannot be read right now".to_owned(),
-                )));
-            }
-        }
+        Some(Ok(found)) => Ok(found.get(id).filter(|entry| belongs(entry)).cloned()),
+        _ => Err(Error::Unavailable(
+            "the credentials cannot be read right now".to_owned(),
+        )),
     }
 }
 
@@ -173,9 +238,12 @@ mod tests {
         }
     }
 
-    fn request(client_id: &str, secret_id: &str) -> (Request, oneshot::Receiver<Answer>) {
+    fn request(
+        client_id: &str,
+        secret_id: &str,
+    ) -> (Request, oneshot::Receiver<Answer<StoredCredential>>) {
         let (reply, answer) = oneshot::channel();
-        let request = Request {
+        let request = Request::Secret {
             client_id: client_id.to_owned(),
             secret_id: secret_id.to_owned(),
             reply,
@@ -183,7 +251,7 @@ mod tests {
         (request, answer)
     }
 
-    fn found_secret(answer: &mut oneshot::Receiver<Answer>) -> Option<String> {
+    fn found_secret(answer: &mut oneshot::Receiver<Answer<StoredCredential>>) -> Option<String> {
         answer.try_recv().unwrap().unwrap().map(|c| c.secret_id)
     }
 
@@ -194,9 +262,9 @@ mod tests {
         let (foreign, mut foreign_answer) = request("client-b", "s1");
         let (missing, mut missing_answer) = request("client-b", "s2");
         let batch = vec![own, again, foreign, missing];
-        assert_eq!(batch_ids(&batch), vec!["s1", "s2"]);
+        assert_eq!(batch_ids(&batch).0, vec!["s1", "s2"]);
         let found = HashMap::from([("s1".to_owned(), stored("s1", "client-a"))]);
-        answer(batch, Ok(found));
+        answer(batch, Some(Ok(found)), None);
         assert_eq!(found_secret(&mut own_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut again_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut foreign_answer), None);
@@ -209,7 +277,8 @@ mod tests {
         let (second, mut second_answer) = request("client-b", "s2");
         answer(
             vec![first, second],
-            Err(Error::Internal("connection refused".to_owned())),
+            Some(Err(Error::Internal("connection refused".to_owned()))),
+            None,
         );
         for answer in [&mut first_answer, &mut second_answer] {
             assert!(matches!(

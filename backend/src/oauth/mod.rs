@@ -2,11 +2,13 @@
 //! introspection, revocation and discovery. Access tokens are JWTs per RFC 9068.
 
 mod access_token;
+mod assertion;
 mod client_auth;
 mod discovery;
 mod error;
 mod introspect;
 mod lookup;
+mod replay;
 mod request;
 mod revocations;
 mod revoke;
@@ -17,9 +19,11 @@ mod token;
 mod usage;
 
 pub use access_token::AccessTokenClaims;
-pub use client_auth::{AuthFailure, ClientAuthenticator};
+pub use assertion::AssertionVerifier;
+pub use client_auth::{AuthFailure, ClientAuthenticator, Credential};
 pub use error::{ErrorCode, OAuthError};
 pub use lookup::CredentialLookup;
+pub use replay::{JtiLedger, prune_jtis};
 pub use revocations::prune_revoked;
 pub use service::OAuthService;
 pub use settings::TokenSettings;

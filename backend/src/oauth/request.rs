@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::fmt;
 use zeroize::Zeroizing;
 
+use super::assertion::{JWT_BEARER, unverified_subject};
 use super::error::{OAuthError, quoted};
 use clavis_shared::validate;
 
@@ -103,11 +104,12 @@ impl From<HashMap<String, Zeroizing<String>>> for Params {
     }
 }
 
-/// How the client authenticated (RFC 6749 §2.3.1).
+/// How the client authenticated (RFC 6749 §2.3.1, RFC 7523 §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -116,8 +118,89 @@ impl AuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
+}
+
+/// A client assertion (RFC 7521 §4.2) and the client it names. `Debug` never shows the
+/// assertion: until it expires, it is as good as a secret.
+pub struct ClientAssertion {
+    pub client_id: String,
+    pub assertion: Zeroizing<String>,
+}
+
+impl fmt::Debug for ClientAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAssertion")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client presented to prove itself: a secret, or an assertion.
+#[derive(Debug)]
+pub enum Presented {
+    Secret(ClientCredentials),
+    Assertion(ClientAssertion),
+}
+
+impl Presented {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Secret(credentials) => &credentials.client_id,
+            Self::Assertion(assertion) => &assertion.client_id,
+        }
+    }
+
+    pub const fn method(&self) -> AuthMethod {
+        match self {
+            Self::Secret(credentials) => credentials.method,
+            Self::Assertion(_) => AuthMethod::PrivateKeyJwt,
+        }
+    }
+}
+
+/// The client's credentials by exactly one method: a `client_assertion`, HTTP Basic, or a
+/// `client_secret` in the body.
+pub fn presented(req: &HttpRequest, params: &Params) -> Result<Presented, OAuthError> {
+    let assertion_type = params.get("client_assertion_type");
+    let assertion = params.get("client_assertion");
+    if assertion_type.is_none() && assertion.is_none() {
+        return client_credentials(req, params).map(Presented::Secret);
+    }
+    if req.headers().contains_key("authorization") || params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "Use one client authentication method: a client_assertion, or a client secret, not both.",
+        ));
+    }
+    if assertion_type != Some(JWT_BEARER) {
+        return Err(OAuthError::invalid_request(format!(
+            "The client_assertion_type must be {JWT_BEARER}, with the signed JWT in client_assertion."
+        )));
+    }
+    let assertion = assertion.ok_or_else(|| {
+        OAuthError::invalid_request(
+            "The client_assertion parameter is required with client_assertion_type.",
+        )
+    })?;
+    let client_id = params
+        .get("client_id")
+        .map(str::to_owned)
+        .or_else(|| unverified_subject(assertion))
+        .filter(|client_id| is_plausible_client_id(client_id))
+        .ok_or_else(|| OAuthError::invalid_client(false))?;
+    Ok(Presented::Assertion(ClientAssertion {
+        client_id,
+        assertion: Zeroizing::new(assertion.to_owned()),
+    }))
+}
+
+/// A client_id Clavis could have issued: see the module's notes on control characters.
+fn is_plausible_client_id(client_id: &str) -> bool {
+    !client_id.is_empty()
+        && client_id.chars().count() <= MAX_CLIENT_ID_CHARS
+        && !validate::has_control_character(client_id)
 }
 
 /// A client_id and the secret presented with it. `Debug` never shows the secret.
@@ -130,10 +213,7 @@ pub struct ClientCredentials {
 
 /// The credentials from the Authorization header or the body, refusing a request that
 /// uses both or neither.
-pub fn client_credentials(
-    req: &HttpRequest,
-    params: &Params,
-) -> Result<ClientCredentials, OAuthError> {
+fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCredentials, OAuthError> {
     let header = req.headers().get("authorization");
     let body_secret = params.get("client_secret");
     let credentials = match (header, body_secret) {
@@ -169,10 +249,7 @@ pub fn client_credentials(
         },
         (None, None) => return Err(OAuthError::invalid_client(false)),
     };
-    if credentials.client_id.is_empty()
-        || credentials.client_id.chars().count() > MAX_CLIENT_ID_CHARS
-        || validate::has_control_character(&credentials.client_id)
-    {
+    if !is_plausible_client_id(&credentials.client_id) {
         return Err(OAuthError::invalid_client(
             credentials.method == AuthMethod::ClientSecretBasic,
         ));

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
 use super::error::OAuthError;
-use super::request::{self, ClientCredentials, Params};
+use super::request::{self, Params, Presented};
 use super::settings::TokenSettings;
 use super::usage::LastUsed;
 use crate::access::Actor;
@@ -41,14 +41,14 @@ pub async fn read_client_request(
     req: &HttpRequest,
     payload: web::Payload,
     service: &OAuthService,
-) -> Result<(ClientOrigin, Params, ClientCredentials), OAuthError> {
+) -> Result<(ClientOrigin, Params, Presented), OAuthError> {
     let origin = ClientOrigin::of(req);
     if service.https_only && !origin.is_private_channel() {
         return Err(OAuthError::insecure_transport());
     }
     let params = request::read_form(req, payload).await?;
-    let credentials = request::client_credentials(req, &params)?;
-    Ok((origin, params, credentials))
+    let presented = request::presented(req, &params)?;
+    Ok((origin, params, presented))
 }
 
 /// A request about a token (introspection, revocation): the client authenticated, and the
@@ -67,8 +67,8 @@ pub async fn token_query(
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<TokenQuery, OAuthError> {
-    let (origin, params, credentials) = read_client_request(req, payload, service).await?;
-    let client = authenticate(service, db, &credentials, origin.address, endpoint, now).await?;
+    let (origin, params, presented) = read_client_request(req, payload, service).await?;
+    let client = authenticate(service, db, &presented, origin.address, endpoint, now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("The token parameter is required."))?;
@@ -79,29 +79,41 @@ pub async fn token_query(
     })
 }
 
-/// Authenticates the client; a refusal is audited with its real reason and answered with
-/// the same `invalid_client` whatever that reason was.
+/// Authenticates the client by the credential it presented; a refusal is audited with its
+/// real reason and method, and answered with the same `invalid_client` whatever the reason.
 pub async fn authenticate(
     service: &OAuthService,
     db: &Database,
-    credentials: &ClientCredentials,
+    presented: &Presented,
     source: IpAddr,
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    match service
-        .authenticator
-        .authenticate(db, credentials, source, now)
-        .await?
-    {
+    let authenticator = &service.authenticator;
+    let outcome = match presented {
+        Presented::Secret(credentials) => {
+            authenticator
+                .authenticate(db, credentials, source, now)
+                .await?
+        }
+        Presented::Assertion(assertion) => {
+            authenticator
+                .authenticate_assertion(db, assertion, source, now)
+                .await?
+        }
+    };
+    match outcome {
         Outcome::Authenticated(client) => Ok(client),
         Outcome::Refused { refusal, error } => {
             let actor = Actor::Client {
-                client_id: credentials.client_id.clone(),
+                client_id: presented.client_id().to_owned(),
             };
             let event = AuditEvent::failure("client.authenticate", &actor)
                 .source_address(&source.to_string())
-                .details(serde_json::json!({ "endpoint": endpoint, "reason": refusal.as_str() }));
+                .details(serde_json::json!({
+                    "endpoint": endpoint, "reason": refusal.as_str(),
+                    "auth_method": presented.method().as_str(),
+                }));
             service.audit.record(event, now).await;
             Err(error)
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
-use super::client_auth::AuthenticatedClient;
+use super::client_auth::{AuthenticatedClient, Credential};
 use super::error::{OAuthError, quoted};
 use super::request::Params;
 use super::service::{OAuthService, authenticate, read_client_request};
@@ -142,15 +142,15 @@ async fn issue(
     observed: &mut Observed,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (origin, params, credentials) = read_client_request(req, payload, service).await?;
-    observed.auth_method = credentials.method.as_str();
+    let (origin, params, presented) = read_client_request(req, payload, service).await?;
+    observed.auth_method = presented.method().as_str();
     observed.grant_type = match params.get("grant_type") {
         Some("client_credentials") => "client_credentials",
         Some(_) => "unsupported",
         None => "none",
     };
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
-    let client = authenticate(service, db, &credentials, origin.address, "token", now).await?;
+    let client = authenticate(service, db, &presented, origin.address, "token", now).await?;
     let source = origin.address.to_string();
     let now = after_kill_switch(client.application.tokens_revoked_before, now).await;
     let actor = Actor::Client {
@@ -162,9 +162,10 @@ async fn issue(
         Ok(chosen) => chosen,
         Err(error) => {
             let event = about_client(AuditEvent::failure("token.issue", &actor), &source, &client)
-                .details(
-                    serde_json::json!({ "reason": error.code, "description": error.description }),
-                );
+                .details(serde_json::json!({
+                    "reason": error.code, "description": error.description,
+                    "credential": client.credential.described(),
+                }));
             service.audit.record(event, now).await;
             return Err(error);
         }
@@ -187,7 +188,11 @@ async fn issue(
         scope: scopes.join(" "),
         org_id: client.application.organisation_id.clone(),
         environment: client.application.environment.clone(),
-        client_secret_id: client.secret_id.clone(),
+        client_secret_id: client.credential.secret_id().map(str::to_owned),
+        client_key_id: match &client.credential {
+            Credential::Key { id, .. } => Some(id.clone()),
+            Credential::Secret { .. } => None,
+        },
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);
     let access_token = service
@@ -202,7 +207,7 @@ async fn issue(
                 format!("No {algorithm} signing key is ready yet for this API; retry shortly.");
             unavailable
         })?;
-    service.usage.record(&client.secret_id, now);
+    service.usage.record(&client.credential, now);
     record_issue(service, &actor, &source, &client, &claims, now).await;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -222,6 +227,7 @@ async fn record_issue(
 ) {
     let event = about_client(AuditEvent::success("token.issue", actor), source, client).details(serde_json::json!({
             "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
+            "credential": client.credential.described(),
         }));
     service.audit.record(event, now).await;
 }
@@ -250,13 +256,16 @@ async fn after_kill_switch(
 }
 
 /// Ties an audit event to the request's address and the client's organisation,
-/// application and secret.
+/// application and secret (every event names the credential in its details).
 fn about_client(event: AuditEvent, source: &str, client: &AuthenticatedClient) -> AuditEvent {
-    event
+    let event = event
         .source_address(source)
         .organisation(&client.application.organisation_id)
-        .application(&client.application.id)
-        .secret(&client.secret_id)
+        .application(&client.application.id);
+    match client.credential.secret_id() {
+        Some(secret_id) => event.secret(secret_id),
+        None => event,
+    }
 }
 
 /// A random (v4) UUID for the token's `jti`, from aws-lc's user-space DRBG rather than a

@@ -1,29 +1,30 @@
-//! When each secret was last used, gathered in memory and written in batches, so the token
-//! endpoint does no database write per request.
+//! When each secret and key was last used, gathered in memory and written in batches, so
+//! the token endpoint does no database write per request.
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::db::Database;
+use super::client_auth::Credential;
+use crate::db::{Database, DbConn};
 use crate::error::Result;
-use crate::secrets;
+use crate::{client_keys, secrets};
 
 #[derive(Default)]
 pub struct LastUsed {
-    pending: Mutex<HashMap<String, DateTime<Utc>>>,
+    pending: Mutex<HashMap<Credential, DateTime<Utc>>>,
 }
 
 impl LastUsed {
-    pub fn record(&self, secret_id: &str, at: DateTime<Utc>) {
+    pub fn record(&self, credential: &Credential, at: DateTime<Utc>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let latest = pending.entry(secret_id.to_owned()).or_insert(at);
+        let latest = pending.entry(credential.clone()).or_insert(at);
         *latest = (*latest).max(at);
     }
 
     /// Writes what was gathered; on failure it is kept for the next flush.
     pub async fn flush(&self, db: &Database) -> Result<()> {
-        let batch: Vec<(String, DateTime<Utc>)> = {
+        let batch: Vec<(Credential, DateTime<Utc>)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             pending.drain().collect()
         };
@@ -31,15 +32,25 @@ impl LastUsed {
             return Ok(());
         }
         let written = batch.clone();
-        if let Err(error) = db
-            .run(move |conn| secrets::record_last_used(conn, &written))
-            .await
-        {
-            for (secret_id, at) in batch {
-                self.record(&secret_id, at);
+        if let Err(error) = db.run(move |conn| write(conn, &written)).await {
+            for (credential, at) in batch {
+                self.record(&credential, at);
             }
             return Err(error);
         }
         Ok(())
     }
+}
+
+/// The secrets' times, then the keys'.
+fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> {
+    let (mut secrets_used, mut keys_used) = (Vec::new(), Vec::new());
+    for (credential, at) in used {
+        match credential {
+            Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
+            Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
+        }
+    }
+    secrets::record_last_used(conn, &secrets_used)?;
+    client_keys::record_last_used(conn, &keys_used)
 }

@@ -15,7 +15,7 @@ use super::value::ClientSecretValue;
 use crate::access::{Actor, not_found};
 use crate::apps;
 use crate::audit::AuditEvent;
-use crate::db::schema::{applications, client_secrets};
+use crate::db::schema::client_secrets;
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 
@@ -101,7 +101,7 @@ pub fn create_described(
     let id = id.to_string();
     db::write_transaction(conn, |conn| {
         let application = apps::find_by_client_id(conn, client_id)?;
-        lock_secrets_of(conn, &application.client_id)?;
+        apps::lock_credentials_of(conn, &application.client_id)?;
         ensure_room_for_another(conn, &application.id, now)?;
         diesel::insert_into(client_secrets::table)
             .values((
@@ -203,7 +203,7 @@ pub fn delete_replaced(
         let application = apps::find_by_client_id(conn, client_id)?;
         // The same lock as creation: a secret created meanwhile cannot change what counts
         // as replaced between reading and deleting.
-        lock_secrets_of(conn, &application.client_id)?;
+        apps::lock_credentials_of(conn, &application.client_id)?;
         let rows = rows_of(conn, &application.id)?;
         let siblings: Vec<SecretLife> = rows.iter().map(SecretRow::life).collect();
         let mut deleted = Vec::new();
@@ -242,16 +242,6 @@ fn remove(
         .secret(&row.id)
         .details(serde_json::json!({ "name": row.name, "hint": row.hint }))
         .record(conn, now)
-}
-
-/// Takes the application's row lock before counting, so concurrent creations on PostgreSQL
-/// cannot both pass the quota check (on SQLite the write transaction already serialises them).
-/// `client_id` is as stored.
-fn lock_secrets_of(conn: &mut DbConn, client_id: &str) -> Result<()> {
-    diesel::update(applications::table.filter(applications::client_id.eq(client_id)))
-        .set(applications::enabled.eq(applications::enabled))
-        .execute(conn)?;
-    Ok(())
 }
 
 fn ensure_room_for_another(

@@ -16,6 +16,7 @@ mod audit;
 mod backup;
 mod bad_text;
 mod cli;
+mod client_keys;
 mod http;
 mod introspection;
 mod keys;

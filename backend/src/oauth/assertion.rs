@@ -1,0 +1,313 @@
+//! `private_key_jwt` (RFC 7523 §2.2 and §3, RFC 7521 §4.2): a client proves itself with a
+//! JWT it signed with a key registered for it.
+//!
+//! The rules, each refusal named for the audit trail ([`AuthFailure`]):
+//! - the header's `alg` is one the key's type signs with: never `none`, never HMAC;
+//! - the key is one of the client's, named by the header's `kid` (its registered kid or its
+//!   RFC 7638 thumbprint) or, without a `kid`, any of its keys the signature fits;
+//! - `iss` and `sub` are the client_id, and `aud` holds Clavis's issuer identifier or its
+//!   token endpoint URL;
+//! - `exp` is present and at most [`MAX_LIFETIME_SECS`] after `iat` (or after now, without
+//!   `iat`), within [`LEEWAY_SECS`] of clock skew;
+//! - `jti` is present and never accepted twice while the assertion is valid
+//!   ([`super::replay`]).
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use quick_cache::sync::Cache;
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::client_auth::AuthFailure;
+use crate::client_keys::public_key::{self, KeyType};
+use crate::client_keys::{KeyedClient, StoredKey};
+
+/// The registered value of `client_assertion_type` for a JWT (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The longest an assertion may live, from `iat` to `exp`, in seconds.
+pub const MAX_LIFETIME_SECS: i64 = 300;
+/// Clock skew allowed between the client and Clavis, in seconds.
+pub const LEEWAY_SECS: i64 = 30;
+/// Longest `jti` accepted, in characters.
+const MAX_JTI_CHARS: usize = 255;
+/// Parsed keys remembered, by key id: a stored key never changes, only goes away.
+const REMEMBERED_KEYS: usize = 10_000;
+
+/// The claims checked besides those jsonwebtoken validates (`exp`, `iss`, `sub`, `aud`).
+#[derive(Deserialize)]
+struct AssertionClaims {
+    /// Optional here only so that its absence is told as a missing claim rather than as a
+    /// malformed assertion; jsonwebtoken requires it.
+    exp: Option<i64>,
+    iat: Option<i64>,
+    jti: Option<String>,
+}
+
+/// An assertion whose signature and claims passed: the key, and what the replay record needs.
+pub struct VerifiedAssertion {
+    pub key: StoredKey,
+    pub jti: String,
+    /// When the assertion stops being valid (its `exp` plus the leeway).
+    pub valid_until: DateTime<Utc>,
+}
+
+/// A key ready to check signatures: its type fixes the algorithms.
+struct ParsedKey {
+    key_type: KeyType,
+    decoding: DecodingKey,
+}
+
+/// Checks client assertions against the client's registered keys.
+pub struct AssertionVerifier {
+    /// The `aud` values accepted: the issuer identifier and the token endpoint URL.
+    audiences: Vec<String>,
+    parsed: Cache<String, Arc<ParsedKey>>,
+}
+
+impl AssertionVerifier {
+    pub fn new(issuer: &str, token_endpoint: &str) -> Self {
+        Self {
+            audiences: vec![issuer.to_owned(), token_endpoint.to_owned()],
+            parsed: Cache::new(REMEMBERED_KEYS),
+        }
+    }
+
+    /// The key of `client` that signed `assertion`, if the assertion passes every rule but
+    /// the replay check, which needs the database.
+    ///
+    /// # Errors
+    /// The [`AuthFailure`] that names the first rule broken.
+    pub fn verify(
+        &self,
+        assertion: &str,
+        client: &KeyedClient,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedAssertion, AuthFailure> {
+        let header = jsonwebtoken::decode_header(assertion)
+            .map_err(|_| unreadable_header(assertion).unwrap_or(AuthFailure::MalformedAssertion))?;
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(AuthFailure::WrongAlgorithm);
+        }
+        let named: Vec<&StoredKey> = client
+            .keys
+            .iter()
+            .filter(|key| {
+                header
+                    .kid
+                    .as_deref()
+                    .is_none_or(|kid| kid == key.kid || kid == key.thumbprint)
+            })
+            .collect();
+        if named.is_empty() {
+            return Err(AuthFailure::UnknownKey);
+        }
+        let mut refusal = AuthFailure::WrongAlgorithm;
+        for key in named {
+            let parsed = self.parsed(key)?;
+            if !parsed.key_type.algorithms().contains(&header.alg) {
+                continue;
+            }
+            match self.check(
+                assertion,
+                header.alg,
+                &parsed,
+                &client.application.client_id,
+                now,
+            ) {
+                Ok(claims) => return verified(key, claims, now),
+                Err(AuthFailure::BadSignature) => refusal = AuthFailure::BadSignature,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(refusal)
+    }
+
+    /// The key's parsed form, remembered by its id.
+    fn parsed(&self, key: &StoredKey) -> Result<Arc<ParsedKey>, AuthFailure> {
+        if let Some(parsed) = self.parsed.get(&key.id) {
+            return Ok(parsed);
+        }
+        let unusable = |what: &str| {
+            tracing::error!(key_id = %key.id, "a stored client key cannot be used: {what}");
+            AuthFailure::UnknownKey
+        };
+        let material = public_key::read(&key.public_jwk).map_err(|_| unusable("its JWK"))?;
+        let jwk: Jwk =
+            serde_json::from_str(&key.public_jwk).map_err(|_| unusable("its JWK members"))?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| unusable("its key"))?;
+        let parsed = Arc::new(ParsedKey {
+            key_type: material.key_type,
+            decoding,
+        });
+        self.parsed.insert(key.id.clone(), Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    /// The signature with one key, then the claims.
+    fn check(
+        &self,
+        assertion: &str,
+        alg: Algorithm,
+        key: &ParsedKey,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AssertionClaims, AuthFailure> {
+        let mut validation = Validation::new(alg);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        validation.set_issuer(&[client_id]);
+        validation.sub = Some(client_id.to_owned());
+        validation.set_audience(&self.audiences);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
+        let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key.decoding, &validation)
+            .map_err(|error| failure_of(error.kind()))?
+            .claims;
+        check_lifetime(&claims, now)?;
+        Ok(claims)
+    }
+}
+
+/// Why an assertion's header cannot be read, or `None` when it can: `none` (which
+/// jsonwebtoken does not know) is a wrong algorithm, anything else is malformed.
+pub fn unreadable_header(assertion: &str) -> Option<AuthFailure> {
+    if jsonwebtoken::decode_header(assertion).is_ok() {
+        return None;
+    }
+    Some(
+        if unverified_alg(assertion).is_some_and(|alg| alg.eq_ignore_ascii_case("none")) {
+            AuthFailure::WrongAlgorithm
+        } else {
+            AuthFailure::MalformedAssertion
+        },
+    )
+}
+
+/// `exp` at most [`MAX_LIFETIME_SECS`] after `iat` (or now), and `iat` not in the future.
+fn check_lifetime(claims: &AssertionClaims, now: DateTime<Utc>) -> Result<(), AuthFailure> {
+    let now = now.timestamp();
+    let issued = claims.iat.unwrap_or(now);
+    if issued > now + LEEWAY_SECS {
+        return Err(AuthFailure::AssertionNotYetValid);
+    }
+    let exp = claims.exp.ok_or(AuthFailure::MissingClaim)?;
+    if exp - issued.min(now) > MAX_LIFETIME_SECS + LEEWAY_SECS {
+        return Err(AuthFailure::AssertionTooLongLived);
+    }
+    Ok(())
+}
+
+fn verified(
+    key: &StoredKey,
+    claims: AssertionClaims,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, AuthFailure> {
+    let jti = claims
+        .jti
+        .filter(|jti| !jti.is_empty() && jti.chars().count() <= MAX_JTI_CHARS)
+        .ok_or(AuthFailure::MissingClaim)?;
+    if key.expires_at <= now {
+        return Err(AuthFailure::ExpiredKey);
+    }
+    let exp = claims.exp.ok_or(AuthFailure::MissingClaim)?;
+    let valid_until =
+        DateTime::from_timestamp(exp + LEEWAY_SECS, 0).ok_or(AuthFailure::MalformedAssertion)?;
+    Ok(VerifiedAssertion {
+        key: key.clone(),
+        jti,
+        valid_until,
+    })
+}
+
+fn failure_of(kind: &ErrorKind) -> AuthFailure {
+    match kind {
+        ErrorKind::InvalidSignature => AuthFailure::BadSignature,
+        ErrorKind::ExpiredSignature => AuthFailure::ExpiredAssertion,
+        ErrorKind::ImmatureSignature => AuthFailure::AssertionNotYetValid,
+        ErrorKind::InvalidAudience => AuthFailure::WrongAudience,
+        ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => AuthFailure::WrongIssuer,
+        ErrorKind::MissingRequiredClaim(_) => AuthFailure::MissingClaim,
+        ErrorKind::InvalidAlgorithm => AuthFailure::WrongAlgorithm,
+        _ => AuthFailure::MalformedAssertion,
+    }
+}
+
+/// A JWT's claims read without checking its signature: only to learn which client it names.
+#[derive(Deserialize)]
+struct Named {
+    sub: Option<String>,
+}
+
+/// The `sub` an assertion names (the client it claims to be), unverified; `None` when the
+/// assertion is not a JWT with a text `sub`.
+pub fn unverified_subject(assertion: &str) -> Option<String> {
+    unverified_part::<Named>(assertion, 1)?.sub
+}
+
+fn unverified_alg(assertion: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Header {
+        alg: String,
+    }
+    unverified_part::<Header>(assertion, 0).map(|header| header.alg)
+}
+
+fn unverified_part<T: serde::de::DeserializeOwned>(assertion: &str, index: usize) -> Option<T> {
+    use base64::Engine;
+    let part = assertion.split('.').nth(index)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64, iat: Option<i64>) -> AssertionClaims {
+        AssertionClaims {
+            exp: Some(exp),
+            iat,
+            jti: Some("j".to_owned()),
+        }
+    }
+
+    #[test]
+    fn lifetimes_over_five_minutes_are_refused() {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap();
+        let at = now.timestamp();
+        assert!(check_lifetime(&claims(at + 300, Some(at)), now).is_ok());
+        assert!(check_lifetime(&claims(at + 300, None), now).is_ok());
+        assert_eq!(
+            check_lifetime(&claims(at + 3600, Some(at)), now),
+            Err(AuthFailure::AssertionTooLongLived)
+        );
+        assert_eq!(
+            check_lifetime(&claims(at + 3600, None), now),
+            Err(AuthFailure::AssertionTooLongLived)
+        );
+        assert_eq!(
+            check_lifetime(&claims(at + 700, Some(at + 400)), now),
+            Err(AuthFailure::AssertionNotYetValid)
+        );
+    }
+
+    #[test]
+    fn the_subject_is_read_without_the_signature() {
+        use base64::Engine;
+        let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let jwt = format!(
+            "{}.{}.sig",
+            encode(r#"{"alg":"none"}"#),
+            encode(r#"{"sub":"client-1"}"#)
+        );
+        assert_eq!(unverified_subject(&jwt).as_deref(), Some("client-1"));
+        assert_eq!(unverified_alg(&jwt).as_deref(), Some("none"));
+        assert_eq!(unverified_subject("not a jwt"), None);
+    }
+}
