@@ -12,6 +12,8 @@ use crate::validate::ValidationError;
 pub const ACTIONS: &[(&str, &str)] = &[
     ("secret.create", "Secret created"),
     ("secret.delete", "Secret deleted"),
+    ("client_key.add", "Public key or certificate added"),
+    ("client_key.delete", "Public key or certificate deleted"),
     ("token.issue", "Access token issued or refused"),
     ("token.revoke", "Access token revoked"),
     ("client.authenticate", "Client authentication refused"),
