@@ -260,11 +260,32 @@ pub fn reason_text(code: &str) -> String {
         "unknown_secret" | "wrong_secret" => "the secret is wrong",
         "expired_secret" => "the secret has expired",
         "disabled_application" => "the application is disabled",
+        "malformed_assertion" => "the client assertion is not a signed JWT",
+        "unknown_key" => "no registered key matches the client assertion",
+        "wrong_algorithm" => "the client assertion's algorithm does not fit the key",
+        "bad_signature" => "the client assertion's signature is wrong",
+        "expired_assertion" => "the client assertion has expired",
+        "assertion_not_yet_valid" => "the client assertion is not valid yet",
+        "assertion_too_long_lived" => "the client assertion lives longer than 5 minutes",
+        "wrong_audience" => "the client assertion is addressed to another server",
+        "wrong_issuer" => "the client assertion's iss or sub is not the client_id",
+        "missing_claim" => "the client assertion lacks exp, iss, sub, aud or jti",
+        "replayed_assertion" => "the client assertion was used before",
+        "expired_key" => "the key that signed the client assertion has expired",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",
         other => return other.replace('_', " "),
     }
     .to_owned()
+}
+
+/// A key kind as stored (`certificate`, `public_key`, `jwk`), as people read it.
+fn key_kind(kind: &str) -> &'static str {
+    match kind {
+        "certificate" => "certificate",
+        "jwk" => "JWK",
+        _ => "public key",
+    }
 }
 
 /// An event's details as (label, value) lines for people: known keys get their portal names
@@ -357,6 +378,17 @@ pub fn summary(event: &AuditEventView) -> String {
     match event.action.as_str() {
         "secret.create" => format!("{who} created the secret {} for {application}", secret()),
         "secret.delete" => format!("{who} deleted the secret {} of {application}", secret()),
+        "client_key.add" => format!(
+            "{who} added the {} “{}” ({}…) to {application}",
+            key_kind(&detail("kind")),
+            detail("name"),
+            detail("thumbprint").chars().take(8).collect::<String>()
+        ),
+        "client_key.delete" => format!(
+            "{who} deleted the {} “{}” of {application}",
+            key_kind(&detail("kind")),
+            detail("name")
+        ),
         "token.issue" if failed => format!(
             "{who} was refused an access token: {}",
             non_empty(detail("description"), reason_text(&detail("reason")))
