@@ -63,6 +63,17 @@ pub fn expiry_error(date: Option<NaiveDate>, now: DateTime<Utc>) -> Option<Strin
         .map(|invalid| invalid.message)
 }
 
+/// Whether pasted key text is a certificate (which brings its own expiry).
+pub use clavis_shared::validate::is_certificate;
+
+/// What is wrong with pasted key text that can be told before sending it: nothing pasted,
+/// or a private key, which must never be sent.
+pub fn key_error(text: &str) -> Option<String> {
+    validate::pasted_key(text)
+        .err()
+        .map(|invalid| invalid.message)
+}
+
 /// What is wrong with a secret's name, in the words the form shows.
 pub fn name_error(name: &str) -> Option<String> {
     validate::secret_name(name)

@@ -126,6 +126,43 @@ pub fn certificate_expiry(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Check
     Ok(not_after)
 }
 
+/// Members only a private or symmetric JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_JWK_MEMBERS: [&str; 9] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"];
+
+/// Whether pasted key text is a certificate, whose expiry is its own.
+pub fn is_certificate(text: &str) -> bool {
+    text.trim_start().starts_with("-----BEGIN CERTIFICATE-----")
+}
+
+/// What can be told of a pasted key before anything reads it as a key: that nothing was
+/// pasted, or that it is a private key (PEM `… PRIVATE KEY`, or a JWK with private or
+/// symmetric members), which must never be sent or stored. The portal checks this before
+/// sending; the server checks it again before parsing.
+pub fn pasted_key(text: &str) -> Checked<()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ValidationError::new(
+            "key",
+            "Paste a PEM certificate, a PEM public key or a JWK.",
+        ));
+    }
+    let private_jwk = text.starts_with('{')
+        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok_and(
+            |members| {
+                PRIVATE_JWK_MEMBERS
+                    .iter()
+                    .any(|name| members.contains_key(*name))
+            },
+        );
+    if text.contains("PRIVATE KEY") || private_jwk {
+        return Err(ValidationError::new(
+            "key",
+            "This is a private key, and it was not stored. A private key must never leave your own systems: paste its certificate or public key instead. If this key was shared with anyone, replace it.",
+        ));
+    }
+    Ok(())
+}
+
 /// The operator a CLI command is recorded for (`--actor`): as a display name, at most 64
 /// characters.
 pub fn actor_name(value: &str) -> Checked<String> {

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use clavis_shared::dto::ClientKeyKind;
-use clavis_shared::validate::ValidationError;
+use clavis_shared::validate::{self, ValidationError};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -30,9 +30,6 @@ const MAX_TEXT_BYTES: usize = 16 * 1024;
 const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
 /// Longest `kid` kept from a JWK.
 const MAX_KID_CHARS: usize = 200;
-/// Members only a private or symmetric JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-const PRIVATE_JWK_MEMBERS: [&str; 9] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"];
-
 /// What the refusals say is accepted.
 pub const ACCEPTED: &str = "Clavis accepts RSA keys of 2048 to 8192 bits, EC keys on P-256 or P-384, and Ed25519 keys, as a PEM certificate, a PEM public key or a JWK.";
 
@@ -110,19 +107,12 @@ fn refused(message: impl Into<String>) -> ValidationError {
 /// size Clavis does not accept ([`ACCEPTED`]).
 pub fn read(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
     let text = text.trim();
-    if text.is_empty() {
-        return Err(refused(
-            "Paste a PEM certificate, a PEM public key or a JWK.",
-        ));
-    }
+    validate::pasted_key(text)?;
     if text.len() > MAX_TEXT_BYTES {
         return Err(refused(format!(
             "This is longer than {} KiB: no single public key or certificate is. Paste one key or one certificate.",
             MAX_TEXT_BYTES / 1024
         )));
-    }
-    if text.contains("PRIVATE KEY") {
-        return Err(private_key_refused());
     }
     if text.starts_with('{') {
         return read_jwk(text);
@@ -133,12 +123,6 @@ pub fn read(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
     Err(refused(
         "This is not a PEM certificate (-----BEGIN CERTIFICATE-----), a PEM public key (-----BEGIN PUBLIC KEY-----) or a JWK (a JSON object).",
     ))
-}
-
-fn private_key_refused() -> ValidationError {
-    refused(
-        "This is a private key, and it was not stored. A private key must never leave your own systems: paste its certificate or public key instead. If this key was shared with anyone, replace it.",
-    )
 }
 
 fn read_pem(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
@@ -296,12 +280,6 @@ fn read_jwk(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
             "This is a JWK set. Paste one key of it, the JSON object inside \"keys\".",
         ));
     }
-    if PRIVATE_JWK_MEMBERS
-        .iter()
-        .any(|name| members.contains_key(*name))
-    {
-        return Err(private_key_refused());
-    }
     if members.get("use").is_some_and(|usage| usage != "sig") {
         return Err(refused(
             "This JWK is not for signatures (its \"use\" is not \"sig\").",
@@ -376,7 +354,7 @@ fn kid_member(members: &Map<String, Value>) -> Result<Option<String>, Validation
         Some(kid)
             if !kid.is_empty()
                 && kid.chars().count() <= MAX_KID_CHARS
-                && !clavis_shared::validate::has_control_character(kid) =>
+                && !validate::has_control_character(kid) =>
         {
             Ok(Some(kid.to_owned()))
         }

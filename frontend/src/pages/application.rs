@@ -1,5 +1,6 @@
 //! One application's page: what it is, how to get tokens, its client secrets (create, shown
-//! once, delete, delete the replaced ones at the limit), who gets its organisation's expiry
+//! once, delete, delete the replaced ones at the limit), its public keys
+//! ([`super::client_keys`]), who gets its organisation's expiry
 //! reminders, and for admins the kill switch. Every dialog is a native modal `<dialog>`
 //! ([`Modal`]); every change ends in a polite status message.
 
@@ -113,6 +114,10 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
             application_name=app.name.clone()
             organisation_id=app.organisation_id.clone()
             organisation_name=detail.organisation_name.clone()
+        />
+        <crate::pages::client_keys::ClientKeys
+            client_id=app.client_id.clone()
+            manage=may_manage_secrets(&me(), &app.organisation_id)
         />
         <Reminders organisation_id=app.organisation_id.clone() />
         {me()
@@ -736,7 +741,7 @@ fn described_by(id: String, error: RwSignal<Option<String>>) -> impl Fn() -> Str
 /// its error, each tied to it by id (`{id}-help`, `{id}-count`, `{id}-error`); typing clears
 /// the error. `first`: the dialog's first field, focused when it opens.
 #[component]
-fn CountedField(
+pub(super) fn CountedField(
     #[prop(into)] id: String,
     #[prop(into)] label: String,
     #[prop(into)] help: String,
@@ -771,7 +776,10 @@ fn CountedField(
 
 /// An error tied to its field by id (`{field}-error`).
 #[component]
-fn FieldError(#[prop(into)] field: String, error: RwSignal<Option<String>>) -> impl IntoView {
+pub(super) fn FieldError(
+    #[prop(into)] field: String,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
     let id = format!("{field}-error");
     move || {
         error
@@ -781,7 +789,7 @@ fn FieldError(#[prop(into)] field: String, error: RwSignal<Option<String>>) -> i
 }
 
 /// Moves focus to the element `id` (the first invalid field).
-fn focus(id: &str) {
+pub(super) fn focus(id: &str) {
     use wasm_bindgen::JsCast;
     if let Some(element) = document()
         .get_element_by_id(id)
