@@ -9,7 +9,10 @@
 //!     `clavis serve` on the same database with a certificate made by the bench.
 //! (e) behind a real nginx (Clavis trusting it): (a) through nginx, then again while another
 //!     client on the same proxy and address floods malformed values and unknown client_ids.
+//! (f) private_key_jwt: ES256 client assertions, each with a new jti (so each is recorded in
+//!     the database's replay table), all signed before the run.
 //!
+//! `cargo bench -p clavis --bench token_endpoint -- assertions` runs only (f).
 //!
 //! `cargo bench -p clavis --bench token_endpoint -- metrics` (optionally naming a database)
 //! runs only (a), alternately with the Prometheus metrics off and on (`CLAVIS_METRICS_LISTEN`,
@@ -48,6 +51,10 @@ const RUN_SECS: u64 = 10;
 const FIRST_USE_SECS: u64 = 5;
 const FLOOD_CONNECTIONS: usize = 8;
 const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+/// Assertions signed for (f): more than the run can send at 15,000 a second.
+const ASSERTIONS: usize = 100_000;
+/// How long (f) runs.
+const ASSERTION_SECS: u64 = 5;
 /// Runs of (a) with the metrics off and on each, alternating, for the comparison.
 const METRICS_ROUNDS: usize = 3;
 
@@ -93,11 +100,14 @@ fn main() {
         .filter(|arg| !arg.starts_with('-'))
         .collect();
     let metrics_only = only.iter().any(|arg| arg == "metrics");
-    only.retain(|arg| arg != "metrics");
+    let assertions_only = only.iter().any(|arg| arg == "assertions");
+    only.retain(|arg| arg != "metrics" && arg != "assertions");
     for backend in ["sqlite", "postgres"] {
         if only.is_empty() || only.iter().any(|name| name == backend) {
             if metrics_only {
                 compare_metrics(backend);
+            } else if assertions_only {
+                run_assertions(backend);
             } else {
                 run_backend(backend);
             }
@@ -317,8 +327,108 @@ fn run_backend(backend: &str) {
     bench.settle();
     behind_proxy(backend, &base, &few);
 
+    bench.settle();
+    private_key_jwt(backend, &base, &bench.db);
+
     stop(server);
     bench.finish();
+}
+
+/// Only scenario (f), on a database of its own.
+fn run_assertions(backend: &str) {
+    let bench = Bench::new(backend);
+    seed(&bench.db, 0);
+    bench.settle();
+    let (server, base) = bench.serve(None);
+    private_key_jwt(backend, &base, &bench.db);
+    stop(server);
+    bench.finish();
+}
+
+/// Scenario (f): an application with an ES256 public key, and [`ASSERTIONS`] assertions of
+/// it, each with its own jti, signed before wrk starts and sent once each.
+fn private_key_jwt(backend: &str, base: &str, db: &Database) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let now = clavis::db::now();
+    let mut conn = db.conn().unwrap();
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: "Bench".into(),
+        name: Some("bench-keyed".into()),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    let application = apps::create(&mut conn, &new, &Actor::System, now).unwrap();
+    let client_id = application.client_id;
+    clavis::client_keys::add(
+        &mut conn,
+        &client_id,
+        "bench",
+        &key.public_key_pem(),
+        Some(now + Duration::days(30)),
+        &Actor::System,
+        now,
+    )
+    .unwrap();
+    drop(conn);
+    let audience = format!("{base}/oauth2/token");
+    let signing = jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der());
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    let issued = chrono::Utc::now().timestamp();
+    let bodies = tempfile::NamedTempFile::new().unwrap();
+    let lines: Vec<String> = (0..ASSERTIONS)
+        .map(|_| {
+            let claims = serde_json::json!({
+                "iss": client_id, "sub": client_id, "aud": audience, "iat": issued,
+                "exp": issued + 300, "jti": uuid::Uuid::new_v4().to_string(),
+            });
+            let assertion = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                )
+                .append_pair("client_assertion", &assertion)
+                .finish()
+        })
+        .collect();
+    std::fs::write(bodies.path(), lines.join("\n")).unwrap();
+    let figures = run_wrk(base, &bodies_script(bodies.path()), ASSERTION_SECS);
+    report(
+        backend,
+        "(f) private_key_jwt ES256, a new jti each",
+        &figures,
+    );
+}
+
+/// A wrk script that sends each line of `bodies` once (each thread its share, formatted
+/// before the run); past the end it starts over, and the replays show as errors.
+fn bodies_script(bodies: &std::path::Path) -> String {
+    format!(
+        r#"local threads = {WRK_THREADS}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+local requests = {{}}
+function init(args)
+  local i = 0
+  for line in io.lines("{}") do
+    if i % threads == id then
+      requests[#requests + 1] = wrk.format("POST", "/oauth2/token", {{ ["Content-Type"] = "application/x-www-form-urlencoded" }}, line)
+    end
+    i = i + 1
+  end
+end
+local n = 0
+function request()
+  n = n + 1
+  return requests[((n - 1) % #requests) + 1]
+end
+"#,
+        bodies.display()
+    )
 }
 
 /// An organisation, an API, FEW_CLIENTS + `many` applications with a secret each, and one
@@ -542,6 +652,17 @@ end
         ),
     )
     .unwrap();
+    run_wrk_file(base, script.path(), secs)
+}
+
+/// Runs wrk with `script` (Lua) against the token endpoint for `secs`.
+fn run_wrk(base: &str, script: &str, secs: u64) -> Figures {
+    let file = tempfile::Builder::new().suffix(".lua").tempfile().unwrap();
+    std::fs::write(file.path(), script).unwrap();
+    run_wrk_file(base, file.path(), secs)
+}
+
+fn run_wrk_file(base: &str, script: &std::path::Path, secs: u64) -> Figures {
     let output = Command::new("wrk")
         .args([
             "-t",
@@ -552,7 +673,7 @@ end
             &format!("{secs}s"),
             "--latency",
             "-s",
-            &script.path().display().to_string(),
+            &script.display().to_string(),
             &format!("{base}/oauth2/token"),
         ])
         .output()

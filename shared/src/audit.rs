@@ -279,13 +279,9 @@ pub fn reason_text(code: &str) -> String {
     .to_owned()
 }
 
-/// A key kind as stored (`certificate`, `public_key`, `jwk`), as people read it.
+/// A key kind as stored (`certificate`, `public_key`, `jwk`), as a sentence names it.
 fn key_kind(kind: &str) -> &'static str {
-    match kind {
-        "certificate" => "certificate",
-        "jwk" => "JWK",
-        _ => "public key",
-    }
+    crate::dto::ClientKeyKind::parse(kind).map_or("key", crate::dto::ClientKeyKind::noun)
 }
 
 /// An event's details as (label, value) lines for people: known keys get their portal names

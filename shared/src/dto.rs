@@ -318,6 +318,15 @@ impl ClientKeyKind {
         }
     }
 
+    /// As a sentence names it: `certificate`, `public key`, `JWK`.
+    pub const fn noun(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::PublicKey => "public key",
+            Self::Jwk => "JWK",
+        }
+    }
+
     /// The kind stored as [`Self::as_str`]; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Certificate, Self::PublicKey, Self::Jwk]

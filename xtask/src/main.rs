@@ -234,10 +234,38 @@ fn test() -> TaskResult {
     step("Building Clavis for the browser tests");
     run(cargo().args(["build", "--package", "clavis"]))?;
     package::check()?;
+    ensure_client_libraries()?;
     step("Testing the local OpenID Connect provider and the portal in headless Chromium (node)");
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "oidc/", "browser/"])
         .current_dir(&e2e))
+}
+
+/// The Python client libraries the browser tests sign assertions with as partners would
+/// (authlib, e2e/clients/requirements.txt), in a virtual environment of their own under
+/// target/, installed from PyPI unless they are there already.
+fn ensure_client_libraries() -> TaskResult {
+    let venv = root().join("target/e2e-python");
+    let python = venv.join("bin/python");
+    let installed = Command::new(&python)
+        .args(["-c", "import authlib, requests"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if installed {
+        return Ok(());
+    }
+    step("Installing the Python client libraries for the browser tests (PyPI: authlib)");
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(root().join("e2e/clients/requirements.txt")))
 }
 
 /// Installs the Debian packages whose commands are missing (see [`apt_install`]). Each pair is

@@ -217,8 +217,8 @@ fn credential(
                 anyhow::bail!(
                     "{} holds a {}, not a {}: pass it with --{}.",
                     path.display(),
-                    found.label().to_lowercase(),
-                    expected.label().to_lowercase(),
+                    found.noun(),
+                    expected.noun(),
                     found.as_str().replace('_', "-"),
                 );
             }

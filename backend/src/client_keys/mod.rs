@@ -7,4 +7,6 @@ pub mod http;
 pub mod public_key;
 mod store;
 
-pub use store::{KeyedClient, StoredKey, add, delete, keyed_clients, list, record_last_used};
+pub use store::{
+    KeyedClient, StoredKey, add, delete, keyed_clients, list, lives_of, record_last_used,
+};

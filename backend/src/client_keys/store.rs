@@ -19,7 +19,7 @@ use crate::audit::AuditEvent;
 use crate::db::schema::{applications, client_keys};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
-use crate::secrets::ClientApplication;
+use crate::secrets::{ClientApplication, Lives};
 
 /// A stored key, as the portal reads it.
 #[derive(Queryable, Selectable)]
@@ -356,6 +356,23 @@ pub fn keyed_clients(
             .push(key);
     }
     Ok(clients)
+}
+
+/// The [`Lives`] of the given applications' keys and certificates: a key is replaced only by a
+/// newer key or certificate, as a secret only by a newer secret.
+///
+/// # Errors
+/// [`Error::Database`] when the database fails.
+pub fn lives_of(conn: &mut DbConn, application_ids: &[String]) -> Result<Lives> {
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = client_keys::table
+        .filter(client_keys::application_id.eq_any(application_ids))
+        .select((
+            client_keys::application_id,
+            client_keys::created_at,
+            client_keys::expires_at,
+        ))
+        .load(conn)?;
+    Ok(Lives::from_rows(rows))
 }
 
 /// Stores when keys were last used; called in batches, not per request.

@@ -1,8 +1,10 @@
-//! The reminder e-mail: a plain-text and an HTML part that say which secret of which
-//! application expires when, what to do, and where in the portal to do it.
+//! The reminder e-mail: a plain-text and an HTML part that say which secret (or public key,
+//! or certificate) of which application expires when, what to do, and where in the portal
+//! to do it.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
+use clavis_shared::dto::ClientKeyKind;
 use clavis_shared::reminders::{Stage, days_until};
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -44,9 +46,53 @@ impl Reminder<'_> {
         }
     }
 
+    /// What the credential is: `client secret`, `certificate`, `public key` or `JWK`.
+    fn noun(&self) -> &'static str {
+        self.secret
+            .key_kind
+            .map_or("client secret", ClientKeyKind::noun)
+    }
+
+    /// How the e-mail calls it for short: `secret` or `key`.
+    fn short(&self) -> &'static str {
+        if self.secret.key_kind.is_some() {
+            "key"
+        } else {
+            "secret"
+        }
+    }
+
+    /// How people tell it apart: "starting with Xy7", or "thumbprint starting with AbCdEfGh".
+    fn starting_with(&self) -> String {
+        match self.secret.key_kind {
+            None => format!("starting with {}", self.secret.hint),
+            Some(_) => format!("thumbprint starting with {}", self.secret.hint),
+        }
+    }
+
+    /// The first step of a rotation, without its link.
+    fn first_step(&self) -> &'static str {
+        if self.secret.key_kind.is_some() {
+            "Add a new key or certificate"
+        } else {
+            "Create a new secret"
+        }
+    }
+
+    /// What replaces it, and so stops the reminders.
+    fn newer(&self) -> &'static str {
+        if self.secret.key_kind.is_some() {
+            "a newer key or certificate"
+        } else {
+            "a newer secret"
+        }
+    }
+
     pub fn subject(&self) -> String {
+        let noun = self.noun();
+        let capitalised = noun[..1].to_uppercase() + &noun[1..];
         format!(
-            "Client secret \"{}\" of {} {}",
+            "{capitalised} \"{}\" of {} {}",
             self.secret.secret_name,
             self.secret.application_name,
             self.when()
@@ -59,11 +105,12 @@ impl Reminder<'_> {
             .to_string()
     }
 
-    fn consequence(&self) -> &'static str {
+    fn consequence(&self) -> String {
+        let short = self.short();
         if self.stage == Stage::Expired {
-            "Requests for access tokens with this secret are refused now."
+            format!("Requests for access tokens with this {short} are refused now.")
         } else {
-            "After that, requests for access tokens with this secret will be refused."
+            format!("After that, requests for access tokens with this {short} will be refused.")
         }
     }
 
@@ -133,6 +180,7 @@ mod tests {
             secret_id: "s1".into(),
             secret_name: "prod <2026>".into(),
             hint: "Xy7".into(),
+            key_kind: None,
             created_at: Utc
                 .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
                 .unwrap()
@@ -184,5 +232,41 @@ mod tests {
         };
         assert!(expired.subject().ends_with("has expired"));
         assert!(expired.text().unwrap().contains("are refused now"));
+    }
+
+    #[test]
+    fn a_key_reminder_names_a_key_and_how_to_replace_it() {
+        let key = SecretFacts {
+            hint: "NzbLsXh8".into(),
+            key_kind: Some(ClientKeyKind::Certificate),
+            ..facts()
+        };
+        let reminder = Reminder {
+            secret: &key,
+            stage: Stage::DaysLeft(21),
+            urls: &PublicUrls::new(&"https://clavis.example.org".parse().unwrap()),
+            now: Utc.with_ymd_and_hms(2026, 12, 10, 6, 0, 0).unwrap(),
+        };
+        assert!(
+            reminder
+                .subject()
+                .starts_with("Certificate \"prod <2026>\"")
+        );
+        let text = reminder.text().unwrap();
+        for needle in [
+            "The certificate \"prod <2026>\" (thumbprint starting with NzbLsXh8)",
+            "Add a new key or certificate",
+            "with this key will be refused",
+            "a newer key or certificate",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+        assert!(!text.contains("secret"), "{text}");
+        assert!(
+            reminder
+                .html()
+                .unwrap()
+                .contains("Add a new key or certificate")
+        );
     }
 }

@@ -151,11 +151,16 @@ impl Notifier {
             urls: &self.urls,
             now,
         };
+        // The audit trail's secret column names secrets only; a key is named by the subject
+        // recorded in the details.
         let about_secret = |event: AuditEvent| {
-            event
+            let event = event
                 .organisation(&secret.organisation_id)
-                .application(&secret.application_id)
-                .secret(&secret.secret_id)
+                .application(&secret.application_id);
+            match secret.key_kind {
+                None => event.secret(&secret.secret_id),
+                Some(_) => event,
+            }
         };
         let message = reminder.message(&mailer.from, &claimed.recipient, &claimed.id)?;
         match mailer.send(&message) {

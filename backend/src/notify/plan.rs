@@ -1,5 +1,7 @@
 //! Which reminders are due at a given moment, and to whom: the shared reminder rule applied
-//! to the secrets in the database.
+//! to the secrets, and the public keys and certificates, in the database. A credential is
+//! replaced only by a newer one of its own kind: a secret by a secret, a key by a key or a
+//! certificate (issue 18).
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use clavis_shared::dto::{Organisation, Role};
@@ -8,34 +10,121 @@ use clavis_shared::reminders::{EXPIRED_NOTICE_DAYS, EXPIRING_WITHIN_DAYS, Secret
 use diesel::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::db::schema::{applications, client_secrets, organisations, role_assignments, users};
+use crate::db::schema::{
+    applications, client_keys, client_secrets, organisations, role_assignments, users,
+};
 use crate::db::{self, DbConn};
 use crate::error::Result;
-use crate::secrets;
+use crate::secrets::{self, Lives};
+use clavis_shared::dto::ClientKeyKind;
 
-/// One secret with what a reminder about it says.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = client_secrets)]
+/// One credential, a secret or a key, with what a reminder about it says. (The `secret_`
+/// names are the reminder ledger's, which records keys by their id too.)
+#[derive(Debug, Clone)]
 pub struct SecretFacts {
-    #[diesel(column_name = id)]
     pub secret_id: String,
-    #[diesel(column_name = name)]
     pub secret_name: String,
+    /// A secret's first three characters, or the start of a key's thumbprint.
     pub hint: String,
+    /// `None` for a client secret; the kind of a public key or certificate.
+    pub key_kind: Option<ClientKeyKind>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
-    #[diesel(select_expression = applications::id)]
     pub application_id: String,
-    #[diesel(select_expression = applications::name)]
     pub application_name: String,
-    #[diesel(select_expression = applications::client_id)]
     pub client_id: String,
-    #[diesel(select_expression = organisations::id)]
     pub organisation_id: String,
-    #[diesel(select_expression = organisations::name)]
     pub organisation_name: String,
-    #[diesel(select_expression = organisations::notification_email)]
     pub notification_email: Option<String>,
+}
+
+/// A secret's row with its application and organisation.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = client_secrets)]
+struct SecretRow {
+    id: String,
+    name: String,
+    hint: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    #[diesel(select_expression = applications::id)]
+    application_id: String,
+    #[diesel(select_expression = applications::name)]
+    application_name: String,
+    #[diesel(select_expression = applications::client_id)]
+    client_id: String,
+    #[diesel(select_expression = organisations::id)]
+    organisation_id: String,
+    #[diesel(select_expression = organisations::name)]
+    organisation_name: String,
+    #[diesel(select_expression = organisations::notification_email)]
+    notification_email: Option<String>,
+}
+
+/// A key's row with its application and organisation.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = client_keys)]
+struct KeyRow {
+    id: String,
+    name: String,
+    kind: String,
+    thumbprint: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    #[diesel(select_expression = applications::id)]
+    application_id: String,
+    #[diesel(select_expression = applications::name)]
+    application_name: String,
+    #[diesel(select_expression = applications::client_id)]
+    client_id: String,
+    #[diesel(select_expression = organisations::id)]
+    organisation_id: String,
+    #[diesel(select_expression = organisations::name)]
+    organisation_name: String,
+    #[diesel(select_expression = organisations::notification_email)]
+    notification_email: Option<String>,
+}
+
+/// Characters of a key's thumbprint a reminder shows, as the portal does.
+const THUMBPRINT_HINT_CHARS: usize = 8;
+
+impl From<SecretRow> for SecretFacts {
+    fn from(row: SecretRow) -> Self {
+        Self {
+            secret_id: row.id,
+            secret_name: row.name,
+            hint: row.hint,
+            key_kind: None,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            application_id: row.application_id,
+            application_name: row.application_name,
+            client_id: row.client_id,
+            organisation_id: row.organisation_id,
+            organisation_name: row.organisation_name,
+            notification_email: row.notification_email,
+        }
+    }
+}
+
+impl From<KeyRow> for SecretFacts {
+    fn from(row: KeyRow) -> Self {
+        Self {
+            secret_id: row.id,
+            secret_name: row.name,
+            hint: row.thumbprint.chars().take(THUMBPRINT_HINT_CHARS).collect(),
+            // The column's CHECK allows only the three kinds.
+            key_kind: Some(ClientKeyKind::parse(&row.kind).unwrap_or(ClientKeyKind::PublicKey)),
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            application_id: row.application_id,
+            application_name: row.application_name,
+            client_id: row.client_id,
+            organisation_id: row.organisation_id,
+            organisation_name: row.organisation_name,
+            notification_email: row.notification_email,
+        }
+    }
 }
 
 impl SecretFacts {
@@ -61,29 +150,30 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
     // Bounds for the index; Stage::due decides exactly.
     let earliest = now - Duration::days(EXPIRED_NOTICE_DAYS);
     let latest = now + Duration::days(EXPIRING_WITHIN_DAYS + 1);
-    let candidates: Vec<SecretFacts> = client_secrets::table
+    let secrets: Vec<SecretFacts> = client_secrets::table
         .inner_join(applications::table.inner_join(organisations::table))
         .filter(client_secrets::expires_at.gt(earliest.naive_utc()))
         .filter(client_secrets::expires_at.lt(latest.naive_utc()))
         .filter(applications::enabled.eq(true))
         .order((client_secrets::expires_at, client_secrets::id))
-        .select(SecretFacts::as_select())
-        .load(conn)?;
-    let application_ids: Vec<String> = candidates
-        .iter()
-        .map(|c| c.application_id.clone())
-        .collect();
-    let lives = secrets::lives_of(conn, &application_ids)?;
-    let due: Vec<(SecretFacts, Stage)> = candidates
+        .select(SecretRow::as_select())
+        .load(conn)?
         .into_iter()
-        .filter_map(|secret| {
-            let life = secret.life();
-            if life.is_replaced_among(lives.of(&secret.application_id), now) {
-                return None;
-            }
-            Stage::due(life.created_at, life.expires_at, now).map(|stage| (secret, stage))
-        })
+        .map(SecretFacts::from)
         .collect();
+    let keys: Vec<SecretFacts> = client_keys::table
+        .inner_join(applications::table.inner_join(organisations::table))
+        .filter(client_keys::expires_at.gt(earliest.naive_utc()))
+        .filter(client_keys::expires_at.lt(latest.naive_utc()))
+        .filter(applications::enabled.eq(true))
+        .order((client_keys::expires_at, client_keys::id))
+        .select(KeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(SecretFacts::from)
+        .collect();
+    let mut due = not_replaced(conn, secrets, now)?;
+    due.extend(not_replaced(conn, keys, now)?);
     let organisation_ids: Vec<String> =
         due.iter().map(|(s, _)| s.organisation_id.clone()).collect();
     let managers = credential_managers(conn, &organisation_ids, now)?;
@@ -105,30 +195,79 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .collect())
 }
 
-/// The secret and its context, if it still exists and was not replaced: checked again just
-/// before a reminder about it is sent.
+/// The credentials (all of one kind) that a newer one of their kind has not replaced, each
+/// with the reminder due for it now, if any.
+fn not_replaced(
+    conn: &mut DbConn,
+    candidates: Vec<SecretFacts>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(SecretFacts, Stage)>> {
+    let Some(first) = candidates.first() else {
+        return Ok(Vec::new());
+    };
+    let application_ids: Vec<String> = candidates
+        .iter()
+        .map(|c| c.application_id.clone())
+        .collect();
+    let lives = lives_of_kind(conn, first.key_kind.is_some(), &application_ids)?;
+    Ok(candidates
+        .into_iter()
+        .filter_map(|credential| {
+            let life = credential.life();
+            if life.is_replaced_among(lives.of(&credential.application_id), now) {
+                return None;
+            }
+            Stage::due(life.created_at, life.expires_at, now).map(|stage| (credential, stage))
+        })
+        .collect())
+}
+
+fn lives_of_kind(conn: &mut DbConn, keys: bool, application_ids: &[String]) -> Result<Lives> {
+    if keys {
+        crate::client_keys::lives_of(conn, application_ids)
+    } else {
+        secrets::lives_of(conn, application_ids)
+    }
+}
+
+/// The secret or key and its context, if it still exists and was not replaced: checked
+/// again just before a reminder about it is sent.
 pub fn still_current(
     conn: &mut DbConn,
-    secret_id: &str,
+    credential_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<SecretFacts, &'static str>> {
-    let secret: Option<SecretFacts> = client_secrets::table
+    let secret: Option<SecretRow> = client_secrets::table
         .inner_join(applications::table.inner_join(organisations::table))
-        .filter(client_secrets::id.eq(secret_id))
-        .select(SecretFacts::as_select())
+        .filter(client_secrets::id.eq(credential_id))
+        .select(SecretRow::as_select())
         .first(conn)
         .optional()?;
-    let Some(secret) = secret else {
-        return Ok(Err("the secret was deleted"));
+    let found = match secret {
+        Some(secret) => Some(SecretFacts::from(secret)),
+        None => client_keys::table
+            .inner_join(applications::table.inner_join(organisations::table))
+            .filter(client_keys::id.eq(credential_id))
+            .select(KeyRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(SecretFacts::from),
     };
-    let lives = secrets::lives_of(conn, std::slice::from_ref(&secret.application_id))?;
-    if secret
+    let Some(credential) = found else {
+        return Ok(Err("the credential was deleted"));
+    };
+    let lives = lives_of_kind(
+        conn,
+        credential.key_kind.is_some(),
+        std::slice::from_ref(&credential.application_id),
+    )?;
+    if credential
         .life()
-        .is_replaced_among(lives.of(&secret.application_id), now)
+        .is_replaced_among(lives.of(&credential.application_id), now)
     {
-        return Ok(Err("the secret was replaced by a newer one"));
+        return Ok(Err("the credential was replaced by a newer one"));
     }
-    Ok(Ok(secret))
+    Ok(Ok(credential))
 }
 
 /// A role claimed by an ID token counts for reminders this long after the sign-in that

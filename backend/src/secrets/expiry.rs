@@ -50,14 +50,28 @@ pub fn active_by_application(
     Ok(active)
 }
 
-/// The creation and expiry of every secret of some applications: what deciding whether a
-/// secret was replaced needs.
+/// The creation and expiry of every secret (or every key) of some applications: what
+/// deciding whether one was replaced needs.
 pub struct Lives(HashMap<String, Vec<SecretLife>>);
 
 impl Lives {
     /// The secrets of one application (none if it was not asked about).
     pub fn of(&self, application_id: &str) -> &[SecretLife] {
         self.0.get(application_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Lives {
+    /// From (application id, created at, expires at) rows, one per credential.
+    pub fn from_rows(rows: Vec<(String, NaiveDateTime, NaiveDateTime)>) -> Self {
+        let mut lives: HashMap<String, Vec<SecretLife>> = HashMap::new();
+        for (application_id, created_at, expires_at) in rows {
+            lives.entry(application_id).or_default().push(SecretLife {
+                created_at: db::utc(created_at),
+                expires_at: db::utc(expires_at),
+            });
+        }
+        Self(lives)
     }
 }
 
@@ -71,14 +85,7 @@ pub fn lives_of(conn: &mut DbConn, application_ids: &[String]) -> Result<Lives> 
             client_secrets::expires_at,
         ))
         .load(conn)?;
-    let mut lives: HashMap<String, Vec<SecretLife>> = HashMap::new();
-    for (application_id, created_at, expires_at) in rows {
-        lives.entry(application_id).or_default().push(SecretLife {
-            created_at: db::utc(created_at),
-            expires_at: db::utc(expires_at),
-        });
-    }
-    Ok(Lives(lives))
+    Ok(Lives::from_rows(rows))
 }
 
 /// Secrets whose expiry reminders have started (six weeks or less left) and that were not

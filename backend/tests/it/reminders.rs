@@ -21,6 +21,7 @@ use crate::{on_both_databases, on_both_databases_async};
 on_both_databases!(
     a_secret_is_reminded_at_each_stage_exactly_once_to_its_contacts,
     replacing_or_deleting_a_secret_stops_its_reminders,
+    a_key_is_reminded_until_a_newer_key_replaces_it,
     a_mail_server_that_is_down_and_back_loses_and_doubles_nothing,
     an_address_that_keeps_failing_is_given_up_audited_and_listed,
     instances_racing_on_one_database_send_each_reminder_once,
@@ -379,6 +380,85 @@ fn replacing_or_deleting_a_secret_stops_its_reminders(test_db: &TestDb) {
     assert_eq!(
         test_db.count("reminder_deliveries WHERE status = 'cancelled'"),
         1
+    );
+}
+
+/// A public key of the application `client_id`, expiring at the end of `expires_on`.
+fn add_key(
+    test_db: &TestDb,
+    client_id: &str,
+    name: &str,
+    expires_on: NaiveDate,
+    now: DateTime<Utc>,
+) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    clavis::client_keys::add(
+        &mut test_db.conn(),
+        client_id,
+        name,
+        &key.public_key_pem(),
+        Some(expiry_at_end_of(expires_on)),
+        &admin(),
+        now,
+    )
+    .unwrap();
+}
+
+fn a_key_is_reminded_until_a_newer_key_replaces_it(test_db: &TestDb) {
+    let created = at(day(2027, 1, 4), 9, 0);
+    let world = contacts(test_db, created);
+    let client_id = world.app.client_id.clone();
+    add_key(
+        test_db,
+        &client_id,
+        "signing 2027",
+        day(2027, 3, 31),
+        created,
+    );
+    let sink = SmtpSink::start();
+    let notifier = notifier(sink.port());
+    let pass = |date| {
+        notifier
+            .run_pass(&test_db.db, at(date, 8, 0), Mode::Send)
+            .unwrap();
+        sink.take()
+    };
+    let mails = pass(day(2027, 3, 10));
+    assert_eq!(recipients(&mails), contacts_of_acme(), "21 days left");
+    let subject = mails[0].header("Subject").unwrap();
+    assert_eq!(
+        subject,
+        format!(
+            "Public key \"signing 2027\" of {} expires in 21 days",
+            world.app.name
+        )
+    );
+    let decoded = mails[0].decoded();
+    assert!(
+        decoded.contains("Add a new key or certificate"),
+        "{decoded}"
+    );
+
+    // A secret that expires later does not replace a key.
+    create_secret(
+        test_db,
+        &client_id,
+        "later secret",
+        day(2027, 6, 30),
+        at(day(2027, 3, 11), 9, 0),
+    );
+    assert_eq!(pass(day(2027, 3, 24)).len(), 3, "7 days left");
+    // A newer key that expires later does.
+    add_key(
+        test_db,
+        &client_id,
+        "signing 2027b",
+        day(2027, 6, 30),
+        at(day(2027, 3, 25), 9, 0),
+    );
+    assert!(
+        pass(day(2027, 3, 30)).is_empty(),
+        "replaced: no more reminders"
     );
 }
 

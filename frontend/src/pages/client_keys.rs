@@ -306,7 +306,7 @@ fn AddKeyDialog(
             {
                 Ok(added) => on_close(Some(format!(
                     "The {} “{}” was added.",
-                    added.kind.label().to_lowercase(),
+                    added.kind.noun(),
                     added.name
                 ))),
                 Err(failed) => {
@@ -486,7 +486,7 @@ fn ConfirmDeleteKey(
             <p>
                 {format!(
                     "The {} “{}” ({}) stops working at once: assertions signed with it will be refused at the token endpoint. This cannot be undone.",
-                    key.kind.label().to_lowercase(),
+                    key.kind.noun(),
                     key.name,
                     thumbprint_hint(&key.thumbprint),
                 )}
