@@ -6,6 +6,7 @@ use actix_web::{App, Error as WebError, HttpMessage, middleware, web};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::client_keys::JwksUriPolicy;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::login::{self, LoginService};
 use crate::notify;
 use crate::oauth::{
     self, AssertionVerifier, ClientAuthenticator, CredentialLookup, JtiLedger, LastUsed,
-    OAuthService, Throttle,
+    OAuthService, RemoteKeySets, Throttle,
 };
 use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub trusted_proxies: web::Data<TrustedProxies>,
     /// Whether expiry reminders are sent (an SMTP server is configured).
     pub reminders: web::Data<clavis_shared::admin::ReminderStatus>,
+    /// Which hosts an application's `jwks_uri` may name.
+    pub jwks_uri_policy: web::Data<JwksUriPolicy>,
 }
 
 /// Opens the signing keys and starts the background jobs; call inside an actix runtime.
@@ -63,6 +66,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
             AssertionVerifier::new(&config.issuer, &urls.token_endpoint()),
+            RemoteKeySets::new(config.outbound_ca_file.as_deref(), config.key_set_refetch)
+                .map_err(|error| Error::Internal(format!("{error:#}")))?,
             JtiLedger::start(db.target()),
             Throttle::new(config.token.failure_limit, config.token.failure_window),
         ),
@@ -101,6 +106,9 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         reminders: web::Data::new(clavis_shared::admin::ReminderStatus {
             enabled: config.smtp.is_some(),
         }),
+        jwks_uri_policy: web::Data::new(JwksUriPolicy {
+            allowed_hosts: config.jwks_uri_hosts.clone(),
+        }),
     };
     Ok((state, background))
 }
@@ -126,6 +134,7 @@ pub fn build(
         .app_data(state.public_urls.clone())
         .app_data(state.trusted_proxies.clone())
         .app_data(state.reminders.clone())
+        .app_data(state.jwks_uri_policy.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.sessions.secure_cookie))

@@ -74,6 +74,9 @@ struct RawConfig {
     smtp_password: Option<SecretString>,
     smtp_from: Option<String>,
     reminder_interval_secs: u64,
+    jwks_uri_hosts: String,
+    outbound_ca_file: Option<PathBuf>,
+    key_set_refetch_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -124,6 +127,9 @@ impl Default for RawConfig {
             smtp_password: None,
             smtp_from: None,
             reminder_interval_secs: 300,
+            jwks_uri_hosts: String::new(),
+            outbound_ca_file: None,
+            key_set_refetch_secs: 60,
         }
     }
 }
@@ -164,6 +170,15 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// How often a running instance looks for reminders to send.
     pub reminder_interval: std::time::Duration,
+    /// Hosts an application's `jwks_uri` may name (lower-case names, exact match); none
+    /// allows no `jwks_uri` at all.
+    pub jwks_uri_hosts: Vec<String>,
+    /// An extra CA (PEM) that Clavis trusts when it fetches an application's `jwks_uri`,
+    /// besides the system's roots: for partners behind a private PKI, and the tests.
+    pub outbound_ca_file: Option<PathBuf>,
+    /// The least time between two fetches of one key set when assertions name a `kid` it
+    /// lacks (default one minute).
+    pub key_set_refetch: std::time::Duration,
 }
 
 /// A setting that is missing, unknown or wrong; the message names it.
@@ -299,6 +314,9 @@ impl RawConfig {
         Ok(Config {
             smtp,
             reminder_interval,
+            jwks_uri_hosts: words(&self.jwks_uri_hosts.to_lowercase()),
+            outbound_ca_file: self.outbound_ca_file,
+            key_set_refetch: std::time::Duration::from_secs(self.key_set_refetch_secs.max(1)),
             login,
             sessions,
             bootstrap_admins: words(&self.bootstrap_admins),

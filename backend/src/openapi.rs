@@ -47,6 +47,8 @@ use crate::{apis, apps, audit, client_keys, notify, orgs, secrets, users};
         client_keys::http::list,
         client_keys::http::add,
         client_keys::http::delete,
+        client_keys::http::jwks_uri,
+        client_keys::http::set_jwks_uri,
         notify::http::recipients,
         notify::http::set_mailbox,
         apps::http::list,

@@ -34,6 +34,8 @@ pub const ARGON2_SHED: &str = "clavis_argon2_shed_total";
 pub const THROTTLED: &str = "clavis_throttled_requests_total";
 /// Histogram: stored credentials one query of the credential reader answered.
 pub const CREDENTIAL_BATCH_SIZE: &str = "clavis_credential_batch_size";
+/// Counter: fetches of a key set (an application's `jwks_uri`) that failed.
+pub const KEY_SET_FETCH_FAILURES: &str = "clavis_key_set_fetch_failures_total";
 /// Histogram: client assertion `jti`s one statement of the jti writer recorded.
 pub const JTI_BATCH_SIZE: &str = "clavis_jti_batch_size";
 /// Gauge: pooled database connections, by `state` (`in_use`, `idle`).
@@ -127,6 +129,10 @@ fn describe() {
     describe_histogram!(
         CREDENTIAL_BATCH_SIZE,
         "Stored credentials read by one query of the credential reader."
+    );
+    describe_counter!(
+        KEY_SET_FETCH_FAILURES,
+        "Fetches of a key set (an application's jwks_uri) that failed; the previous set was kept."
     );
     describe_histogram!(
         JTI_BATCH_SIZE,

@@ -14,6 +14,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("secret.delete", "Secret deleted"),
     ("client_key.add", "Public key or certificate added"),
     ("client_key.delete", "Public key or certificate deleted"),
+    (
+        "application.jwks_uri",
+        "Application's jwks_uri set or removed",
+    ),
     ("token.issue", "Access token issued or refused"),
     ("token.revoke", "Access token revoked"),
     ("client.authenticate", "Client authentication refused"),
@@ -379,6 +383,13 @@ pub fn summary(event: &AuditEventView) -> String {
             key_kind(&detail("kind")),
             detail("name"),
             detail("thumbprint").chars().take(8).collect::<String>()
+        ),
+        "application.jwks_uri" if detail("jwks_uri").is_empty() => {
+            format!("{who} removed the jwks_uri of {application}")
+        }
+        "application.jwks_uri" => format!(
+            "{who} set the jwks_uri of {application} to {}",
+            detail("jwks_uri")
         ),
         "client_key.delete" => format!(
             "{who} deleted the {} “{}” of {application}",

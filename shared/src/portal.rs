@@ -137,6 +137,24 @@ pub struct AddClientKey {
     pub expires_on: Option<NaiveDate>,
 }
 
+/// An application's `jwks_uri`, and the hosts one may name on this Clavis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JwksUriSetting {
+    pub jwks_uri: Option<String>,
+    /// The hosts a `jwks_uri` may name (none: no `jwks_uri` is accepted).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Sets an application's `jwks_uri`; `null` or empty removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetJwksUri {
+    pub jwks_uri: Option<String>,
+}
+
 /// A new organisation: the portal API's body, and what the CLI and `orgs::create` take.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

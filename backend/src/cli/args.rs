@@ -292,6 +292,17 @@ pub enum CredentialCommand {
         #[arg(long = "id", value_name = "KEY_ID")]
         key_id: String,
     },
+    /// Set where the application publishes its keys (jwks_uri), or remove it.
+    JwksUri {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        /// An https URL on a host jwks_uri_hosts allows.
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        url: Option<String>,
+        /// Remove the jwks_uri: only registered keys are accepted afterwards.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 /// The file holding the key, and what it must be.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clavis_shared::portal::{
-    CreateApi, CreateApplication, CreateOrganisation, UpdateApi, UpdateOrganisation,
+    CreateApi, CreateApplication, CreateOrganisation, JwksUriSetting, UpdateApi, UpdateOrganisation,
 };
 use clavis_shared::validate::{self, ValidationError};
 
@@ -13,6 +13,7 @@ use super::args::{
 };
 use super::output::Output;
 use crate::access::Actor;
+use crate::client_keys::JwksUriPolicy;
 use crate::config::Config;
 use crate::db::{self, Database, PooledConn, backup};
 use crate::keys::{Keys, SigningAlgorithm};
@@ -81,7 +82,10 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::App(command) => app(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::Secret(command) => secret(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::Credential(command) => {
-            credential(command, &mut db.conn()?, &out, &actor, db::now())
+            let policy = JwksUriPolicy {
+                allowed_hosts: config.jwks_uri_hosts.clone(),
+            };
+            credential(command, &mut db.conn()?, &out, &policy, &actor)
         }
         Command::User(command) => user(command, &mut db.conn()?, &out, &actor, db::now()),
     }
@@ -198,9 +202,10 @@ fn credential(
     command: CredentialCommand,
     conn: &mut PooledConn,
     out: &Output,
+    policy: &JwksUriPolicy,
     actor: &Actor,
-    now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let now = db::now();
     match command {
         CredentialCommand::Add {
             client_id,
@@ -233,6 +238,19 @@ fn credential(
         }
         CredentialCommand::Delete { client_id, key_id } => {
             out.client_keys(&[client_keys::delete(conn, &client_id, &key_id, actor, now)?])
+        }
+        CredentialCommand::JwksUri {
+            client_id,
+            url,
+            remove: _,
+        } => {
+            // clap makes --url and --remove exclusive and one of them required.
+            let jwks_uri =
+                client_keys::set_jwks_uri(conn, &client_id, url.as_deref(), policy, actor, now)?;
+            out.jwks_uri(&JwksUriSetting {
+                jwks_uri,
+                allowed_hosts: policy.allowed_hosts.clone(),
+            })
         }
     }
 }

@@ -6,7 +6,7 @@ use clavis_shared::dto::{
     Api, Application, ClientKeyInfo, ClientSecretInfo, NewClientSecret, Organisation,
     RoleAssignment,
 };
-use clavis_shared::portal::FailingAddress;
+use clavis_shared::portal::{FailingAddress, JwksUriSetting};
 use serde::Serialize;
 
 use crate::db::backup::Snapshot;
@@ -263,6 +263,18 @@ impl Output {
                 ]
             },
         )
+    }
+
+    /// An application's jwks_uri after a change.
+    pub fn jwks_uri(&self, setting: &JwksUriSetting) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(setting);
+        }
+        match &setting.jwks_uri {
+            Some(url) => println!("jwks_uri: {url}"),
+            None => println!("No jwks_uri: only registered keys are accepted."),
+        }
+        Ok(())
     }
 
     /// A reminder pass: what was due (and to whom), then each attempt to send.

@@ -72,6 +72,30 @@ impl KeyType {
     }
 }
 
+/// A public key ready to check signatures: its type fixes the algorithms it may check.
+pub struct VerifyingKey {
+    pub key_type: KeyType,
+    pub decoding: jsonwebtoken::DecodingKey,
+}
+
+impl VerifyingKey {
+    /// The key of a public JWK, as stored or as a key set serves it.
+    ///
+    /// # Errors
+    /// As [`read`], or when jsonwebtoken cannot use the key.
+    pub fn of_jwk(jwk: &str) -> Result<Self, ValidationError> {
+        let material = read(jwk)?;
+        let parsed: jsonwebtoken::jwk::Jwk = serde_json::from_str(jwk)
+            .map_err(|_| refused("This JWK's members are not those of a public key."))?;
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&parsed)
+            .map_err(|_| refused(format!("This key cannot check signatures. {ACCEPTED}")))?;
+        Ok(Self {
+            key_type: material.key_type,
+            decoding,
+        })
+    }
+}
+
 /// What a certificate adds to its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateFacts {

@@ -289,11 +289,14 @@ pub struct KeyedClient {
     pub grants: Vec<TokenGrant>,
     /// Its keys, expired ones included (the caller tells them apart, for the audit trail).
     pub keys: Vec<StoredKey>,
+    /// Where it publishes its keys, if it does.
+    pub jwks_uri: Option<String>,
 }
 
-/// The applications named by `client_ids` that have keys, each with its keys and its API
-/// grants, keyed by client_id: two indexed queries for a whole batch of token requests, read
-/// fresh for every batch so that a deletion, expiry or disabling applies at once.
+/// The applications named by `client_ids` that have keys or a `jwks_uri`, each with its keys
+/// and its API grants, keyed by client_id: three indexed queries for a whole batch of token
+/// requests, read fresh for every batch so that a deletion, expiry or disabling applies at
+/// once.
 ///
 /// # Errors
 /// As [`apps::grants_of`], and [`Error::Internal`] for a stored kind the column's CHECK
@@ -331,7 +334,28 @@ pub fn keyed_clients(
             ),
         ))
         .load(conn)?;
-    let mut grants = apps::grants_of(conn, rows.iter().map(|row| row.6.id.as_str()))?;
+    let published: Vec<(String, ClientApplication)> = applications::table
+        .filter(applications::client_id.eq_any(client_ids))
+        .filter(applications::jwks_uri.is_not_null())
+        .select((
+            applications::jwks_uri.assume_not_null(),
+            (
+                applications::id,
+                applications::client_id,
+                applications::organisation_id,
+                applications::environment,
+                applications::enabled,
+                applications::token_lifetime_secs,
+                applications::tokens_revoked_before,
+            ),
+        ))
+        .load(conn)?;
+    let application_ids = rows.iter().map(|row| row.6.id.as_str()).chain(
+        published
+            .iter()
+            .map(|(_, application)| application.id.as_str()),
+    );
+    let mut grants = apps::grants_of(conn, application_ids)?;
     let mut clients: HashMap<String, KeyedClient> = HashMap::new();
     for (id, kind, kid, thumbprint, public_jwk, expires_at, application) in rows {
         let kind = ClientKeyKind::parse(&kind).ok_or_else(|| {
@@ -345,17 +369,28 @@ pub fn keyed_clients(
             public_jwk,
             expires_at: db::utc(expires_at),
         };
-        clients
-            .entry(application.client_id.clone())
-            .or_insert_with(|| KeyedClient {
-                grants: grants.remove(&application.id).unwrap_or_default(),
-                application,
-                keys: Vec::new(),
-            })
-            .keys
-            .push(key);
+        keyed(&mut clients, &mut grants, application).keys.push(key);
+    }
+    for (jwks_uri, application) in published {
+        keyed(&mut clients, &mut grants, application).jwks_uri = Some(jwks_uri);
     }
     Ok(clients)
+}
+
+/// The application's entry among `clients`, made on first sight with its grants.
+fn keyed<'a>(
+    clients: &'a mut HashMap<String, KeyedClient>,
+    grants: &mut HashMap<String, Vec<TokenGrant>>,
+    application: ClientApplication,
+) -> &'a mut KeyedClient {
+    clients
+        .entry(application.client_id.clone())
+        .or_insert_with(|| KeyedClient {
+            grants: grants.get(&application.id).cloned().unwrap_or_default(),
+            application,
+            keys: Vec::new(),
+            jwks_uri: None,
+        })
 }
 
 /// The [`Lives`] of the given applications' keys and certificates: a key is replaced only by a

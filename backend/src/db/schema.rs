@@ -43,6 +43,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         tokens_revoked_before -> Nullable<Timestamp>,
+        jwks_uri -> Nullable<Text>,
     }
 }
 

@@ -39,6 +39,10 @@ pub struct AccessTokenClaims {
     /// was issued on, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key_id: Option<String>,
+    /// The `jwks_uri` whose key signed the client assertion the token was issued on, if one
+    /// did: the token stays good while the application keeps that `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_jwks_uri: Option<String>,
 }
 
 /// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this

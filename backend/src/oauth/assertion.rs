@@ -14,14 +14,14 @@
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::client_auth::AuthFailure;
-use crate::client_keys::public_key::{self, KeyType};
+use super::authentication::{AuthFailure, Credential};
+use super::remote_keys::RemoteKey;
+use crate::client_keys::public_key::VerifyingKey;
 use crate::client_keys::{KeyedClient, StoredKey};
 
 /// The registered value of `client_assertion_type` for a JWT (RFC 7523 §2.2).
@@ -45,25 +45,29 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
-/// An assertion whose signature and claims passed: the key, and what the replay record needs.
+/// An assertion whose signature and claims passed: the credential that signed it, and what
+/// the replay record needs.
 pub struct VerifiedAssertion {
-    pub key: StoredKey,
+    pub credential: Credential,
     pub jti: String,
     /// When the assertion stops being valid (its `exp` plus the leeway).
     pub valid_until: DateTime<Utc>,
 }
 
-/// A key ready to check signatures: its type fixes the algorithms.
-struct ParsedKey {
-    key_type: KeyType,
-    decoding: DecodingKey,
+/// A key an assertion may have been signed with.
+struct Candidate {
+    credential: Credential,
+    /// A registered key's expiry; a key set's keys have none of their own.
+    expires_at: Option<DateTime<Utc>>,
+    verifying: Arc<VerifyingKey>,
 }
 
-/// Checks client assertions against the client's registered keys.
+/// Checks client assertions against the client's registered keys and its `jwks_uri`'s.
 pub struct AssertionVerifier {
     /// The `aud` values accepted: the issuer identifier and the token endpoint URL.
     audiences: Vec<String>,
-    parsed: Cache<String, Arc<ParsedKey>>,
+    /// Registered keys' parsed forms, by key id.
+    parsed: Cache<String, Arc<VerifyingKey>>,
 }
 
 impl AssertionVerifier {
@@ -74,8 +78,9 @@ impl AssertionVerifier {
         }
     }
 
-    /// The key of `client` that signed `assertion`, if the assertion passes every rule but
-    /// the replay check, which needs the database.
+    /// The credential of `client` that signed `assertion` (a registered key, or a key of
+    /// `remote`, the client's `jwks_uri` set), if the assertion passes every rule but the
+    /// replay check, which needs the database.
     ///
     /// # Errors
     /// The [`AuthFailure`] that names the first rule broken.
@@ -83,6 +88,7 @@ impl AssertionVerifier {
         &self,
         assertion: &str,
         client: &KeyedClient,
+        remote: &[RemoteKey],
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, AuthFailure> {
         let header = jsonwebtoken::decode_header(assertion)
@@ -93,33 +99,28 @@ impl AssertionVerifier {
         ) {
             return Err(AuthFailure::WrongAlgorithm);
         }
-        let named: Vec<&StoredKey> = client
-            .keys
-            .iter()
-            .filter(|key| {
-                header
-                    .kid
-                    .as_deref()
-                    .is_none_or(|kid| kid == key.kid || kid == key.thumbprint)
-            })
-            .collect();
-        if named.is_empty() {
+        let candidates = self.candidates(client, remote, header.kid.as_deref());
+        if candidates.is_empty() {
             return Err(AuthFailure::UnknownKey);
         }
         let mut refusal = AuthFailure::WrongAlgorithm;
-        for key in named {
-            let parsed = self.parsed(key)?;
-            if !parsed.key_type.algorithms().contains(&header.alg) {
+        for candidate in candidates {
+            if !candidate
+                .verifying
+                .key_type
+                .algorithms()
+                .contains(&header.alg)
+            {
                 continue;
             }
             match self.check(
                 assertion,
                 header.alg,
-                &parsed,
+                &candidate.verifying,
                 &client.application.client_id,
                 now,
             ) {
-                Ok(claims) => return verified(key, claims, now),
+                Ok(claims) => return verified(candidate, claims, now),
                 Err(AuthFailure::BadSignature) => refusal = AuthFailure::BadSignature,
                 Err(other) => return Err(other),
             }
@@ -127,25 +128,62 @@ impl AssertionVerifier {
         Err(refusal)
     }
 
-    /// The key's parsed form, remembered by its id.
-    fn parsed(&self, key: &StoredKey) -> Result<Arc<ParsedKey>, AuthFailure> {
+    /// The keys `kid` may name (every key without a `kid`): registered keys by their kid or
+    /// thumbprint, then the key set's.
+    fn candidates(
+        &self,
+        client: &KeyedClient,
+        remote: &[RemoteKey],
+        kid: Option<&str>,
+    ) -> Vec<Candidate> {
+        let registered = client
+            .keys
+            .iter()
+            .filter(|key| kid.is_none_or(|kid| kid == key.kid || kid == key.thumbprint))
+            .filter_map(|key| {
+                Some(Candidate {
+                    credential: Credential::Key {
+                        id: key.id.clone(),
+                        kind: key.kind,
+                    },
+                    expires_at: Some(key.expires_at),
+                    verifying: self.parsed(key)?,
+                })
+            });
+        let url = client.jwks_uri.clone().unwrap_or_default();
+        let fetched = remote
+            .iter()
+            .filter(|key| {
+                kid.is_none_or(|kid| key.kid.as_deref() == Some(kid) || kid == key.thumbprint)
+            })
+            .map(|key| Candidate {
+                credential: Credential::JwksUri {
+                    url: url.clone(),
+                    kid: key.kid.clone(),
+                },
+                expires_at: None,
+                verifying: Arc::clone(&key.verifying),
+            });
+        registered.chain(fetched).collect()
+    }
+
+    /// A registered key's parsed form, remembered by its id; `None` (logged) for a stored
+    /// key that cannot be used, which only a change outside Clavis could make.
+    fn parsed(&self, key: &StoredKey) -> Option<Arc<VerifyingKey>> {
         if let Some(parsed) = self.parsed.get(&key.id) {
-            return Ok(parsed);
+            return Some(parsed);
         }
-        let unusable = |what: &str| {
-            tracing::error!(key_id = %key.id, "a stored client key cannot be used: {what}");
-            AuthFailure::UnknownKey
-        };
-        let material = public_key::read(&key.public_jwk).map_err(|_| unusable("its JWK"))?;
-        let jwk: Jwk =
-            serde_json::from_str(&key.public_jwk).map_err(|_| unusable("its JWK members"))?;
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| unusable("its key"))?;
-        let parsed = Arc::new(ParsedKey {
-            key_type: material.key_type,
-            decoding,
-        });
-        self.parsed.insert(key.id.clone(), Arc::clone(&parsed));
-        Ok(parsed)
+        match VerifyingKey::of_jwk(&key.public_jwk) {
+            Ok(parsed) => {
+                let parsed = Arc::new(parsed);
+                self.parsed.insert(key.id.clone(), Arc::clone(&parsed));
+                Some(parsed)
+            }
+            Err(error) => {
+                tracing::error!(key_id = %key.id, %error, "a stored client key cannot be used");
+                None
+            }
+        }
     }
 
     /// The signature with one key, then the claims.
@@ -153,7 +191,7 @@ impl AssertionVerifier {
         &self,
         assertion: &str,
         alg: Algorithm,
-        key: &ParsedKey,
+        key: &VerifyingKey,
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<AssertionClaims, AuthFailure> {
@@ -202,7 +240,7 @@ fn check_lifetime(claims: &AssertionClaims, now: DateTime<Utc>) -> Result<(), Au
 }
 
 fn verified(
-    key: &StoredKey,
+    candidate: Candidate,
     claims: AssertionClaims,
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, AuthFailure> {
@@ -210,14 +248,17 @@ fn verified(
         .jti
         .filter(|jti| !jti.is_empty() && jti.chars().count() <= MAX_JTI_CHARS)
         .ok_or(AuthFailure::MissingClaim)?;
-    if key.expires_at <= now {
+    if candidate
+        .expires_at
+        .is_some_and(|expires_at| expires_at <= now)
+    {
         return Err(AuthFailure::ExpiredKey);
     }
     let exp = claims.exp.ok_or(AuthFailure::MissingClaim)?;
     let valid_until =
         DateTime::from_timestamp(exp + LEEWAY_SECS, 0).ok_or(AuthFailure::MalformedAssertion)?;
     Ok(VerifiedAssertion {
-        key: key.clone(),
+        credential: candidate.credential,
         jti,
         valid_until,
     })

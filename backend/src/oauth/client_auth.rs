@@ -22,8 +22,10 @@ use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use super::assertion::{self, AssertionVerifier};
+pub use super::authentication::{AuthFailure, Credential};
 use super::error::OAuthError;
 use super::lookup::CredentialLookup;
+use super::remote_keys::RemoteKeySets;
 use super::replay::JtiLedger;
 use super::request::{AuthMethod, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
@@ -32,7 +34,6 @@ use crate::db::Database;
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
 use crate::telemetry;
-use clavis_shared::dto::ClientKeyKind;
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
@@ -42,93 +43,11 @@ const MAX_QUEUED_PER_CORE: usize = 64;
 const GUESSES: &str = "guesses";
 const JUNK: &str = "junk";
 
-/// The credential a client proved itself with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Credential {
-    /// A client secret, by its id.
-    Secret { id: String },
-    /// A registered public key or certificate (`private_key_jwt`), by its id.
-    Key { id: String, kind: ClientKeyKind },
-}
-
-impl Credential {
-    /// The secret's id, for what only secrets have (the audit trail's secret column).
-    pub fn secret_id(&self) -> Option<&str> {
-        match self {
-            Self::Secret { id } => Some(id),
-            Self::Key { .. } => None,
-        }
-    }
-
-    /// What the audit trail says of it: its kind and id.
-    pub fn described(&self) -> serde_json::Value {
-        match self {
-            Self::Secret { id } => serde_json::json!({ "kind": "client_secret", "id": id }),
-            Self::Key { id, kind } => serde_json::json!({ "kind": kind.as_str(), "id": id }),
-        }
-    }
-}
-
 /// A client that proved itself, with what the token endpoint needs to know about it.
 pub struct AuthenticatedClient {
     pub application: ClientApplication,
     pub credential: Credential,
     pub grants: Vec<TokenGrant>,
-}
-
-/// Why authentication failed: recorded in the audit trail, never told to the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
-    UnknownClient,
-    MalformedSecret,
-    UnknownSecret,
-    WrongSecret,
-    ExpiredSecret,
-    DisabledApplication,
-    /// Not a JWS with a JSON header and claims.
-    MalformedAssertion,
-    /// No registered key has the assertion's `kid`, or the client has no keys.
-    UnknownKey,
-    /// `none`, HMAC, or an `alg` the key's type does not sign with.
-    WrongAlgorithm,
-    BadSignature,
-    ExpiredAssertion,
-    AssertionNotYetValid,
-    /// `exp` more than five minutes after `iat`.
-    AssertionTooLongLived,
-    WrongAudience,
-    /// `iss` or `sub` is not the client_id.
-    WrongIssuer,
-    /// No `exp`, `iss`, `sub`, `aud` or `jti`.
-    MissingClaim,
-    /// The `jti` was accepted before.
-    ReplayedAssertion,
-    ExpiredKey,
-}
-
-impl AuthFailure {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::UnknownClient => "unknown_client",
-            Self::MalformedSecret => "malformed_secret",
-            Self::UnknownSecret => "unknown_secret",
-            Self::WrongSecret => "wrong_secret",
-            Self::ExpiredSecret => "expired_secret",
-            Self::DisabledApplication => "disabled_application",
-            Self::MalformedAssertion => "malformed_assertion",
-            Self::UnknownKey => "unknown_key",
-            Self::WrongAlgorithm => "wrong_algorithm",
-            Self::BadSignature => "bad_signature",
-            Self::ExpiredAssertion => "expired_assertion",
-            Self::AssertionNotYetValid => "assertion_not_yet_valid",
-            Self::AssertionTooLongLived => "assertion_too_long_lived",
-            Self::WrongAudience => "wrong_audience",
-            Self::WrongIssuer => "wrong_issuer",
-            Self::MissingClaim => "missing_claim",
-            Self::ReplayedAssertion => "replayed_assertion",
-            Self::ExpiredKey => "expired_key",
-        }
-    }
 }
 
 /// The outcome of an authentication attempt.
@@ -152,6 +71,7 @@ pub struct ClientAuthenticator {
     max_queued: usize,
     lookup: CredentialLookup,
     assertions: AssertionVerifier,
+    remote_keys: RemoteKeySets,
     jtis: JtiLedger,
     pub throttle: Throttle,
 }
@@ -160,6 +80,7 @@ impl ClientAuthenticator {
     pub fn new(
         lookup: CredentialLookup,
         assertions: AssertionVerifier,
+        remote_keys: RemoteKeySets,
         jtis: JtiLedger,
         throttle: Throttle,
     ) -> Self {
@@ -176,6 +97,7 @@ impl ClientAuthenticator {
             max_queued: cores * MAX_QUEUED_PER_CORE,
             lookup,
             assertions,
+            remote_keys,
             jtis,
             throttle,
         }
@@ -271,7 +193,19 @@ impl ClientAuthenticator {
         let reservation = self
             .unless_throttled(self.throttle.reserve_guess(source, client_id), GUESSES)
             .await?;
-        let verified = match self.assertions.verify(&presented.assertion, &client, now) {
+        let remote = match &client.jwks_uri {
+            Some(url) => {
+                let kid = jsonwebtoken::decode_header(presented.assertion.as_str())
+                    .ok()
+                    .and_then(|header| header.kid);
+                self.remote_keys.keys(url, kid.as_deref()).await
+            }
+            None => std::sync::Arc::default(),
+        };
+        let verified = match self
+            .assertions
+            .verify(&presented.assertion, &client, &remote, now)
+        {
             Ok(verified) => verified,
             Err(refusal) => {
                 reservation.fail();
@@ -288,10 +222,7 @@ impl ClientAuthenticator {
         }
         drop(reservation);
         Ok(Outcome::Authenticated(AuthenticatedClient {
-            credential: Credential::Key {
-                id: verified.key.id,
-                kind: verified.key.kind,
-            },
+            credential: verified.credential,
             application: client.application,
             grants: client.grants,
         }))

@@ -121,27 +121,37 @@ fn may_know(
 }
 
 /// Whether the token is still good at this moment: the secret or key it was issued with
-/// still exists and belongs to its client, whose application is enabled and whose kill
+/// still exists and belongs to its client (or the client still publishes its keys at the
+/// `jwks_uri` that signed), whose application is enabled and whose kill
 /// switch has not been used since the token was issued, and the token was not revoked.
 fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
-    let application: Option<(bool, Option<NaiveDateTime>)> =
-        match (&claims.client_secret_id, &claims.client_key_id) {
-            (Some(secret_id), None) => client_secrets::table
-                .inner_join(applications::table)
-                .filter(client_secrets::id.eq(secret_id))
-                .filter(applications::client_id.eq(&claims.client_id))
-                .select((applications::enabled, applications::tokens_revoked_before))
-                .first(conn)
-                .optional()?,
-            (None, Some(key_id)) => client_keys::table
-                .inner_join(applications::table)
-                .filter(client_keys::id.eq(key_id))
-                .filter(applications::client_id.eq(&claims.client_id))
-                .select((applications::enabled, applications::tokens_revoked_before))
-                .first(conn)
-                .optional()?,
-            _ => None,
-        };
+    let of_client = applications::table.filter(applications::client_id.eq(&claims.client_id));
+    let application: Option<(bool, Option<NaiveDateTime>)> = match (
+        &claims.client_secret_id,
+        &claims.client_key_id,
+        &claims.client_jwks_uri,
+    ) {
+        (None, None, Some(jwks_uri)) => of_client
+            .filter(applications::jwks_uri.eq(jwks_uri))
+            .select((applications::enabled, applications::tokens_revoked_before))
+            .first(conn)
+            .optional()?,
+        (Some(secret_id), None, None) => client_secrets::table
+            .inner_join(applications::table)
+            .filter(client_secrets::id.eq(secret_id))
+            .filter(applications::client_id.eq(&claims.client_id))
+            .select((applications::enabled, applications::tokens_revoked_before))
+            .first(conn)
+            .optional()?,
+        (None, Some(key_id), None) => client_keys::table
+            .inner_join(applications::table)
+            .filter(client_keys::id.eq(key_id))
+            .filter(applications::client_id.eq(&claims.client_id))
+            .select((applications::enabled, applications::tokens_revoked_before))
+            .first(conn)
+            .optional()?,
+        _ => None,
+    };
     let Some((enabled, tokens_revoked_before)) = application else {
         return Ok(false);
     };

@@ -3,11 +3,13 @@
 
 mod access_token;
 mod assertion;
+mod authentication;
 mod client_auth;
 mod discovery;
 mod error;
 mod introspect;
 mod lookup;
+mod remote_keys;
 mod replay;
 mod request;
 mod revocations;
@@ -20,9 +22,11 @@ mod usage;
 
 pub use access_token::AccessTokenClaims;
 pub use assertion::AssertionVerifier;
-pub use client_auth::{AuthFailure, ClientAuthenticator, Credential};
+pub use authentication::{AuthFailure, Credential};
+pub use client_auth::ClientAuthenticator;
 pub use error::{ErrorCode, OAuthError};
 pub use lookup::CredentialLookup;
+pub use remote_keys::RemoteKeySets;
 pub use replay::{JtiLedger, prune_jtis};
 pub use revocations::prune_revoked;
 pub use service::OAuthService;

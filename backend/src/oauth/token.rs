@@ -8,7 +8,8 @@ use serde::Serialize;
 use std::time::Instant;
 
 use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
-use super::client_auth::{AuthenticatedClient, Credential};
+use super::authentication::Credential;
+use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, quoted};
 use super::request::Params;
 use super::service::{OAuthService, authenticate, read_client_request};
@@ -191,7 +192,11 @@ async fn issue(
         client_secret_id: client.credential.secret_id().map(str::to_owned),
         client_key_id: match &client.credential {
             Credential::Key { id, .. } => Some(id.clone()),
-            Credential::Secret { .. } => None,
+            Credential::Secret { .. } | Credential::JwksUri { .. } => None,
+        },
+        client_jwks_uri: match &client.credential {
+            Credential::JwksUri { url, .. } => Some(url.clone()),
+            Credential::Secret { .. } | Credential::Key { .. } => None,
         },
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::client_auth::Credential;
+use super::authentication::Credential;
 use crate::db::{Database, DbConn};
 use crate::error::Result;
 use crate::{client_keys, secrets};
@@ -49,6 +49,8 @@ fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> 
         match credential {
             Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
             Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
+            // A key set's keys have no row of their own to note the time in.
+            Credential::JwksUri { .. } => {}
         }
     }
     secrets::record_last_used(conn, &secrets_used)?;

@@ -462,7 +462,7 @@ fn b64(text: &str) -> String {
 }
 
 /// The audit trail's reasons for refused assertions, oldest first.
-fn assertion_refusals(db: &TestDb) -> Vec<String> {
+pub(crate) fn assertion_refusals(db: &TestDb) -> Vec<String> {
     let mut conn = db.conn();
     let conn: &mut DbConn = &mut conn;
     let details: Vec<String> = audit_events::table
@@ -578,7 +578,7 @@ async fn introspect(server: &TestServer, key: &ClientKey, client_id: &str, token
 }
 
 /// The claims of a JWT, unverified (the tests of signatures are elsewhere).
-fn decode_payload(jwt: &str) -> Value {
+pub(crate) fn decode_payload(jwt: &str) -> Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(

@@ -19,6 +19,7 @@ mod cli;
 mod client_keys;
 mod http;
 mod introspection;
+mod jwks_uri;
 mod keys;
 mod login;
 mod metrics;

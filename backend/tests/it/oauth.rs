@@ -328,7 +328,11 @@ async fn client_credentials_grant_issues_a_verifiable_jwt(db: TestDb) {
         );
         assert_eq!(
             metadata["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
         );
         assert_eq!(
             metadata["scopes_supported"],

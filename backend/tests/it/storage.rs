@@ -100,7 +100,9 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261130000003",
             "20261201000001",
             "20261202000001",
-            "20261203000001"
+            "20261203000001",
+            "20261204000001",
+            "20261204000002"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();

@@ -23,14 +23,14 @@ on_both_databases_async!(
 );
 
 /// A certificate authority made by the test; clients trust it and nothing else.
-struct TestCa {
+pub(crate) struct TestCa {
     params: CertificateParams,
     key: KeyPair,
-    pem: String,
+    pub(crate) pem: String,
 }
 
 impl TestCa {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -43,7 +43,7 @@ impl TestCa {
 
     /// A server certificate for 127.0.0.1 with this serial, valid for `days` from now (negative:
     /// already expired): (certificate PEM, key PEM).
-    fn issue(&self, serial: u64, days: i64) -> (String, String) {
+    pub(crate) fn issue(&self, serial: u64, days: i64) -> (String, String) {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
         params.serial_number = Some(SerialNumber::from(serial));

@@ -1,0 +1,92 @@
+//! What client authentication concludes: the credential a client proved itself with, or
+//! why it failed. Below every way of authenticating (secrets, assertions), which all answer
+//! in these terms.
+
+use clavis_shared::dto::ClientKeyKind;
+
+/// The credential a client proved itself with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// A client secret, by its id.
+    Secret { id: String },
+    /// A registered public key or certificate (`private_key_jwt`), by its id.
+    Key { id: String, kind: ClientKeyKind },
+    /// A key of the application's `jwks_uri` set, by the set's URL and the key's `kid`.
+    JwksUri { url: String, kid: Option<String> },
+}
+
+impl Credential {
+    /// The secret's id, for what only secrets have (the audit trail's secret column).
+    pub fn secret_id(&self) -> Option<&str> {
+        match self {
+            Self::Secret { id } => Some(id),
+            Self::Key { .. } | Self::JwksUri { .. } => None,
+        }
+    }
+
+    /// What the audit trail says of it: its kind and id.
+    pub fn described(&self) -> serde_json::Value {
+        match self {
+            Self::Secret { id } => serde_json::json!({ "kind": "client_secret", "id": id }),
+            Self::Key { id, kind } => serde_json::json!({ "kind": kind.as_str(), "id": id }),
+            Self::JwksUri { url, kid } => {
+                serde_json::json!({ "kind": "jwks_uri", "url": url, "kid": kid })
+            }
+        }
+    }
+}
+
+/// Why authentication failed: recorded in the audit trail, never told to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    UnknownClient,
+    MalformedSecret,
+    UnknownSecret,
+    WrongSecret,
+    ExpiredSecret,
+    DisabledApplication,
+    /// Not a JWS with a JSON header and claims.
+    MalformedAssertion,
+    /// No registered key has the assertion's `kid`, or the client has no keys.
+    UnknownKey,
+    /// `none`, HMAC, or an `alg` the key's type does not sign with.
+    WrongAlgorithm,
+    BadSignature,
+    ExpiredAssertion,
+    AssertionNotYetValid,
+    /// `exp` more than five minutes after `iat`.
+    AssertionTooLongLived,
+    WrongAudience,
+    /// `iss` or `sub` is not the client_id.
+    WrongIssuer,
+    /// No `exp`, `iss`, `sub`, `aud` or `jti`.
+    MissingClaim,
+    /// The `jti` was accepted before.
+    ReplayedAssertion,
+    ExpiredKey,
+}
+
+impl AuthFailure {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownClient => "unknown_client",
+            Self::MalformedSecret => "malformed_secret",
+            Self::UnknownSecret => "unknown_secret",
+            Self::WrongSecret => "wrong_secret",
+            Self::ExpiredSecret => "expired_secret",
+            Self::DisabledApplication => "disabled_application",
+            Self::MalformedAssertion => "malformed_assertion",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongAlgorithm => "wrong_algorithm",
+            Self::BadSignature => "bad_signature",
+            Self::ExpiredAssertion => "expired_assertion",
+            Self::AssertionNotYetValid => "assertion_not_yet_valid",
+            Self::AssertionTooLongLived => "assertion_too_long_lived",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::MissingClaim => "missing_claim",
+            Self::ReplayedAssertion => "replayed_assertion",
+            Self::ExpiredKey => "expired_key",
+        }
+    }
+}
