@@ -31,7 +31,7 @@ let session;
 before(async () => {
   await mkdir(screenshots, { recursive: true });
   dir = await mkdtemp(path.join(os.tmpdir(), 'clavis-keys-'));
-  stack = await startStack();
+  stack = await startStack({ jwksUriHosts: 'keys.acme.test' });
   const applications = await stack.seedDemoWorld();
   app = applications.get('Acme');
   const context = await stack.browser.newContext(DESKTOP);
@@ -183,6 +183,30 @@ test('desktop: a private key is refused unsent; a certificate and a JWK are adde
   await page.getByRole('status').getByText('The key “billing service 2027” was deleted.').waitFor();
   await page.getByText('1 of 10 active').waitFor();
   assert.equal((await tokenWithAssertion(await joseAssertion(certificateKey, 'ES256'))).status, 401);
+  await page.context().close();
+});
+
+test('desktop: a credential manager sets a jwks_uri on an allowed host, and is told why others are refused', async () => {
+  const page = await openKeys(DESKTOP);
+  const field = page.locator('#jwks-uri');
+  await page.getByText(/An https URL on keys\.acme\.test/).waitFor();
+  await field.fill('http://keys.acme.test/jwks.json');
+  await page.getByRole('button', { name: 'Save the jwks_uri' }).click();
+  await page.getByText('The jwks_uri must be an https URL.').waitFor();
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  await field.fill('https://elsewhere.test/jwks.json');
+  await page.getByRole('button', { name: 'Save the jwks_uri' }).click();
+  await page.getByText(/The host elsewhere\.test is not one a jwks_uri may name here/).waitFor();
+  await field.fill('https://keys.acme.test/jwks.json');
+  await page.getByRole('button', { name: 'Save the jwks_uri' }).click();
+  await page.getByText('The jwks_uri was saved.').waitFor();
+  await page.getByText('Keys are also taken from').waitFor();
+  await fitsTheScreen(page, 'keys card with a jwks_uri');
+  await field.scrollIntoViewIfNeeded();
+  await capture(page, 'jwks-uri', { fullPage: false });
+  await field.fill('');
+  await page.getByRole('button', { name: 'Save the jwks_uri' }).click();
+  await page.getByText('The jwks_uri was removed.').waitFor();
   await page.context().close();
 });
 

@@ -27,8 +27,11 @@ async function freePort() {
   return port;
 }
 
-/** Starts the stack; `supportContact` sets CLAVIS_SUPPORT_CONTACT. */
-export async function startStack({ supportContact } = {}) {
+/**
+ * Starts the stack; `supportContact` sets CLAVIS_SUPPORT_CONTACT, `jwksUriHosts`
+ * CLAVIS_JWKS_URI_HOSTS.
+ */
+export async function startStack({ supportContact, jwksUriHosts } = {}) {
   const fixture = JSON.parse(await readFile(path.join(root, 'e2e/oidc/users.fixture.json'), 'utf8'));
   const port = await freePort();
   const clavis = `http://127.0.0.1:${port}`;
@@ -49,6 +52,7 @@ export async function startStack({ supportContact } = {}) {
     CLAVIS_OIDC_CLIENT_ID: fixture.clients[0].client_id,
     CLAVIS_OIDC_CLIENT_SECRET: fixture.clients[0].client_secret,
     ...(supportContact ? { CLAVIS_SUPPORT_CONTACT: supportContact } : {}),
+    ...(jwksUriHosts ? { CLAVIS_JWKS_URI_HOSTS: jwksUriHosts } : {}),
   };
   const cli = async (...args) => {
     const { stdout } = await run(clavisBinary, [...args, '--json'], { env, cwd: root });

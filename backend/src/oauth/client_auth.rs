@@ -163,10 +163,11 @@ impl ClientAuthenticator {
 
     /// Checks a client assertion (`private_key_jwt`) presented from `source`.
     ///
-    /// A signature check costs microseconds, so unlike a secret no value is remembered; the
-    /// throttle treats a failed assertion as a failed secret: it needs a place in the
-    /// client_id's and `source`'s guess windows, and a failure fills it. An assertion that
-    /// is not even a JWT counts against `source`'s junk allowance only.
+    /// A signature check costs microseconds, so unlike a secret no value is remembered, and
+    /// no place is reserved before it: a client sending many good assertions at once is not
+    /// guessing. The throttle treats a failed assertion as a failed secret: refused while
+    /// the client_id's or `source`'s guess window is full, and counted in both when it fails.
+    /// An assertion that is not even a JWT counts against `source`'s junk allowance only.
     pub async fn authenticate_assertion(
         &self,
         db: &Database,
@@ -190,9 +191,6 @@ impl ClientAuthenticator {
                 .junk_assertion(db, presented, source, AuthFailure::DisabledApplication)
                 .await;
         }
-        let reservation = self
-            .unless_throttled(self.throttle.reserve_guess(source, client_id), GUESSES)
-            .await?;
         let remote = match &client.jwks_uri {
             Some(url) => {
                 let kid = jsonwebtoken::decode_header(presented.assertion.as_str())
@@ -207,25 +205,29 @@ impl ClientAuthenticator {
             .verify(&presented.assertion, &client, &remote, now)
         {
             Ok(verified) => verified,
-            Err(refusal) => {
-                reservation.fail();
-                return Ok(refused_assertion(refusal));
-            }
+            Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
         };
         if !self
             .jtis
             .first_use(client_id, &verified.jti, verified.valid_until)
             .await?
         {
-            reservation.fail();
-            return Ok(refused_assertion(AuthFailure::ReplayedAssertion));
+            return Ok(self.failed_guess(source, client_id, AuthFailure::ReplayedAssertion));
         }
-        drop(reservation);
         Ok(Outcome::Authenticated(AuthenticatedClient {
             credential: verified.credential,
             application: client.application,
             grants: client.grants,
         }))
+    }
+
+    /// Counts a failed assertion in the client_id's and `source`'s guess windows (when they
+    /// have room; a full window already refuses the next one) and refuses it.
+    fn failed_guess(&self, source: IpAddr, client_id: &str, refusal: AuthFailure) -> Outcome {
+        if let Ok(reservation) = self.throttle.reserve_guess(source, client_id) {
+            reservation.fail();
+        }
+        refused_assertion(refusal)
     }
 
     /// An assertion that cannot be a guess (not a JWT, or for a client without keys), as

@@ -19,10 +19,66 @@ use crate::server::{TestServer, http};
 use crate::support::{TestDb, admin, seed};
 
 on_both_databases!(keys_are_added_listed_deleted_and_refused_clearly);
+
+#[actix_web::test]
+async fn a_jti_is_accepted_once_across_two_instances_on_postgresql() {
+    let db = TestDb::postgres();
+    let client_id = seed(&db).application.client_id;
+    let now = clavis::db::now();
+    let key = ClientKey::new(Algorithm::ES256);
+    client_keys::add(
+        &mut db.conn(),
+        &client_id,
+        "k",
+        &key.pair.public_key_pem(),
+        Some(now + Duration::days(10)),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    // Each refused replay counts as a failed guess: a roomy window keeps this test about
+    // replays, not throttling.
+    let roomy = "token_failure_limit = 1000";
+    let first = TestServer::start(db, roomy).await;
+    let second = first.another_instance(roomy).await;
+    let issuer = first.state.oauth.issuer.clone();
+    assert_eq!(
+        second.state.oauth.issuer, issuer,
+        "one issuer behind the load balancer"
+    );
+    // Each assertion is sent to both instances at once, 20 times over: exactly one wins.
+    for _ in 0..20 {
+        let assertion = key.sign(None, &claims(&client_id, &issuer));
+        let (a, b) = tokio::join!(
+            token_with_assertion(&first.base, &assertion, &[]),
+            token_with_assertion(&second.base, &assertion, &[]),
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 401]);
+    }
+    let fresh = key.sign(None, &claims(&client_id, &issuer));
+    assert_eq!(
+        token_with_assertion(&second.base, &fresh, &[])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        token_with_assertion(&first.base, &fresh, &[])
+            .await
+            .status(),
+        401
+    );
+    second.stop().await;
+    let (db, _) = first.stop().await;
+    assert_eq!(db.count("client_assertion_jtis"), 21);
+}
 on_both_databases_async!(
     private_key_jwt_issues_tokens_for_each_key_type,
     every_bad_assertion_is_invalid_client_with_its_reason_audited,
     a_deleted_key_stops_working_and_its_tokens_go_inactive,
+    failed_assertions_are_throttled_like_wrong_secrets,
 );
 
 /// A key pair of `alg`'s type, as a client keeps it.
@@ -587,4 +643,54 @@ pub(crate) fn decode_payload(jwt: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+async fn failed_assertions_are_throttled_like_wrong_secrets(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let now = clavis::db::now();
+    let key = ClientKey::new(Algorithm::ES256);
+    client_keys::add(
+        &mut db.conn(),
+        &client_id,
+        "k",
+        &key.pair.public_key_pem(),
+        Some(now + Duration::days(10)),
+        &admin(),
+        now,
+    )
+    .unwrap();
+    let server = TestServer::start(db, "token_failure_limit = 3").await;
+    let issuer = server.state.oauth.issuer.clone();
+    // Many good assertions at once are no guesses: none is throttled.
+    let good: Vec<String> = (0..12)
+        .map(|_| key.sign(None, &claims(&client_id, &issuer)))
+        .collect();
+    let answers = futures_util::future::join_all(
+        good.iter()
+            .map(|assertion| token_with_assertion(&server.base, assertion, &[])),
+    )
+    .await;
+    assert!(answers.iter().all(|answer| answer.status() == 200));
+    // Three bad signatures fill the window; then even a good assertion waits.
+    let stranger = ClientKey::new(Algorithm::ES256);
+    for _ in 0..3 {
+        let forged = stranger.sign(None, &claims(&client_id, &issuer));
+        assert_eq!(
+            token_with_assertion(&server.base, &forged, &[])
+                .await
+                .status(),
+            401
+        );
+    }
+    let forged = stranger.sign(None, &claims(&client_id, &issuer));
+    let throttled = token_with_assertion(&server.base, &forged, &[]).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let good = key.sign(None, &claims(&client_id, &issuer));
+    assert_eq!(
+        token_with_assertion(&server.base, &good, &[])
+            .await
+            .status(),
+        429
+    );
 }

@@ -130,6 +130,21 @@ impl TestServer {
         (assignment.user_id, token.expose().to_owned())
     }
 
+    /// A second instance on the same PostgreSQL database, with the same master key and the
+    /// same public URL (so the same issuer), as instances behind a load balancer run;
+    /// `settings` as for [`TestServer::start`].
+    pub async fn another_instance(&self, settings: &str) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            self.dir.path().join("master.key"),
+            dir.path().join("master.key"),
+        )
+        .unwrap();
+        let settings = format!("public_url = \"{}\"\n{settings}", self.base);
+        let (listener, _) = loopback_listener();
+        Self::launch(self.db.shared(), &settings, dir, listener).await
+    }
+
     /// Stops gracefully (as on Ctrl-C), so queued audit events and usage are written; returns
     /// the database and the directory with the master key for a restart.
     pub async fn stop(self) -> (TestDb, tempfile::TempDir) {

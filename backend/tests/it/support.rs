@@ -20,7 +20,11 @@ pub struct TestDb {
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { name: String },
+    Postgres {
+        name: String,
+    },
+    /// Another handle on a database that its first handle drops.
+    Shared,
 }
 
 impl TestDb {
@@ -57,6 +61,13 @@ impl TestDb {
             .expect("create test database");
         let url = format!("{}/{name}", postgres_server());
         Self::open(url, Cleanup::Postgres { name })
+    }
+
+    /// Another handle on this PostgreSQL database, for a second instance; the first handle
+    /// still drops it.
+    pub fn shared(&self) -> Self {
+        assert!(self.is_postgres(), "instances share PostgreSQL only");
+        Self::open(self.url.clone(), Cleanup::Shared)
     }
 
     fn open(url: String, cleanup: Cleanup) -> Self {

@@ -5,7 +5,7 @@
 
 use clavis_shared::audit::recorded_actor;
 use clavis_shared::dto::{ClientKeyInfo, SecretStatus};
-use clavis_shared::portal::AddClientKey;
+use clavis_shared::portal::{AddClientKey, JwksUriSetting, SetJwksUri};
 use clavis_shared::validate::{MAX_ACTIVE_CLIENT_KEYS, MAX_SECRET_NAME_CHARS};
 use leptos::prelude::*;
 
@@ -100,6 +100,7 @@ pub fn ClientKeys(client_id: String, manage: bool) -> impl IntoView {
             <p class="help">
                 "Your application signs a short-lived JWT with its private key and sends it as client_assertion (private_key_jwt). The private key never leaves your systems: register only the certificate or public key."
             </p>
+            <JwksUri path=format!("/api/v1/applications/{client_id}/jwks-uri") manage=manage />
             {move || match listed.get() {
                 None => view! { <Loading what="keys" /> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
@@ -140,6 +141,106 @@ pub fn ClientKeys(client_id: String, manage: bool) -> impl IntoView {
                     }
                 })
         }}
+    }
+}
+
+/// Where the application publishes its keys, if it does; credential managers set or remove
+/// it when this Clavis allows some host.
+#[component]
+fn JwksUri(path: String, manage: bool) -> impl IntoView {
+    let setting = {
+        let path = path.clone();
+        api::resource(move || path.clone())
+    };
+    move || match api::loaded::<JwksUriSetting>(setting) {
+        None => view! { <Loading what="the jwks_uri" /> }.into_any(),
+        Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
+        Some(Ok(current)) if current.allowed_hosts.is_empty() && current.jwks_uri.is_none() => {
+            ().into_any()
+        }
+        Some(Ok(current)) => {
+            let shown = current
+                .jwks_uri
+                .clone()
+                .map(|url| view! { <p>"Keys are also taken from " <code class="long-name">{url}</code> "."</p> });
+            let form = manage.then(|| {
+                view! { <JwksUriForm path=path.clone() current=current on_saved=move || setting.refetch() /> }
+            });
+            view! {
+                {shown}
+                {form}
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Sets or removes the jwks_uri.
+#[component]
+fn JwksUriForm(
+    path: String,
+    current: JwksUriSetting,
+    on_saved: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let url = RwSignal::new(current.jwks_uri.clone().unwrap_or_default());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let status = RwSignal::new(None::<String>);
+    let csrf = me().csrf_token;
+    let hosts = current.allowed_hosts.join(", ");
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (path, csrf, on_saved) = (path.clone(), csrf.clone(), on_saved.clone());
+        let text = url.get().trim().to_owned();
+        let body = SetJwksUri {
+            jwks_uri: (!text.is_empty()).then_some(text.clone()),
+        };
+        busy.set(true);
+        error.set(None);
+        status.set(None);
+        leptos::task::spawn_local(async move {
+            match api::put(&path, &body, &csrf).await {
+                Ok(_) => {
+                    busy.set(false);
+                    status.set(Some(if text.is_empty() {
+                        "The jwks_uri was removed.".to_owned()
+                    } else {
+                        "The jwks_uri was saved.".to_owned()
+                    }));
+                    on_saved();
+                }
+                Err(failed) => {
+                    busy.set(false);
+                    error.set(Some(failed.message));
+                    focus("jwks-uri");
+                }
+            }
+        });
+    };
+    view! {
+        <form class="inline" on:submit=save novalidate=true>
+            <label for="jwks-uri">"jwks_uri (optional)"</label>
+            <div class="field-row">
+                <input
+                    id="jwks-uri"
+                    type="url"
+                    autocomplete="off"
+                    placeholder="https://keys.example.com/jwks.json"
+                    aria-describedby=move || if error.with(Option::is_some) { "jwks-uri-help jwks-uri-error" } else { "jwks-uri-help" }
+                    aria-invalid=move || error.get().is_some().to_string()
+                    prop:value=move || url.get()
+                    on:input=move |ev| url.set(event_target_value(&ev))
+                />
+                <button type="submit" disabled=move || busy.get()>"Save the jwks_uri"</button>
+            </div>
+            <p id="jwks-uri-help" class="help">
+                {format!(
+                    "Where your application publishes its public keys, so you need not register each one here. An https URL on {hosts}. Leave it empty to have none."
+                )}
+            </p>
+            <FieldError field="jwks-uri" error=error />
+            <StatusMessage message=status />
+        </form>
     }
 }
 
