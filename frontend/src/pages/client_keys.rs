@@ -152,7 +152,9 @@ fn JwksUri(path: String, manage: bool) -> impl IntoView {
         let path = path.clone();
         api::resource(move || path.clone())
     };
-    move || match api::loaded::<JwksUriSetting>(setting) {
+    // Outside the form, which is drawn anew when the saved setting comes back.
+    let status = RwSignal::new(None::<String>);
+    let shown = move || match api::loaded::<JwksUriSetting>(setting) {
         None => view! { <Loading what="the jwks_uri" /> }.into_any(),
         Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
         Some(Ok(current)) if current.allowed_hosts.is_empty() && current.jwks_uri.is_none() => {
@@ -164,7 +166,14 @@ fn JwksUri(path: String, manage: bool) -> impl IntoView {
                 .clone()
                 .map(|url| view! { <p>"Keys are also taken from " <code class="long-name">{url}</code> "."</p> });
             let form = manage.then(|| {
-                view! { <JwksUriForm path=path.clone() current=current on_saved=move || setting.refetch() /> }
+                view! {
+                    <JwksUriForm
+                        path=path.clone()
+                        current=current
+                        status=status
+                        on_saved=move || setting.refetch()
+                    />
+                }
             });
             view! {
                 {shown}
@@ -172,6 +181,10 @@ fn JwksUri(path: String, manage: bool) -> impl IntoView {
             }
             .into_any()
         }
+    };
+    view! {
+        {shown}
+        <StatusMessage message=status />
     }
 }
 
@@ -180,12 +193,12 @@ fn JwksUri(path: String, manage: bool) -> impl IntoView {
 fn JwksUriForm(
     path: String,
     current: JwksUriSetting,
+    status: RwSignal<Option<String>>,
     on_saved: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let url = RwSignal::new(current.jwks_uri.clone().unwrap_or_default());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let status = RwSignal::new(None::<String>);
     let csrf = me().csrf_token;
     let hosts = current.allowed_hosts.join(", ");
     let save = move |ev: leptos::ev::SubmitEvent| {
@@ -239,7 +252,6 @@ fn JwksUriForm(
                 )}
             </p>
             <FieldError field="jwks-uri" error=error />
-            <StatusMessage message=status />
         </form>
     }
 }
