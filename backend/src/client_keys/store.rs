@@ -323,15 +323,7 @@ pub fn keyed_clients(
             client_keys::thumbprint,
             client_keys::public_jwk,
             client_keys::expires_at,
-            (
-                applications::id,
-                applications::client_id,
-                applications::organisation_id,
-                applications::environment,
-                applications::enabled,
-                applications::token_lifetime_secs,
-                applications::tokens_revoked_before,
-            ),
+            ClientApplication::as_select(),
         ))
         .load(conn)?;
     let published: Vec<(String, ClientApplication)> = applications::table
@@ -339,15 +331,7 @@ pub fn keyed_clients(
         .filter(applications::jwks_uri.is_not_null())
         .select((
             applications::jwks_uri.assume_not_null(),
-            (
-                applications::id,
-                applications::client_id,
-                applications::organisation_id,
-                applications::environment,
-                applications::enabled,
-                applications::token_lifetime_secs,
-                applications::tokens_revoked_before,
-            ),
+            ClientApplication::as_select(),
         ))
         .load(conn)?;
     let application_ids = rows.iter().map(|row| row.6.id.as_str()).chain(

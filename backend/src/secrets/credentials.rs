@@ -22,8 +22,10 @@ pub struct StoredCredential {
     pub grants: Vec<TokenGrant>,
 }
 
-/// An application as the token endpoint sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+/// An application as the token endpoint sees it (`ClientApplication::as_select()` reads it
+/// in any query that joins `applications`).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = applications)]
 pub struct ClientApplication {
     pub id: String,
     pub client_id: String,
@@ -53,15 +55,7 @@ pub fn credentials(
             client_secrets::id,
             client_secrets::secret_hash,
             client_secrets::expires_at,
-            (
-                applications::id,
-                applications::client_id,
-                applications::organisation_id,
-                applications::environment,
-                applications::enabled,
-                applications::token_lifetime_secs,
-                applications::tokens_revoked_before,
-            ),
+            ClientApplication::as_select(),
         ))
         .load(conn)?;
     let grants = apps::grants_of(conn, rows.iter().map(|row| row.3.id.as_str()))?;

@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use clavis::client_keys;
 use clavis::db::{DbConn, schema::audit_events};
-use clavis_shared::dto::ClientKeyKind;
+use clavis_shared::dto::{ClientKeyInfo, ClientKeyKind};
 use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::{CertificateParams, KeyPair};
@@ -24,18 +24,8 @@ on_both_databases!(keys_are_added_listed_deleted_and_refused_clearly);
 async fn a_jti_is_accepted_once_across_two_instances_on_postgresql() {
     let db = TestDb::postgres();
     let client_id = seed(&db).application.client_id;
-    let now = clavis::db::now();
     let key = ClientKey::new(Algorithm::ES256);
-    client_keys::add(
-        &mut db.conn(),
-        &client_id,
-        "k",
-        &key.pair.public_key_pem(),
-        Some(now + Duration::days(10)),
-        &admin(),
-        now,
-    )
-    .unwrap();
+    add_public_key(&db, &client_id, "k", &key);
     // Each refused replay counts as a failed guess: a roomy window keeps this test about
     // replays, not throttling.
     let roomy = "token_failure_limit = 1000";
@@ -135,6 +125,21 @@ impl ClientKey {
         header.kid = kid.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, &self.encoding_key()).unwrap()
     }
+}
+
+/// Registers `key`'s public key for `client_id` as `name`, expiring in 10 days.
+fn add_public_key(db: &TestDb, client_id: &str, name: &str, key: &ClientKey) -> ClientKeyInfo {
+    let now = clavis::db::now();
+    client_keys::add(
+        &mut db.conn(),
+        client_id,
+        name,
+        &key.pair.public_key_pem(),
+        Some(now + Duration::days(10)),
+        &admin(),
+        now,
+    )
+    .unwrap()
 }
 
 /// Good assertion claims for `client_id`, addressed to `audience`, with a new jti.
@@ -538,18 +543,8 @@ pub(crate) fn assertion_refusals(db: &TestDb) -> Vec<String> {
 async fn a_deleted_key_stops_working_and_its_tokens_go_inactive(db: TestDb) {
     let seeded = seed(&db);
     let client_id = seeded.application.client_id.clone();
-    let now = clavis::db::now();
     let key = ClientKey::new(Algorithm::ES256);
-    let added = client_keys::add(
-        &mut db.conn(),
-        &client_id,
-        "k",
-        &key.pair.public_key_pem(),
-        Some(now + Duration::days(10)),
-        &admin(),
-        now,
-    )
-    .unwrap();
+    let added = add_public_key(&db, &client_id, "k", &key);
     let server = TestServer::start(db, "").await;
     let issuer = server.state.oauth.issuer.clone();
     let response = token_with_assertion(
@@ -578,16 +573,7 @@ async fn a_deleted_key_stops_working_and_its_tokens_go_inactive(db: TestDb) {
 
     // A second key keeps introspection possible after the first is deleted.
     let second = ClientKey::new(Algorithm::EdDSA);
-    client_keys::add(
-        &mut server.db.conn(),
-        &client_id,
-        "k2",
-        &second.pair.public_key_pem(),
-        Some(now + Duration::days(10)),
-        &admin(),
-        now,
-    )
-    .unwrap();
+    add_public_key(&server.db, &client_id, "k2", &second);
     client_keys::delete(
         &mut server.db.conn(),
         &client_id,
@@ -647,18 +633,8 @@ pub(crate) fn decode_payload(jwt: &str) -> Value {
 
 async fn failed_assertions_are_throttled_like_wrong_secrets(db: TestDb) {
     let client_id = seed(&db).application.client_id;
-    let now = clavis::db::now();
     let key = ClientKey::new(Algorithm::ES256);
-    client_keys::add(
-        &mut db.conn(),
-        &client_id,
-        "k",
-        &key.pair.public_key_pem(),
-        Some(now + Duration::days(10)),
-        &admin(),
-        now,
-    )
-    .unwrap();
+    add_public_key(&db, &client_id, "k", &key);
     let server = TestServer::start(db, "token_failure_limit = 3").await;
     let issuer = server.state.oauth.issuer.clone();
     // Many good assertions at once are no guesses: none is throttled.

@@ -426,24 +426,13 @@ fn SecretTable(
                                         </span>
                                     </td>
                                     <td data-label="Starts with"><code class="nowrap">{logic::hint_display(&secret.hint)}</code></td>
-                                    <td data-label="Created">
-                                        <span class="nowrap">{logic::date_time(secret.created_at)}</span>
-                                        <br />
-                                        <span class="muted">{format!("by {}", recorded_actor(&secret.created_by))}</span>
-                                    </td>
-                                    <td data-label="Expires">
-                                        <span class="nowrap">{logic::date(secret.expires_at)}</span>
-                                        <br />
-                                        <span class="muted nowrap">{logic::expiry_phrase(secret.expires_at, now)}</span>
-                                    </td>
-                                    <td data-label="Last used">
-                                        <span class="nowrap">
-                                            {secret
-                                                .last_used_at
-                                                .map(logic::date_time)
-                                                .unwrap_or_else(|| "never".to_owned())}
-                                        </span>
-                                    </td>
+                                    <LifeCells
+                                        created_at=secret.created_at
+                                        created_by=secret.created_by.clone()
+                                        expires_at=secret.expires_at
+                                        last_used_at=secret.last_used_at
+                                        now=now
+                                    />
                                     <td data-label="Status"><span class=class>{label}</span></td>
                                     {manage
                                         .then(|| {
@@ -468,6 +457,35 @@ fn SecretTable(
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// A credential's life in a table row: created (when, by whom), expires (when, how soon)
+/// and last used; the same for secrets and keys.
+#[component]
+pub(super) fn LifeCells(
+    created_at: DateTime<Utc>,
+    created_by: String,
+    expires_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> impl IntoView {
+    view! {
+        <td data-label="Created">
+            <span class="nowrap">{logic::date_time(created_at)}</span>
+            <br />
+            <span class="muted">{format!("by {}", recorded_actor(&created_by))}</span>
+        </td>
+        <td data-label="Expires">
+            <span class="nowrap">{logic::date(expires_at)}</span>
+            <br />
+            <span class="muted nowrap">{logic::expiry_phrase(expires_at, now)}</span>
+        </td>
+        <td data-label="Last used">
+            <span class="nowrap">
+                {last_used_at.map(logic::date_time).unwrap_or_else(|| "never".to_owned())}
+            </span>
+        </td>
     }
 }
 

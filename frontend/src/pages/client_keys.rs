@@ -3,13 +3,12 @@
 //! after a confirmation. Only public keys are ever sent: the server refuses a private key,
 //! and the form says so before sending one.
 
-use clavis_shared::audit::recorded_actor;
 use clavis_shared::dto::{ClientKeyInfo, SecretStatus};
 use clavis_shared::portal::{AddClientKey, JwksUriSetting, SetJwksUri};
 use clavis_shared::validate::{MAX_ACTIVE_CLIENT_KEYS, MAX_SECRET_NAME_CHARS};
 use leptos::prelude::*;
 
-use super::application::{CountedField, FieldError, focus};
+use super::application::{CountedField, FieldError, LifeCells, focus};
 use crate::api::{self, ApiResult};
 use crate::logic;
 use crate::widgets::{CopyButton, ErrorMessage, ErrorSlot, Loading, Modal, StatusMessage, me, now};
@@ -318,21 +317,13 @@ fn KeyTable(
                                             {thumbprint_hint(&key.thumbprint)}
                                         </code>
                                     </td>
-                                    <td data-label="Created">
-                                        <span class="nowrap">{logic::date_time(key.created_at)}</span>
-                                        <br />
-                                        <span class="muted">{format!("by {}", recorded_actor(&key.created_by))}</span>
-                                    </td>
-                                    <td data-label="Expires">
-                                        <span class="nowrap">{logic::date(key.expires_at)}</span>
-                                        <br />
-                                        <span class="muted nowrap">{logic::expiry_phrase(key.expires_at, now)}</span>
-                                    </td>
-                                    <td data-label="Last used">
-                                        <span class="nowrap">
-                                            {key.last_used_at.map(logic::date_time).unwrap_or_else(|| "never".to_owned())}
-                                        </span>
-                                    </td>
+                                    <LifeCells
+                                        created_at=key.created_at
+                                        created_by=key.created_by.clone()
+                                        expires_at=key.expires_at
+                                        last_used_at=key.last_used_at
+                                        now=now
+                                    />
                                     <td data-label="Status"><span class=class>{label}</span></td>
                                     {manage
                                         .then(|| {
