@@ -12,7 +12,10 @@
 //! (f) private_key_jwt: ES256 client assertions, each with a new jti (so each is recorded in
 //!     the database's replay table), all signed before the run.
 //!
-//! `cargo bench -p clavis --bench token_endpoint -- assertions` runs only (f).
+//! (g) federated: service account tokens of an issuer the bench runs (discovery and keys on
+//!     HTTPS), each presented again and again as a workload does for the token's life.
+//!
+//! `cargo bench -p clavis --bench token_endpoint -- assertions` runs only (f) and (g).
 //!
 //! `cargo bench -p clavis --bench token_endpoint -- metrics` (optionally naming a database)
 //! runs only (a), alternately with the Prometheus metrics off and on (`CLAVIS_METRICS_LISTEN`,
@@ -55,6 +58,8 @@ const POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const ASSERTIONS: usize = 100_000;
 /// How long (f) runs.
 const ASSERTION_SECS: u64 = 5;
+/// Workload tokens of (g): a few pods of one service account, each with its own token.
+const WORKLOAD_TOKENS: i64 = 8;
 /// Runs of (a) with the metrics off and on each, alternating, for the comparison.
 const METRICS_ROUNDS: usize = 3;
 
@@ -118,6 +123,8 @@ fn main() {
 /// A seeded database of the benchmark's own, dropped (PostgreSQL) by [`Bench::finish`].
 struct Bench {
     dir: tempfile::TempDir,
+    /// The workload platform of (g), on HTTPS; `clavis serve` trusts its certificate.
+    issuer: PlatformIssuer,
     url: String,
     pg_name: Option<String>,
     db: Database,
@@ -143,7 +150,9 @@ impl Bench {
         };
         let db = Database::open(DbTarget::parse(&url).unwrap(), 16).unwrap();
         db.migrate().unwrap();
+        let issuer = PlatformIssuer::start(dir.path());
         Self {
+            issuer,
             dir,
             url,
             pg_name,
@@ -168,6 +177,7 @@ impl Bench {
             .env("CLAVIS_MASTER_KEY_FILE", self.dir.path().join("master.key"))
             .env("CLAVIS_DATABASE_POOL_SIZE", "16")
             .env("CLAVIS_LOG_LEVEL", "error")
+            .env("CLAVIS_OUTBOUND_CA_FILE", &self.issuer.certificate_file)
             // For (e): nginx connects from 127.0.0.1. Direct requests from there carry no
             // forwarding headers, so (a) to (c) are unchanged.
             .env("CLAVIS_TRUSTED_PROXIES", "127.0.0.1");
@@ -329,20 +339,163 @@ fn run_backend(backend: &str) {
 
     bench.settle();
     private_key_jwt(backend, &base, &bench.db);
+    bench.settle();
+    federated(backend, &base, &bench);
 
     stop(server);
     bench.finish();
 }
 
-/// Only scenario (f), on a database of its own.
+/// Only scenarios (f) and (g), on a database of their own.
 fn run_assertions(backend: &str) {
     let bench = Bench::new(backend);
     seed(&bench.db, 0);
     bench.settle();
     let (server, base) = bench.serve(None);
     private_key_jwt(backend, &base, &bench.db);
+    bench.settle();
+    federated(backend, &base, &bench);
     stop(server);
     bench.finish();
+}
+
+/// A workload platform's OpenID Connect issuer on HTTPS (a self-signed certificate for
+/// 127.0.0.1, which `clavis serve` trusts as `outbound_ca_file`), serving its discovery
+/// document and one ES256 key, in a thread of the bench's own.
+struct PlatformIssuer {
+    url: String,
+    certificate_file: std::path::PathBuf,
+    key: rcgen::KeyPair,
+}
+
+impl PlatformIssuer {
+    const KID: &str = "platform-1";
+
+    fn start(dir: &std::path::Path) -> Self {
+        let tls_key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .self_signed(&tls_key)
+            .unwrap();
+        let settings = clavis::tls::TlsSettings {
+            cert_file: dir.join("issuer-cert.pem"),
+            key_file: dir.join("issuer-key.pem"),
+        };
+        std::fs::write(&settings.cert_file, cert.pem()).unwrap();
+        std::fs::write(&settings.key_file, tls_key.serialize_pem()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut jwk = clavis::client_keys::public_key::read(&key.public_key_pem())
+            .unwrap()
+            .jwk;
+        jwk["kid"] = Self::KID.into();
+        let discovery =
+            serde_json::json!({ "issuer": url, "jwks_uri": format!("{url}/jwks.json") })
+                .to_string();
+        let jwks = serde_json::json!({ "keys": [jwk] }).to_string();
+        let tls = clavis::tls::ServedCertificate::load(&settings)
+            .unwrap()
+            .server_config();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                actix_web::HttpServer::new(move || {
+                    let (discovery, jwks) = (discovery.clone(), jwks.clone());
+                    actix_web::App::new()
+                        .route(
+                            "/.well-known/openid-configuration",
+                            actix_web::web::get().to(move || json_answer(discovery.clone())),
+                        )
+                        .route(
+                            "/jwks.json",
+                            actix_web::web::get().to(move || json_answer(jwks.clone())),
+                        )
+                })
+                .workers(1)
+                .listen_rustls_0_23(listener, tls)
+                .unwrap()
+                .run()
+                .await
+                .unwrap();
+            });
+        });
+        Self {
+            url,
+            certificate_file: settings.cert_file,
+            key,
+        }
+    }
+}
+
+async fn json_answer(body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+/// Scenario (g): an application with a federated credential for a service account of the
+/// bench's issuer, and [`WORKLOAD_TOKENS`] tokens of it, each sent again and again.
+fn federated(backend: &str, base: &str, bench: &Bench) {
+    const AUDIENCE: &str = "https://clavis.bench.example";
+    const WORKLOAD: &str = "system:serviceaccount:bench:exporter";
+    let issuer = &bench.issuer;
+    let now = clavis::db::now();
+    let mut conn = bench.db.conn().unwrap();
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: "Bench".into(),
+        name: Some("bench-federated".into()),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    let client_id = apps::create(&mut conn, &new, &Actor::System, now)
+        .unwrap()
+        .client_id;
+    clavis::federation::trust(&mut conn, &issuer.url, None, &Actor::System, now).unwrap();
+    let credential = clavis_shared::portal::AddFederatedCredential {
+        name: "bench".into(),
+        issuer: issuer.url.clone(),
+        subject: WORKLOAD.into(),
+        audience: Some(AUDIENCE.into()),
+    };
+    clavis::federation::add(
+        &mut conn,
+        &client_id,
+        &credential,
+        AUDIENCE,
+        &Actor::System,
+        now,
+    )
+    .unwrap();
+    drop(conn);
+    let signing = jsonwebtoken::EncodingKey::from_ec_der(&issuer.key.serialize_der());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(PlatformIssuer::KID.to_owned());
+    let issued = chrono::Utc::now().timestamp();
+    let bodies = tempfile::NamedTempFile::new().unwrap();
+    let lines: Vec<String> = (0..WORKLOAD_TOKENS)
+        .map(|n| {
+            let claims = serde_json::json!({
+                "iss": issuer.url, "sub": WORKLOAD, "aud": [AUDIENCE], "iat": issued - n,
+                "exp": issued + 3000,
+            });
+            let token = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &client_id)
+                .append_pair(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                )
+                .append_pair("client_assertion", &token)
+                .finish()
+        })
+        .collect();
+    std::fs::write(bodies.path(), lines.join("\n")).unwrap();
+    let figures = run_wrk(base, &bodies_script(bodies.path()), RUN_SECS);
+    report(backend, "(g) federated, tokens reused", &figures);
 }
 
 /// Scenario (f): an application with an ES256 public key, and [`ASSERTIONS`] assertions of

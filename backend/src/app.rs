@@ -10,19 +10,21 @@ use crate::client_keys::JwksUriPolicy;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::federation::http::DefaultAudience;
 use crate::forwarded::{self, ClientOrigin, TrustedProxies};
+use crate::key_sets::RemoteKeySets;
 use crate::keys::Keys;
 use crate::login::{self, LoginService};
 use crate::notify;
 use crate::oauth::{
     self, AssertionVerifier, ClientAuthenticator, CredentialLookup, JtiLedger, LastUsed,
-    OAuthService, RemoteKeySets, Throttle,
+    OAuthService, Throttle,
 };
 use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
 use crate::{
-    apis, apps, audit, client_keys, health, jobs, openapi, orgs, request_id, secrets, site,
-    storable_text, users,
+    apis, apps, audit, client_keys, federation, health, jobs, openapi, orgs, request_id, secrets,
+    site, storable_text, users,
 };
 
 /// The background jobs of a running instance, as [`start`] returns them.
@@ -44,6 +46,11 @@ pub struct AppState {
     pub reminders: web::Data<clavis_shared::admin::ReminderStatus>,
     /// Which hosts an application's `jwks_uri` may name.
     pub jwks_uri_policy: web::Data<JwksUriPolicy>,
+    /// The key sets fetched from `jwks_uri`s and trusted issuers, shared by the token
+    /// endpoint and the admin who trusts an issuer.
+    pub remote_keys: web::Data<RemoteKeySets>,
+    /// The audience a federated credential requires unless told otherwise.
+    pub default_audience: web::Data<DefaultAudience>,
 }
 
 /// Opens the signing keys and starts the background jobs; call inside an actix runtime.
@@ -57,6 +64,10 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
     let urls = PublicUrls::new(&config.public_url);
     let mut background = Background::default();
     let audit = jobs::audit_writer::start(&mut background, db.clone());
+    let remote_keys = web::Data::new(
+        RemoteKeySets::new(config.outbound_ca_file.as_deref(), config.key_set_refetch)
+            .map_err(|error| Error::Internal(format!("{error:#}")))?,
+    );
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         urls: urls.clone(),
@@ -66,8 +77,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
             AssertionVerifier::new(&config.issuer, &urls.token_endpoint()),
-            RemoteKeySets::new(config.outbound_ca_file.as_deref(), config.key_set_refetch)
-                .map_err(|error| Error::Internal(format!("{error:#}")))?,
+            remote_keys.clone().into_inner(),
             JtiLedger::start(db.target()),
             Throttle::new(config.token.failure_limit, config.token.failure_window),
         ),
@@ -109,6 +119,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         jwks_uri_policy: web::Data::new(JwksUriPolicy {
             allowed_hosts: config.jwks_uri_hosts.clone(),
         }),
+        remote_keys,
+        default_audience: web::Data::new(DefaultAudience(config.issuer.clone())),
     };
     Ok((state, background))
 }
@@ -135,6 +147,8 @@ pub fn build(
         .app_data(state.trusted_proxies.clone())
         .app_data(state.reminders.clone())
         .app_data(state.jwks_uri_policy.clone())
+        .app_data(state.remote_keys.clone())
+        .app_data(state.default_audience.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.sessions.secure_cookie))
@@ -172,6 +186,7 @@ fn portal_api() -> actix_web::Scope<
         .configure(apps::http::routes)
         .configure(secrets::http::routes)
         .configure(client_keys::http::routes)
+        .configure(federation::http::routes)
         .configure(audit::http::routes)
         .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))

@@ -1,8 +1,8 @@
 //! Clavis: a self-service portal for client secrets and an OAuth 2.0 authorization server
 //! for machine-to-machine APIs.
 //!
-//! One module per domain (organisations, APIs, applications, secrets, client keys, users, audit,
-//! notify), each with its logic and queries side by side; `db` holds storage, `jobs` the
+//! One module per domain (organisations, APIs, applications, secrets, client keys, federated
+//! credentials, users, audit, notify), each with its logic and queries side by side; `db` holds storage, `jobs` the
 //! background work, `app` wires every route and starts the jobs.
 
 pub mod access;
@@ -15,9 +15,11 @@ pub mod client_keys;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod federation;
 pub mod forwarded;
 pub mod health;
 pub mod jobs;
+pub mod key_sets;
 pub mod keys;
 pub mod logging;
 pub mod login;

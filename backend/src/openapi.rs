@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{apis, apps, audit, client_keys, notify, orgs, secrets, users};
+use crate::{apis, apps, audit, client_keys, federation, notify, orgs, secrets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,12 @@ use crate::{apis, apps, audit, client_keys, notify, orgs, secrets, users};
         client_keys::http::delete,
         client_keys::http::jwks_uri,
         client_keys::http::set_jwks_uri,
+        federation::http::issuers,
+        federation::http::trust,
+        federation::http::untrust,
+        federation::http::list,
+        federation::http::add,
+        federation::http::delete,
         notify::http::recipients,
         notify::http::set_mailbox,
         apps::http::list,

@@ -68,3 +68,16 @@ pub struct PersonRole {
 pub struct ReminderStatus {
     pub enabled: bool,
 }
+
+/// Trusts an OpenID Connect issuer for federated credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrustIssuer {
+    /// The issuer identifier: an https URL whose `/.well-known/openid-configuration` names
+    /// the same issuer and its `jwks_uri`.
+    pub issuer: String,
+    /// What people call it; the issuer's host when left out.
+    #[serde(default)]
+    pub name: Option<String>,
+}

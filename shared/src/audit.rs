@@ -18,6 +18,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "application.jwks_uri",
         "Application's jwks_uri set or removed",
     ),
+    ("federated.add", "Federated credential added"),
+    ("federated.delete", "Federated credential deleted"),
+    ("issuer.trust", "Issuer trusted"),
+    ("issuer.untrust", "Issuer no longer trusted"),
     ("token.issue", "Access token issued or refused"),
     ("token.revoke", "Access token revoked"),
     ("client.authenticate", "Client authentication refused"),
@@ -276,6 +280,10 @@ pub fn reason_text(code: &str) -> String {
         "missing_claim" => "the client assertion lacks exp, iss, sub, aud or jti",
         "replayed_assertion" => "the client assertion was used before",
         "expired_key" => "the key that signed the client assertion has expired",
+        "untrusted_issuer" => "no federated credential of the client trusts the token's issuer",
+        "wrong_subject" => "no federated credential of the client accepts the token's subject",
+        "key_set_unavailable" => "the keys could not be fetched from the jwks_uri or issuer",
+        "federated_too_long_lived" => "the federated token lives longer than an hour",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",
         other => return other.replace('_', " "),
@@ -396,6 +404,18 @@ pub fn summary(event: &AuditEventView) -> String {
             key_kind(&detail("kind")),
             detail("name")
         ),
+        "federated.add" => format!(
+            "{who} let {} tokens for {} prove {application} (“{}”)",
+            detail("issuer"),
+            detail("subject"),
+            detail("name")
+        ),
+        "federated.delete" => format!(
+            "{who} deleted the federated credential “{}” of {application}",
+            detail("name")
+        ),
+        "issuer.trust" => format!("{who} trusted the issuer {}", detail("issuer")),
+        "issuer.untrust" => format!("{who} stopped trusting the issuer {}", detail("issuer")),
         "token.issue" if failed => format!(
             "{who} was refused an access token: {}",
             non_empty(detail("description"), reason_text(&detail("reason")))

@@ -361,6 +361,42 @@ pub struct ClientKeyInfo {
     pub status: SecretStatus,
 }
 
+/// An OpenID Connect issuer whose tokens may stand for applications (federated workload
+/// identity): a Kubernetes cluster's service account issuer, a CI system, a SPIFFE OIDC
+/// discovery provider. Admins trust and untrust issuers; everyone signed in may list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrustedIssuerInfo {
+    pub id: String,
+    /// The issuer identifier, exactly as its tokens carry it in `iss`.
+    pub issuer: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    /// How many federated credentials name this issuer (it cannot be untrusted until none).
+    pub credentials: i64,
+}
+
+/// A federated credential: tokens from `issuer` with exactly this `subject` and `audience`
+/// prove the application, with nothing secret stored anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FederatedCredentialInfo {
+    pub id: String,
+    pub name: String,
+    /// The trusted issuer's identifier (`iss`).
+    pub issuer: String,
+    /// The trusted issuer's name, as admins gave it.
+    pub issuer_name: String,
+    /// The exact `sub` accepted, such as `system:serviceaccount:billing:exporter`.
+    pub subject: String,
+    /// The `aud` the token must carry.
+    pub audience: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
 /// A freshly created secret: the only response that ever carries its value.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

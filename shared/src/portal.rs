@@ -137,6 +137,21 @@ pub struct AddClientKey {
     pub expires_on: Option<NaiveDate>,
 }
 
+/// Adds a federated credential to an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddFederatedCredential {
+    pub name: String,
+    /// A trusted issuer's identifier, as `GET /api/v1/issuers` lists it.
+    pub issuer: String,
+    /// The exact `sub` to accept; no wildcards.
+    pub subject: String,
+    /// The `aud` the token must carry; Clavis's issuer identifier when left out.
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
 /// An application's `jwks_uri`, and the hosts one may name on this Clavis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -21,6 +21,10 @@ pub const MAX_SECRET_LIFETIME_MONTHS: u32 = 12;
 /// An application may hold at most this many unexpired public keys and certificates at once
 /// (issue 18, like Entra's certificates).
 pub const MAX_ACTIVE_CLIENT_KEYS: i64 = 10;
+/// The most federated credentials an application may have.
+pub const MAX_FEDERATED_CREDENTIALS: i64 = 10;
+/// Longest federated subject or audience accepted, in characters.
+pub const MAX_FEDERATED_CLAIM_CHARS: usize = 255;
 /// A certificate may be registered only while it expires at most this many months ahead.
 pub const MAX_CERTIFICATE_LIFETIME_MONTHS: u32 = 24;
 /// Bounds of an application's access-token lifetime, in seconds (5 minutes to 24 hours).
@@ -99,6 +103,40 @@ pub fn secret_name(value: &str) -> Checked<String> {
 /// The name of a public key, certificate or federated credential: as a secret's name.
 pub fn credential_name(value: &str) -> Checked<String> {
     display_name("name", "The name", value, MAX_SECRET_NAME_CHARS)
+}
+
+/// The exact `sub` a federated credential accepts, such as
+/// `system:serviceaccount:billing:exporter` or `repo:acme/billing:ref:refs/heads/main`.
+/// Wildcards are refused: a pattern would let workloads nobody named prove the application
+/// (as Entra's federated identity credentials rule).
+pub fn federated_subject(value: &str) -> Checked<String> {
+    federated_claim(
+        "subject",
+        "The subject",
+        "such as system:serviceaccount:billing:exporter",
+        value,
+    )
+}
+
+/// The `aud` a federated credential's tokens must carry.
+pub fn federated_audience(value: &str) -> Checked<String> {
+    federated_claim(
+        "audience",
+        "The audience",
+        "such as https://clavis.example.org",
+        value,
+    )
+}
+
+fn federated_claim(field: &'static str, what: &str, example: &str, value: &str) -> Checked<String> {
+    let checked = display_name(field, what, value, MAX_FEDERATED_CLAIM_CHARS)?;
+    if checked.contains('*') {
+        return Err(ValidationError::new(
+            field,
+            format!("{what} must be given exactly, {example}: wildcards (*) are not allowed."),
+        ));
+    }
+    Ok(checked)
 }
 
 /// A certificate's expiry (its `notAfter`) must lie in the future and at most

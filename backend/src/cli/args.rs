@@ -64,6 +64,13 @@ pub enum Command {
     /// (private_key_jwt).
     #[command(subcommand)]
     Credential(CredentialCommand),
+    /// Federated credentials: tokens from a trusted issuer (a Kubernetes service account,
+    /// a CI job) that prove an application, with no secret at all.
+    #[command(subcommand)]
+    Federated(FederatedCommand),
+    /// OpenID Connect issuers whose tokens federated credentials may accept.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
     /// People and their roles.
     #[command(subcommand)]
     User(UserCommand),
@@ -302,6 +309,60 @@ pub enum CredentialCommand {
         /// Remove the jwks_uri: only registered keys are accepted afterwards.
         #[arg(long)]
         remove: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FederatedCommand {
+    /// Let tokens from a trusted issuer with an exact subject prove the application.
+    Add {
+        /// The application's client_id.
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long)]
+        name: String,
+        /// A trusted issuer's URL (see `clavis issuer list`).
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The exact sub to accept, such as system:serviceaccount:billing:exporter.
+        #[arg(long)]
+        subject: String,
+        /// The aud the token must carry; Clavis's issuer identifier when left out.
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// List an application's federated credentials.
+    List {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+    /// Delete a federated credential; its tokens are refused at once.
+    Delete {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        #[arg(long = "id", value_name = "CREDENTIAL_ID")]
+        credential_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an OpenID Connect issuer, once its discovery document and keys can be fetched.
+    Trust {
+        /// The issuer identifier, exactly as its tokens carry it in iss.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// What people call it; the issuer's host when left out.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the trusted issuers.
+    List,
+    /// Stop trusting an issuer that no federated credential names any more.
+    Untrust {
+        /// The issuer's URL or id.
+        #[arg(long, value_name = "URL")]
+        url: String,
     },
 }
 

@@ -3,23 +3,25 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clavis_shared::portal::{
-    CreateApi, CreateApplication, CreateOrganisation, JwksUriSetting, UpdateApi, UpdateOrganisation,
+    AddFederatedCredential, CreateApi, CreateApplication, CreateOrganisation, JwksUriSetting,
+    UpdateApi, UpdateOrganisation,
 };
 use clavis_shared::validate::{self, ValidationError};
 
 use super::args::{
-    ApiCommand, AppCommand, Cli, Command, CredentialCommand, KeysCommand, NotifyCommand,
-    OrgCommand, SecretCommand, UserCommand,
+    ApiCommand, AppCommand, Cli, Command, CredentialCommand, FederatedCommand, IssuerCommand,
+    KeysCommand, NotifyCommand, OrgCommand, SecretCommand, UserCommand,
 };
 use super::output::Output;
 use crate::access::Actor;
 use crate::client_keys::JwksUriPolicy;
 use crate::config::Config;
 use crate::db::{self, Database, PooledConn, backup};
+use crate::key_sets::RemoteKeySets;
 use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
-use crate::{apis, apps, client_keys, logging, notify, orgs, secrets, serve, users};
+use crate::{apis, apps, client_keys, federation, logging, notify, orgs, secrets, serve, users};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
 /// own function. A backup and a restore take the database file as it is instead: a backup
@@ -87,7 +89,81 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             credential(command, &mut db.conn()?, &out, &policy, &actor)
         }
+        Command::Federated(command) => {
+            federated(command, &mut db.conn()?, &out, &config.issuer, &actor)
+        }
+        Command::Issuer(command) => issuer(command, &mut db.conn()?, &out, &config, &actor),
         Command::User(command) => user(command, &mut db.conn()?, &out, &actor, db::now()),
+    }
+}
+
+/// `clavis federated …`: an application's federated credentials.
+fn federated(
+    command: FederatedCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    default_audience: &str,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    let now = db::now();
+    match command {
+        FederatedCommand::Add {
+            client_id,
+            name,
+            issuer,
+            subject,
+            audience,
+        } => {
+            let added = AddFederatedCredential {
+                name,
+                issuer,
+                subject,
+                audience,
+            };
+            let added = federation::add(conn, &client_id, &added, default_audience, actor, now)?;
+            out.federated_credentials(&[added])
+        }
+        FederatedCommand::List { client_id } => {
+            out.federated_credentials(&federation::list(conn, &client_id)?)
+        }
+        FederatedCommand::Delete {
+            client_id,
+            credential_id,
+        } => out.federated_credentials(&[federation::delete(
+            conn,
+            &client_id,
+            &credential_id,
+            actor,
+            now,
+        )?]),
+    }
+}
+
+/// `clavis issuer …`: the OpenID Connect issuers federated credentials may trust.
+fn issuer(
+    command: IssuerCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    config: &Config,
+    actor: &Actor,
+) -> anyhow::Result<()> {
+    match command {
+        IssuerCommand::Trust { url, name } => {
+            let issuer = federation::issuer_identifier(&url)?;
+            let remote =
+                RemoteKeySets::new(config.outbound_ca_file.as_deref(), config.key_set_refetch)?;
+            // The one command that goes out to the network: a runtime just for it.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(federation::check_discovery(&remote, &issuer))?;
+            let trusted = federation::trust(conn, &issuer, name.as_deref(), actor, db::now())?;
+            out.issuers(&[trusted])
+        }
+        IssuerCommand::List => out.issuers(&federation::list_issuers(conn)?),
+        IssuerCommand::Untrust { url } => {
+            out.issuers(&[federation::untrust(conn, &url, actor, db::now())?])
+        }
     }
 }
 
@@ -214,9 +290,7 @@ fn credential(
             expires,
         } => {
             let (path, expected) = file.file();
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                anyhow::anyhow!("Cannot read the key file {}: {error}.", path.display())
-            })?;
+            let text = read_key_file(path)?;
             let found = client_keys::public_key::read(&text)?.kind;
             if found != expected {
                 anyhow::bail!(
@@ -245,6 +319,11 @@ fn credential(
             remove: _,
         } => {
             // clap makes --url and --remove exclusive and one of them required.
+            if url.as_deref().is_some_and(|url| url.trim().is_empty()) {
+                anyhow::bail!(
+                    "--url is empty: give the https URL where the application publishes its keys, or use --remove to remove the jwks_uri."
+                );
+            }
             let jwks_uri =
                 client_keys::set_jwks_uri(conn, &client_id, url.as_deref(), policy, actor, now)?;
             out.jwks_uri(&JwksUriSetting {
@@ -253,6 +332,31 @@ fn credential(
             })
         }
     }
+}
+
+/// The key file's text, read only up to a limit well above any key or certificate, so
+/// that a wrong path (a log, `/dev/zero`) fails at once.
+fn read_key_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 64 * 1024;
+    let cannot = |error: std::io::Error| {
+        anyhow::anyhow!("Cannot read the key file {}: {error}.", path.display())
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > LIMIT {
+        anyhow::bail!(
+            "{} is larger than {} KiB: it is no single key or certificate.",
+            path.display(),
+            LIMIT / 1024
+        );
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not text: give a PEM or JWK file.", path.display()))
 }
 
 /// `clavis user …`: people and their roles.

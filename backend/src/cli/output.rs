@@ -3,8 +3,8 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clavis_shared::dto::{
-    Api, Application, ClientKeyInfo, ClientSecretInfo, NewClientSecret, Organisation,
-    RoleAssignment,
+    Api, Application, ClientKeyInfo, ClientSecretInfo, FederatedCredentialInfo, NewClientSecret,
+    Organisation, RoleAssignment, TrustedIssuerInfo,
 };
 use clavis_shared::portal::{FailingAddress, JwksUriSetting};
 use serde::Serialize;
@@ -245,6 +245,7 @@ impl Output {
                 "NAME",
                 "KIND",
                 "TYPE",
+                "KID",
                 "THUMBPRINT",
                 "EXPIRES",
                 "LAST USED",
@@ -256,10 +257,44 @@ impl Output {
                     k.name.clone(),
                     k.kind.label().to_owned(),
                     k.key_type.clone(),
+                    k.kid.clone(),
                     format!("{}…", k.thumbprint.chars().take(8).collect::<String>()),
                     when(k.expires_at),
                     k.last_used_at.map_or_else(|| "never".to_owned(), when),
                     k.status.as_str().to_owned(),
+                ]
+            },
+        )
+    }
+
+    pub fn federated_credentials(&self, items: &[FederatedCredentialInfo]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["ID", "NAME", "ISSUER", "SUBJECT", "AUDIENCE", "LAST USED"],
+            |f| {
+                vec![
+                    f.id.clone(),
+                    f.name.clone(),
+                    f.issuer.clone(),
+                    f.subject.clone(),
+                    f.audience.clone(),
+                    f.last_used_at.map_or_else(|| "never".to_owned(), when),
+                ]
+            },
+        )
+    }
+
+    pub fn issuers(&self, items: &[TrustedIssuerInfo]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["ID", "NAME", "ISSUER", "CREDENTIALS", "TRUSTED"],
+            |i| {
+                vec![
+                    i.id.clone(),
+                    i.name.clone(),
+                    i.issuer.clone(),
+                    i.credentials.to_string(),
+                    when(i.created_at),
                 ]
             },
         )

@@ -134,7 +134,7 @@ pub fn read(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
     validate::pasted_key(text)?;
     if text.len() > MAX_TEXT_BYTES {
         return Err(refused(format!(
-            "This is longer than {} KiB: no single public key or certificate is. Paste one key or one certificate.",
+            "This is longer than {} KiB: no single public key or certificate is. Give one key or one certificate.",
             MAX_TEXT_BYTES / 1024
         )));
     }
@@ -150,6 +150,14 @@ pub fn read(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
 }
 
 fn read_pem(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
+    let blocks = text.matches("-----BEGIN ").count();
+    if blocks > 1 {
+        // A chain's first certificate is usually the client's own, but not always: guessing
+        // could register a CA's key as the client's.
+        return Err(refused(format!(
+            "This holds {blocks} PEM blocks, such as a certificate chain. Register one key or certificate: the client's own."
+        )));
+    }
     let (pem, _) = Pem::read(std::io::Cursor::new(text.as_bytes())).map_err(|_| {
         refused(
             "The PEM text is malformed: its BEGIN and END lines or its base64 content are damaged.",
@@ -296,12 +304,12 @@ fn ed25519_jwk(key: &[u8]) -> Result<(KeyType, Value), ValidationError> {
 fn read_jwk(text: &str) -> Result<PublicKeyMaterial, ValidationError> {
     let Ok(Value::Object(members)) = serde_json::from_str::<Value>(text) else {
         return Err(refused(
-            "This JWK is not a valid JSON object. Paste one key, not a key set ({\"keys\": [...]}).",
+            "This JWK is not a valid JSON object. Give one key, not a key set ({\"keys\": [...]}).",
         ));
     };
     if members.contains_key("keys") {
         return Err(refused(
-            "This is a JWK set. Paste one key of it, the JSON object inside \"keys\".",
+            "This is a JWK set. Give one key of it, the JSON object inside \"keys\".",
         ));
     }
     if members.get("use").is_some_and(|usage| usage != "sig") {

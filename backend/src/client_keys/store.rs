@@ -293,6 +293,18 @@ pub struct KeyedClient {
     pub jwks_uri: Option<String>,
 }
 
+impl KeyedClient {
+    /// Whether a registered key is named by `kid` (its kid or thumbprint); never without a
+    /// kid, since then a key of the `jwks_uri` may have signed.
+    pub fn has_key_named(&self, kid: Option<&str>) -> bool {
+        kid.is_some_and(|kid| {
+            self.keys
+                .iter()
+                .any(|key| kid == key.kid || kid == key.thumbprint)
+        })
+    }
+}
+
 /// The applications named by `client_ids` that have keys or a `jwks_uri`, each with its keys
 /// and its API grants, keyed by client_id: three indexed queries for a whole batch of token
 /// requests, read fresh for every batch so that a deletion, expiry or disabling applies at

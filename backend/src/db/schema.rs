@@ -103,6 +103,30 @@ diesel::table! {
 }
 
 diesel::table! {
+    trusted_issuers (id) {
+        id -> Text,
+        issuer -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    federated_credentials (id) {
+        id -> Text,
+        application_id -> Text,
+        issuer_id -> Text,
+        name -> Text,
+        subject -> Text,
+        audience -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     client_assertion_jtis (client_id, jti) {
         client_id -> Text,
         jti -> Text,
@@ -224,6 +248,8 @@ diesel::joinable!(application_apis -> applications (application_id));
 diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
 diesel::joinable!(client_keys -> applications (application_id));
+diesel::joinable!(federated_credentials -> applications (application_id));
+diesel::joinable!(federated_credentials -> trusted_issuers (issuer_id));
 diesel::joinable!(role_assignments -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
@@ -237,6 +263,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_scopes,
     client_secrets,
     client_keys,
+    trusted_issuers,
+    federated_credentials,
     client_assertion_jtis,
     users,
     role_assignments,

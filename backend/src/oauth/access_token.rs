@@ -43,6 +43,10 @@ pub struct AccessTokenClaims {
     /// did: the token stays good while the application keeps that `jwks_uri`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_jwks_uri: Option<String>,
+    /// The id of the federated credential whose workload token the token was issued on, if
+    /// one was; the token never outlives that workload token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_federated_credential_id: Option<String>,
 }
 
 /// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this

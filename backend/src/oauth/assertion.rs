@@ -14,15 +14,15 @@
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use quick_cache::sync::Cache;
 use serde::Deserialize;
 use std::sync::Arc;
 
 use super::authentication::{AuthFailure, Credential};
-use super::remote_keys::RemoteKey;
 use crate::client_keys::public_key::VerifyingKey;
 use crate::client_keys::{KeyedClient, StoredKey};
+use crate::key_sets::RemoteKey;
 
 /// The registered value of `client_assertion_type` for a JWT (RFC 7523 §2.2).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -78,21 +78,20 @@ impl AssertionVerifier {
         }
     }
 
-    /// The credential of `client` that signed `assertion` (a registered key, or a key of
-    /// `remote`, the client's `jwks_uri` set), if the assertion passes every rule but the
-    /// replay check, which needs the database.
+    /// The credential of `client` that signed `assertion` (whose `header` the caller read),
+    /// a registered key or a key of `remote`, the client's `jwks_uri` set, if the
+    /// assertion passes every rule but the replay check, which needs the database.
     ///
     /// # Errors
     /// The [`AuthFailure`] that names the first rule broken.
     pub fn verify(
         &self,
         assertion: &str,
+        header: &Header,
         client: &KeyedClient,
         remote: &[RemoteKey],
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, AuthFailure> {
-        let header = jsonwebtoken::decode_header(assertion)
-            .map_err(|_| unreadable_header(assertion).unwrap_or(AuthFailure::MalformedAssertion))?;
         if matches!(
             header.alg,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
@@ -101,7 +100,14 @@ impl AssertionVerifier {
         }
         let candidates = self.candidates(client, remote, header.kid.as_deref());
         if candidates.is_empty() {
-            return Err(AuthFailure::UnknownKey);
+            // Nothing registered fits and the key set could not be had: say so, rather
+            // than blame the client's kid.
+            let unavailable = client.jwks_uri.is_some() && remote.is_empty();
+            return Err(if unavailable {
+                AuthFailure::KeySetUnavailable
+            } else {
+                AuthFailure::UnknownKey
+            });
         }
         let mut refusal = AuthFailure::WrongAlgorithm;
         for candidate in candidates {
@@ -277,16 +283,29 @@ fn failure_of(kind: &ErrorKind) -> AuthFailure {
     }
 }
 
-/// A JWT's claims read without checking its signature: only to learn which client it names.
-#[derive(Deserialize)]
-struct Named {
-    sub: Option<String>,
+/// A JWT's `iss` and `sub`, read without checking its signature: only to learn which
+/// client it names and whether it is federated. `None` for a claim that is missing or not
+/// text, both for a value that is not a JWT.
+#[derive(Deserialize, Default)]
+pub struct Named {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
 }
 
-/// The `sub` an assertion names (the client it claims to be), unverified; `None` when the
-/// assertion is not a JWT with a text `sub`.
-pub fn unverified_subject(assertion: &str) -> Option<String> {
-    unverified_part::<Named>(assertion, 1)?.sub
+pub fn unverified_names(assertion: &str) -> Named {
+    #[derive(Deserialize)]
+    struct Claims {
+        iss: Option<serde_json::Value>,
+        sub: Option<serde_json::Value>,
+    }
+    let text = |value: Option<serde_json::Value>| match value {
+        Some(serde_json::Value::String(text)) => Some(text),
+        _ => None,
+    };
+    unverified_part::<Claims>(assertion, 1).map_or_else(Named::default, |claims| Named {
+        iss: text(claims.iss),
+        sub: text(claims.sub),
+    })
 }
 
 fn unverified_alg(assertion: &str) -> Option<String> {
@@ -347,8 +366,8 @@ mod tests {
             encode(r#"{"alg":"none"}"#),
             encode(r#"{"sub":"client-1"}"#)
         );
-        assert_eq!(unverified_subject(&jwt).as_deref(), Some("client-1"));
+        assert_eq!(unverified_names(&jwt).sub.as_deref(), Some("client-1"));
         assert_eq!(unverified_alg(&jwt).as_deref(), Some("none"));
-        assert_eq!(unverified_subject("not a jwt"), None);
+        assert_eq!(unverified_names("not a jwt").sub, None);
     }
 }

@@ -13,6 +13,13 @@ pub enum Credential {
     Key { id: String, kind: ClientKeyKind },
     /// A key of the application's `jwks_uri` set, by the set's URL and the key's `kid`.
     JwksUri { url: String, kid: Option<String> },
+    /// A federated credential, by its id, with the issuer and subject of the token that
+    /// matched it.
+    Federated {
+        id: String,
+        issuer: String,
+        subject: String,
+    },
 }
 
 impl Credential {
@@ -20,7 +27,7 @@ impl Credential {
     pub fn secret_id(&self) -> Option<&str> {
         match self {
             Self::Secret { id } => Some(id),
-            Self::Key { .. } | Self::JwksUri { .. } => None,
+            Self::Key { .. } | Self::JwksUri { .. } | Self::Federated { .. } => None,
         }
     }
 
@@ -32,6 +39,13 @@ impl Credential {
             Self::JwksUri { url, kid } => {
                 serde_json::json!({ "kind": "jwks_uri", "url": url, "kid": kid })
             }
+            Self::Federated {
+                id,
+                issuer,
+                subject,
+            } => serde_json::json!({
+                "kind": "federated", "id": id, "issuer": issuer, "subject": subject,
+            }),
         }
     }
 }
@@ -64,6 +78,15 @@ pub enum AuthFailure {
     /// The `jti` was accepted before.
     ReplayedAssertion,
     ExpiredKey,
+    /// No federated credential of the client names the token's issuer.
+    UntrustedIssuer,
+    /// No federated credential of the client for that issuer has the token's `sub`.
+    WrongSubject,
+    /// The key set (a `jwks_uri`'s, or an issuer's) could not be fetched, or holds no key
+    /// Clavis accepts.
+    KeySetUnavailable,
+    /// A federated token whose `exp` is more than an hour after its `iat`.
+    FederatedTooLongLived,
 }
 
 impl AuthFailure {
@@ -87,6 +110,10 @@ impl AuthFailure {
             Self::MissingClaim => "missing_claim",
             Self::ReplayedAssertion => "replayed_assertion",
             Self::ExpiredKey => "expired_key",
+            Self::UntrustedIssuer => "untrusted_issuer",
+            Self::WrongSubject => "wrong_subject",
+            Self::KeySetUnavailable => "key_set_unavailable",
+            Self::FederatedTooLongLived => "federated_too_long_lived",
         }
     }
 }

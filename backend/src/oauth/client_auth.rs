@@ -15,7 +15,7 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -24,13 +24,14 @@ use zeroize::Zeroizing;
 use super::assertion::{self, AssertionVerifier};
 pub use super::authentication::{AuthFailure, Credential};
 use super::error::OAuthError;
+use super::federated::FederatedVerifier;
 use super::lookup::CredentialLookup;
-use super::remote_keys::RemoteKeySets;
 use super::replay::JtiLedger;
 use super::request::{AuthMethod, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
 use crate::db::Database;
+use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
 use crate::telemetry;
@@ -48,6 +49,9 @@ pub struct AuthenticatedClient {
     pub application: ClientApplication,
     pub credential: Credential,
     pub grants: Vec<TokenGrant>,
+    /// When the credential presented stops being valid, if that limits the tokens issued
+    /// on it: a federated token's `exp`.
+    pub valid_until: Option<DateTime<Utc>>,
 }
 
 /// The outcome of an authentication attempt.
@@ -71,7 +75,8 @@ pub struct ClientAuthenticator {
     max_queued: usize,
     lookup: CredentialLookup,
     assertions: AssertionVerifier,
-    remote_keys: RemoteKeySets,
+    federated: FederatedVerifier,
+    remote_keys: Arc<RemoteKeySets>,
     jtis: JtiLedger,
     pub throttle: Throttle,
 }
@@ -80,7 +85,7 @@ impl ClientAuthenticator {
     pub fn new(
         lookup: CredentialLookup,
         assertions: AssertionVerifier,
-        remote_keys: RemoteKeySets,
+        remote_keys: Arc<RemoteKeySets>,
         jtis: JtiLedger,
         throttle: Throttle,
     ) -> Self {
@@ -97,6 +102,7 @@ impl ClientAuthenticator {
             max_queued: cores * MAX_QUEUED_PER_CORE,
             lookup,
             assertions,
+            federated: FederatedVerifier::default(),
             remote_keys,
             jtis,
             throttle,
@@ -161,7 +167,8 @@ impl ClientAuthenticator {
         Ok(authenticated(stored))
     }
 
-    /// Checks a client assertion (`private_key_jwt`) presented from `source`.
+    /// Checks a client assertion presented from `source`: `private_key_jwt`, or a
+    /// federated token ([`Self::authenticate_federated`]).
     ///
     /// A signature check costs microseconds, so unlike a secret no value is remembered, and
     /// no place is reserved before it: a client sending many good assertions at once is not
@@ -176,11 +183,21 @@ impl ClientAuthenticator {
         now: DateTime<Utc>,
     ) -> Result<Outcome, OAuthError> {
         let client_id = &presented.client_id;
-        if let Some(refusal) = assertion::unreadable_header(&presented.assertion) {
-            return self.junk_assertion(db, presented, source, refusal).await;
-        }
+        let header = match jsonwebtoken::decode_header(presented.assertion.as_str()) {
+            Ok(header) => header,
+            Err(_) => {
+                let refusal = assertion::unreadable_header(&presented.assertion)
+                    .unwrap_or(AuthFailure::MalformedAssertion);
+                return self.junk_assertion(db, presented, source, refusal).await;
+            }
+        };
         self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
             .await?;
+        if let Some(issuer) = &presented.federated_issuer {
+            return self
+                .authenticate_federated(db, presented, &header, issuer, source, now)
+                .await;
+        }
         let Some(client) = self.lookup.keys_of(client_id).await? else {
             return self
                 .junk_assertion(db, presented, source, AuthFailure::UnknownKey)
@@ -192,21 +209,22 @@ impl ClientAuthenticator {
                 .await;
         }
         let remote = match &client.jwks_uri {
-            Some(url) => {
-                let kid = jsonwebtoken::decode_header(presented.assertion.as_str())
-                    .ok()
-                    .and_then(|header| header.kid);
-                self.remote_keys.keys(url, kid.as_deref()).await
+            // A registered key named by the kid needs no fetch.
+            Some(url) if !client.has_key_named(header.kid.as_deref()) => {
+                self.remote_keys
+                    .keys(&KeySource::JwksUri(url.clone()), header.kid.as_deref())
+                    .await
             }
-            None => std::sync::Arc::default(),
+            _ => Arc::default(),
         };
-        let verified = match self
-            .assertions
-            .verify(&presented.assertion, &client, &remote, now)
-        {
-            Ok(verified) => verified,
-            Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
-        };
+        let verified =
+            match self
+                .assertions
+                .verify(&presented.assertion, &header, &client, &remote, now)
+            {
+                Ok(verified) => verified,
+                Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
+            };
         if !self
             .jtis
             .first_use(client_id, &verified.jti, verified.valid_until)
@@ -218,6 +236,74 @@ impl ClientAuthenticator {
             credential: verified.credential,
             application: client.application,
             grants: client.grants,
+            valid_until: None,
+        }))
+    }
+
+    /// Checks a federated token from `issuer` (its unverified `iss`), after the throttle's
+    /// check. A token verified before is accepted again without its signature while its
+    /// credential exists and its key is still published (see [`super::federated`]); the
+    /// credential and application are read fresh for every request, as a secret's are.
+    async fn authenticate_federated(
+        &self,
+        db: &Database,
+        presented: &ClientAssertion,
+        header: &jsonwebtoken::Header,
+        issuer: &str,
+        source: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, OAuthError> {
+        let client_id = &presented.client_id;
+        let Some(client) = self.lookup.federated_of(client_id).await? else {
+            return self
+                .junk_assertion(db, presented, source, AuthFailure::UntrustedIssuer)
+                .await;
+        };
+        if !client.application.enabled {
+            return self
+                .junk_assertion(db, presented, source, AuthFailure::DisabledApplication)
+                .await;
+        }
+        if !client
+            .credentials
+            .iter()
+            .any(|credential| credential.issuer == issuer)
+        {
+            return Ok(self.failed_guess(source, client_id, AuthFailure::UntrustedIssuer));
+        }
+        let source_of_keys = KeySource::Issuer(issuer.to_owned());
+        let keys = self
+            .remote_keys
+            .keys(&source_of_keys, header.kid.as_deref())
+            .await;
+        let digest = self.federated.digest(&presented.assertion);
+        let remembered = self
+            .federated
+            .remembered(&digest, &client, now)
+            .filter(|verified| keys.iter().any(|key| key.thumbprint == verified.thumbprint));
+        let verified = match remembered {
+            Some(verified) => verified,
+            None => match self.federated.verify(
+                &presented.assertion,
+                header,
+                issuer,
+                &client,
+                &keys,
+                now,
+            ) {
+                Ok(verified) => {
+                    let verified = Arc::new(verified);
+                    self.federated.remember(digest, Arc::clone(&verified));
+                    verified
+                }
+                Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
+            },
+        };
+        Ok(Outcome::Authenticated(AuthenticatedClient {
+            credential: verified.credential(),
+            application: client.application,
+            grants: client.grants,
+            valid_until: Some(verified.expires_at),
         }))
     }
 
@@ -248,7 +334,9 @@ impl ClientAuthenticator {
             return Ok(refused_assertion(refusal));
         }
         let refusal = match refusal {
-            AuthFailure::UnknownKey => self.unknown_or(db, &presented.client_id, refusal).await?,
+            AuthFailure::UnknownKey | AuthFailure::UntrustedIssuer => {
+                self.unknown_or(db, &presented.client_id, refusal).await?
+            }
             other => other,
         };
         Ok(refused_assertion(refusal))
@@ -407,6 +495,7 @@ fn authenticated(stored: StoredCredential) -> Outcome {
             id: stored.secret_id,
         },
         grants: stored.grants,
+        valid_until: None,
     })
 }
 

@@ -4,9 +4,9 @@
 //! - the caller may know about the token: it is the token's own client, or an application
 //!   admins registered as a resource server of the token's API (its `aud`);
 //! - the token is still good *now*: not revoked (RFC 7009), its application enabled and its
-//!   kill switch not used since the token was issued, and the secret or key it was issued
-//!   with (the private claim `client_secret_id` or `client_key_id`, see
-//!   [`AccessTokenClaims`]) not deleted.
+//!   kill switch not used since the token was issued, and the credential it was issued
+//!   with (the private claim `client_secret_id`, `client_key_id`, `client_jwks_uri` or
+//!   `client_federated_credential_id`, see [`AccessTokenClaims`]) not deleted.
 //!
 //! Everyone else, and anything that is not a valid, unexpired Clavis token, gets
 //! `{"active": false}`, so a caller cannot tell a foreign token from a dead one.
@@ -20,7 +20,9 @@ use super::access_token::{self, AccessTokenClaims, revoked_by_kill_switch};
 use super::error::OAuthError;
 use super::revocations;
 use super::service::{OAuthService, token_query};
-use crate::db::schema::{api_resource_servers, apis, applications, client_keys, client_secrets};
+use crate::db::schema::{
+    api_resource_servers, apis, applications, client_keys, client_secrets, federated_credentials,
+};
 use crate::db::{Database, DbConn};
 use crate::error::Result;
 use crate::secrets::ClientApplication;
@@ -130,22 +132,30 @@ fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
         &claims.client_secret_id,
         &claims.client_key_id,
         &claims.client_jwks_uri,
+        &claims.client_federated_credential_id,
     ) {
-        (None, None, Some(jwks_uri)) => of_client
+        (None, None, Some(jwks_uri), None) => of_client
             .filter(applications::jwks_uri.eq(jwks_uri))
             .select((applications::enabled, applications::tokens_revoked_before))
             .first(conn)
             .optional()?,
-        (Some(secret_id), None, None) => client_secrets::table
+        (Some(secret_id), None, None, None) => client_secrets::table
             .inner_join(applications::table)
             .filter(client_secrets::id.eq(secret_id))
             .filter(applications::client_id.eq(&claims.client_id))
             .select((applications::enabled, applications::tokens_revoked_before))
             .first(conn)
             .optional()?,
-        (None, Some(key_id), None) => client_keys::table
+        (None, Some(key_id), None, None) => client_keys::table
             .inner_join(applications::table)
             .filter(client_keys::id.eq(key_id))
+            .filter(applications::client_id.eq(&claims.client_id))
+            .select((applications::enabled, applications::tokens_revoked_before))
+            .first(conn)
+            .optional()?,
+        (None, None, None, Some(credential_id)) => federated_credentials::table
+            .inner_join(applications::table)
+            .filter(federated_credentials::id.eq(credential_id))
             .filter(applications::client_id.eq(&claims.client_id))
             .select((applications::enabled, applications::tokens_revoked_before))
             .first(conn)

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use crate::client_keys::{self, KeyedClient};
 use crate::db::{DbConn, DbTarget};
 use crate::error::Error;
+use crate::federation::{self, FederatedClient};
 use crate::secrets::{self, StoredCredential};
 use crate::telemetry;
 
@@ -38,6 +39,11 @@ enum Request {
     Keys {
         client_id: String,
         reply: oneshot::Sender<Answer<KeyedClient>>,
+    },
+    /// The federated credentials of `client_id`.
+    Federated {
+        client_id: String,
+        reply: oneshot::Sender<Answer<FederatedClient>>,
     },
 }
 
@@ -82,6 +88,16 @@ impl CredentialLookup {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// The application `client_id` with its federated credentials, if it has any.
+    pub async fn federated_of(&self, client_id: &str) -> Answer<FederatedClient> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Request::Federated {
+            client_id: client_id.to_owned(),
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     fn ask(&self, request: Request) -> Result<(), Error> {
         self.queue.send(request).map_err(|_| stopped())
     }
@@ -96,18 +112,23 @@ fn read_batches(target: &DbTarget, requests: &Mutex<Receiver<Request>>) {
     let mut conn = None;
     while let Some(batch) = next_batch(requests) {
         metrics::histogram!(telemetry::CREDENTIAL_BATCH_SIZE).record(batch.len() as f64);
-        let (secret_ids, client_ids) = batch_ids(&batch);
-        let secrets = (!secret_ids.is_empty()).then(|| {
+        let ids = batch_ids(&batch);
+        let secrets = (!ids.secrets.is_empty()).then(|| {
             read(&mut conn, target, |conn| {
-                secrets::credentials(conn, &secret_ids)
+                secrets::credentials(conn, &ids.secrets)
             })
         });
-        let keys = (!client_ids.is_empty()).then(|| {
+        let keys = (!ids.keyed.is_empty()).then(|| {
             read(&mut conn, target, |conn| {
-                client_keys::keyed_clients(conn, &client_ids)
+                client_keys::keyed_clients(conn, &ids.keyed)
             })
         });
-        answer(batch, secrets, keys);
+        let federated = (!ids.federated.is_empty()).then(|| {
+            read(&mut conn, target, |conn| {
+                federation::federated_clients(conn, &ids.federated)
+            })
+        });
+        answer(batch, secrets, keys, federated);
     }
 }
 
@@ -121,21 +142,30 @@ fn next_batch(requests: &Mutex<Receiver<Request>>) -> Option<Vec<Request>> {
     Some(batch)
 }
 
-/// The distinct secrets and the distinct clients' keys a batch asks about: a few busy
-/// clients send most requests.
-fn batch_ids(batch: &[Request]) -> (Vec<&str>, Vec<&str>) {
-    let (mut secret_ids, mut client_ids) = (Vec::new(), Vec::new());
+/// What one batch asks about, each list distinct: a few busy clients send most requests.
+#[derive(Default)]
+struct BatchIds<'a> {
+    secrets: Vec<&'a str>,
+    /// Clients whose keys are asked for.
+    keyed: Vec<&'a str>,
+    /// Clients whose federated credentials are asked for.
+    federated: Vec<&'a str>,
+}
+
+fn batch_ids(batch: &[Request]) -> BatchIds<'_> {
+    let mut ids = BatchIds::default();
     for request in batch {
         match request {
-            Request::Secret { secret_id, .. } => secret_ids.push(secret_id.as_str()),
-            Request::Keys { client_id, .. } => client_ids.push(client_id.as_str()),
+            Request::Secret { secret_id, .. } => ids.secrets.push(secret_id.as_str()),
+            Request::Keys { client_id, .. } => ids.keyed.push(client_id.as_str()),
+            Request::Federated { client_id, .. } => ids.federated.push(client_id.as_str()),
         }
     }
-    for ids in [&mut secret_ids, &mut client_ids] {
-        ids.sort_unstable();
-        ids.dedup();
+    for list in [&mut ids.secrets, &mut ids.keyed, &mut ids.federated] {
+        list.sort_unstable();
+        list.dedup();
     }
-    (secret_ids, client_ids)
+    ids
 }
 
 /// One query for the batch on this reader's connection. A connection the server dropped
@@ -175,10 +205,16 @@ type Found<T> = Option<Result<HashMap<String, T>, Error>>;
 
 /// Gives each request its own credential, or the failure of its read, which every request
 /// of that read shares.
-fn answer(batch: Vec<Request>, secrets: Found<StoredCredential>, keys: Found<KeyedClient>) {
+fn answer(
+    batch: Vec<Request>,
+    secrets: Found<StoredCredential>,
+    keys: Found<KeyedClient>,
+    federated: Found<FederatedClient>,
+) {
     for found in [
         secrets.as_ref().map(|found| found.as_ref().err()),
         keys.as_ref().map(|found| found.as_ref().err()),
+        federated.as_ref().map(|found| found.as_ref().err()),
     ]
     .into_iter()
     .flatten()
@@ -200,6 +236,9 @@ fn answer(batch: Vec<Request>, secrets: Found<StoredCredential>, keys: Found<Key
             }
             Request::Keys { client_id, reply } => {
                 let _ = reply.send(own(&keys, &client_id, |_: &KeyedClient| true));
+            }
+            Request::Federated { client_id, reply } => {
+                let _ = reply.send(own(&federated, &client_id, |_: &FederatedClient| true));
             }
         }
     }
@@ -262,9 +301,9 @@ mod tests {
         let (foreign, mut foreign_answer) = request("client-b", "s1");
         let (missing, mut missing_answer) = request("client-b", "s2");
         let batch = vec![own, again, foreign, missing];
-        assert_eq!(batch_ids(&batch).0, vec!["s1", "s2"]);
+        assert_eq!(batch_ids(&batch).secrets, vec!["s1", "s2"]);
         let found = HashMap::from([("s1".to_owned(), stored("s1", "client-a"))]);
-        answer(batch, Some(Ok(found)), None);
+        answer(batch, Some(Ok(found)), None, None);
         assert_eq!(found_secret(&mut own_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut again_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut foreign_answer), None);
@@ -278,6 +317,7 @@ mod tests {
         answer(
             vec![first, second],
             Some(Err(Error::Internal("connection refused".to_owned()))),
+            None,
             None,
         );
         for answer in [&mut first_answer, &mut second_answer] {

@@ -108,12 +108,19 @@ pub async fn authenticate(
             let actor = Actor::Client {
                 client_id: presented.client_id().to_owned(),
             };
+            let mut details = serde_json::json!({
+                "endpoint": endpoint, "reason": refusal.as_str(),
+                "auth_method": presented.method().as_str(),
+            });
+            if let Presented::Assertion(assertion) = presented
+                && let Some(issuer) = &assertion.federated_issuer
+            {
+                // Unverified, as the refusal says: what the token claimed to be.
+                details["issuer"] = issuer.as_str().into();
+            }
             let event = AuditEvent::failure("client.authenticate", &actor)
                 .source_address(&source.to_string())
-                .details(serde_json::json!({
-                    "endpoint": endpoint, "reason": refusal.as_str(),
-                    "auth_method": presented.method().as_str(),
-                }));
+                .details(details);
             service.audit.record(event, now).await;
             Err(error)
         }

@@ -171,12 +171,7 @@ async fn issue(
             return Err(error);
         }
     };
-    let lifetime = i64::from(
-        client
-            .application
-            .token_lifetime_secs
-            .min(service.settings.max_lifetime_secs),
-    );
+    let lifetime = lifetime_of(&client, service.settings.max_lifetime_secs, now);
     let claims = AccessTokenClaims {
         iss: service.issuer.clone(),
         sub: client.application.client_id.clone(),
@@ -192,11 +187,15 @@ async fn issue(
         client_secret_id: client.credential.secret_id().map(str::to_owned),
         client_key_id: match &client.credential {
             Credential::Key { id, .. } => Some(id.clone()),
-            Credential::Secret { .. } | Credential::JwksUri { .. } => None,
+            _ => None,
         },
         client_jwks_uri: match &client.credential {
             Credential::JwksUri { url, .. } => Some(url.clone()),
-            Credential::Secret { .. } | Credential::Key { .. } => None,
+            _ => None,
+        },
+        client_federated_credential_id: match &client.credential {
+            Credential::Federated { id, .. } => Some(id.clone()),
+            _ => None,
         },
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);
@@ -220,6 +219,21 @@ async fn issue(
         expires_in: lifetime,
         scope: &claims.scope,
     }))
+}
+
+/// The token's lifetime in seconds: the application's, within the server's maximum, and
+/// never past the credential's own end (a federated token's `exp`), which the
+/// authenticator checked lies ahead.
+fn lifetime_of(client: &AuthenticatedClient, max_lifetime_secs: i32, now: DateTime<Utc>) -> i64 {
+    let configured = i64::from(
+        client
+            .application
+            .token_lifetime_secs
+            .min(max_lifetime_secs),
+    );
+    client.valid_until.map_or(configured, |until| {
+        configured.min((until - now).num_seconds().max(1))
+    })
 }
 
 async fn record_issue(

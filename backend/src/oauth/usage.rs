@@ -1,4 +1,4 @@
-//! When each secret and key was last used, gathered in memory and written in batches, so
+//! When each secret, key and federated credential was last used, gathered in memory and written in batches, so
 //! the token endpoint does no database write per request.
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::authentication::Credential;
 use crate::db::{Database, DbConn};
 use crate::error::Result;
-use crate::{client_keys, secrets};
+use crate::{client_keys, federation, secrets};
 
 #[derive(Default)]
 pub struct LastUsed {
@@ -42,17 +42,20 @@ impl LastUsed {
     }
 }
 
-/// The secrets' times, then the keys'.
+/// The secrets' times, then the keys', then the federated credentials'.
 fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> {
-    let (mut secrets_used, mut keys_used) = (Vec::new(), Vec::new());
+    let (mut secrets_used, mut keys_used, mut federated_used) =
+        (Vec::new(), Vec::new(), Vec::new());
     for (credential, at) in used {
         match credential {
             Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
             Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
+            Credential::Federated { id, .. } => federated_used.push((id.clone(), *at)),
             // A key set's keys have no row of their own to note the time in.
             Credential::JwksUri { .. } => {}
         }
     }
     secrets::record_last_used(conn, &secrets_used)?;
-    client_keys::record_last_used(conn, &keys_used)
+    client_keys::record_last_used(conn, &keys_used)?;
+    federation::record_last_used(conn, &federated_used)
 }

@@ -3,98 +3,17 @@
 //! `outbound_ca_file` trusts; cached; fetched again for an unknown `kid`, at most once per
 //! `key_set_refetch_secs`; and a publisher that is down never turns into a 5xx.
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
 use clavis::client_keys::{self, JwksUriPolicy};
 use jsonwebtoken::Algorithm;
-use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use crate::client_keys::{ClientKey, claims, token_with_assertion};
 use crate::on_both_databases_async;
-use crate::server::{TestServer, loopback_listener};
+use crate::publisher::Publisher;
+use crate::server::TestServer;
 use crate::support::{TestDb, admin, seed};
 use crate::tls::TestCa;
 
 on_both_databases_async!(published_keys_are_fetched_cached_and_fetched_again_for_a_new_kid);
-
-/// A partner's key set on HTTPS: what it serves can change, and it counts the fetches.
-struct Publisher {
-    url: String,
-    keys: Arc<Mutex<Value>>,
-    fetches: Arc<AtomicUsize>,
-    handle: ServerHandle,
-    dir: tempfile::TempDir,
-}
-
-impl Publisher {
-    async fn start(ca: &TestCa) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = ca.issue(7, 30);
-        let settings = clavis::tls::TlsSettings {
-            cert_file: dir.path().join("cert.pem"),
-            key_file: dir.path().join("key.pem"),
-        };
-        std::fs::write(&settings.cert_file, cert).unwrap();
-        std::fs::write(&settings.key_file, key).unwrap();
-        std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
-        let tls = clavis::tls::ServedCertificate::load(&settings)
-            .unwrap()
-            .server_config();
-        let keys = Arc::new(Mutex::new(json!({ "keys": [] })));
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let (served, counted) = (Arc::clone(&keys), Arc::clone(&fetches));
-        let (listener, base) = loopback_listener();
-        let server = HttpServer::new(move || {
-            let (served, counted) = (Arc::clone(&served), Arc::clone(&counted));
-            App::new().route(
-                "/jwks.json",
-                web::get().to(move || {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let body = served.lock().unwrap().to_string();
-                    async move {
-                        HttpResponse::Ok()
-                            .content_type("application/json")
-                            .body(body)
-                    }
-                }),
-            )
-        })
-        .workers(1)
-        .listen_rustls_0_23(listener, tls)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        Self {
-            url: format!("{}/jwks.json", base.replace("http://", "https://")),
-            keys,
-            fetches,
-            handle,
-            dir,
-        }
-    }
-
-    /// Serves these keys from now on, each with its `kid`.
-    fn publish(&self, keys: &[(&ClientKey, &str)]) {
-        let jwks: Vec<Value> = keys
-            .iter()
-            .map(|(key, kid)| {
-                let mut jwk = client_keys::public_key::read(&key.pair.public_key_pem())
-                    .unwrap()
-                    .jwk;
-                jwk["kid"] = json!(kid);
-                jwk
-            })
-            .collect();
-        *self.keys.lock().unwrap() = json!({ "keys": jwks });
-    }
-
-    fn fetches(&self) -> usize {
-        self.fetches.load(Ordering::SeqCst)
-    }
-}
 
 async fn published_keys_are_fetched_cached_and_fetched_again_for_a_new_kid(db: TestDb) {
     let client_id = seed(&db).application.client_id;
@@ -159,7 +78,7 @@ async fn published_keys_are_fetched_cached_and_fetched_again_for_a_new_kid(db: T
     let kept = token_with_assertion(&server.base, &token(&second, "2026-12"), &[]).await;
     assert_eq!(kept.status(), 200, "{}", kept.text().await.unwrap());
 
-    let body: Value = kept.json().await.unwrap();
+    let body: serde_json::Value = kept.json().await.unwrap();
     let payload = crate::client_keys::decode_payload(body["access_token"].as_str().unwrap());
     assert_eq!(payload["client_jwks_uri"], publisher.url.as_str());
     let (db, _) = server.stop().await;

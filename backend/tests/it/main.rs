@@ -7,6 +7,7 @@
 
 mod nginx;
 mod process;
+mod publisher;
 mod server;
 mod smtp_sink;
 mod support;
@@ -17,6 +18,7 @@ mod backup;
 mod bad_text;
 mod cli;
 mod client_keys;
+mod federated;
 mod http;
 mod introspection;
 mod jwks_uri;
