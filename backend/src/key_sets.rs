@@ -223,7 +223,7 @@ async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
         .header("accept", "application/json, application/jwk-set+json")
         .send()
         .await
-        .map_err(|error| anyhow::anyhow!("cannot fetch {url}: {error:#}"))?;
+        .map_err(|error| anyhow::Error::new(error).context(format!("cannot fetch {url}")))?;
     if !response.status().is_success() {
         anyhow::bail!("{url} answered {}", response.status());
     }
@@ -237,7 +237,7 @@ async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|error| anyhow::anyhow!("cannot read {url}: {error:#}"))?
+        .map_err(|error| anyhow::Error::new(error).context(format!("cannot read {url}")))?
     {
         if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
             return Err(too_large());

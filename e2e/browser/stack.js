@@ -29,9 +29,9 @@ async function freePort() {
 
 /**
  * Starts the stack; `supportContact` sets CLAVIS_SUPPORT_CONTACT, `jwksUriHosts`
- * CLAVIS_JWKS_URI_HOSTS.
+ * CLAVIS_JWKS_URI_HOSTS, `outboundCaFile` CLAVIS_OUTBOUND_CA_FILE.
  */
-export async function startStack({ supportContact, jwksUriHosts } = {}) {
+export async function startStack({ supportContact, jwksUriHosts, outboundCaFile } = {}) {
   const fixture = JSON.parse(await readFile(path.join(root, 'e2e/oidc/users.fixture.json'), 'utf8'));
   const port = await freePort();
   const clavis = `http://127.0.0.1:${port}`;
@@ -53,6 +53,7 @@ export async function startStack({ supportContact, jwksUriHosts } = {}) {
     CLAVIS_OIDC_CLIENT_SECRET: fixture.clients[0].client_secret,
     ...(supportContact ? { CLAVIS_SUPPORT_CONTACT: supportContact } : {}),
     ...(jwksUriHosts ? { CLAVIS_JWKS_URI_HOSTS: jwksUriHosts } : {}),
+    ...(outboundCaFile ? { CLAVIS_OUTBOUND_CA_FILE: outboundCaFile } : {}),
   };
   const cli = async (...args) => {
     const { stdout } = await run(clavisBinary, [...args, '--json'], { env, cwd: root });

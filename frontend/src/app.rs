@@ -8,7 +8,7 @@ use leptos_router::path;
 
 use crate::api;
 use crate::pages::admin::{
-    apis::Apis, applications::Applications, organisation::OrganisationPage,
+    apis::Apis, applications::Applications, issuers::Issuers, organisation::OrganisationPage,
     organisations::Organisations, people::People,
 };
 use crate::pages::{
@@ -35,6 +35,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/applications") view=|| view! { <Shell><Applications /></Shell> } />
                 <Route path=path!("/admin/apis") view=|| view! { <Shell><Apis /></Shell> } />
                 <Route path=path!("/admin/people") view=|| view! { <Shell><People /></Shell> } />
+                <Route path=path!("/admin/issuers") view=|| view! { <Shell><Issuers /></Shell> } />
             </Routes>
         </Router>
     }

@@ -24,7 +24,7 @@ pub(crate) fn clavis(db: &TestDb, args: &[&str]) -> Output {
 }
 
 /// Runs `clavis` with extra environment variables (settings).
-fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
+pub(crate) fn clavis_with(db: &TestDb, env: &[(&str, String)], args: &[&str]) -> Output {
     let workdir = tempfile::tempdir().unwrap();
     command(db, workdir.path())
         .envs(env.iter().map(|(key, value)| (key, value)))

@@ -26,6 +26,7 @@ const WORKLOAD: &str = "system:serviceaccount:billing:exporter";
 on_both_databases_async!(
     issuers_are_trusted_only_when_discovery_works,
     federated_tokens_prove_the_application_and_every_bad_one_is_refused,
+    issuers_and_federated_credentials_from_the_command_line,
 );
 
 /// A workload platform's issuer: discovery at its base URL, keys at `/jwks.json`.
@@ -428,4 +429,87 @@ fn details_of(db: &TestDb, action: &str) -> Vec<Value> {
         .iter()
         .map(|details| serde_json::from_str(details).unwrap())
         .collect()
+}
+
+/// `clavis issuer` and `clavis federated`, as an operator's script runs them: JSON on
+/// success, one line naming the problem on failure.
+async fn issuers_and_federated_credentials_from_the_command_line(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let ca = TestCa::new("Platform test CA");
+    let issuer = start_issuer(&ca).await;
+    let key = ClientKey::new(Algorithm::ES256);
+    issuer.publish(&[(&key, "k1")]);
+    let env = [(
+        "CLAVIS_OUTBOUND_CA_FILE",
+        issuer.dir.path().join("ca.pem").display().to_string(),
+    )];
+    let run = |args: &[&str]| crate::cli::clavis_with(&db, &env, args);
+    let succeeds = |args: &[&str]| -> Value {
+        let output = run(&[args, &["--json"]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let refused = |args: &[&str], expected: &str| {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    };
+    let elsewhere = format!("{}/elsewhere", issuer.base);
+    refused(
+        &["issuer", "trust", "--url", "http://cluster.example"],
+        "https URL",
+    );
+    refused(&["issuer", "trust", "--url", &elsewhere], "404");
+    let trusted = succeeds(&[
+        "issuer",
+        "trust",
+        "--url",
+        &issuer.base,
+        "--name",
+        "Cluster 1",
+    ]);
+    assert_eq!(trusted[0]["name"], "Cluster 1");
+    refused(
+        &["issuer", "trust", "--url", &issuer.base],
+        "already trusted",
+    );
+
+    let add = |subject: &str| {
+        [
+            "federated",
+            "add",
+            "--app",
+            &client_id,
+            "--name",
+            "exporter",
+            "--issuer",
+            &issuer.base,
+            "--subject",
+            subject,
+        ]
+        .map(str::to_owned)
+    };
+    let wildcard = add("system:serviceaccount:*");
+    refused(&wildcard.each_ref().map(String::as_str), "wildcards");
+    let good = add(WORKLOAD);
+    let added = succeeds(&good.each_ref().map(String::as_str));
+    assert_eq!(added[0]["subject"], WORKLOAD);
+    let listed = succeeds(&["federated", "list", "--app", &client_id]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(succeeds(&["issuer", "list"])[0]["credentials"], 1);
+    refused(&["issuer", "untrust", "--url", &issuer.base], "still trust");
+    let id = added[0]["id"].as_str().unwrap();
+    succeeds(&["federated", "delete", "--app", &client_id, "--id", id]);
+    refused(
+        &["federated", "delete", "--app", &client_id, "--id", id],
+        "no federated credential",
+    );
+    succeeds(&["issuer", "untrust", "--url", &issuer.base]);
+    refused(
+        &["credential", "jwks-uri", "--app", &client_id, "--url", " "],
+        "--remove",
+    );
 }

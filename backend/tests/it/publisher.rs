@@ -48,28 +48,36 @@ impl Publisher {
         let served = Arc::new(Mutex::new(Served::default()));
         let shared = Arc::clone(&served);
         let (listener, base) = loopback_listener();
-        let server = HttpServer::new(move || {
-            let shared = Arc::clone(&shared);
-            App::new().default_service(web::to(move |req: HttpRequest| {
-                let mut served = shared.lock().unwrap();
-                *served.fetches.entry(req.path().to_owned()).or_default() += 1;
-                let document = served.documents.get(req.path()).cloned();
-                async move {
-                    match document {
-                        Some(document) => HttpResponse::Ok()
-                            .content_type("application/json")
-                            .body(document.to_string()),
-                        None => HttpResponse::NotFound().finish(),
-                    }
-                }
-            }))
-        })
-        .workers(1)
-        .listen_rustls_0_23(listener, tls)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        // A thread and runtime of its own: it answers even while the test blocks (on a
+        // `clavis` command, say).
+        let (handed, handle) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    let shared = Arc::clone(&shared);
+                    App::new().default_service(web::to(move |req: HttpRequest| {
+                        let mut served = shared.lock().unwrap();
+                        *served.fetches.entry(req.path().to_owned()).or_default() += 1;
+                        let document = served.documents.get(req.path()).cloned();
+                        async move {
+                            match document {
+                                Some(document) => HttpResponse::Ok()
+                                    .content_type("application/json")
+                                    .body(document.to_string()),
+                                None => HttpResponse::NotFound().finish(),
+                            }
+                        }
+                    }))
+                })
+                .workers(1)
+                .listen_rustls_0_23(listener, tls)
+                .unwrap()
+                .run();
+                handed.send(server.handle()).unwrap();
+                server.await
+            })
+        });
+        let handle = handle.recv().unwrap();
         let base = base.replace("http://", "https://");
         let publisher = Self {
             url: format!("{base}/jwks.json"),

@@ -119,6 +119,10 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
             client_id=app.client_id.clone()
             manage=may_manage_secrets(&me(), &app.organisation_id)
         />
+        <crate::pages::federated::FederatedCredentials
+            client_id=app.client_id.clone()
+            manage=may_manage_secrets(&me(), &app.organisation_id)
+        />
         <Reminders organisation_id=app.organisation_id.clone() />
         {me()
             .admin

@@ -8,6 +8,7 @@ pub mod apis;
 pub mod application_admin;
 pub mod applications;
 pub mod form;
+pub mod issuers;
 pub mod organisation;
 pub mod organisations;
 pub mod people;
@@ -34,6 +35,7 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin/applications">"Applications"</A>
             <A href="/admin/apis">"APIs"</A>
             <A href="/admin/people">"People"</A>
+            <A href="/admin/issuers">"Issuers"</A>
         </nav>
     }
 }
