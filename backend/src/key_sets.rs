@@ -136,7 +136,15 @@ impl RemoteKeySets {
     /// # Errors
     /// Why the discovery document or the key set cannot be had, in words for that admin.
     pub async fn fetch_now(&self, source: &KeySource) -> anyhow::Result<usize> {
-        let keys = fetch(&self.http, source).await?;
+        let fetched = fetch(&self.http, source).await?;
+        if fetched.private > 0 {
+            anyhow::bail!(
+                "its key set ({}) publishes {} private key(s), which anyone can now sign with; ask its operators to replace them",
+                fetched.jwks_uri,
+                fetched.private
+            );
+        }
+        let keys = fetched.keys;
         let count = keys.len();
         let shared = self.shared(source);
         let mut kept = shared.lock().await;
@@ -160,8 +168,8 @@ impl RemoteKeySets {
 /// Fetches the set into `kept`; when that fails, the previous set stays.
 async fn refresh(http: &reqwest::Client, source: &KeySource, kept: &mut Kept) {
     match fetch(http, source).await {
-        Ok(keys) => {
-            kept.keys = Arc::new(keys);
+        Ok(fetched) => {
+            kept.keys = Arc::new(fetched.keys);
             kept.fetched_at = Some(Instant::now());
         }
         Err(error) => {
@@ -179,23 +187,34 @@ struct Discovery {
     jwks_uri: String,
 }
 
-/// A JWK Set (RFC 7517 §5), each key kept as its JSON text so that nothing is dropped
-/// before it is checked.
+/// A JWK Set (RFC 7517 §5), each member kept as JSON so that nothing is dropped before it
+/// is checked; members that are not keys are ignored, as §5 asks.
 #[derive(Deserialize)]
 struct KeySet {
-    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+    keys: Vec<serde_json::Value>,
+}
+
+/// What one fetch found.
+struct Fetched {
+    jwks_uri: String,
+    keys: Vec<RemoteKey>,
+    /// Keys skipped for holding private members: a publisher's mistake worth refusing at
+    /// trust time.
+    private: usize,
 }
 
 /// The keys of `source`: for an issuer, its discovery document first, which must name the
-/// same issuer (Discovery §4.3) and a `jwks_uri`.
-async fn fetch(http: &reqwest::Client, source: &KeySource) -> anyhow::Result<Vec<RemoteKey>> {
+/// same issuer (Discovery §4.3) and an https `jwks_uri`.
+async fn fetch(http: &reqwest::Client, source: &KeySource) -> anyhow::Result<Fetched> {
     let jwks_uri = match source {
         KeySource::JwksUri(url) => url.clone(),
         KeySource::Issuer(issuer) => {
             let url = format!("{}{DISCOVERY_PATH}", issuer.trim_end_matches('/'));
-            let discovery: Discovery =
-                serde_json::from_slice(&get(http, &url).await?).map_err(|error| {
-                    anyhow::anyhow!("{url} is not an OpenID Connect discovery document: {error}")
+            let discovery: Discovery = serde_json::from_slice(&get(http, &url).await?)
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "{url} is not an OpenID Connect discovery document (a JSON object with issuer and jwks_uri)"
+                    )
                 })?;
             if discovery.issuer != *issuer {
                 anyhow::bail!(
@@ -203,16 +222,34 @@ async fn fetch(http: &reqwest::Client, source: &KeySource) -> anyhow::Result<Vec
                     discovery.issuer
                 );
             }
+            if !discovery.jwks_uri.starts_with("https://") {
+                anyhow::bail!(
+                    "{url} names the jwks_uri {:?}, which is not https: keys must come over HTTPS",
+                    discovery.jwks_uri
+                );
+            }
             discovery.jwks_uri
         }
     };
-    let set: KeySet = serde_json::from_slice(&get(http, &jwks_uri).await?)
-        .map_err(|error| anyhow::anyhow!("{jwks_uri} is not a JWK set: {error}"))?;
-    Ok(set
-        .keys
-        .into_iter()
-        .filter_map(|jwk| remote_key(&jwks_uri, jwk))
-        .collect())
+    let set: KeySet = serde_json::from_slice(&get(http, &jwks_uri).await?).map_err(|_| {
+        anyhow::anyhow!("{jwks_uri} is not a JWK set (a JSON object with a keys array)")
+    })?;
+    let mut fetched = Fetched {
+        jwks_uri,
+        keys: Vec::new(),
+        private: 0,
+    };
+    for member in set.keys {
+        let serde_json::Value::Object(jwk) = member else {
+            continue;
+        };
+        match remote_key(&fetched.jwks_uri, jwk) {
+            Ok(Some(key)) => fetched.keys.push(key),
+            Ok(None) => {}
+            Err(Private) => fetched.private += 1,
+        }
+    }
+    Ok(fetched)
 }
 
 /// One GET of a JSON document, within the size limit.
@@ -247,31 +284,38 @@ async fn get(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// A key that must not be published: it has private members.
+struct Private;
+
 /// A key of a set as Clavis would register it (the same types and sizes, public only), or
-/// `None`, logged, for one it skips.
+/// `None`, logged, for one it skips; [`Private`] for a private key, skipped too.
 fn remote_key(
     jwks_uri: &str,
     jwk: serde_json::Map<String, serde_json::Value>,
-) -> Option<RemoteKey> {
+) -> Result<Option<RemoteKey>, Private> {
     let kid = jwk
         .get("kid")
         .and_then(|kid| kid.as_str())
         .map(str::to_owned);
     if jwk.get("use").and_then(|used| used.as_str()) == Some("enc") {
-        return None;
+        return Ok(None);
     }
     let text = serde_json::Value::Object(jwk).to_string();
+    if clavis_shared::validate::pasted_key(&text).is_err() {
+        tracing::warn!(%jwks_uri, ?kid, "a fetched key set publishes a private key; skipping it");
+        return Err(Private);
+    }
     let usable =
         public_key::read(&text).and_then(|material| Ok((material, VerifyingKey::of_jwk(&text)?)));
     match usable {
-        Ok((material, verifying)) => Some(RemoteKey {
+        Ok((material, verifying)) => Ok(Some(RemoteKey {
             kid,
             thumbprint: material.thumbprint,
             verifying: Arc::new(verifying),
-        }),
+        })),
         Err(refusal) => {
             tracing::warn!(%jwks_uri, ?kid, %refusal, "skipping a key of a fetched key set");
-            None
+            Ok(None)
         }
     }
 }

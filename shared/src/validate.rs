@@ -118,6 +118,23 @@ pub fn federated_subject(value: &str) -> Checked<String> {
     )
 }
 
+/// Whether `c` is an invisible format character (zero-width spaces and joiners, direction
+/// marks and overrides, the byte order mark, the soft hyphen): text holding one looks the
+/// same as text without it, so two credentials could look alike and differ.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
 /// The `aud` a federated credential's tokens must carry.
 pub fn federated_audience(value: &str) -> Checked<String> {
     federated_claim(
@@ -130,6 +147,14 @@ pub fn federated_audience(value: &str) -> Checked<String> {
 
 fn federated_claim(field: &'static str, what: &str, example: &str, value: &str) -> Checked<String> {
     let checked = display_name(field, what, value, MAX_FEDERATED_CLAIM_CHARS)?;
+    if checked.chars().any(is_invisible) {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "{what} holds an invisible character (such as a zero-width space): type it again, {example}."
+            ),
+        ));
+    }
     if checked.contains('*') {
         return Err(ValidationError::new(
             field,

@@ -202,7 +202,14 @@ fn read_certificate(der: &[u8]) -> Result<PublicKeyMaterial, ValidationError> {
     let not_after = DateTime::from_timestamp(certificate.validity().not_after.timestamp(), 0)
         .ok_or_else(|| refused("The certificate's expiry (notAfter) is out of range."))?;
     let facts = CertificateFacts {
-        subject: certificate.subject().to_string(),
+        // Shown in the portal and the audit trail: a control character there could only
+        // confuse whoever reads it.
+        subject: certificate
+            .subject()
+            .to_string()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect(),
         not_after,
     };
     Ok(material(

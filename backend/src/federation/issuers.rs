@@ -71,10 +71,22 @@ pub fn issuer_identifier(text: &str) -> std::result::Result<String, ValidationEr
             "The issuer must be an https URL: its keys are fetched from it, and only HTTPS proves where they came from.",
         ));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(refuse(
-            "An issuer identifier has no query (?…), fragment (#…) or user name (OpenID Connect Discovery 1.0 section 2).",
+            "An issuer identifier has no query (?…), fragment (#…), user name or password (OpenID Connect Discovery 1.0 section 2).",
         ));
+    }
+    // Tokens carry the identifier byte for byte: one that a URL parser would rewrite (a
+    // space, a dot segment, an upper-case host) could never match what is fetched.
+    let normal = url.as_str();
+    if normal != text && normal != format!("{text}/") {
+        return Err(refuse(&format!(
+            "Write the issuer in its normal form, {normal}, exactly as its tokens carry it in iss."
+        )));
     }
     Ok(text.to_owned())
 }
@@ -117,6 +129,7 @@ pub fn trust(
         .ok()
         .and_then(|url| url.host_str().map(str::to_owned))
         .unwrap_or_else(|| issuer.to_owned());
+    let host: String = host.chars().take(validate::MAX_SECRET_NAME_CHARS).collect();
     let name = validate::credential_name(name.unwrap_or(&host))?;
     let id = uuid::Uuid::new_v4().to_string();
     db::write_transaction(conn, |conn| {
@@ -256,6 +269,10 @@ mod tests {
             "https://oidc.example.org/#x",
             "https://user@oidc.example.org",
             "https://oidc.example.org/\u{7}",
+            "https://:password@oidc.example.org",
+            "https://oidc.example.org/a b",
+            "https://oidc.example.org/a/../b",
+            "https://OIDC.example.org",
         ] {
             assert!(issuer_identifier(bad).is_err(), "{bad:?}");
         }

@@ -231,6 +231,16 @@ pub fn unreadable_header(assertion: &str) -> Option<AuthFailure> {
     )
 }
 
+/// Whether the JWS header names critical extensions (`crit`, RFC 7515 §4.1.11). Clavis
+/// understands none, so such an assertion must be refused, as that section requires.
+pub fn has_critical_extensions(assertion: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Header {
+        crit: Option<serde::de::IgnoredAny>,
+    }
+    unverified_part::<Header>(assertion, 0).is_some_and(|header| header.crit.is_some())
+}
+
 /// `exp` at most [`MAX_LIFETIME_SECS`] after `iat` (or now), and `iat` not in the future.
 fn check_lifetime(claims: &AssertionClaims, now: DateTime<Utc>) -> Result<(), AuthFailure> {
     let now = now.timestamp();
@@ -355,6 +365,20 @@ mod tests {
             check_lifetime(&claims(at + 700, Some(at + 400)), now),
             Err(AuthFailure::AssertionNotYetValid)
         );
+    }
+
+    #[test]
+    fn critical_extensions_are_noticed() {
+        use base64::Engine;
+        let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        let with_crit = format!(
+            "{}.{}.sig",
+            encode(r#"{"alg":"ES256","crit":["b64"],"b64":false}"#),
+            encode("{}")
+        );
+        let plain = format!("{}.{}.sig", encode(r#"{"alg":"ES256"}"#), encode("{}"));
+        assert!(has_critical_extensions(&with_crit));
+        assert!(!has_critical_extensions(&plain));
     }
 
     #[test]

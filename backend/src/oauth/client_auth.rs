@@ -184,6 +184,11 @@ impl ClientAuthenticator {
     ) -> Result<Outcome, OAuthError> {
         let client_id = &presented.client_id;
         let header = match jsonwebtoken::decode_header(presented.assertion.as_str()) {
+            Ok(_) if assertion::has_critical_extensions(&presented.assertion) => {
+                return self
+                    .junk_assertion(db, presented, source, AuthFailure::MalformedAssertion)
+                    .await;
+            }
             Ok(header) => header,
             Err(_) => {
                 let refusal = assertion::unreadable_header(&presented.assertion)

@@ -77,8 +77,9 @@ impl Audiences {
 
 #[derive(Deserialize)]
 struct FederatedClaims {
-    sub: String,
-    aud: Audiences,
+    /// Optional here, as `exp` below, so that a missing one is told as a missing claim.
+    sub: Option<String>,
+    aud: Option<Audiences>,
     /// Optional here only so that its absence is told as a missing claim rather than as a
     /// malformed token; jsonwebtoken requires it.
     exp: Option<i64>,
@@ -184,7 +185,7 @@ impl FederatedVerifier {
                     return Ok(Verified {
                         credential_id: credential.id.clone(),
                         issuer: issuer.to_owned(),
-                        subject: claims.sub,
+                        subject: claims.sub.unwrap_or_default(),
                         thumbprint: key.thumbprint.clone(),
                         expires_at: DateTime::from_timestamp(exp, 0)
                             .ok_or(AuthFailure::MalformedAssertion)?,
@@ -220,16 +221,19 @@ fn check<'a>(
             .map_err(|error| failure_of(error.kind()))?
             .claims;
     check_lifetime(&claims, now)?;
+    let (Some(subject), Some(audiences)) = (&claims.sub, &claims.aud) else {
+        return Err(AuthFailure::MissingClaim);
+    };
     let same_subject: Vec<&&StoredFederated> = candidates
         .iter()
-        .filter(|credential| credential.subject == claims.sub)
+        .filter(|credential| credential.subject == *subject)
         .collect();
     if same_subject.is_empty() {
         return Err(AuthFailure::WrongSubject);
     }
     let credential = same_subject
         .into_iter()
-        .find(|credential| claims.aud.contains(&credential.audience))
+        .find(|credential| audiences.contains(&credential.audience))
         .ok_or(AuthFailure::WrongAudience)?;
     Ok((credential, claims))
 }
@@ -270,8 +274,8 @@ mod tests {
 
     fn claims(exp: i64, iat: Option<i64>) -> FederatedClaims {
         FederatedClaims {
-            sub: "system:serviceaccount:ns:name".to_owned(),
-            aud: Audiences::One("https://clavis.example".to_owned()),
+            sub: Some("system:serviceaccount:ns:name".to_owned()),
+            aud: Some(Audiences::One("https://clavis.example".to_owned())),
             exp: Some(exp),
             iat,
         }

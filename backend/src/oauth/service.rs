@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
+use super::assertion::unverified_names;
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
 use super::error::OAuthError;
 use super::request::{self, Params, Presented};
@@ -115,8 +116,13 @@ pub async fn authenticate(
             if let Presented::Assertion(assertion) = presented
                 && let Some(issuer) = &assertion.federated_issuer
             {
-                // Unverified, as the refusal says: what the token claimed to be.
+                // Unverified, as the refusal says: what the token claimed to be, so that
+                // whoever reads the trail can compare it with the credentials.
                 details["issuer"] = issuer.as_str().into();
+                let subject = unverified_names(&assertion.assertion).sub;
+                details["subject"] = subject
+                    .map(|sub| sub.chars().take(255).collect::<String>())
+                    .into();
             }
             let event = AuditEvent::failure("client.authenticate", &actor)
                 .source_address(&source.to_string())

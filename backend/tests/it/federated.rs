@@ -88,15 +88,13 @@ async fn issuers_are_trusted_only_when_discovery_works(db: TestDb) {
     let empty = refusal_of(&remote, &issuer.base).await;
     assert!(empty.contains("no signing key"), "{empty}");
 
-    // A private key published by mistake is skipped, never used.
+    // A private key published by mistake: the issuer is refused (anyone may sign with it).
+    // Members that are not keys at all are ignored (RFC 7517 section 5).
     let key = ClientKey::new(Algorithm::ES256);
     let private = clavis_jwk_with_private_part(&key);
-    issuer.serve("/jwks.json", json!({ "keys": [private] }));
-    assert!(
-        refusal_of(&remote, &issuer.base)
-            .await
-            .contains("no signing key")
-    );
+    issuer.serve("/jwks.json", json!({ "keys": [private, 5] }));
+    let leaky = refusal_of(&remote, &issuer.base).await;
+    assert!(leaky.contains("publishes 1 private key"), "{leaky}");
 
     issuer.publish(&[(&key, "k1")]);
     federation::check_discovery(&remote, &issuer.base)
@@ -124,6 +122,10 @@ async fn issuers_are_trusted_only_when_discovery_works(db: TestDb) {
         (
             credential(&issuer.base, WORKLOAD, Some("https://*.example")),
             "wildcards",
+        ),
+        (
+            credential(&issuer.base, &format!("{WORKLOAD}\u{200b}"), audience),
+            "invisible",
         ),
     ];
     for (bad, expected) in cases {
