@@ -115,9 +115,11 @@ async function tokenWith(assertion, clientId = app.client_id) {
   return { status: response.status, body: await response.json() };
 }
 
-/** Fills the trust dialog and submits it. */
+/** Fills the trust dialog (opening it unless a refusal kept it open) and submits it. */
 async function trust(page, url, name) {
-  await page.getByRole('button', { name: 'Trust an issuer' }).click();
+  if (!(await page.getByRole('dialog', { name: 'Trust an issuer' }).isVisible())) {
+    await page.getByRole('button', { name: 'Trust an issuer' }).click();
+  }
   await page.locator('#issuer-url').fill(url);
   await page.locator('#issuer-name').fill(name);
   await page.getByRole('button', { name: 'Trust issuer' }).click();
@@ -178,7 +180,7 @@ test('desktop: a manager adds a federated credential; the workload gets tokens w
   await page.getByRole('status').getByText('The federated credential “exporter on cluster 1” was added.').waitFor();
   const row = page.locator('table.stack tr', { hasText: 'exporter on cluster 1' });
   await row.getByText(WORKLOAD).waitFor();
-  await row.getByText('Cluster 1').waitFor();
+  await row.locator('td[data-label="Issuer"]', { hasText: 'Cluster 1' }).waitFor();
   const [listed] = await stack.cli('federated', 'list', '--app', app.client_id);
   assert.equal(listed.audience, stack.clavis, "the default audience is Clavis's issuer");
   await fitsTheScreen(page, 'application page with a federated credential');

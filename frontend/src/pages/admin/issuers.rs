@@ -32,7 +32,7 @@ pub fn Issuers() -> impl IntoView {
             Some(Ok(list)) => view! {
                 <div class="table-wrap">
                     <table class="stack">
-                        <caption class="visually-hidden">"Trusted issuers"</caption>
+                        <caption class="sr-only">"Trusted issuers"</caption>
                         <thead>
                             <tr>
                                 <th scope="col">"Name"</th>
