@@ -20,12 +20,18 @@ use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use crate::secrets::ClientApplication;
 
-/// A stored credential with its issuer, as the portal reads it.
-#[derive(Queryable)]
+/// A stored credential with its issuer, as the portal reads it (from the two tables
+/// joined).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = federated_credentials)]
 struct CredentialRow {
     id: String,
     name: String,
+    #[diesel(select_expression = trusted_issuers::issuer)]
+    #[diesel(select_expression_type = trusted_issuers::issuer)]
     issuer: String,
+    #[diesel(select_expression = trusted_issuers::name)]
+    #[diesel(select_expression_type = trusted_issuers::name)]
     issuer_name: String,
     subject: String,
     audience: String,
@@ -141,7 +147,9 @@ fn ensure_room_for(
 /// [`crate::access::not_found::application`] for an unknown client_id.
 pub fn list(conn: &mut DbConn, client_id: &str) -> Result<Vec<FederatedCredentialInfo>> {
     let application = apps::find_by_client_id(conn, client_id)?;
-    Ok(shown()
+    Ok(federated_credentials::table
+        .inner_join(trusted_issuers::table)
+        .select(CredentialRow::as_select())
         .filter(federated_credentials::application_id.eq(&application.id))
         .order((
             federated_credentials::name,
@@ -181,41 +189,10 @@ pub fn delete(
     })
 }
 
-type Shown = diesel::dsl::InnerJoin<federated_credentials::table, trusted_issuers::table>;
-
-/// Credentials joined with their issuers, selecting what [`CredentialRow`] holds.
-#[allow(clippy::type_complexity)]
-fn shown() -> diesel::dsl::Select<
-    Shown,
-    (
-        federated_credentials::id,
-        federated_credentials::name,
-        trusted_issuers::issuer,
-        trusted_issuers::name,
-        federated_credentials::subject,
-        federated_credentials::audience,
-        federated_credentials::created_at,
-        federated_credentials::created_by,
-        federated_credentials::last_used_at,
-    ),
-> {
+fn find(conn: &mut DbConn, application_id: &str, credential_id: &str) -> Result<CredentialRow> {
     federated_credentials::table
         .inner_join(trusted_issuers::table)
-        .select((
-            federated_credentials::id,
-            federated_credentials::name,
-            trusted_issuers::issuer,
-            trusted_issuers::name,
-            federated_credentials::subject,
-            federated_credentials::audience,
-            federated_credentials::created_at,
-            federated_credentials::created_by,
-            federated_credentials::last_used_at,
-        ))
-}
-
-fn find(conn: &mut DbConn, application_id: &str, credential_id: &str) -> Result<CredentialRow> {
-    shown()
+        .select(CredentialRow::as_select())
         .filter(federated_credentials::application_id.eq(application_id))
         .filter(federated_credentials::id.eq(credential_id))
         .first(conn)

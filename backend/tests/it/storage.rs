@@ -102,7 +102,8 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261202000001",
             "20261203000001",
             "20261204000001",
-            "20261204000002"
+            "20261204000002",
+            "20261205000001"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();
