@@ -6,9 +6,11 @@
 use clavis_shared::dto::{ClientKeyInfo, SecretStatus};
 use clavis_shared::portal::{AddClientKey, JwksUriSetting, SetJwksUri};
 use clavis_shared::validate::{MAX_ACTIVE_CLIENT_KEYS, MAX_SECRET_NAME_CHARS};
+use leptos::callback::Callback;
 use leptos::prelude::*;
 
 use super::application::{CountedField, FieldError, LifeCells, focus};
+use super::confirm::ConfirmDelete;
 use crate::api::{self, ApiResult};
 use crate::logic;
 use crate::widgets::{CopyButton, ErrorMessage, ErrorSlot, Loading, Modal, StatusMessage, me, now};
@@ -129,11 +131,19 @@ pub fn ClientKeys(client_id: String, manage: bool) -> impl IntoView {
                     }
                     KeyDialog::Delete(key) => {
                         view! {
-                            <ConfirmDeleteKey
-                                key=key
-                                path=path
+                            <ConfirmDelete
+                                title=format!("Delete the key “{}”?", key.name)
+                                text=format!(
+                                    "The {} “{}” ({}) stops working at once: assertions signed with it will be refused at the token endpoint. This cannot be undone.",
+                                    key.kind.noun(),
+                                    key.name,
+                                    thumbprint_hint(&key.thumbprint),
+                                )
+                                button="Delete key"
+                                target=format!("{path}/{}", key.id)
+                                deleted=format!("The key “{}” was deleted.", key.name)
                                 return_focus=return_focus
-                                on_done=move |message| finished(message, true)
+                                on_done=Callback::new(move |message| finished(message, true))
                             />
                         }
                             .into_any()
@@ -544,66 +554,4 @@ fn read_chosen_file(
             )),
         }
     });
-}
-
-/// Asks before deleting a key.
-#[component]
-fn ConfirmDeleteKey(
-    key: ClientKeyInfo,
-    path: String,
-    return_focus: RwSignal<Option<String>>,
-    on_done: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
-) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let csrf = me().csrf_token;
-    let target = format!("{path}/{}", key.id);
-    let cancel = {
-        let on_done = on_done.clone();
-        move || on_done(None)
-    };
-    let name = key.name.clone();
-    let confirm = move |_| {
-        let (target, csrf, on_done, name) =
-            (target.clone(), csrf.clone(), on_done.clone(), name.clone());
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::delete(&target, &csrf).await {
-                Ok(_) => on_done(Some(format!("The key “{name}” was deleted."))),
-                Err(failed) => {
-                    busy.set(false);
-                    error.set(Some(failed.message));
-                }
-            }
-        });
-    };
-    let cancel_button = cancel.clone();
-    view! {
-        <Modal
-            labelled_by="delete-key-title"
-            alert=true
-            may_cancel=Signal::derive(move || !busy.get())
-            on_cancel=cancel
-            return_focus=return_focus
-        >
-            <h2 id="delete-key-title" class="long-name">{format!("Delete the key “{}”?", key.name)}</h2>
-            <p>
-                {format!(
-                    "The {} “{}” ({}) stops working at once: assertions signed with it will be refused at the token endpoint. This cannot be undone.",
-                    key.kind.noun(),
-                    key.name,
-                    thumbprint_hint(&key.thumbprint),
-                )}
-            </p>
-            <ErrorSlot error=error />
-            <div class="actions">
-                <button type="button" class="secondary" on:click=move |_| cancel_button() autofocus=true>
-                    "Cancel"
-                </button>
-                <button type="button" class="danger" on:click=confirm disabled=move || busy.get()>
-                    "Delete key"
-                </button>
-            </div>
-        </Modal>
-    }
 }

@@ -8,9 +8,11 @@ use clavis_shared::portal::AddFederatedCredential;
 use clavis_shared::validate::{
     self, MAX_FEDERATED_CLAIM_CHARS, MAX_FEDERATED_CREDENTIALS, MAX_SECRET_NAME_CHARS,
 };
+use leptos::callback::Callback;
 use leptos::prelude::*;
 
 use super::application::{CountedField, FieldError, focus};
+use super::confirm::ConfirmDelete;
 use crate::api::{self, ApiResult};
 use crate::logic;
 use crate::widgets::{ErrorMessage, ErrorSlot, Loading, Modal, StatusMessage, me};
@@ -129,10 +131,17 @@ pub fn FederatedCredentials(client_id: String, manage: bool) -> impl IntoView {
                     Dialog::Delete(credential) => {
                         view! {
                             <ConfirmDelete
-                                credential=credential
-                                path=path
+                                title=format!("Delete the federated credential “{}”?", credential.name)
+                                text=format!(
+                                    "Tokens of {} from {} stop proving this application at once. This cannot be undone.",
+                                    credential.subject,
+                                    credential.issuer_name,
+                                )
+                                button="Delete credential"
+                                target=format!("{path}/{}", credential.id)
+                                deleted=format!("The federated credential “{}” was deleted.", credential.name)
                                 return_focus=return_focus
-                                on_done=move |message| finished(message, true)
+                                on_done=Callback::new(move |message| finished(message, true))
                             />
                         }
                             .into_any()
@@ -386,71 +395,6 @@ fn AddDialog(
                     <button type="submit" disabled=move || busy.get()>"Add federated credential"</button>
                 </div>
             </form>
-        </Modal>
-    }
-}
-
-/// Asks before deleting a federated credential.
-#[component]
-fn ConfirmDelete(
-    credential: FederatedCredentialInfo,
-    path: String,
-    return_focus: RwSignal<Option<String>>,
-    on_done: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
-) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let csrf = me().csrf_token;
-    let target = format!("{path}/{}", credential.id);
-    let cancel = {
-        let on_done = on_done.clone();
-        move || on_done(None)
-    };
-    let name = credential.name.clone();
-    let confirm = move |_| {
-        let (target, csrf, on_done, name) =
-            (target.clone(), csrf.clone(), on_done.clone(), name.clone());
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::delete(&target, &csrf).await {
-                Ok(_) => on_done(Some(format!(
-                    "The federated credential “{name}” was deleted."
-                ))),
-                Err(failed) => {
-                    busy.set(false);
-                    error.set(Some(failed.message));
-                }
-            }
-        });
-    };
-    let cancel_button = cancel.clone();
-    view! {
-        <Modal
-            labelled_by="delete-federated-title"
-            alert=true
-            may_cancel=Signal::derive(move || !busy.get())
-            on_cancel=cancel
-            return_focus=return_focus
-        >
-            <h2 id="delete-federated-title" class="long-name">
-                {format!("Delete the federated credential “{}”?", credential.name)}
-            </h2>
-            <p>
-                {format!(
-                    "Tokens of {} from {} stop proving this application at once. This cannot be undone.",
-                    credential.subject,
-                    credential.issuer_name,
-                )}
-            </p>
-            <ErrorSlot error=error />
-            <div class="actions">
-                <button type="button" class="secondary" on:click=move |_| cancel_button() autofocus=true>
-                    "Cancel"
-                </button>
-                <button type="button" class="danger" on:click=confirm disabled=move || busy.get()>
-                    "Delete credential"
-                </button>
-            </div>
         </Modal>
     }
 }
