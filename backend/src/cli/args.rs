@@ -319,6 +319,7 @@ pub enum FederatedCommand {
         /// The application's client_id.
         #[arg(long = "app", value_name = "CLIENT_ID")]
         client_id: String,
+        /// What people call the credential, such as "exporter on cluster 1".
         #[arg(long)]
         name: String,
         /// A trusted issuer's URL (see `clavis issuer list`).

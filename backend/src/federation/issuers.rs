@@ -165,17 +165,16 @@ pub fn list_issuers(conn: &mut DbConn) -> Result<Vec<TrustedIssuerInfo>> {
         .order((trusted_issuers::name, trusted_issuers::issuer))
         .select(IssuerRow::as_select())
         .load(conn)?;
-    let counts: Vec<(String, i64)> = federated_credentials::table
+    let counts: std::collections::HashMap<String, i64> = federated_credentials::table
         .group_by(federated_credentials::issuer_id)
         .select((federated_credentials::issuer_id, diesel::dsl::count_star()))
-        .load(conn)?;
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
         .map(|row| {
-            let used = counts
-                .iter()
-                .find(|(issuer_id, _)| *issuer_id == row.id)
-                .map_or(0, |(_, count)| *count);
+            let used = counts.get(&row.id).copied().unwrap_or_default();
             row.into_info(used)
         })
         .collect())

@@ -30,8 +30,8 @@ on_both_databases_async!(
 );
 
 /// A workload platform's issuer: discovery at its base URL, keys at `/jwks.json`.
-async fn start_issuer(ca: &TestCa) -> Publisher {
-    let issuer = Publisher::start(ca).await;
+fn start_issuer(ca: &TestCa) -> Publisher {
+    let issuer = Publisher::start(ca);
     issuer.serve(
         "/.well-known/openid-configuration",
         json!({ "issuer": issuer.base, "jwks_uri": issuer.url }),
@@ -66,7 +66,7 @@ fn credential(issuer: &str, subject: &str, audience: Option<&str>) -> AddFederat
 async fn issuers_are_trusted_only_when_discovery_works(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let ca = TestCa::new("Platform test CA");
-    let issuer = start_issuer(&ca).await;
+    let issuer = start_issuer(&ca);
     let remote = fetcher(&issuer);
     let now = clavis::db::now();
 
@@ -239,7 +239,7 @@ fn with(claims: &Value, changes: Value) -> Value {
 async fn federated_tokens_prove_the_application_and_every_bad_one_is_refused(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let ca = TestCa::new("Platform test CA");
-    let issuer = start_issuer(&ca).await;
+    let issuer = start_issuer(&ca);
     let (key, rotated) = (
         ClientKey::new(Algorithm::ES256),
         ClientKey::new(Algorithm::RS256),
@@ -372,7 +372,7 @@ async fn federated_tokens_prove_the_application_and_every_bad_one_is_refused(db:
     assert_eq!(deleted.status(), 401);
 
     // An issuer whose discovery fails: a 401, never a 5xx.
-    let down = start_issuer(&ca).await;
+    let down = start_issuer(&ca);
     down.handle.stop(false).await;
     federation::trust(&mut server.db.conn(), &down.base, None, &admin(), now).unwrap();
     federation::add(
@@ -438,7 +438,7 @@ fn details_of(db: &TestDb, action: &str) -> Vec<Value> {
 async fn issuers_and_federated_credentials_from_the_command_line(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let ca = TestCa::new("Platform test CA");
-    let issuer = start_issuer(&ca).await;
+    let issuer = start_issuer(&ca);
     let key = ClientKey::new(Algorithm::ES256);
     issuer.publish(&[(&key, "k1")]);
     let env = [(

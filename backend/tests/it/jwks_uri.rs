@@ -18,7 +18,7 @@ on_both_databases_async!(published_keys_are_fetched_cached_and_fetched_again_for
 async fn published_keys_are_fetched_cached_and_fetched_again_for_a_new_kid(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let ca = TestCa::new("Partner test CA");
-    let publisher = Publisher::start(&ca).await;
+    let publisher = Publisher::start(&ca);
     let (first, second) = (
         ClientKey::new(Algorithm::ES256),
         ClientKey::new(Algorithm::EdDSA),

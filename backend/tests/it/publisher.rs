@@ -32,7 +32,7 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    pub(crate) async fn start(ca: &TestCa) -> Self {
+    pub(crate) fn start(ca: &TestCa) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = ca.issue(7, 30);
         let settings = clavis::tls::TlsSettings {
