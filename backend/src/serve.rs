@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
 use crate::db::Database;
-use crate::tls::ServedCertificate;
+use crate::tls::{self, ServedCertificate};
 use crate::{app, jobs, telemetry};
 
 pub fn serve(config: Config, db: Database) -> anyhow::Result<()> {
@@ -40,7 +40,8 @@ pub fn serve(config: Config, db: Database) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        let server = HttpServer::new(move || app::build(state.clone()));
+        let server = HttpServer::new(move || app::build(state.clone()))
+            .on_connect(tls::keep_presented_chain);
         let https = certificate.is_some();
         let server = match certificate {
             Some(certificate) => {

@@ -103,6 +103,14 @@ pub struct CertificateFacts {
     pub subject: String,
     /// Its `notAfter`: the key's expiry.
     pub not_after: DateTime<Utc>,
+    /// Its SHA-256 thumbprint ([`certificate_sha256`]), which mutual TLS matches.
+    pub sha256: String,
+}
+
+/// The SHA-256 thumbprint of a certificate's DER, base64url without padding: the form of
+/// `x5t#S256` (RFC 8705 section 3.1, RFC 7515 section 4.1.8).
+pub fn certificate_sha256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(der))
 }
 
 /// A public key read from what was pasted: only public material.
@@ -211,6 +219,7 @@ fn read_certificate(der: &[u8]) -> Result<PublicKeyMaterial, ValidationError> {
             .filter(|c| !c.is_control())
             .collect(),
         not_after,
+        sha256: certificate_sha256(der),
     };
     Ok(material(
         ClientKeyKind::Certificate,

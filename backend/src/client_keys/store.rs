@@ -119,6 +119,10 @@ pub fn add(
                 client_keys::thumbprint.eq(&material.thumbprint),
                 client_keys::public_jwk.eq(material.jwk.to_string()),
                 client_keys::subject.eq(&subject),
+                client_keys::certificate_sha256.eq(material
+                    .certificate
+                    .as_ref()
+                    .map(|certificate| &certificate.sha256)),
                 client_keys::created_at.eq(now.naive_utc()),
                 client_keys::created_by.eq(actor.label()),
                 client_keys::expires_at.eq(expires_at.naive_utc()),
@@ -280,6 +284,9 @@ pub struct StoredKey {
     /// The public JWK, as stored.
     pub public_jwk: String,
     pub expires_at: DateTime<Utc>,
+    /// A certificate's SHA-256 thumbprint, which mutual TLS matches; `None` for a public
+    /// key (and for a certificate registered before thumbprints were kept).
+    pub certificate_sha256: Option<String>,
 }
 
 /// An application with its keys, as the token endpoint reads them for `private_key_jwt`.
@@ -324,6 +331,7 @@ pub fn keyed_clients(
         String,
         String,
         NaiveDateTime,
+        Option<String>,
         ClientApplication,
     )> = client_keys::table
         .inner_join(applications::table)
@@ -335,6 +343,7 @@ pub fn keyed_clients(
             client_keys::thumbprint,
             client_keys::public_jwk,
             client_keys::expires_at,
+            client_keys::certificate_sha256,
             ClientApplication::as_select(),
         ))
         .load(conn)?;
@@ -346,14 +355,15 @@ pub fn keyed_clients(
             ClientApplication::as_select(),
         ))
         .load(conn)?;
-    let application_ids = rows.iter().map(|row| row.6.id.as_str()).chain(
+    let application_ids = rows.iter().map(|row| row.7.id.as_str()).chain(
         published
             .iter()
             .map(|(_, application)| application.id.as_str()),
     );
     let mut grants = apps::grants_of(conn, application_ids)?;
     let mut clients: HashMap<String, KeyedClient> = HashMap::new();
-    for (id, kind, kid, thumbprint, public_jwk, expires_at, application) in rows {
+    for (id, kind, kid, thumbprint, public_jwk, expires_at, certificate_sha256, application) in rows
+    {
         let kind = ClientKeyKind::parse(&kind).ok_or_else(|| {
             Error::Internal(format!("client key {id} has the unknown kind {kind:?}"))
         })?;
@@ -364,6 +374,7 @@ pub fn keyed_clients(
             thumbprint,
             public_jwk,
             expires_at: db::utc(expires_at),
+            certificate_sha256,
         };
         keyed(&mut clients, &mut grants, application).keys.push(key);
     }

@@ -99,6 +99,7 @@ diesel::table! {
         created_by -> Text,
         expires_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        certificate_sha256 -> Nullable<Text>,
     }
 }
 

@@ -87,6 +87,11 @@ pub enum AuthFailure {
     KeySetUnavailable,
     /// A federated token whose `exp` is more than an hour after its `iat`.
     FederatedTooLongLived,
+    /// Mutual TLS: no certificate registered to the client has the presented one's SHA-256
+    /// thumbprint.
+    UnknownCertificate,
+    /// Mutual TLS: the presented certificate's `notBefore` is still to come.
+    CertificateNotYetValid,
 }
 
 impl AuthFailure {
@@ -114,6 +119,8 @@ impl AuthFailure {
             Self::WrongSubject => "wrong_subject",
             Self::KeySetUnavailable => "key_set_unavailable",
             Self::FederatedTooLongLived => "federated_too_long_lived",
+            Self::UnknownCertificate => "unknown_certificate",
+            Self::CertificateNotYetValid => "certificate_not_yet_valid",
         }
     }
 }

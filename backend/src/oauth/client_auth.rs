@@ -26,10 +26,12 @@ pub use super::authentication::{AuthFailure, Credential};
 use super::error::OAuthError;
 use super::federated::FederatedVerifier;
 use super::lookup::CredentialLookup;
+use super::mtls;
 use super::replay::JtiLedger;
-use super::request::{AuthMethod, ClientAssertion, ClientCredentials};
+use super::request::{AuthMethod, CertificateCredentials, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
+use crate::client_keys::public_key;
 use crate::db::Database;
 use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
@@ -186,14 +188,14 @@ impl ClientAuthenticator {
         let header = match jsonwebtoken::decode_header(presented.assertion.as_str()) {
             Ok(_) if assertion::has_critical_extensions(&presented.assertion) => {
                 return self
-                    .junk_assertion(db, presented, source, AuthFailure::MalformedAssertion)
+                    .junk_proof(db, client_id, source, AuthFailure::MalformedAssertion)
                     .await;
             }
             Ok(header) => header,
             Err(_) => {
                 let refusal = assertion::unreadable_header(&presented.assertion)
                     .unwrap_or(AuthFailure::MalformedAssertion);
-                return self.junk_assertion(db, presented, source, refusal).await;
+                return self.junk_proof(db, client_id, source, refusal).await;
             }
         };
         self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
@@ -205,12 +207,12 @@ impl ClientAuthenticator {
         }
         let Some(client) = self.lookup.keys_of(client_id).await? else {
             return self
-                .junk_assertion(db, presented, source, AuthFailure::UnknownKey)
+                .junk_proof(db, client_id, source, AuthFailure::UnknownKey)
                 .await;
         };
         if !client.application.enabled {
             return self
-                .junk_assertion(db, presented, source, AuthFailure::DisabledApplication)
+                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
                 .await;
         }
         let remote = match &client.jwks_uri {
@@ -261,12 +263,12 @@ impl ClientAuthenticator {
         let client_id = &presented.client_id;
         let Some(client) = self.lookup.federated_of(client_id).await? else {
             return self
-                .junk_assertion(db, presented, source, AuthFailure::UntrustedIssuer)
+                .junk_proof(db, client_id, source, AuthFailure::UntrustedIssuer)
                 .await;
         };
         if !client.application.enabled {
             return self
-                .junk_assertion(db, presented, source, AuthFailure::DisabledApplication)
+                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
                 .await;
         }
         if !client
@@ -312,6 +314,56 @@ impl ClientAuthenticator {
         }))
     }
 
+    /// Checks the certificate a client presented over mutual TLS against the certificates
+    /// registered to it (`self_signed_tls_client_auth`, RFC 8705 §2.2): the SHA-256
+    /// thumbprint must be one of theirs, the registration unexpired, and the certificate's
+    /// `notBefore` past. Like an assertion's signature, a thumbprint costs microseconds:
+    /// nothing is remembered, and the throttle treats a failure as a failed assertion.
+    pub async fn authenticate_certificate(
+        &self,
+        db: &Database,
+        presented: &CertificateCredentials,
+        source: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, OAuthError> {
+        let client_id = &presented.client_id;
+        self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
+            .await?;
+        let Some(client) = self.lookup.keys_of(client_id).await? else {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::UnknownCertificate)
+                .await;
+        };
+        if !client.application.enabled {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
+                .await;
+        }
+        let thumbprint = public_key::certificate_sha256(&presented.certificate.der);
+        let Some(key) = client
+            .keys
+            .iter()
+            .find(|key| key.certificate_sha256.as_deref() == Some(thumbprint.as_str()))
+        else {
+            return Ok(self.failed_guess(source, client_id, AuthFailure::UnknownCertificate));
+        };
+        if key.expires_at <= now {
+            return Ok(self.failed_guess(source, client_id, AuthFailure::ExpiredKey));
+        }
+        if let Err(refusal) = mtls::check_not_before(&presented.certificate, now) {
+            return Ok(self.failed_guess(source, client_id, refusal));
+        }
+        Ok(Outcome::Authenticated(AuthenticatedClient {
+            credential: Credential::Key {
+                id: key.id.clone(),
+                kind: key.kind,
+            },
+            application: client.application,
+            grants: client.grants,
+            valid_until: None,
+        }))
+    }
+
     /// Counts a failed assertion in the client_id's and `source`'s guess windows (when they
     /// have room; a full window already refuses the next one) and refuses it.
     fn failed_guess(&self, source: IpAddr, client_id: &str, refusal: AuthFailure) -> Outcome {
@@ -321,12 +373,12 @@ impl ClientAuthenticator {
         refused_assertion(refusal)
     }
 
-    /// An assertion that cannot be a guess (not a JWT, or for a client without keys), as
-    /// [`Self::junk`] treats such a secret.
-    async fn junk_assertion(
+    /// An assertion or certificate that cannot be a guess (not a JWT, or for a client
+    /// without keys), as [`Self::junk`] treats such a secret.
+    async fn junk_proof(
         &self,
         db: &Database,
-        presented: &ClientAssertion,
+        client_id: &str,
         source: IpAddr,
         refusal: AuthFailure,
     ) -> Result<Outcome, OAuthError> {
@@ -339,9 +391,9 @@ impl ClientAuthenticator {
             return Ok(refused_assertion(refusal));
         }
         let refusal = match refusal {
-            AuthFailure::UnknownKey | AuthFailure::UntrustedIssuer => {
-                self.unknown_or(db, &presented.client_id, refusal).await?
-            }
+            AuthFailure::UnknownKey
+            | AuthFailure::UntrustedIssuer
+            | AuthFailure::UnknownCertificate => self.unknown_or(db, client_id, refusal).await?,
             other => other,
         };
         Ok(refused_assertion(refusal))

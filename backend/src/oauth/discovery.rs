@@ -17,6 +17,8 @@ const AUTH_METHODS: [&str; 3] = [
     "client_secret_post",
     "private_key_jwt",
 ];
+/// Added where Clavis sees client certificates (RFC 8705 §2.2).
+const MUTUAL_TLS_METHODS: [&str; 1] = ["self_signed_tls_client_auth"];
 /// What `private_key_jwt` assertions may be signed with: every algorithm of the key types
 /// Clavis registers ([`crate::client_keys::public_key::KeyType::algorithms`]).
 const ASSERTION_ALGS: [&str; 9] = [
@@ -35,11 +37,11 @@ struct ServerMetadata {
     grant_types_supported: [&'static str; 1],
     /// Required by RFC 8414 §2; empty, as Clavis has no authorization endpoint.
     response_types_supported: [&'static str; 0],
-    token_endpoint_auth_methods_supported: [&'static str; 3],
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
     token_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
-    introspection_endpoint_auth_methods_supported: [&'static str; 3],
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     introspection_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
-    revocation_endpoint_auth_methods_supported: [&'static str; 3],
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
     /// Every scope some API defines, sorted.
     scopes_supported: BTreeSet<String>,
@@ -54,6 +56,10 @@ pub async fn metadata(
 ) -> Result<HttpResponse, OAuthError> {
     let apis = db.run(apis::list).await?;
     let urls = &service.urls;
+    let mut auth_methods = AUTH_METHODS.to_vec();
+    if service.sees_client_certificates() {
+        auth_methods.extend(MUTUAL_TLS_METHODS);
+    }
     let metadata = ServerMetadata {
         issuer: service.issuer.clone(),
         token_endpoint: urls.token_endpoint(),
@@ -62,11 +68,11 @@ pub async fn metadata(
         revocation_endpoint: urls.revocation_endpoint(),
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
-        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
         token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
-        introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_methods_supported: auth_methods.clone(),
         introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
-        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: auth_methods,
         revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         scopes_supported: apis.into_iter().flat_map(|api| api.scopes).collect(),
         access_token_signing_alg_values_supported: service

@@ -10,6 +10,7 @@ mod error;
 mod federated;
 mod introspect;
 mod lookup;
+mod mtls;
 mod replay;
 mod request;
 mod revocations;

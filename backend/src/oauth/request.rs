@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::assertion::{JWT_BEARER, unverified_names};
 use super::error::{OAuthError, quoted};
+use super::mtls::ClientCertificate;
 use clavis_shared::validate;
 
 /// Larger bodies are refused: a token request is a few hundred bytes.
@@ -115,6 +116,8 @@ pub enum AuthMethod {
     /// here (as Keycloak names its `federated-jwt` authenticator) so that the audit trail and
     /// the metrics tell the two apart.
     FederatedJwt,
+    /// Mutual TLS with a certificate registered to the client (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -125,6 +128,7 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
             Self::FederatedJwt => "federated_jwt",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }
@@ -148,11 +152,19 @@ impl fmt::Debug for ClientAssertion {
     }
 }
 
-/// What a client presented to prove itself: a secret, or an assertion.
+/// A client_id and the certificate presented over mutual TLS to prove it (RFC 8705 §2).
+#[derive(Debug)]
+pub struct CertificateCredentials {
+    pub client_id: String,
+    pub certificate: ClientCertificate,
+}
+
+/// What a client presented to prove itself: a secret, an assertion, or a certificate.
 #[derive(Debug)]
 pub enum Presented {
     Secret(ClientCredentials),
     Assertion(ClientAssertion),
+    Certificate(CertificateCredentials),
 }
 
 impl Presented {
@@ -160,6 +172,7 @@ impl Presented {
         match self {
             Self::Secret(credentials) => &credentials.client_id,
             Self::Assertion(assertion) => &assertion.client_id,
+            Self::Certificate(credentials) => &credentials.client_id,
         }
     }
 
@@ -170,17 +183,31 @@ impl Presented {
                 AuthMethod::FederatedJwt
             }
             Self::Assertion(_) => AuthMethod::PrivateKeyJwt,
+            Self::Certificate(_) => AuthMethod::SelfSignedTlsClientAuth,
         }
     }
 }
 
-/// The client's credentials by exactly one method: a `client_assertion`, HTTP Basic, or a
-/// `client_secret` in the body.
-pub fn presented(req: &HttpRequest, params: &Params) -> Result<Presented, OAuthError> {
+/// The client's credentials by exactly one method: a `client_assertion`, HTTP Basic, a
+/// `client_secret` in the body, or else the client `certificate` of mutual TLS, if one was
+/// presented ([`super::mtls`]). A certificate presented beside a secret or an assertion
+/// does not authenticate the client.
+pub fn presented(
+    req: &HttpRequest,
+    params: &Params,
+    certificate: Option<ClientCertificate>,
+) -> Result<Presented, OAuthError> {
     let assertion_type = params.get("client_assertion_type");
     let assertion = params.get("client_assertion");
     if assertion_type.is_none() && assertion.is_none() {
-        return client_credentials(req, params).map(Presented::Secret);
+        let secret_sent =
+            req.headers().contains_key("authorization") || params.get("client_secret").is_some();
+        return match certificate {
+            Some(certificate) if !secret_sent => {
+                certificate_credentials(params, certificate).map(Presented::Certificate)
+            }
+            _ => client_credentials(req, params).map(Presented::Secret),
+        };
     }
     if req.headers().contains_key("authorization") || params.get("client_secret").is_some() {
         return Err(OAuthError::invalid_request(
@@ -217,6 +244,25 @@ pub fn presented(req: &HttpRequest, params: &Params) -> Result<Presented, OAuthE
         assertion: Zeroizing::new(assertion.to_owned()),
         federated_issuer,
     }))
+}
+
+/// Mutual TLS: the `client_id` parameter names the client (RFC 8705 §2).
+fn certificate_credentials(
+    params: &Params,
+    certificate: ClientCertificate,
+) -> Result<CertificateCredentials, OAuthError> {
+    let client_id = params.get("client_id").ok_or_else(|| {
+        OAuthError::invalid_request(
+            "Send the client_id parameter with a client certificate: the certificate alone does not name the application (RFC 8705 section 2).",
+        )
+    })?;
+    if !is_plausible_client_id(client_id) {
+        return Err(OAuthError::invalid_client(false));
+    }
+    Ok(CertificateCredentials {
+        client_id: client_id.to_owned(),
+        certificate,
+    })
 }
 
 /// A client_id Clavis could have issued: see the module's notes on control characters.

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::assertion::unverified_names;
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
 use super::error::OAuthError;
+use super::mtls;
 use super::request::{self, Params, Presented};
 use super::settings::TokenSettings;
 use super::usage::LastUsed;
@@ -35,6 +36,15 @@ pub struct OAuthService {
     pub audit: AuditSink,
 }
 
+impl OAuthService {
+    /// Whether client certificates can reach Clavis (mutual TLS, RFC 8705 §2): exactly
+    /// where it has HTTPS, through its own TLS handshakes or a trusted proxy's
+    /// `Client-Cert` header ([`super::mtls`]).
+    pub const fn sees_client_certificates(&self) -> bool {
+        self.https_only
+    }
+}
+
 /// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
 /// another machine, read the form, find the client's credentials. Throttling comes later,
 /// in [`ClientAuthenticator::authenticate`], once a proven secret can be told apart.
@@ -47,8 +57,9 @@ pub async fn read_client_request(
     if service.https_only && !origin.is_private_channel() {
         return Err(OAuthError::insecure_transport());
     }
+    let certificate = mtls::presented_certificate(req)?;
     let params = request::read_form(req, payload).await?;
-    let presented = request::presented(req, &params)?;
+    let presented = request::presented(req, &params, certificate)?;
     Ok((origin, params, presented))
 }
 
@@ -100,6 +111,11 @@ pub async fn authenticate(
         Presented::Assertion(assertion) => {
             authenticator
                 .authenticate_assertion(db, assertion, source, now)
+                .await?
+        }
+        Presented::Certificate(credentials) => {
+            authenticator
+                .authenticate_certificate(db, credentials, source, now)
                 .await?
         }
     };

@@ -7,6 +7,7 @@
 //! established with, so none is dropped. A renewal that cannot be loaded leaves the previous
 //! certificate in service and is logged with the file and the problem.
 
+mod client_certificate;
 mod expiry;
 mod files;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::Signal;
 
+pub use client_certificate::{PresentedChain, keep_presented_chain};
 pub use files::{TlsFile, TlsFileError};
 
 /// The certificate and private key Clavis serves HTTPS with (PEM files, re-read on renewal).
@@ -113,13 +115,17 @@ impl ServedCertificate {
     }
 
     /// The rustls settings to serve with: TLS 1.3 and 1.2 only (RFC 8996 deprecates 1.0 and
-    /// 1.1), no client certificates, and the current certificate. actix-http adds the ALPN
-    /// protocols `h2` and `http/1.1` itself.
+    /// 1.1), a client certificate asked for but not required (mutual TLS client
+    /// authentication, RFC 8705 §2; see [`client_certificate`]), and the current
+    /// certificate. actix-http adds the ALPN protocols `h2` and `http/1.1` itself.
     pub fn server_config(&self) -> rustls::ServerConfig {
+        let client_certificates = client_certificate::OptionalClientCertificate::new(
+            self.provider.signature_verification_algorithms,
+        );
         rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .expect("the aws-lc-rs provider supports TLS 1.2 and 1.3")
-            .with_no_client_auth()
+            .with_client_cert_verifier(Arc::new(client_certificates))
             .with_cert_resolver(self.current.clone())
     }
 

@@ -26,6 +26,7 @@ mod keys;
 mod login;
 mod metrics;
 mod modules;
+mod mtls;
 mod oauth;
 mod organisations;
 mod package;

@@ -1,0 +1,112 @@
+//! The client certificate of a request, for mutual TLS client authentication (RFC 8705 §2).
+//!
+//! It comes from one of two places, never both:
+//! - from a trusted proxy (`CLAVIS_TRUSTED_PROXIES`), which terminated TLS itself: its
+//!   `Client-Cert` header (RFC 9440 §2), a DER certificate as a structured-field byte
+//!   sequence (`:base64:`). The proxy's own connection carries no client certificate;
+//! - from anyone else: Clavis's own TLS handshake ([`crate::tls::PresentedChain`]). A
+//!   `Client-Cert` header from such a peer is ignored, as RFC 9440 §4 requires: anyone can
+//!   write one.
+
+use actix_web::HttpRequest;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+
+use super::authentication::AuthFailure;
+use super::error::OAuthError;
+use crate::forwarded::TrustedProxies;
+use crate::tls::PresentedChain;
+
+/// The header a TLS-terminating proxy passes the client's certificate in (RFC 9440 §2.2).
+pub const CLIENT_CERT: &str = "client-cert";
+/// A longer header holds no single certificate Clavis would accept (the body limit is 8 KiB).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// A certificate a client presented, as DER. Public material: it may be logged.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate {
+    pub der: Vec<u8>,
+}
+
+/// The client certificate of `req`, if it presented one (see the module's notes on where
+/// it comes from).
+///
+/// # Errors
+/// `400 invalid_request` when a trusted proxy's `Client-Cert` header is not one byte
+/// sequence: the proxy is misconfigured, and no client should be judged on it.
+pub fn presented_certificate(req: &HttpRequest) -> Result<Option<ClientCertificate>, OAuthError> {
+    let from_proxy = req.peer_addr().is_some_and(|peer| {
+        req.app_data::<web::Data<TrustedProxies>>()
+            .is_some_and(|proxies| proxies.trusts_peer(peer.ip()))
+    });
+    if from_proxy {
+        return req
+            .headers()
+            .get(CLIENT_CERT)
+            .map(|value| forwarded_certificate(value.as_bytes()))
+            .transpose();
+    }
+    Ok(req
+        .conn_data::<PresentedChain>()
+        .and_then(|chain| chain.0.first())
+        .map(|certificate| ClientCertificate {
+            der: certificate.as_ref().to_vec(),
+        }))
+}
+
+/// Reads a `Client-Cert` value: one structured-field byte sequence (RFC 9440 §2.2).
+fn forwarded_certificate(value: &[u8]) -> Result<ClientCertificate, OAuthError> {
+    let malformed = || {
+        OAuthError::invalid_request(
+            "The Client-Cert header from the proxy is not a certificate as RFC 9440 section 2 \
+             encodes one (its DER in base64, between colons). Check the proxy's configuration.",
+        )
+    };
+    if value.len() > MAX_HEADER_BYTES {
+        return Err(malformed());
+    }
+    let item: sfv::Item = sfv::Parser::new(value).parse().map_err(|_| malformed())?;
+    match item.bare_item.as_byte_sequence() {
+        Some(der) if !der.is_empty() => Ok(ClientCertificate { der: der.to_vec() }),
+        _ => Err(malformed()),
+    }
+}
+
+/// Whether the `notBefore` of `certificate`, one with the thumbprint of a registered
+/// certificate, has come (RFC 5280 §4.1.2.5). Its `notAfter` is the registration's expiry,
+/// which the caller checks.
+///
+/// # Errors
+/// [`AuthFailure::CertificateNotYetValid`]; [`AuthFailure::UnknownCertificate`] for DER that
+/// does not parse, which no registered certificate's thumbprint can match.
+pub fn check_not_before(
+    certificate: &ClientCertificate,
+    now: DateTime<Utc>,
+) -> Result<(), AuthFailure> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(&certificate.der)
+        .map_err(|_| AuthFailure::UnknownCertificate)?;
+    if parsed.validity().not_before.timestamp() > now.timestamp() {
+        return Err(AuthFailure::CertificateNotYetValid);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_cert_header_is_one_byte_sequence() {
+        assert_eq!(forwarded_certificate(b":AQID:").unwrap().der, [1, 2, 3]);
+        for malformed in [
+            &b"AQID"[..],
+            b":not base64!:",
+            b"::",
+            b":AQID:, :AQID:",
+            b"\"text\"",
+        ] {
+            let refused = forwarded_certificate(malformed).unwrap_err();
+            assert!(refused.description.contains("RFC 9440"), "{malformed:?}");
+        }
+    }
+}

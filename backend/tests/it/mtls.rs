@@ -1,0 +1,341 @@
+//! Mutual TLS client authentication (RFC 8705 §2.2, `self_signed_tls_client_auth`; issue 19)
+//! against the real `clavis serve`: certificates made by rcgen, presented by reqwest and by
+//! curl in Clavis's own TLS handshake, or passed on by a trusted proxy in `Client-Cert`
+//! (RFC 9440). Both databases.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use clavis::db::DbConn;
+use clavis::db::schema::audit_events;
+use diesel::prelude::*;
+use rcgen::{CertificateParams, KeyPair};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::on_both_databases_async;
+use crate::process::ServeProcess as Clavis;
+use crate::support::{TestDb, admin, seed};
+use crate::tls::TestCa;
+
+on_both_databases_async!(
+    a_registered_certificate_authenticates_over_mutual_tls,
+    certificates_that_do_not_fit_are_invalid_client_with_their_reason_audited,
+    a_client_cert_header_counts_only_from_a_trusted_proxy,
+);
+
+/// A client's own self-signed certificate and its private key.
+struct ClientCertificate {
+    pem: String,
+    key_pem: String,
+    der: Vec<u8>,
+}
+
+impl ClientCertificate {
+    /// Valid from `from_days` to `to_days` around now (in days, negative for the past).
+    fn new(from_days: i64, to_days: i64) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "billing-service");
+        let epoch = rcgen::date_time_ymd(1970, 1, 1);
+        let now = Utc::now().timestamp();
+        let at = |days: i64| epoch + Duration::from_secs((now + days * 86_400).try_into().unwrap());
+        params.not_before = at(from_days);
+        params.not_after = at(to_days);
+        let certificate = params.self_signed(&key).unwrap();
+        Self {
+            pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+            der: certificate.der().to_vec(),
+        }
+    }
+
+    /// Registers it to `client_id`, as a credential manager does in the portal.
+    fn register(&self, db: &TestDb, client_id: &str) -> String {
+        let now = clavis::db::now();
+        clavis::client_keys::add(
+            &mut db.conn(),
+            client_id,
+            "mtls",
+            &self.pem,
+            None,
+            &admin(),
+            now,
+        )
+        .unwrap()
+        .id
+    }
+
+    /// An HTTPS client that trusts `ca` and presents this certificate.
+    fn client(&self, ca: &TestCa) -> reqwest::Client {
+        let identity = format!("{}{}", self.pem, self.key_pem);
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+            .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// The `Client-Cert` value a proxy sends for it (RFC 9440 §2.2).
+    fn header(&self) -> String {
+        format!(":{}:", STANDARD.encode(&self.der))
+    }
+}
+
+/// `clavis serve` on HTTPS, with a server certificate of `ca`.
+async fn serve_https(db: &TestDb, ca: &TestCa, dir: &std::path::Path) -> Clavis {
+    let (cert, key) = ca.issue(1, 90);
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    Clavis::serve(
+        db,
+        &[
+            ("CLAVIS_TLS_CERT_FILE", cert_file.display().to_string()),
+            ("CLAVIS_TLS_KEY_FILE", key_file.display().to_string()),
+        ],
+    )
+    .await
+}
+
+/// A client credentials request naming `client_id` and nothing else.
+async fn token(client: &reqwest::Client, clavis: &Clavis, client_id: &str) -> reqwest::Response {
+    client
+        .post(clavis.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={client_id}"
+        ))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The claims of a JWT, unverified (the tests of the keys verify signatures).
+fn claims_of(jwt: &str) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let ca = TestCa::new("Clavis test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = ClientCertificate::new(-1, 30);
+    let key_id = certificate.register(&db, &client_id);
+    let clavis = serve_https(&db, &ca, dir.path()).await;
+
+    let response = token(&certificate.client(&ca), &clavis, &client_id).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["client_id"],
+        client_id
+    );
+
+    // curl presents the same certificate from files, as an operator's script would.
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(dir.path().join("client.pem"), &certificate.pem).unwrap();
+    std::fs::write(dir.path().join("client.key"), &certificate.key_pem).unwrap();
+    let curl = Command::new("curl")
+        .current_dir(dir.path())
+        .args(["--silent", "--show-error", "--cacert", "ca.pem"])
+        .args(["--cert", "client.pem", "--key", "client.key"])
+        .args([
+            "--data",
+            &format!("grant_type=client_credentials&client_id={client_id}"),
+        ])
+        .arg(clavis.url("/oauth2/token"))
+        .output()
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&curl.stdout).unwrap();
+    assert_eq!(answer["token_type"], "Bearer", "{answer}");
+
+    // The metadata says so; a client without a certificate is refused as before.
+    let plain = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let metadata: Value = plain
+        .get(clavis.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let methods = metadata["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(
+        methods.contains(&"self_signed_tls_client_auth".into()),
+        "{methods:?}"
+    );
+    assert_eq!(token(&plain, &clavis, &client_id).await.status(), 401);
+
+    // Without client_id, the certificate names no application.
+    let response = certificate
+        .client(&ca)
+        .post(clavis.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_id")
+    );
+
+    let issued = wait_for_details(&db, "token.issue", 2).await;
+    assert_eq!(issued[0]["credential"]["id"], key_id.as_str());
+    assert_eq!(issued[0]["credential"]["kind"], "certificate");
+}
+
+async fn certificates_that_do_not_fit_are_invalid_client_with_their_reason_audited(db: TestDb) {
+    let seeded = seed(&db);
+    let client_id = seeded.application.client_id;
+    let ca = TestCa::new("Clavis test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let unregistered = ClientCertificate::new(-1, 30);
+    let not_yet_valid = ClientCertificate::new(1, 30);
+    not_yet_valid.register(&db, &client_id);
+    let expired = ClientCertificate::new(-1, 30);
+    let expired_id = expired.register(&db, &client_id);
+    // Its registration ends with the certificate's notAfter: move both into the past.
+    let mut conn = db.conn();
+    let conn: &mut DbConn = &mut conn;
+    diesel::update(clavis::db::schema::client_keys::table.find(&expired_id))
+        .set(
+            clavis::db::schema::client_keys::expires_at
+                .eq((Utc::now() - chrono::Duration::minutes(1)).naive_utc()),
+        )
+        .execute(conn)
+        .unwrap();
+    let clavis = serve_https(&db, &ca, dir.path()).await;
+
+    for certificate in [&unregistered, &not_yet_valid, &expired] {
+        let response = token(&certificate.client(&ca), &clavis, &client_id).await;
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    // A registered certificate presented for another client_id fits nothing of that client,
+    // nor of a client that does not exist.
+    let other = other_application(&db, &seeded.organisation.id);
+    for client_id in [other.as_str(), "no-such-client"] {
+        let response = token(&expired.client(&ca), &clavis, client_id).await;
+        assert_eq!(response.status(), 401);
+    }
+
+    let refusals: Vec<String> = wait_for_details(&db, "client.authenticate", 5)
+        .await
+        .iter()
+        .map(|details| {
+            assert_eq!(details["auth_method"], "self_signed_tls_client_auth");
+            details["reason"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            "unknown_certificate",
+            "certificate_not_yet_valid",
+            "expired_key",
+            "unknown_certificate",
+            "unknown_client"
+        ]
+    );
+}
+
+/// The client_id of another application of `organisation_id`, one without certificates.
+fn other_application(db: &TestDb, organisation_id: &str) -> String {
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: organisation_id.to_owned(),
+        name: Some("other".into()),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    clavis::apps::create(&mut db.conn(), &new, &admin(), clavis::db::now())
+        .unwrap()
+        .client_id
+}
+
+async fn a_client_cert_header_counts_only_from_a_trusted_proxy(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let certificate = ClientCertificate::new(-1, 30);
+    certificate.register(&db, &client_id);
+    let behind_proxy = Clavis::serve(&db, &[("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into())]).await;
+    let send = |clavis: &Clavis, header: &str| {
+        reqwest::Client::new()
+            .post(clavis.url("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("client-cert", header)
+            .body(format!(
+                "grant_type=client_credentials&client_id={client_id}"
+            ))
+            .send()
+    };
+
+    // The test's requests come from 127.0.0.1: the trusted proxy for one, anyone for the other.
+    assert_eq!(
+        send(&behind_proxy, &certificate.header())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let response = send(&behind_proxy, "MIIBszCCAVmgAwIBAgIU").await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Client-Cert")
+    );
+    // Bytes that are no certificate at all are a certificate of no client.
+    let garbage = format!(":{}:", STANDARD.encode(b"not a certificate"));
+    assert_eq!(send(&behind_proxy, &garbage).await.unwrap().status(), 401);
+    drop(behind_proxy);
+
+    let direct = Clavis::serve(&db, &[]).await;
+    assert_eq!(
+        send(&direct, &certificate.header()).await.unwrap().status(),
+        401
+    );
+}
+
+/// The details of the first `count` audit events of `action`, oldest first, once the server
+/// has written them (it writes the trail in batches).
+async fn wait_for_details(db: &TestDb, action: &str, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let mut conn = db.conn();
+        let conn: &mut DbConn = &mut conn;
+        let details: Vec<String> = audit_events::table
+            .filter(audit_events::action.eq(action))
+            .order(audit_events::id)
+            .select(audit_events::details)
+            .load(conn)
+            .unwrap();
+        if details.len() >= count {
+            return details
+                .iter()
+                .map(|details| serde_json::from_str(details).unwrap())
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {count} audit events {action}");
+}

@@ -1,0 +1,1 @@
+ALTER TABLE client_keys DROP COLUMN certificate_sha256;
