@@ -30,6 +30,7 @@ pub mod orgs;
 pub mod paging;
 pub mod public_url;
 pub mod request_id;
+pub mod resource_server;
 pub mod secrets;
 pub mod serve;
 pub mod session;

@@ -47,6 +47,19 @@ pub struct AccessTokenClaims {
     /// one was; the token never outlives that workload token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_federated_credential_id: Option<String>,
+    /// The client certificate the token is bound to, when the client authenticated with one
+    /// over mutual TLS (RFC 8705 §3.1): a resource server accepts the token only over a
+    /// connection with that certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800 §3.1), with the member RFC 8705 §3.1 defines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The SHA-256 thumbprint of the client certificate's DER, base64url without padding.
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
 }
 
 /// The claims of a token Clavis signed with a published key, of type `at+jwt`, from this

@@ -54,6 +54,9 @@ pub struct AuthenticatedClient {
     /// When the credential presented stops being valid, if that limits the tokens issued
     /// on it: a federated token's `exp`.
     pub valid_until: Option<DateTime<Utc>>,
+    /// The SHA-256 thumbprint of the certificate the client proved itself with over mutual
+    /// TLS, which binds its tokens (RFC 8705 §3).
+    pub certificate_sha256: Option<String>,
 }
 
 /// The outcome of an authentication attempt.
@@ -244,6 +247,7 @@ impl ClientAuthenticator {
             application: client.application,
             grants: client.grants,
             valid_until: None,
+            certificate_sha256: None,
         }))
     }
 
@@ -311,6 +315,7 @@ impl ClientAuthenticator {
             application: client.application,
             grants: client.grants,
             valid_until: Some(verified.expires_at),
+            certificate_sha256: None,
         }))
     }
 
@@ -361,6 +366,7 @@ impl ClientAuthenticator {
             application: client.application,
             grants: client.grants,
             valid_until: None,
+            certificate_sha256: Some(thumbprint),
         }))
     }
 
@@ -553,6 +559,7 @@ fn authenticated(stored: StoredCredential) -> Outcome {
         },
         grants: stored.grants,
         valid_until: None,
+        certificate_sha256: None,
     })
 }
 

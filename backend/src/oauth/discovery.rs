@@ -43,6 +43,9 @@ struct ServerMetadata {
     introspection_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     revocation_endpoint_auth_signing_alg_values_supported: [&'static str; 9],
+    /// Whether tokens issued over mutual TLS are bound to the client's certificate
+    /// (RFC 8705 §3.3): where client certificates can reach Clavis.
+    tls_client_certificate_bound_access_tokens: bool,
     /// Every scope some API defines, sorted.
     scopes_supported: BTreeSet<String>,
     /// Not an RFC 8414 field, but the one resource servers look for: every algorithm some
@@ -74,6 +77,7 @@ pub async fn metadata(
         introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         revocation_endpoint_auth_methods_supported: auth_methods,
         revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+        tls_client_certificate_bound_access_tokens: service.sees_client_certificates(),
         scopes_supported: apis.into_iter().flat_map(|api| api.scopes).collect(),
         access_token_signing_alg_values_supported: service
             .keys

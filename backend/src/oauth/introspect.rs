@@ -16,7 +16,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::access_token::{self, AccessTokenClaims, revoked_by_kill_switch};
+use super::access_token::{self, AccessTokenClaims, Confirmation, revoked_by_kill_switch};
 use super::error::OAuthError;
 use super::revocations;
 use super::service::{OAuthService, token_query};
@@ -51,6 +51,9 @@ struct ActiveToken {
     jti: String,
     org_id: String,
     environment: String,
+    /// The certificate the token is bound to (RFC 8705 §3.2), if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation>,
 }
 
 impl From<AccessTokenClaims> for ActiveToken {
@@ -68,6 +71,7 @@ impl From<AccessTokenClaims> for ActiveToken {
             jti: claims.jti,
             org_id: claims.org_id,
             environment: claims.environment,
+            cnf: claims.cnf,
         }
     }
 }

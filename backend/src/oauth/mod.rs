@@ -21,7 +21,7 @@ mod throttle;
 mod token;
 mod usage;
 
-pub use access_token::AccessTokenClaims;
+pub use access_token::{AccessTokenClaims, Confirmation};
 pub use assertion::AssertionVerifier;
 pub use authentication::{AuthFailure, Credential};
 pub use client_auth::ClientAuthenticator;

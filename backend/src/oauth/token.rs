@@ -7,7 +7,7 @@ use clavis_shared::validate;
 use serde::Serialize;
 use std::time::Instant;
 
-use super::access_token::{AccessTokenClaims, revoked_by_kill_switch};
+use super::access_token::{AccessTokenClaims, Confirmation, revoked_by_kill_switch};
 use super::authentication::Credential;
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, quoted};
@@ -197,6 +197,10 @@ async fn issue(
             Credential::Federated { id, .. } => Some(id.clone()),
             _ => None,
         },
+        cnf: client
+            .certificate_sha256
+            .clone()
+            .map(|x5t_s256| Confirmation { x5t_s256 }),
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);
     let access_token = service

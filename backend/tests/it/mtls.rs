@@ -4,13 +4,14 @@
 //! (RFC 9440). Both databases.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::Utc;
 use clavis::db::DbConn;
 use clavis::db::schema::audit_events;
 use diesel::prelude::*;
 use rcgen::{CertificateParams, KeyPair};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::process::Command;
 use std::time::Duration;
 
@@ -115,9 +116,54 @@ async fn token(client: &reqwest::Client, clavis: &Clavis, client_id: &str) -> re
         .unwrap()
 }
 
+/// [`clavis::resource_server::verify_bound_token`], as a resource server calls it with the
+/// published JWKS: the bound token passes with its certificate and with no other.
+async fn resource_server_accepts_it_with_that_certificate_only(
+    clavis: &Clavis,
+    ca: &TestCa,
+    access_token: &str,
+    certificate: &ClientCertificate,
+) {
+    use clavis::resource_server::{BoundTokenCheck, RejectedToken, verify_bound_token};
+    let plain = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = plain
+        .get(clavis.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = claims_of(access_token);
+    let check = BoundTokenCheck {
+        issuer: claims["iss"].as_str().unwrap(),
+        audience: claims["aud"].as_str().unwrap(),
+    };
+    let now = Utc::now();
+    let verified = verify_bound_token(access_token, &jwks, &check, Some(&certificate.der), now);
+    assert_eq!(verified.unwrap().client_id, claims["client_id"]);
+    let other = ClientCertificate::new(-1, 30);
+    let refusal = |presented: Option<&[u8]>| {
+        verify_bound_token(access_token, &jwks, &check, presented, now).unwrap_err()
+    };
+    assert_eq!(refusal(Some(&other.der)), RejectedToken::WrongCertificate);
+    assert_eq!(refusal(None), RejectedToken::NoCertificate);
+    let elsewhere = BoundTokenCheck {
+        audience: "https://another.api.example",
+        ..check
+    };
+    assert_eq!(
+        verify_bound_token(access_token, &jwks, &elsewhere, Some(&certificate.der), now)
+            .unwrap_err(),
+        RejectedToken::InvalidClaims
+    );
+}
+
 /// The claims of a JWT, unverified (the tests of the keys verify signatures).
 fn claims_of(jwt: &str) -> Value {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -133,10 +179,31 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
     let response = token(&certificate.client(&ca), &clavis, &client_id).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        claims_of(body["access_token"].as_str().unwrap())["client_id"],
-        client_id
-    );
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    let claims = claims_of(&access_token);
+    assert_eq!(claims["client_id"], client_id);
+    // Bound to the certificate (RFC 8705 §3.1), and introspection says so.
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&certificate.der));
+    assert_eq!(claims["cnf"]["x5t#S256"], thumbprint.as_str());
+    let introspection: Value = certificate
+        .client(&ca)
+        .post(clavis.url("/oauth2/introspect"))
+        .form(&[("client_id", client_id.as_str()), ("token", &access_token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], true);
+    assert_eq!(introspection["cnf"]["x5t#S256"], thumbprint.as_str());
+    resource_server_accepts_it_with_that_certificate_only(
+        &clavis,
+        &ca,
+        &access_token,
+        &certificate,
+    )
+    .await;
 
     // curl presents the same certificate from files, as an operator's script would.
     std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
