@@ -198,9 +198,13 @@ fn write_private(path: &Path, contents: &str) -> TaskResult {
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "chromium"),
     ("nginx", "nginx"),
+    // nginx's JavaScript module, which writes the Client-Cert header of mutual TLS.
+    (NGINX_JS_MODULE, "libnginx-mod-http-js"),
     ("haproxy", "haproxy"),
     ("openssl", "openssl"),
 ];
+/// Where Debian's libnginx-mod-http-js puts the module.
+const NGINX_JS_MODULE: &str = "/usr/lib/nginx/modules/ngx_http_js_module.so";
 
 fn test() -> TaskResult {
     setup_frontend_tools()?;
@@ -294,8 +298,11 @@ fn apt_install(packages: &[&str]) -> TaskResult {
 }
 
 /// Whether `command` is an executable in a PATH directory (or the sbin ones, where Debian
-/// puts nginx and haproxy).
+/// puts nginx and haproxy); an absolute path names a file that must exist.
 fn on_path(command: &str) -> bool {
+    if command.starts_with('/') {
+        return Path::new(command).is_file();
+    }
     let path = env::var_os("PATH").unwrap_or_default();
     env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::nginx::{MutualTls, Nginx};
 use crate::on_both_databases_async;
 use crate::process::ServeProcess as Clavis;
 use crate::support::{TestDb, admin, seed};
@@ -24,6 +25,7 @@ on_both_databases_async!(
     a_registered_certificate_authenticates_over_mutual_tls,
     certificates_that_do_not_fit_are_invalid_client_with_their_reason_audited,
     a_client_cert_header_counts_only_from_a_trusted_proxy,
+    behind_nginx_the_certificate_it_passes_on_authenticates,
 );
 
 /// A client's own self-signed certificate and its private key.
@@ -382,6 +384,52 @@ async fn a_client_cert_header_counts_only_from_a_trusted_proxy(db: TestDb) {
         send(&direct, &certificate.header()).await.unwrap().status(),
         401
     );
+}
+
+/// nginx from Debian terminates mutual TLS and passes the certificate on with the
+/// repository's `deploy/nginx/client_cert.js`, as the README configures it.
+async fn behind_nginx_the_certificate_it_passes_on_authenticates(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let certificate = ClientCertificate::new(-1, 30);
+    certificate.register(&db, &client_id);
+    let clavis = Clavis::serve(&db, &[("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into())]).await;
+    let ca = TestCa::new("Proxy test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.issue(1, 90);
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let tls = MutualTls {
+        cert_file: &cert_file,
+        key_file: &key_file,
+    };
+    let nginx = Nginx::start_mutual_tls(&clavis.url(""), &tls);
+    let request = |client: reqwest::Client| {
+        client
+            .post(nginx.url("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("client-cert", certificate.header())
+            .body(format!(
+                "grant_type=client_credentials&client_id={client_id}"
+            ))
+            .send()
+    };
+
+    let response = request(certificate.client(&ca)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&certificate.der));
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["x5t#S256"],
+        thumbprint.as_str()
+    );
+    // A client without the private key, copying the certificate into the header itself:
+    // nginx replaces the header, so Clavis sees no certificate.
+    let without_key = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(request(without_key).await.unwrap().status(), 401);
 }
 
 /// The details of the first `count` audit events of `action`, oldest first, once the server
