@@ -312,6 +312,19 @@ impl KeyedClient {
     }
 }
 
+/// A key as [`keyed_clients`] reads it: id, kind, kid, thumbprint, public JWK, expiry, the
+/// certificate's SHA-256 thumbprint, and the application.
+type KeyedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<String>,
+    ClientApplication,
+);
+
 /// The applications named by `client_ids` that have keys or a `jwks_uri`, each with its keys
 /// and its API grants, keyed by client_id: three indexed queries for a whole batch of token
 /// requests, read fresh for every batch so that a deletion, expiry or disabling applies at
@@ -324,16 +337,7 @@ pub fn keyed_clients(
     conn: &mut DbConn,
     client_ids: &[&str],
 ) -> Result<HashMap<String, KeyedClient>> {
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<String>,
-        ClientApplication,
-    )> = client_keys::table
+    let rows: Vec<KeyedRow> = client_keys::table
         .inner_join(applications::table)
         .filter(applications::client_id.eq_any(client_ids))
         .select((

@@ -61,7 +61,8 @@ pub struct AuthenticatedClient {
 
 /// The outcome of an authentication attempt.
 pub enum Outcome {
-    Authenticated(AuthenticatedClient),
+    /// Boxed: far larger than a refusal, which floods of bad requests return.
+    Authenticated(Box<AuthenticatedClient>),
     Refused {
         refusal: AuthFailure,
         error: OAuthError,
@@ -242,13 +243,13 @@ impl ClientAuthenticator {
         {
             return Ok(self.failed_guess(source, client_id, AuthFailure::ReplayedAssertion));
         }
-        Ok(Outcome::Authenticated(AuthenticatedClient {
+        Ok(Outcome::Authenticated(Box::new(AuthenticatedClient {
             credential: verified.credential,
             application: client.application,
             grants: client.grants,
             valid_until: None,
             certificate_sha256: None,
-        }))
+        })))
     }
 
     /// Checks a federated token from `issuer` (its unverified `iss`), after the throttle's
@@ -310,13 +311,13 @@ impl ClientAuthenticator {
                 Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
             },
         };
-        Ok(Outcome::Authenticated(AuthenticatedClient {
+        Ok(Outcome::Authenticated(Box::new(AuthenticatedClient {
             credential: verified.credential(),
             application: client.application,
             grants: client.grants,
             valid_until: Some(verified.expires_at),
             certificate_sha256: None,
-        }))
+        })))
     }
 
     /// Checks the certificate a client presented over mutual TLS against the certificates
@@ -358,7 +359,7 @@ impl ClientAuthenticator {
         if let Err(refusal) = mtls::check_not_before(&presented.certificate, now) {
             return Ok(self.failed_guess(source, client_id, refusal));
         }
-        Ok(Outcome::Authenticated(AuthenticatedClient {
+        Ok(Outcome::Authenticated(Box::new(AuthenticatedClient {
             credential: Credential::Key {
                 id: key.id.clone(),
                 kind: key.kind,
@@ -367,7 +368,7 @@ impl ClientAuthenticator {
             grants: client.grants,
             valid_until: None,
             certificate_sha256: Some(thumbprint),
-        }))
+        })))
     }
 
     /// Counts a failed assertion in the client_id's and `source`'s guess windows (when they
@@ -552,7 +553,7 @@ fn usable(
 }
 
 fn authenticated(stored: StoredCredential) -> Outcome {
-    Outcome::Authenticated(AuthenticatedClient {
+    Outcome::Authenticated(Box::new(AuthenticatedClient {
         application: stored.application,
         credential: Credential::Secret {
             id: stored.secret_id,
@@ -560,7 +561,7 @@ fn authenticated(stored: StoredCredential) -> Outcome {
         grants: stored.grants,
         valid_until: None,
         certificate_sha256: None,
-    })
+    }))
 }
 
 /// The same `invalid_client` whatever the reason.

@@ -120,7 +120,7 @@ pub async fn authenticate(
         }
     };
     match outcome {
-        Outcome::Authenticated(client) => Ok(client),
+        Outcome::Authenticated(client) => Ok(*client),
         Outcome::Refused { refusal, error } => {
             let actor = Actor::Client {
                 client_id: presented.client_id().to_owned(),

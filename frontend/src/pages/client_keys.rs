@@ -22,7 +22,7 @@ const KEYS_TITLE: &str = "keys-title";
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum KeyDialog {
     Add,
-    Delete(ClientKeyInfo),
+    Delete(Box<ClientKeyInfo>),
 }
 
 /// The keys card: count against the limit, "Add key", the table, and its dialogs.
@@ -113,7 +113,7 @@ pub fn ClientKeys(client_id: String, manage: bool) -> impl IntoView {
                         <KeyTable
                             list=list
                             manage=manage
-                            on_delete=move |key| open(KeyDialog::Delete(key))
+                            on_delete=move |key| open(KeyDialog::Delete(Box::new(key)))
                         />
                     }
                         .into_any()
