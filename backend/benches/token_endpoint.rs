@@ -17,6 +17,11 @@
 //!
 //! `cargo bench -p clavis --bench token_endpoint -- assertions` runs only (f) and (g).
 //!
+//! `cargo bench -p clavis --bench token_endpoint -- mtls` runs only (h): tokens over mutual
+//! TLS (a registered client certificate, `self_signed_tls_client_auth`) against (d') the
+//! secrets of (d) over HTTPS, both from a load generator that can present a certificate
+//! ([`tls_load`]), which wrk cannot, in one run.
+//!
 //! `cargo bench -p clavis --bench token_endpoint -- metrics` (optionally naming a database)
 //! runs only (a), alternately with the Prometheus metrics off and on (`CLAVIS_METRICS_LISTEN`,
 //! scraped once a run), three rounds each, and prints both means and their difference: the
@@ -45,6 +50,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 mod nginx;
 #[path = "support/ready.rs"]
 mod ready;
+#[path = "support/tls_load.rs"]
+mod tls_load;
 
 const FEW_CLIENTS: usize = 4;
 const MANY_CLIENTS: usize = 1_000;
@@ -106,13 +113,16 @@ fn main() {
         .collect();
     let metrics_only = only.iter().any(|arg| arg == "metrics");
     let assertions_only = only.iter().any(|arg| arg == "assertions");
-    only.retain(|arg| arg != "metrics" && arg != "assertions");
+    let mtls_only = only.iter().any(|arg| arg == "mtls");
+    only.retain(|arg| arg != "metrics" && arg != "assertions" && arg != "mtls");
     for backend in ["sqlite", "postgres"] {
         if only.is_empty() || only.iter().any(|name| name == backend) {
             if metrics_only {
                 compare_metrics(backend);
             } else if assertions_only {
                 run_assertions(backend);
+            } else if mtls_only {
+                run_mutual_tls(backend);
             } else {
                 run_backend(backend);
             }
@@ -682,7 +692,7 @@ fn repeated_over_https(
     few: &[Client],
     plain: &Figures,
 ) {
-    let (server, base) = serve_https(url, dir);
+    let (server, base, _) = serve_https(url, dir);
     // Each client proves its secret to this process once, as in (a).
     wrk(&base, few, 2);
     let https = wrk(&base, few, RUN_SECS);
@@ -701,8 +711,9 @@ fn repeated_over_https(
 }
 
 /// A second `clavis serve`, on HTTPS with a self-signed certificate for 127.0.0.1 (wrk does
-/// not verify certificates; the readiness check trusts only this one): (process, base URL).
-fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+/// not verify certificates; the readiness check trusts only this one): (process, base URL,
+/// the certificate's PEM).
+fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String, String) {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
         .unwrap()
@@ -731,7 +742,102 @@ fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String
         .build()
         .unwrap();
     wait_until_ready_with(&trusting, &base);
-    (server, base)
+    (server, base, cert.pem())
+}
+
+/// Scenario (h) against (d'), on a database of its own (see the module's notes).
+fn run_mutual_tls(backend: &str) {
+    let bench = Bench::new(backend);
+    let (few, _, _) = seed(&bench.db, 0);
+    let (client_id, identity) = certificate_client(&bench.db);
+    bench.settle();
+    let (server, base, server_pem) = serve_https(&bench.url, bench.dir.path());
+    let url = format!("{base}/oauth2/token");
+    let form = (
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let with_secret = tls_load::LoadRequest {
+        url: url.clone(),
+        headers: vec![form.clone(), ("authorization".to_owned(), few[0].basic())],
+        body: "grant_type=client_credentials".to_owned(),
+    };
+    let with_certificate = tls_load::LoadRequest {
+        url,
+        headers: vec![form],
+        body: format!("grant_type=client_credentials&client_id={client_id}"),
+    };
+    let secs = std::time::Duration::from_secs(RUN_SECS);
+    // The secret proves itself to this process once, as in (a).
+    tls_load::run(
+        &with_secret,
+        &server_pem,
+        None,
+        std::time::Duration::from_secs(2),
+    );
+    let https = figures(tls_load::run(&with_secret, &server_pem, None, secs));
+    report(backend, "(d') secret over HTTPS, reqwest load", &https);
+    let mutual = figures(tls_load::run(
+        &with_certificate,
+        &server_pem,
+        Some(&identity),
+        secs,
+    ));
+    report(backend, "(h) mutual TLS, certificate-bound tokens", &mutual);
+    println!(
+        "{:<10} {:<44} {:>9.0}% of (d')",
+        backend,
+        "    (h) kept",
+        100.0 * mutual.tokens_per_sec / https.tokens_per_sec
+    );
+    stop(server);
+    bench.finish();
+}
+
+fn figures(load: tls_load::LoadFigures) -> Figures {
+    Figures {
+        tokens_per_sec: load.per_sec,
+        p50_ms: load.p50_ms,
+        p99_ms: load.p99_ms,
+        errors: load.errors,
+    }
+}
+
+/// An application with a registered self-signed client certificate: (client_id, the
+/// certificate's PEM followed by its private key's, as the load generator presents it).
+fn certificate_client(db: &Database) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bench-mtls");
+    let epoch = rcgen::date_time_ymd(1970, 1, 1);
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    params.not_before = epoch + std::time::Duration::from_secs(now - 86_400);
+    params.not_after = epoch + std::time::Duration::from_secs(now + 30 * 86_400);
+    let certificate = params.self_signed(&key).unwrap();
+    let now = clavis::db::now();
+    let mut conn = db.conn().unwrap();
+    let new = clavis_shared::portal::CreateApplication {
+        organisation_id: "Bench".into(),
+        name: Some("bench-mtls".into()),
+        api_codes: vec!["SMC".into()],
+        ..Default::default()
+    };
+    let client_id = apps::create(&mut conn, &new, &Actor::System, now)
+        .unwrap()
+        .client_id;
+    clavis::client_keys::add(
+        &mut conn,
+        &client_id,
+        "bench",
+        &certificate.pem(),
+        None,
+        &Actor::System,
+        now,
+    )
+    .unwrap();
+    (client_id, certificate.pem() + &key.serialize_pem())
 }
 
 fn wait_until_ready(base: &str) {

@@ -73,6 +73,8 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         urls: urls.clone(),
         settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
+        proxy_client_cert: config.proxy_client_cert,
+        sees_client_certificates: config.tls.is_some() || config.proxy_client_cert,
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),

@@ -35,6 +35,7 @@ struct RawConfig {
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
     trusted_proxies: String,
+    proxy_client_cert: bool,
     insecure_http: bool,
     frontend_dir: PathBuf,
     log_format: LogFormat,
@@ -91,6 +92,7 @@ impl Default for RawConfig {
             tls_cert_file: None,
             tls_key_file: None,
             trusted_proxies: String::new(),
+            proxy_client_cert: false,
             insecure_http: false,
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: LogFormat::Human,
@@ -152,6 +154,9 @@ pub struct Config {
     /// Peers whose `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` headers are believed
     /// (RFC 7239); empty trusts no one, and the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The trusted proxies terminate mutual TLS and send the client's certificate in
+    /// `Client-Cert` (RFC 9440), replacing any the client sent: only then is it read.
+    pub proxy_client_cert: bool,
     /// The portal's built files (trunk's output).
     pub frontend_dir: PathBuf,
     pub log_format: LogFormat,
@@ -224,6 +229,12 @@ impl RawConfig {
         }
         let tls = self.tls_settings()?;
         let trusted_proxies = parse_trusted_proxies(&self.trusted_proxies)?;
+        if self.proxy_client_cert && trusted_proxies.is_empty() {
+            return Err(ConfigError(
+                "proxy_client_cert (CLAVIS_PROXY_CLIENT_CERT=true) needs the proxies that send                  Client-Cert in trusted_proxies (CLAVIS_TRUSTED_PROXIES), which is empty"
+                    .to_owned(),
+            ));
+        }
         let public_url = parse_public_url(self.public_url.as_deref(), listen, tls.is_some())?;
         require_secure_front_door(
             listen,
@@ -331,6 +342,7 @@ impl RawConfig {
             public_url,
             tls,
             trusted_proxies,
+            proxy_client_cert: self.proxy_client_cert,
             frontend_dir: self.frontend_dir,
             log_format: self.log_format,
             log_level: self.log_level,

@@ -17,8 +17,10 @@
 //! ```
 
 use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::str::FromStr;
 use subtle::ConstantTimeEq;
 
 use crate::client_keys::public_key::certificate_sha256;
@@ -72,20 +74,25 @@ pub fn verify_bound_token(
     }
     let kid = header.kid.as_deref().ok_or(RejectedToken::Malformed)?;
     let jwk = jwks.find(kid).ok_or(RejectedToken::BadSignature)?;
+    // The algorithm is the key's, never the token's choice (RFC 8725 §3.1), and never a
+    // shared-secret one: Clavis publishes only public keys.
+    let algorithm = key_algorithm(jwk).ok_or(RejectedToken::BadSignature)?;
+    if header.alg != algorithm {
+        return Err(RejectedToken::BadSignature);
+    }
     let key = DecodingKey::from_jwk(jwk).map_err(|_| RejectedToken::BadSignature)?;
-    let mut validation = Validation::new(header.alg);
+    let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[check.issuer]);
     validation.set_audience(&[check.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "nbf"]);
-    validation.validate_nbf = true;
+    // Times are checked against `now` below, not the system clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation)
-        .map_err(|error| match error.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature
-            | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => RejectedToken::BadSignature,
-            _ => RejectedToken::InvalidClaims,
-        })?
+        .map_err(|error| rejection_of(error.kind()))?
         .claims;
-    if claims.exp <= now.timestamp() {
+    let now = now.timestamp();
+    if claims.exp <= now || claims.nbf > now + NBF_LEEWAY_SECS {
         return Err(RejectedToken::InvalidClaims);
     }
     let bound_to = claims.cnf.as_ref().ok_or(RejectedToken::NotBound)?;
@@ -94,4 +101,34 @@ pub fn verify_bound_token(
         return Err(RejectedToken::WrongCertificate);
     }
     Ok(claims)
+}
+
+/// Clock skew allowed for `nbf`, in seconds: the resource server's clock may lag Clavis's.
+/// `exp` gets none.
+const NBF_LEEWAY_SECS: i64 = 30;
+
+/// The signature algorithm of a public JWK: its `alg`, which Clavis always publishes.
+/// `None` for a JWK without one, or with a shared-secret (HMAC) algorithm.
+fn key_algorithm(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    let alg = jwk.common.key_algorithm?;
+    let algorithm = Algorithm::from_str(&alg.to_string()).ok()?;
+    (!matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    ))
+    .then_some(algorithm)
+}
+
+fn rejection_of(kind: &ErrorKind) -> RejectedToken {
+    match kind {
+        ErrorKind::InvalidIssuer
+        | ErrorKind::InvalidAudience
+        | ErrorKind::MissingRequiredClaim(_) => RejectedToken::InvalidClaims,
+        ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_)
+        | ErrorKind::InvalidToken => RejectedToken::Malformed,
+        // The signature, the key or the algorithm.
+        _ => RejectedToken::BadSignature,
+    }
 }

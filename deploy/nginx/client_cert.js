@@ -1,7 +1,7 @@
 // nginx (njs) for Clavis behind a TLS-terminating nginx: the client certificate as the
 // Client-Cert header of RFC 9440 section 2, the DER certificate in base64 between colons,
 // which nginx has no variable for ($ssl_client_raw_cert is PEM, with line breaks).
-// See the README, "Mutual TLS behind a proxy".
+// See the README, "Mutual TLS"; Clavis reads the header with CLAVIS_PROXY_CLIENT_CERT=true.
 //
 //   load_module modules/ngx_http_js_module.so;     # Debian: libnginx-mod-http-js
 //   http {
@@ -12,6 +12,9 @@
 //       location / {
 //         proxy_pass http://clavis;
 //         proxy_set_header Client-Cert $client_cert_rfc9440;  # replaces what a client sent
+//         # A location's proxy_set_header drops the server's: repeat the forwarding headers.
+//         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+//         proxy_set_header X-Forwarded-Proto $scheme;
 //       }
 //     }
 //   }

@@ -60,7 +60,7 @@ pub async fn metadata(
     let apis = db.run(apis::list).await?;
     let urls = &service.urls;
     let mut auth_methods = AUTH_METHODS.to_vec();
-    if service.sees_client_certificates() {
+    if service.sees_client_certificates {
         auth_methods.extend(MUTUAL_TLS_METHODS);
     }
     let metadata = ServerMetadata {
@@ -77,7 +77,7 @@ pub async fn metadata(
         introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         revocation_endpoint_auth_methods_supported: auth_methods,
         revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
-        tls_client_certificate_bound_access_tokens: service.sees_client_certificates(),
+        tls_client_certificate_bound_access_tokens: service.sees_client_certificates,
         scopes_supported: apis.into_iter().flat_map(|api| api.scopes).collect(),
         access_token_signing_alg_values_supported: service
             .keys

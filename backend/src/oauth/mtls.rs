@@ -1,9 +1,12 @@
 //! The client certificate of a request, for mutual TLS client authentication (RFC 8705 §2).
 //!
 //! It comes from one of two places, never both:
-//! - from a trusted proxy (`CLAVIS_TRUSTED_PROXIES`), which terminated TLS itself: its
+//! - from a trusted proxy (`CLAVIS_TRUSTED_PROXIES`), when the operator says those proxies
+//!   terminate mutual TLS and replace the header (`CLAVIS_PROXY_CLIENT_CERT`): its
 //!   `Client-Cert` header (RFC 9440 §2), a DER certificate as a structured-field byte
-//!   sequence (`:base64:`). The proxy's own connection carries no client certificate;
+//!   sequence (`:base64:`). The proxy's own connection carries no client certificate. The
+//!   setting is separate because a certificate is public: a proxy that passes the header
+//!   through unchanged would let anyone who has a copy of one authenticate with it;
 //! - from anyone else: Clavis's own TLS handshake ([`crate::tls::PresentedChain`]). A
 //!   `Client-Cert` header from such a peer is ignored, as RFC 9440 §4 requires: anyone can
 //!   write one.
@@ -33,18 +36,27 @@ pub struct ClientCertificate {
 ///
 /// # Errors
 /// `400 invalid_request` when a trusted proxy's `Client-Cert` header is not one byte
-/// sequence: the proxy is misconfigured, and no client should be judged on it.
-pub fn presented_certificate(req: &HttpRequest) -> Result<Option<ClientCertificate>, OAuthError> {
-    let from_proxy = req.peer_addr().is_some_and(|peer| {
-        req.app_data::<web::Data<TrustedProxies>>()
-            .is_some_and(|proxies| proxies.trusts_peer(peer.ip()))
-    });
+/// sequence, or comes twice: the proxy is misconfigured, and no client should be judged
+/// on it.
+pub fn presented_certificate(
+    req: &HttpRequest,
+    proxy_client_cert: bool,
+) -> Result<Option<ClientCertificate>, OAuthError> {
+    let from_proxy = proxy_client_cert
+        && req.peer_addr().is_some_and(|peer| {
+            req.app_data::<web::Data<TrustedProxies>>()
+                .is_some_and(|proxies| proxies.trusts_peer(peer.ip()))
+        });
     if from_proxy {
-        return req
-            .headers()
-            .get(CLIENT_CERT)
-            .map(|value| forwarded_certificate(value.as_bytes()))
-            .transpose();
+        let mut lines = req.headers().get_all(CLIENT_CERT);
+        let Some(first) = lines.next() else {
+            return Ok(None);
+        };
+        // Two lines: a proxy that appends rather than replaces let the client's through.
+        if lines.next().is_some() {
+            return Err(malformed_header());
+        }
+        return forwarded_certificate(first.as_bytes()).map(Some);
     }
     Ok(req
         .conn_data::<PresentedChain>()
@@ -56,20 +68,24 @@ pub fn presented_certificate(req: &HttpRequest) -> Result<Option<ClientCertifica
 
 /// Reads a `Client-Cert` value: one structured-field byte sequence (RFC 9440 §2.2).
 fn forwarded_certificate(value: &[u8]) -> Result<ClientCertificate, OAuthError> {
-    let malformed = || {
-        OAuthError::invalid_request(
-            "The Client-Cert header from the proxy is not a certificate as RFC 9440 section 2 \
-             encodes one (its DER in base64, between colons). Check the proxy's configuration.",
-        )
-    };
     if value.len() > MAX_HEADER_BYTES {
-        return Err(malformed());
+        return Err(malformed_header());
     }
-    let item: sfv::Item = sfv::Parser::new(value).parse().map_err(|_| malformed())?;
+    let item: sfv::Item = sfv::Parser::new(value)
+        .parse()
+        .map_err(|_| malformed_header())?;
     match item.bare_item.as_byte_sequence() {
         Some(der) if !der.is_empty() => Ok(ClientCertificate { der: der.to_vec() }),
-        _ => Err(malformed()),
+        _ => Err(malformed_header()),
     }
+}
+
+fn malformed_header() -> OAuthError {
+    OAuthError::invalid_request(
+        "The Client-Cert header from the proxy is not one certificate as RFC 9440 section 2 \
+         encodes it (its DER in base64, between colons, in a single header). Check the \
+         proxy's configuration: it must replace any Client-Cert the client sent.",
+    )
 }
 
 /// Whether the `notBefore` of `certificate`, one with the thumbprint of a registered

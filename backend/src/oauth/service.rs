@@ -14,6 +14,7 @@ use super::settings::TokenSettings;
 use super::usage::LastUsed;
 use crate::access::Actor;
 use crate::audit::{AuditEvent, AuditSink};
+use crate::client_keys::public_key::certificate_sha256;
 use crate::db::Database;
 use crate::forwarded::ClientOrigin;
 use crate::keys::Keys;
@@ -30,19 +31,16 @@ pub struct OAuthService {
     /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis
     /// serves HTTPS itself or sits behind trusted proxies, so HTTPS is what clients have.
     pub https_only: bool,
+    /// The trusted proxies send the client's certificate in `Client-Cert`
+    /// (`CLAVIS_PROXY_CLIENT_CERT`; see [`super::mtls`]).
+    pub proxy_client_cert: bool,
+    /// Whether client certificates can reach Clavis (mutual TLS, RFC 8705 §2): through its
+    /// own TLS handshakes, or from proxies that send `Client-Cert`.
+    pub sees_client_certificates: bool,
     pub keys: web::Data<Keys>,
     pub authenticator: ClientAuthenticator,
     pub usage: LastUsed,
     pub audit: AuditSink,
-}
-
-impl OAuthService {
-    /// Whether client certificates can reach Clavis (mutual TLS, RFC 8705 §2): exactly
-    /// where it has HTTPS, through its own TLS handshakes or a trusted proxy's
-    /// `Client-Cert` header ([`super::mtls`]).
-    pub const fn sees_client_certificates(&self) -> bool {
-        self.https_only
-    }
 }
 
 /// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
@@ -57,7 +55,7 @@ pub async fn read_client_request(
     if service.https_only && !origin.is_private_channel() {
         return Err(OAuthError::insecure_transport());
     }
-    let certificate = mtls::presented_certificate(req)?;
+    let certificate = mtls::presented_certificate(req, service.proxy_client_cert)?;
     let params = request::read_form(req, payload).await?;
     let presented = request::presented(req, &params, certificate)?;
     Ok((origin, params, presented))
@@ -139,6 +137,11 @@ pub async fn authenticate(
                 details["subject"] = subject
                     .map(|sub| sub.chars().take(255).collect::<String>())
                     .into();
+            }
+            if let Presented::Certificate(credentials) = presented {
+                // Public: which certificate came, to compare with the registered ones.
+                details["certificate_sha256"] =
+                    certificate_sha256(&credentials.certificate.der).into();
             }
             let event = AuditEvent::failure("client.authenticate", &actor)
                 .source_address(&source.to_string())

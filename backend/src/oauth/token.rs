@@ -250,7 +250,7 @@ async fn record_issue(
 ) {
     let event = about_client(AuditEvent::success("token.issue", actor), source, client).details(serde_json::json!({
             "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
-            "credential": client.credential.described(),
+            "credential": client.credential.described(), "cnf": claims.cnf,
         }));
     service.audit.record(event, now).await;
 }

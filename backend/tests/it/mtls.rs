@@ -89,6 +89,18 @@ impl ClientCertificate {
     }
 }
 
+/// An HTTPS client that trusts `ca` and presents no certificate.
+fn trusting(ca: &TestCa) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: String) -> T {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// `clavis serve` on HTTPS, with a server certificate of `ca`.
 async fn serve_https(db: &TestDb, ca: &TestCa, dir: &std::path::Path) -> Clavis {
     let (cert, key) = ca.issue(1, 90);
@@ -127,18 +139,9 @@ async fn resource_server_accepts_it_with_that_certificate_only(
     certificate: &ClientCertificate,
 ) {
     use clavis::resource_server::{BoundTokenCheck, RejectedToken, verify_bound_token};
-    let plain = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let jwks: jsonwebtoken::jwk::JwkSet = plain
-        .get(clavis.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain = trusting(ca);
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        get_json(&plain, clavis.url("/.well-known/jwks.json")).await;
     let claims = claims_of(access_token);
     let check = BoundTokenCheck {
         issuer: claims["iss"].as_str().unwrap(),
@@ -226,18 +229,12 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
     assert_eq!(answer["token_type"], "Bearer", "{answer}");
 
     // The metadata says so; a client without a certificate is refused as before.
-    let plain = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let metadata: Value = plain
-        .get(clavis.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain = trusting(&ca);
+    let metadata: Value = get_json(
+        &plain,
+        clavis.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
     let methods = metadata["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();
@@ -265,7 +262,49 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
             .contains("client_id")
     );
 
+    // A token issued on a secret is not bound: a resource server that needs binding refuses it.
+    let secret = clavis::secrets::create(
+        &mut db.conn(),
+        &client_id,
+        "unbound",
+        Utc::now() + chrono::Duration::days(30),
+        &admin(),
+        Utc::now(),
+    )
+    .unwrap()
+    .value;
+    let unbound: Value = plain
+        .post(clavis.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unbound = unbound["access_token"].as_str().unwrap();
+    assert!(claims_of(unbound).get("cnf").is_none());
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        get_json(&plain, clavis.url("/.well-known/jwks.json")).await;
+    let check = clavis::resource_server::BoundTokenCheck {
+        issuer: claims["iss"].as_str().unwrap(),
+        audience: claims["aud"].as_str().unwrap(),
+    };
+    assert_eq!(
+        clavis::resource_server::verify_bound_token(
+            unbound,
+            &jwks,
+            &check,
+            Some(&certificate.der),
+            Utc::now()
+        )
+        .unwrap_err(),
+        clavis::resource_server::RejectedToken::NotBound
+    );
+
     let issued = wait_for_details(&db, "token.issue", 2).await;
+    assert_eq!(issued[0]["cnf"]["x5t#S256"], thumbprint.as_str());
     assert_eq!(issued[0]["credential"]["id"], key_id.as_str());
     assert_eq!(issued[0]["credential"]["kind"], "certificate");
 }
@@ -311,6 +350,7 @@ async fn certificates_that_do_not_fit_are_invalid_client_with_their_reason_audit
         .iter()
         .map(|details| {
             assert_eq!(details["auth_method"], "self_signed_tls_client_auth");
+            assert_eq!(details["certificate_sha256"].as_str().unwrap().len(), 43);
             details["reason"].as_str().unwrap().to_owned()
         })
         .collect();
@@ -343,47 +383,45 @@ async fn a_client_cert_header_counts_only_from_a_trusted_proxy(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let certificate = ClientCertificate::new(-1, 30);
     certificate.register(&db, &client_id);
-    let behind_proxy = Clavis::serve(&db, &[("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into())]).await;
-    let send = |clavis: &Clavis, header: &str| {
-        reqwest::Client::new()
+    let trusted = ("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".to_owned());
+    let sends_client_cert = ("CLAVIS_PROXY_CLIENT_CERT", "true".to_owned());
+    let send = |clavis: &Clavis, headers: &[&str]| {
+        let mut request = reqwest::Client::new()
             .post(clavis.url("/oauth2/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("client-cert", header)
+            .header("content-type", "application/x-www-form-urlencoded");
+        for header in headers {
+            request = request.header("client-cert", *header);
+        }
+        request
             .body(format!(
                 "grant_type=client_credentials&client_id={client_id}"
             ))
             .send()
     };
+    let status = |response: reqwest::Result<reqwest::Response>| response.unwrap().status();
 
-    // The test's requests come from 127.0.0.1: the trusted proxy for one, anyone for the other.
-    assert_eq!(
-        send(&behind_proxy, &certificate.header())
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-
-    let response = send(&behind_proxy, "MIIBszCCAVmgAwIBAgIU").await.unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("Client-Cert")
-    );
+    // The test's requests come from 127.0.0.1, the trusted proxy that sends Client-Cert.
+    let behind_proxy = Clavis::serve(&db, &[trusted.clone(), sends_client_cert]).await;
+    let header = certificate.header();
+    assert_eq!(status(send(&behind_proxy, &[&header]).await), 200);
+    for malformed in [&["MIIBszCCAVmgAwIBAgIU"][..], &[&header, &header]] {
+        let response = send(&behind_proxy, malformed).await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("Client-Cert"), "{description}");
+    }
     // Bytes that are no certificate at all are a certificate of no client.
     let garbage = format!(":{}:", STANDARD.encode(b"not a certificate"));
-    assert_eq!(send(&behind_proxy, &garbage).await.unwrap().status(), 401);
+    assert_eq!(status(send(&behind_proxy, &[&garbage]).await), 401);
     drop(behind_proxy);
 
-    let direct = Clavis::serve(&db, &[]).await;
-    assert_eq!(
-        send(&direct, &certificate.header()).await.unwrap().status(),
-        401
-    );
+    // A trusted proxy not said to send Client-Cert, and an untrusted peer: ignored.
+    for settings in [vec![trusted], vec![]] {
+        let clavis = Clavis::serve(&db, &settings).await;
+        assert_eq!(status(send(&clavis, &[&header]).await), 401);
+    }
 }
 
 /// nginx from Debian terminates mutual TLS and passes the certificate on with the
@@ -392,7 +430,14 @@ async fn behind_nginx_the_certificate_it_passes_on_authenticates(db: TestDb) {
     let client_id = seed(&db).application.client_id;
     let certificate = ClientCertificate::new(-1, 30);
     certificate.register(&db, &client_id);
-    let clavis = Clavis::serve(&db, &[("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into())]).await;
+    let clavis = Clavis::serve(
+        &db,
+        &[
+            ("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into()),
+            ("CLAVIS_PROXY_CLIENT_CERT", "true".into()),
+        ],
+    )
+    .await;
     let ca = TestCa::new("Proxy test CA");
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = ca.issue(1, 90);
@@ -425,11 +470,7 @@ async fn behind_nginx_the_certificate_it_passes_on_authenticates(db: TestDb) {
     );
     // A client without the private key, copying the certificate into the header itself:
     // nginx replaces the header, so Clavis sees no certificate.
-    let without_key = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    assert_eq!(request(without_key).await.unwrap().status(), 401);
+    assert_eq!(request(trusting(&ca)).await.unwrap().status(), 401);
 }
 
 /// The details of the first `count` audit events of `action`, oldest first, once the server
