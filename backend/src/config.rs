@@ -907,6 +907,24 @@ mod tests {
     }
 
     #[test]
+    fn client_certificates_from_proxies_need_trusted_proxies() {
+        let err = RawConfig {
+            proxy_client_cert: true,
+            ..raw()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CLAVIS_TRUSTED_PROXIES"), "{err}");
+        let behind_proxy = RawConfig {
+            proxy_client_cert: true,
+            trusted_proxies: "10.0.0.5".into(),
+            ..raw()
+        };
+        assert!(behind_proxy.validate().unwrap().proxy_client_cert);
+    }
+
+    #[test]
     fn front_door_settings_are_checked() {
         let err = RawConfig {
             trusted_proxies: "10.0.0.0/33".into(),
