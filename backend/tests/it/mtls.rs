@@ -101,6 +101,11 @@ async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url:
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// The JSON answer to `request`.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// `clavis serve` on HTTPS, with a server certificate of `ca`.
 async fn serve_https(db: &TestDb, ca: &TestCa, dir: &std::path::Path) -> Clavis {
     let (cert, key) = ca.issue(1, 90);
@@ -190,16 +195,13 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
     // Bound to the certificate (RFC 8705 §3.1), and introspection says so.
     let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&certificate.der));
     assert_eq!(claims["cnf"]["x5t#S256"], thumbprint.as_str());
-    let introspection: Value = certificate
-        .client(&ca)
-        .post(clavis.url("/oauth2/introspect"))
-        .form(&[("client_id", client_id.as_str()), ("token", &access_token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let introspection = json_of(
+        certificate
+            .client(&ca)
+            .post(clavis.url("/oauth2/introspect"))
+            .form(&[("client_id", client_id.as_str()), ("token", &access_token)]),
+    )
+    .await;
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["cnf"]["x5t#S256"], thumbprint.as_str());
     resource_server_accepts_it_with_that_certificate_only(
@@ -273,16 +275,13 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
     )
     .unwrap()
     .value;
-    let unbound: Value = plain
-        .post(clavis.url("/oauth2/token"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unbound = json_of(
+        plain
+            .post(clavis.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     let unbound = unbound["access_token"].as_str().unwrap();
     assert!(claims_of(unbound).get("cnf").is_none());
     let jwks: jsonwebtoken::jwk::JwkSet =
