@@ -31,7 +31,7 @@ use super::replay::JtiLedger;
 use super::request::{AuthMethod, CertificateCredentials, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
-use crate::client_keys::public_key;
+use crate::client_keys::{KeyedClient, public_key};
 use crate::db::Database;
 use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
@@ -209,16 +209,13 @@ impl ClientAuthenticator {
                 .authenticate_federated(db, presented, &header, issuer, source, now)
                 .await;
         }
-        let Some(client) = self.lookup.keys_of(client_id).await? else {
-            return self
-                .junk_proof(db, client_id, source, AuthFailure::UnknownKey)
-                .await;
+        let client = match self
+            .enabled_keyed_client(db, client_id, source, AuthFailure::UnknownKey)
+            .await?
+        {
+            Ok(client) => client,
+            Err(refused) => return Ok(refused),
         };
-        if !client.application.enabled {
-            return self
-                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
-                .await;
-        }
         let remote = match &client.jwks_uri {
             // A registered key named by the kid needs no fetch.
             Some(url) if !client.has_key_named(header.kid.as_deref()) => {
@@ -335,16 +332,13 @@ impl ClientAuthenticator {
         let client_id = &presented.client_id;
         self.unless_throttled(self.throttle.check_guess(source, client_id), GUESSES)
             .await?;
-        let Some(client) = self.lookup.keys_of(client_id).await? else {
-            return self
-                .junk_proof(db, client_id, source, AuthFailure::UnknownCertificate)
-                .await;
+        let client = match self
+            .enabled_keyed_client(db, client_id, source, AuthFailure::UnknownCertificate)
+            .await?
+        {
+            Ok(client) => client,
+            Err(refused) => return Ok(refused),
         };
-        if !client.application.enabled {
-            return self
-                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
-                .await;
-        }
         let thumbprint = public_key::certificate_sha256(&presented.certificate.der);
         let Some(key) = client
             .keys
@@ -369,6 +363,31 @@ impl ClientAuthenticator {
             valid_until: None,
             certificate_sha256: Some(thumbprint),
         })))
+    }
+
+    /// The keys of `client_id` for an assertion or a certificate, if it has any and is
+    /// enabled; otherwise the refusal of a value that cannot be a guess, `without_keys`
+    /// naming what was missing.
+    async fn enabled_keyed_client(
+        &self,
+        db: &Database,
+        client_id: &str,
+        source: IpAddr,
+        without_keys: AuthFailure,
+    ) -> Result<Result<KeyedClient, Outcome>, OAuthError> {
+        let Some(client) = self.lookup.keys_of(client_id).await? else {
+            return self
+                .junk_proof(db, client_id, source, without_keys)
+                .await
+                .map(Err);
+        };
+        if !client.application.enabled {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::DisabledApplication)
+                .await
+                .map(Err);
+        }
+        Ok(Ok(client))
     }
 
     /// Counts a failed assertion in the client_id's and `source`'s guess windows (when they
