@@ -22,6 +22,7 @@ use crate::oauth::{
 };
 use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
+use crate::tls::{ClientCa, MutualTlsReach};
 use crate::{
     apis, apps, audit, client_keys, federation, health, jobs, openapi, orgs, request_id, secrets,
     site, storable_text, users,
@@ -51,6 +52,8 @@ pub struct AppState {
     pub remote_keys: web::Data<RemoteKeySets>,
     /// The audience a federated credential requires unless told otherwise.
     pub default_audience: web::Data<DefaultAudience>,
+    /// What this Clavis can check of client certificates.
+    pub mutual_tls: web::Data<MutualTlsReach>,
 }
 
 /// Opens the signing keys and starts the background jobs; call inside an actix runtime.
@@ -68,19 +71,30 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         RemoteKeySets::new(config.outbound_ca_file.as_deref(), config.key_set_refetch)
             .map_err(|error| Error::Internal(format!("{error:#}")))?,
     );
+    let client_ca = config
+        .mtls_ca_file
+        .as_deref()
+        .map(ClientCa::load)
+        .transpose()
+        .map_err(|error| Error::Internal(format!("{error:#}")))?;
+    let mutual_tls = MutualTlsReach {
+        sees_certificates: config.tls.is_some() || config.proxy_client_cert,
+        ca_configured: client_ca.is_some(),
+    };
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         urls: urls.clone(),
         settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         proxy_client_cert: config.proxy_client_cert,
-        sees_client_certificates: config.tls.is_some() || config.proxy_client_cert,
+        sees_client_certificates: mutual_tls.sees_certificates,
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
             AssertionVerifier::new(&config.issuer, &urls.token_endpoint()),
             remote_keys.clone().into_inner(),
             JtiLedger::start(db.target()),
+            client_ca,
             Throttle::new(config.token.failure_limit, config.token.failure_window),
         ),
         usage: LastUsed::default(),
@@ -123,6 +137,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         }),
         remote_keys,
         default_audience: web::Data::new(DefaultAudience(config.issuer.clone())),
+        mutual_tls: web::Data::new(mutual_tls),
     };
     Ok((state, background))
 }
@@ -151,6 +166,7 @@ pub fn build(
         .app_data(state.jwks_uri_policy.clone())
         .app_data(state.remote_keys.clone())
         .app_data(state.default_audience.clone())
+        .app_data(state.mutual_tls.clone())
         .app_data(web::JsonConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _req| Error::from(err).into()))
         .wrap(security_headers(state.sessions.secure_cookie))

@@ -36,6 +36,7 @@ struct RawConfig {
     tls_key_file: Option<PathBuf>,
     trusted_proxies: String,
     proxy_client_cert: bool,
+    mtls_ca_file: Option<PathBuf>,
     insecure_http: bool,
     frontend_dir: PathBuf,
     log_format: LogFormat,
@@ -93,6 +94,7 @@ impl Default for RawConfig {
             tls_key_file: None,
             trusted_proxies: String::new(),
             proxy_client_cert: false,
+            mtls_ca_file: None,
             insecure_http: false,
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: LogFormat::Human,
@@ -157,6 +159,9 @@ pub struct Config {
     /// The trusted proxies terminate mutual TLS and send the client's certificate in
     /// `Client-Cert` (RFC 9440), replacing any the client sent: only then is it read.
     pub proxy_client_cert: bool,
+    /// The CA certificates (PEM) that issue client certificates for `tls_client_auth`
+    /// (RFC 8705 §2.1); `None` accepts no CA-issued certificate.
+    pub mtls_ca_file: Option<PathBuf>,
     /// The portal's built files (trunk's output).
     pub frontend_dir: PathBuf,
     pub log_format: LogFormat,
@@ -231,7 +236,15 @@ impl RawConfig {
         let trusted_proxies = parse_trusted_proxies(&self.trusted_proxies)?;
         if self.proxy_client_cert && trusted_proxies.is_empty() {
             return Err(ConfigError(
-                "proxy_client_cert (CLAVIS_PROXY_CLIENT_CERT=true) needs the proxies that send                  Client-Cert in trusted_proxies (CLAVIS_TRUSTED_PROXIES), which is empty"
+                "proxy_client_cert (CLAVIS_PROXY_CLIENT_CERT=true) needs the proxies that send Client-Cert in trusted_proxies (CLAVIS_TRUSTED_PROXIES), which is empty"
+                    .to_owned(),
+            ));
+        }
+        if self.mtls_ca_file.is_some() && tls.is_none() && !self.proxy_client_cert {
+            return Err(ConfigError(
+                "mtls_ca_file (CLAVIS_MTLS_CA_FILE) is set, but no client certificate can reach \
+                 Clavis: serve HTTPS (CLAVIS_TLS_CERT_FILE, CLAVIS_TLS_KEY_FILE), or let trusted \
+                 proxies send Client-Cert (CLAVIS_PROXY_CLIENT_CERT=true)"
                     .to_owned(),
             ));
         }
@@ -343,6 +356,7 @@ impl RawConfig {
             tls,
             trusted_proxies,
             proxy_client_cert: self.proxy_client_cert,
+            mtls_ca_file: self.mtls_ca_file,
             frontend_dir: self.frontend_dir,
             log_format: self.log_format,
             log_level: self.log_level,
@@ -922,6 +936,25 @@ mod tests {
             ..raw()
         };
         assert!(behind_proxy.validate().unwrap().proxy_client_cert);
+    }
+
+    #[test]
+    fn client_cas_need_a_way_for_certificates_to_arrive() {
+        let err = RawConfig {
+            mtls_ca_file: Some("clients.pem".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CLAVIS_PROXY_CLIENT_CERT"), "{err}");
+        let behind_proxy = RawConfig {
+            mtls_ca_file: Some("clients.pem".into()),
+            proxy_client_cert: true,
+            trusted_proxies: "10.0.0.5".into(),
+            ..raw()
+        };
+        assert!(behind_proxy.validate().unwrap().mtls_ca_file.is_some());
     }
 
     #[test]

@@ -30,6 +30,8 @@ use crate::{apis, apps, audit, client_keys, federation, notify, orgs, secrets, u
         apps::http::suggest_name,
         apps::http::update,
         apps::http::revoke_tokens,
+        apps::http::client_authentication,
+        apps::http::set_client_authentication,
         secrets::http::list,
         secrets::http::create,
         secrets::http::delete,

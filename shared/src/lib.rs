@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod client_auth;
 pub mod dto;
 pub mod error;
 pub mod paging;

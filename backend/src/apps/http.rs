@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
 use clavis_shared::admin::{ApplicationFilter, ApplicationListing};
+use clavis_shared::client_auth::{ClientAuthentication, SetClientAuthentication};
 use clavis_shared::dto::Application;
 use clavis_shared::paging::{ListQuery, Page};
 use clavis_shared::portal::{
@@ -16,6 +17,7 @@ use crate::db::{self, Database};
 use crate::error::Result;
 use crate::orgs;
 use crate::public_url::PublicUrls;
+use crate::tls::MutualTlsReach;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications", web::get().to(list))
@@ -26,6 +28,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/applications/{client_id}/revoke-tokens",
             web::post().to(revoke_tokens),
+        )
+        .route(
+            "/applications/{client_id}/client-authentication",
+            web::get().to(client_authentication),
+        )
+        .route(
+            "/applications/{client_id}/client-authentication",
+            web::put().to(set_client_authentication),
         );
 }
 
@@ -158,4 +168,62 @@ pub async fn revoke_tokens(
         .run(move |conn| super::revoke_tokens(conn, &client_id, &actor, db::now()))
         .await?;
     Ok(web::Json(revoked))
+}
+
+/// How the application may prove itself at the token endpoint, and what this Clavis can
+/// check of client certificates.
+#[utoipa::path(get, path = "/api/v1/applications/{client_id}/client-authentication",
+    tag = "applications",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    responses((status = 200, body = ClientAuthentication), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn client_authentication(
+    access: Access,
+    db: web::Data<Database>,
+    reach: web::Data<MutualTlsReach>,
+    client_id: web::Path<String>,
+) -> Result<web::Json<ClientAuthentication>> {
+    let reach = **reach;
+    db.run(move |conn| {
+        let application =
+            access.visible_application(&client_id, super::find_by_client_id(conn, &client_id)?)?;
+        let settings = super::authentication::settings_of(conn, &application.client_id)?;
+        Ok(web::Json(reach.describe(settings)))
+    })
+    .await
+}
+
+/// Sets how the application may prove itself (those who manage its credentials): the
+/// methods it accepts, the certificate subject of `tls_client_auth`, and whether its tokens
+/// must be certificate-bound. Applies to the next token request.
+#[utoipa::path(put, path = "/api/v1/applications/{client_id}/client-authentication",
+    tag = "applications",
+    params(("client_id" = String, Path, description = "The application's client_id")),
+    request_body = SetClientAuthentication,
+    responses((status = 200, body = ClientAuthentication), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn set_client_authentication(
+    access: Access,
+    db: web::Data<Database>,
+    reach: web::Data<MutualTlsReach>,
+    client_id: web::Path<String>,
+    body: web::Json<SetClientAuthentication>,
+) -> Result<web::Json<ClientAuthentication>> {
+    let reach = **reach;
+    let settings = body.into_inner();
+    db.run(move |conn| {
+        let application =
+            access.visible_application(&client_id, super::find_by_client_id(conn, &client_id)?)?;
+        access.require_manage_secrets(&application.organisation_id)?;
+        let stored = super::authentication::set_settings(
+            conn,
+            &application.client_id,
+            settings,
+            &access.actor(),
+            db::now(),
+        )?;
+        Ok(web::Json(reach.describe(stored)))
+    })
+    .await
 }

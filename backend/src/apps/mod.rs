@@ -4,6 +4,7 @@
 //! Every function here fails with [`Error::Database`] when the
 //! database does; the `# Errors` of each name what else it refuses.
 
+pub mod authentication;
 mod grants;
 pub mod http;
 

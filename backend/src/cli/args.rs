@@ -1,6 +1,7 @@
 //! What the command line accepts: the commands and their arguments (clap).
 
 use clap::{Args, Parser, Subcommand};
+use clavis_shared::client_auth::{CertificateSubject, ClientAuthMethod, SubjectField};
 use clavis_shared::dto::{ClientKeyKind, Environment, Role};
 use std::path::PathBuf;
 
@@ -218,6 +219,81 @@ pub enum AppCommand {
         #[arg(long = "app", value_name = "CLIENT_ID")]
         client_id: String,
     },
+    /// Show or change how the application proves itself at the token endpoint: the methods
+    /// it accepts, the certificate subject of tls_client_auth, and certificate-bound tokens.
+    /// Options left out keep their setting.
+    Auth(AppAuth),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("subject").args(
+    ["subject_dn", "san_dns", "san_uri", "san_ip", "san_email", "no_subject"])))]
+pub struct AppAuth {
+    /// The application's client_id.
+    #[arg(long = "app", value_name = "CLIENT_ID")]
+    pub client_id: String,
+    /// The methods it accepts, comma-separated: client_secret, private_key_jwt,
+    /// federated_credential, self_signed_tls_client_auth, tls_client_auth.
+    #[arg(long, value_delimiter = ',', value_parser = parse_auth_method, conflicts_with = "any_method")]
+    pub methods: Option<Vec<ClientAuthMethod>>,
+    /// Accept every method the application has credentials for (the default).
+    #[arg(long)]
+    pub any_method: bool,
+    /// tls_client_auth: the subject DN a CA-issued certificate must have (RFC 4514, such
+    /// as CN=billing,O=Acme,C=GB).
+    #[arg(long, value_name = "DN")]
+    pub subject_dn: Option<String>,
+    /// tls_client_auth: a DNS name the certificate must carry as a SAN.
+    #[arg(long, value_name = "NAME")]
+    pub san_dns: Option<String>,
+    /// tls_client_auth: a URI the certificate must carry as a SAN.
+    #[arg(long, value_name = "URI")]
+    pub san_uri: Option<String>,
+    /// tls_client_auth: an IP address the certificate must carry as a SAN.
+    #[arg(long, value_name = "IP")]
+    pub san_ip: Option<String>,
+    /// tls_client_auth: an e-mail address the certificate must carry as a SAN.
+    #[arg(long, value_name = "ADDRESS")]
+    pub san_email: Option<String>,
+    /// Remove the certificate subject: no CA-issued certificate proves the application.
+    #[arg(long)]
+    pub no_subject: bool,
+    /// Issue tokens only over mutual TLS, bound to the client certificate (true), or also
+    /// without one (false).
+    #[arg(long, value_name = "true|false")]
+    pub require_bound_tokens: Option<bool>,
+}
+
+impl AppAuth {
+    /// The subject given, if one was: `Some(None)` for `--no-subject`.
+    pub fn subject(&self) -> Option<Option<CertificateSubject>> {
+        if self.no_subject {
+            return Some(None);
+        }
+        [
+            (SubjectField::SubjectDn, &self.subject_dn),
+            (SubjectField::SanDns, &self.san_dns),
+            (SubjectField::SanUri, &self.san_uri),
+            (SubjectField::SanIp, &self.san_ip),
+            (SubjectField::SanEmail, &self.san_email),
+        ]
+        .into_iter()
+        .find_map(|(field, value)| {
+            value.as_ref().map(|value| {
+                Some(CertificateSubject {
+                    field,
+                    value: value.clone(),
+                })
+            })
+        })
+    }
+}
+
+fn parse_auth_method(text: &str) -> Result<ClientAuthMethod, String> {
+    ClientAuthMethod::parse(text.trim()).ok_or_else(|| {
+        let names: Vec<&str> = ClientAuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        format!("\"{text}\" is not a method: use {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Args)]

@@ -9,8 +9,8 @@ use clavis_shared::portal::{
 use clavis_shared::validate::{self, ValidationError};
 
 use super::args::{
-    ApiCommand, AppCommand, Cli, Command, CredentialCommand, FederatedCommand, IssuerCommand,
-    KeysCommand, NotifyCommand, OrgCommand, SecretCommand, UserCommand,
+    ApiCommand, AppAuth, AppCommand, Cli, Command, CredentialCommand, FederatedCommand,
+    IssuerCommand, KeysCommand, NotifyCommand, OrgCommand, SecretCommand, UserCommand,
 };
 use super::output::Output;
 use crate::access::Actor;
@@ -21,6 +21,7 @@ use crate::key_sets::RemoteKeySets;
 use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
+use crate::tls::MutualTlsReach;
 use crate::{apis, apps, client_keys, federation, logging, notify, orgs, secrets, serve, users};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
@@ -81,7 +82,13 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             out.failing_addresses(&failing)
         }
         Command::Org(command) => org(command, &mut db.conn()?, &out, &actor, db::now()),
-        Command::App(command) => app(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::App(command) => {
+            let reach = MutualTlsReach {
+                sees_certificates: config.tls.is_some() || config.proxy_client_cert,
+                ca_configured: config.mtls_ca_file.is_some(),
+            };
+            app(command, &mut db.conn()?, &out, reach, &actor, db::now())
+        }
         Command::Secret(command) => secret(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::Credential(command) => {
             let policy = JwksUriPolicy {
@@ -214,6 +221,7 @@ fn app(
     command: AppCommand,
     conn: &mut PooledConn,
     out: &Output,
+    reach: MutualTlsReach,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -244,7 +252,41 @@ fn app(
         AppCommand::RevokeTokens { client_id } => {
             out.application(&apps::revoke_tokens(conn, &client_id, actor, now)?)
         }
+        AppCommand::Auth(args) => app_auth(&args, conn, out, reach, actor, now),
     }
+}
+
+/// `clavis app auth`: the settings, changed as the options say.
+fn app_auth(
+    args: &AppAuth,
+    conn: &mut PooledConn,
+    out: &Output,
+    reach: MutualTlsReach,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut settings = apps::authentication::settings_of(conn, &args.client_id)?;
+    let subject = args.subject();
+    let changed = args.methods.is_some()
+        || args.any_method
+        || subject.is_some()
+        || args.require_bound_tokens.is_some();
+    if changed {
+        if args.any_method {
+            settings.auth_methods = None;
+        }
+        if let Some(methods) = &args.methods {
+            settings.auth_methods = Some(methods.clone());
+        }
+        if let Some(subject) = subject {
+            settings.tls_client_auth = subject;
+        }
+        if let Some(required) = args.require_bound_tokens {
+            settings.require_bound_tokens = required;
+        }
+        settings = apps::authentication::set_settings(conn, &args.client_id, settings, actor, now)?;
+    }
+    out.client_authentication(&reach.describe(settings))
 }
 
 /// `clavis secret …`: client secrets.

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use clavis_shared::client_auth::ClientAuthentication;
 use clavis_shared::dto::{
     Api, Application, ClientKeyInfo, ClientSecretInfo, FederatedCredentialInfo, NewClientSecret,
     Organisation, RoleAssignment, TrustedIssuerInfo,
@@ -308,6 +309,47 @@ impl Output {
         match &setting.jwks_uri {
             Some(url) => println!("jwks_uri: {url}"),
             None => println!("No jwks_uri: only registered keys are accepted."),
+        }
+        Ok(())
+    }
+
+    /// An application's client authentication settings, with what this Clavis can check.
+    pub fn client_authentication(&self, described: &ClientAuthentication) -> anyhow::Result<()> {
+        if self.json {
+            return self.print_json(described);
+        }
+        let settings = &described.settings;
+        match &settings.auth_methods {
+            Some(methods) => {
+                let names: Vec<&str> = methods.iter().map(|method| method.as_str()).collect();
+                println!("Methods accepted: {}", names.join(", "));
+            }
+            None => println!("Methods accepted: every method it has credentials for"),
+        }
+        match &settings.tls_client_auth {
+            Some(subject) => println!(
+                "tls_client_auth subject: {} {}",
+                subject.field.as_str(),
+                subject.value
+            ),
+            None => println!("tls_client_auth subject: none"),
+        }
+        println!(
+            "Certificate-bound tokens: {}",
+            if settings.require_bound_tokens {
+                "required"
+            } else {
+                "not required"
+            }
+        );
+        if !described.mutual_tls {
+            println!(
+                "Note: no client certificate reaches this Clavis (no TLS, no proxy sending Client-Cert): certificate methods and bound tokens cannot work."
+            );
+        } else if !described.tls_client_auth_ca && settings.tls_client_auth.is_some() {
+            println!(
+                "Note: no CA is configured for tls_client_auth (CLAVIS_MTLS_CA_FILE): CA-issued certificates are refused."
+            );
         }
         Ok(())
     }

@@ -325,7 +325,8 @@ type KeyedRow = (
     ClientApplication,
 );
 
-/// The applications named by `client_ids` that have keys or a `jwks_uri`, each with its keys
+/// The applications named by `client_ids` that have keys, a `jwks_uri` or a registered
+/// certificate subject (`tls_client_auth`), each with its keys
 /// and its API grants, keyed by client_id: three indexed queries for a whole batch of token
 /// requests, read fresh for every batch so that a deletion, expiry or disabling applies at
 /// once.
@@ -351,13 +352,14 @@ pub fn keyed_clients(
             ClientApplication::as_select(),
         ))
         .load(conn)?;
-    let published: Vec<(String, ClientApplication)> = applications::table
+    let published: Vec<(Option<String>, ClientApplication)> = applications::table
         .filter(applications::client_id.eq_any(client_ids))
-        .filter(applications::jwks_uri.is_not_null())
-        .select((
-            applications::jwks_uri.assume_not_null(),
-            ClientApplication::as_select(),
-        ))
+        .filter(
+            applications::jwks_uri
+                .is_not_null()
+                .or(applications::tls_client_auth_value.is_not_null()),
+        )
+        .select((applications::jwks_uri, ClientApplication::as_select()))
         .load(conn)?;
     let application_ids = rows.iter().map(|row| row.7.id.as_str()).chain(
         published
@@ -383,7 +385,7 @@ pub fn keyed_clients(
         keyed(&mut clients, &mut grants, application).keys.push(key);
     }
     for (jwks_uri, application) in published {
-        keyed(&mut clients, &mut grants, application).jwks_uri = Some(jwks_uri);
+        keyed(&mut clients, &mut grants, application).jwks_uri = jwks_uri;
     }
     Ok(clients)
 }

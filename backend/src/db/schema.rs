@@ -44,6 +44,10 @@ diesel::table! {
         created_by -> Text,
         tokens_revoked_before -> Nullable<Timestamp>,
         jwks_uri -> Nullable<Text>,
+        auth_methods -> Nullable<Text>,
+        tls_client_auth_field -> Nullable<Text>,
+        tls_client_auth_value -> Nullable<Text>,
+        require_bound_tokens -> Bool,
     }
 }
 

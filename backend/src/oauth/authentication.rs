@@ -20,6 +20,9 @@ pub enum Credential {
         issuer: String,
         subject: String,
     },
+    /// A certificate from a configured CA naming what the application registered
+    /// (`tls_client_auth`, RFC 8705 §2.1): the registered field and value.
+    CaIssuedCertificate { field: String, value: String },
 }
 
 impl Credential {
@@ -27,7 +30,10 @@ impl Credential {
     pub fn secret_id(&self) -> Option<&str> {
         match self {
             Self::Secret { id } => Some(id),
-            Self::Key { .. } | Self::JwksUri { .. } | Self::Federated { .. } => None,
+            Self::Key { .. }
+            | Self::JwksUri { .. }
+            | Self::Federated { .. }
+            | Self::CaIssuedCertificate { .. } => None,
         }
     }
 
@@ -45,6 +51,9 @@ impl Credential {
                 subject,
             } => serde_json::json!({
                 "kind": "federated", "id": id, "issuer": issuer, "subject": subject,
+            }),
+            Self::CaIssuedCertificate { field, value } => serde_json::json!({
+                "kind": "tls_client_auth", "field": field, "value": value,
             }),
         }
     }
@@ -92,6 +101,15 @@ pub enum AuthFailure {
     UnknownCertificate,
     /// Mutual TLS: the presented certificate's `notBefore` is still to come.
     CertificateNotYetValid,
+    /// Mutual TLS: the presented certificate (or a CA's in its chain) has expired.
+    CertificateExpired,
+    /// Mutual TLS: the chain leads to no configured CA (`CLAVIS_MTLS_CA_FILE`), or none is
+    /// configured.
+    UntrustedCertificate,
+    /// Mutual TLS: a CA-issued certificate that does not name the registered subject.
+    WrongCertificateSubject,
+    /// The application does not accept the method the client used (its chosen methods).
+    MethodNotAllowed,
 }
 
 impl AuthFailure {
@@ -121,6 +139,10 @@ impl AuthFailure {
             Self::FederatedTooLongLived => "federated_too_long_lived",
             Self::UnknownCertificate => "unknown_certificate",
             Self::CertificateNotYetValid => "certificate_not_yet_valid",
+            Self::CertificateExpired => "certificate_expired",
+            Self::UntrustedCertificate => "untrusted_certificate",
+            Self::WrongCertificateSubject => "wrong_certificate_subject",
+            Self::MethodNotAllowed => "method_not_allowed",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use argon2::Block;
 use chrono::{DateTime, Utc};
+use clavis_shared::client_auth::{CertificateSubject, ClientAuthMethod};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use secrecy::{ExposeSecret, SecretString};
@@ -26,17 +27,18 @@ pub use super::authentication::{AuthFailure, Credential};
 use super::error::OAuthError;
 use super::federated::FederatedVerifier;
 use super::lookup::CredentialLookup;
-use super::mtls;
+use super::mtls::{self, ClientCertificate};
 use super::replay::JtiLedger;
 use super::request::{AuthMethod, CertificateCredentials, ClientAssertion, ClientCredentials};
 use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
-use crate::client_keys::{KeyedClient, public_key};
+use crate::client_keys::{KeyedClient, StoredKey, public_key};
 use crate::db::Database;
 use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
 use crate::telemetry;
+use crate::tls::{self, ChainRefusal, ClientCa};
 
 /// Beyond this many remembered secrets the cache starts over (each entry is ~100 bytes).
 const MAX_REMEMBERED: usize = 200_000;
@@ -84,6 +86,8 @@ pub struct ClientAuthenticator {
     federated: FederatedVerifier,
     remote_keys: Arc<RemoteKeySets>,
     jtis: JtiLedger,
+    /// The CAs of `tls_client_auth` (`CLAVIS_MTLS_CA_FILE`), if configured.
+    client_ca: Option<ClientCa>,
     pub throttle: Throttle,
 }
 
@@ -93,6 +97,7 @@ impl ClientAuthenticator {
         assertions: AssertionVerifier,
         remote_keys: Arc<RemoteKeySets>,
         jtis: JtiLedger,
+        client_ca: Option<ClientCa>,
         throttle: Throttle,
     ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -111,8 +116,14 @@ impl ClientAuthenticator {
             federated: FederatedVerifier::default(),
             remote_keys,
             jtis,
+            client_ca,
             throttle,
         }
+    }
+
+    /// Whether CA-issued client certificates can be checked (`tls_client_auth`).
+    pub fn checks_ca_issued_certificates(&self) -> bool {
+        self.client_ca.is_some()
     }
 
     /// Requests waiting for an argon2id slot now, and checks running now (for the metrics).
@@ -216,6 +227,11 @@ impl ClientAuthenticator {
             Ok(client) => client,
             Err(refused) => return Ok(refused),
         };
+        if !client.application.accepts(ClientAuthMethod::PrivateKeyJwt) {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::MethodNotAllowed)
+                .await;
+        }
         let remote = match &client.jwks_uri {
             // A registered key named by the kid needs no fetch.
             Some(url) if !client.has_key_named(header.kid.as_deref()) => {
@@ -274,6 +290,14 @@ impl ClientAuthenticator {
                 .await;
         }
         if !client
+            .application
+            .accepts(ClientAuthMethod::FederatedCredential)
+        {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::MethodNotAllowed)
+                .await;
+        }
+        if !client
             .credentials
             .iter()
             .any(|credential| credential.issuer == issuer)
@@ -317,11 +341,13 @@ impl ClientAuthenticator {
         })))
     }
 
-    /// Checks the certificate a client presented over mutual TLS against the certificates
-    /// registered to it (`self_signed_tls_client_auth`, RFC 8705 §2.2): the SHA-256
-    /// thumbprint must be one of theirs, the registration unexpired, and the certificate's
-    /// `notBefore` past. Like an assertion's signature, a thumbprint costs microseconds:
-    /// nothing is remembered, and the throttle treats a failure as a failed assertion.
+    /// Checks the certificate a client presented over mutual TLS (RFC 8705 §2): one of the
+    /// certificates registered to it, matched by SHA-256 thumbprint
+    /// (`self_signed_tls_client_auth`, §2.2), or one whose chain leads to a configured CA and
+    /// that names the subject it registered (`tls_client_auth`, §2.1), each when the
+    /// application accepts that method. Like an assertion's signature, the check costs
+    /// microseconds: nothing is remembered, and the throttle treats a failure as a failed
+    /// assertion.
     pub async fn authenticate_certificate(
         &self,
         db: &Database,
@@ -339,30 +365,62 @@ impl ClientAuthenticator {
             Ok(client) => client,
             Err(refused) => return Ok(refused),
         };
-        let thumbprint = public_key::certificate_sha256(&presented.certificate.der);
-        let Some(key) = client
+        let certificate = &presented.certificate;
+        let thumbprint = public_key::certificate_sha256(&certificate.der);
+        let registered = client
             .keys
             .iter()
-            .find(|key| key.certificate_sha256.as_deref() == Some(thumbprint.as_str()))
-        else {
-            return Ok(self.failed_guess(source, client_id, AuthFailure::UnknownCertificate));
+            .find(|key| key.certificate_sha256.as_deref() == Some(thumbprint.as_str()));
+        let application = &client.application;
+        let subject = application.tls_client_auth();
+        let checked = match (registered, subject) {
+            (Some(key), _) if application.accepts(ClientAuthMethod::SelfSignedTlsClientAuth) => {
+                registered_certificate(key, certificate, now)
+            }
+            (_, Some(subject)) if application.accepts(ClientAuthMethod::TlsClientAuth) => {
+                self.ca_issued_certificate(subject, certificate, now)
+            }
+            (Some(_), _) | (_, Some(_)) => Err(AuthFailure::MethodNotAllowed),
+            (None, None) => Err(AuthFailure::UnknownCertificate),
         };
-        if key.expires_at <= now {
-            return Ok(self.failed_guess(source, client_id, AuthFailure::ExpiredKey));
-        }
-        if let Err(refusal) = mtls::check_not_before(&presented.certificate, now) {
-            return Ok(self.failed_guess(source, client_id, refusal));
-        }
+        let credential = match checked {
+            Ok(credential) => credential,
+            Err(refusal) => return Ok(self.failed_guess(source, client_id, refusal)),
+        };
         Ok(Outcome::Authenticated(Box::new(AuthenticatedClient {
-            credential: Credential::Key {
-                id: key.id.clone(),
-                kind: key.kind,
-            },
+            credential,
             application: client.application,
             grants: client.grants,
             valid_until: None,
             certificate_sha256: Some(thumbprint),
         })))
+    }
+
+    /// `tls_client_auth` (RFC 8705 §2.1): the chain leads to a configured CA at `now`, and
+    /// the certificate names the `subject` the application registered.
+    fn ca_issued_certificate(
+        &self,
+        subject: CertificateSubject,
+        certificate: &ClientCertificate,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, AuthFailure> {
+        let ca = self
+            .client_ca
+            .as_ref()
+            .ok_or(AuthFailure::UntrustedCertificate)?;
+        ca.verify(&certificate.der, &certificate.intermediates, now)
+            .map_err(|refusal| match refusal {
+                ChainRefusal::Expired => AuthFailure::CertificateExpired,
+                ChainRefusal::NotYetValid => AuthFailure::CertificateNotYetValid,
+                ChainRefusal::Untrusted => AuthFailure::UntrustedCertificate,
+            })?;
+        if !tls::subject::names(&certificate.der, &subject) {
+            return Err(AuthFailure::WrongCertificateSubject);
+        }
+        Ok(Credential::CaIssuedCertificate {
+            field: subject.field.as_str().to_owned(),
+            value: subject.value,
+        })
     }
 
     /// The keys of `client_id` for an assertion or a certificate, if it has any and is
@@ -555,8 +613,25 @@ impl ClientAuthenticator {
     }
 }
 
-/// The stored secret if it may be used now: it exists for this client, has not expired, and
-/// its application is enabled.
+/// `self_signed_tls_client_auth` (RFC 8705 §2.2): `key`, the registration with the presented
+/// certificate's thumbprint, is unexpired, and the certificate's `notBefore` has come.
+fn registered_certificate(
+    key: &StoredKey,
+    certificate: &ClientCertificate,
+    now: DateTime<Utc>,
+) -> Result<Credential, AuthFailure> {
+    if key.expires_at <= now {
+        return Err(AuthFailure::ExpiredKey);
+    }
+    mtls::check_not_before(certificate, now)?;
+    Ok(Credential::Key {
+        id: key.id.clone(),
+        kind: key.kind,
+    })
+}
+
+/// The stored secret if it may be used now: it exists for this client, has not expired, its
+/// application is enabled and accepts client secrets.
 fn usable(
     stored: Option<StoredCredential>,
     now: DateTime<Utc>,
@@ -567,6 +642,9 @@ fn usable(
     }
     if !stored.application.enabled {
         return Err(AuthFailure::DisabledApplication);
+    }
+    if !stored.application.accepts(ClientAuthMethod::ClientSecret) {
+        return Err(AuthFailure::MethodNotAllowed);
     }
     Ok(stored)
 }

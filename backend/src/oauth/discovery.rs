@@ -19,6 +19,8 @@ const AUTH_METHODS: [&str; 3] = [
 ];
 /// Added where Clavis sees client certificates (RFC 8705 §2.2).
 const MUTUAL_TLS_METHODS: [&str; 1] = ["self_signed_tls_client_auth"];
+/// Added where, besides, CAs for client certificates are configured (RFC 8705 §2.1).
+const CA_ISSUED_METHOD: &str = "tls_client_auth";
 /// What `private_key_jwt` assertions may be signed with: every algorithm of the key types
 /// Clavis registers ([`crate::client_keys::public_key::KeyType::algorithms`]).
 const ASSERTION_ALGS: [&str; 9] = [
@@ -62,6 +64,9 @@ pub async fn metadata(
     let mut auth_methods = AUTH_METHODS.to_vec();
     if service.sees_client_certificates {
         auth_methods.extend(MUTUAL_TLS_METHODS);
+        if service.authenticator.checks_ca_issued_certificates() {
+            auth_methods.push(CA_ISSUED_METHOD);
+        }
     }
     let metadata = ServerMetadata {
         issuer: service.issuer.clone(),

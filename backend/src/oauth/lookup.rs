@@ -272,6 +272,10 @@ mod tests {
                 enabled: true,
                 token_lifetime_secs: 3600,
                 tokens_revoked_before: None,
+                auth_methods: None,
+                tls_client_auth_field: None,
+                tls_client_auth_value: None,
+                require_bound_tokens: false,
             },
             grants: Vec::new(),
         }

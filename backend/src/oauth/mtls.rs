@@ -25,10 +25,16 @@ pub const CLIENT_CERT: &str = "client-cert";
 /// A longer header holds no single certificate Clavis would accept (the body limit is 8 KiB).
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// A certificate a client presented, as DER. Public material: it may be logged.
+/// The header a proxy passes the rest of the client's chain in (RFC 9440 §2.3).
+pub const CLIENT_CERT_CHAIN: &str = "client-cert-chain";
+
+/// A certificate a client presented, as DER, with the intermediate certificates it sent
+/// after it. Public material: it may be logged.
 #[derive(Debug, Clone)]
 pub struct ClientCertificate {
     pub der: Vec<u8>,
+    /// The rest of the chain as the client sent it, for `tls_client_auth`.
+    pub intermediates: Vec<Vec<u8>>,
 }
 
 /// The client certificate of `req`, if it presented one (see the module's notes on where
@@ -56,18 +62,58 @@ pub fn presented_certificate(
         if lines.next().is_some() {
             return Err(malformed_header());
         }
-        return forwarded_certificate(first.as_bytes()).map(Some);
+        let der = forwarded_certificate(first.as_bytes())?;
+        let intermediates = forwarded_chain(req)?;
+        return Ok(Some(ClientCertificate { der, intermediates }));
     }
-    Ok(req
-        .conn_data::<PresentedChain>()
-        .and_then(|chain| chain.0.first())
-        .map(|certificate| ClientCertificate {
-            der: certificate.as_ref().to_vec(),
-        }))
+    Ok(req.conn_data::<PresentedChain>().and_then(|chain| {
+        let (first, rest) = chain.0.split_first()?;
+        Some(ClientCertificate {
+            der: first.as_ref().to_vec(),
+            intermediates: rest.iter().map(|der| der.as_ref().to_vec()).collect(),
+        })
+    }))
+}
+
+/// The intermediates a trusted proxy sent in `Client-Cert-Chain`: a list of byte sequences,
+/// perhaps over several header lines, which make one list (RFC 9440 §2.3, RFC 9110 §5.3).
+fn forwarded_chain(req: &HttpRequest) -> Result<Vec<Vec<u8>>, OAuthError> {
+    let lines: Vec<&[u8]> = req
+        .headers()
+        .get_all(CLIENT_CERT_CHAIN)
+        .map(|line| line.as_bytes())
+        .collect();
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let joined = lines.join(&b", "[..]);
+    if joined.len() > MAX_HEADER_BYTES {
+        return Err(malformed_chain());
+    }
+    let list: sfv::List = sfv::Parser::new(&joined)
+        .parse()
+        .map_err(|_| malformed_chain())?;
+    list.into_iter()
+        .map(|member| match member {
+            sfv::ListEntry::Item(item) => match item.bare_item.as_byte_sequence() {
+                Some(der) if !der.is_empty() => Ok(der.to_vec()),
+                _ => Err(malformed_chain()),
+            },
+            sfv::ListEntry::InnerList(_) => Err(malformed_chain()),
+        })
+        .collect()
+}
+
+fn malformed_chain() -> OAuthError {
+    OAuthError::invalid_request(
+        "The Client-Cert-Chain header from the proxy is not a list of certificates as RFC \
+         9440 section 2.3 encodes them (each DER in base64 between colons, separated by \
+         commas). Check the proxy's configuration.",
+    )
 }
 
 /// Reads a `Client-Cert` value: one structured-field byte sequence (RFC 9440 §2.2).
-fn forwarded_certificate(value: &[u8]) -> Result<ClientCertificate, OAuthError> {
+fn forwarded_certificate(value: &[u8]) -> Result<Vec<u8>, OAuthError> {
     if value.len() > MAX_HEADER_BYTES {
         return Err(malformed_header());
     }
@@ -75,7 +121,7 @@ fn forwarded_certificate(value: &[u8]) -> Result<ClientCertificate, OAuthError> 
         .parse()
         .map_err(|_| malformed_header())?;
     match item.bare_item.as_byte_sequence() {
-        Some(der) if !der.is_empty() => Ok(ClientCertificate { der: der.to_vec() }),
+        Some(der) if !der.is_empty() => Ok(der.to_vec()),
         _ => Err(malformed_header()),
     }
 }
@@ -113,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_client_cert_header_is_one_byte_sequence() {
-        assert_eq!(forwarded_certificate(b":AQID:").unwrap().der, [1, 2, 3]);
+        assert_eq!(forwarded_certificate(b":AQID:").unwrap(), [1, 2, 3]);
         for malformed in [
             &b"AQID"[..],
             b":not base64!:",

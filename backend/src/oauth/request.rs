@@ -116,8 +116,10 @@ pub enum AuthMethod {
     /// here (as Keycloak names its `federated-jwt` authenticator) so that the audit trail and
     /// the metrics tell the two apart.
     FederatedJwt,
-    /// Mutual TLS with a certificate registered to the client (RFC 8705 §2.2).
-    SelfSignedTlsClientAuth,
+    /// A client certificate over mutual TLS (RFC 8705 §2): registered to the client
+    /// (`self_signed_tls_client_auth`) or issued by a configured CA (`tls_client_auth`),
+    /// which only the certificate's check tells apart.
+    MutualTls,
 }
 
 impl AuthMethod {
@@ -128,7 +130,7 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
             Self::FederatedJwt => "federated_jwt",
-            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+            Self::MutualTls => "mutual_tls",
         }
     }
 }
@@ -183,7 +185,7 @@ impl Presented {
                 AuthMethod::FederatedJwt
             }
             Self::Assertion(_) => AuthMethod::PrivateKeyJwt,
-            Self::Certificate(_) => AuthMethod::SelfSignedTlsClientAuth,
+            Self::Certificate(_) => AuthMethod::MutualTls,
         }
     }
 }

@@ -43,6 +43,16 @@ pub struct OAuthService {
     pub audit: AuditSink,
 }
 
+/// What a client sent: where from, the form, and the credential it presented.
+pub struct ClientRequest {
+    pub origin: ClientOrigin,
+    pub params: Params,
+    pub presented: Presented,
+    /// The SHA-256 thumbprint of the client certificate of mutual TLS, if one came, to bind
+    /// tokens to (RFC 8705 §3) whatever the client authenticated with.
+    pub certificate_sha256: Option<String>,
+}
+
 /// The common start of every OAuth endpoint: refuse credentials sent over plain HTTP from
 /// another machine, read the form, find the client's credentials. Throttling comes later,
 /// in [`ClientAuthenticator::authenticate`], once a proven secret can be told apart.
@@ -50,15 +60,23 @@ pub async fn read_client_request(
     req: &HttpRequest,
     payload: web::Payload,
     service: &OAuthService,
-) -> Result<(ClientOrigin, Params, Presented), OAuthError> {
+) -> Result<ClientRequest, OAuthError> {
     let origin = ClientOrigin::of(req);
     if service.https_only && !origin.is_private_channel() {
         return Err(OAuthError::insecure_transport());
     }
     let certificate = mtls::presented_certificate(req, service.proxy_client_cert)?;
+    let certificate_sha256 = certificate
+        .as_ref()
+        .map(|certificate| certificate_sha256(&certificate.der));
     let params = request::read_form(req, payload).await?;
     let presented = request::presented(req, &params, certificate)?;
-    Ok((origin, params, presented))
+    Ok(ClientRequest {
+        origin,
+        params,
+        presented,
+        certificate_sha256,
+    })
 }
 
 /// A request about a token (introspection, revocation): the client authenticated, and the
@@ -77,7 +95,12 @@ pub async fn token_query(
     endpoint: &'static str,
     now: DateTime<Utc>,
 ) -> Result<TokenQuery, OAuthError> {
-    let (origin, params, presented) = read_client_request(req, payload, service).await?;
+    let ClientRequest {
+        origin,
+        params,
+        presented,
+        ..
+    } = read_client_request(req, payload, service).await?;
     let client = authenticate(service, db, &presented, origin.address, endpoint, now).await?;
     let token = params
         .get("token")

@@ -12,7 +12,7 @@ use super::authentication::Credential;
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, quoted};
 use super::request::Params;
-use super::service::{OAuthService, authenticate, read_client_request};
+use super::service::{ClientRequest, OAuthService, authenticate, read_client_request};
 use crate::access::Actor;
 use crate::apps::TokenGrant;
 use crate::audit::AuditEvent;
@@ -143,7 +143,12 @@ async fn issue(
     observed: &mut Observed,
 ) -> Result<HttpResponse, OAuthError> {
     let now = Utc::now();
-    let (origin, params, presented) = read_client_request(req, payload, service).await?;
+    let ClientRequest {
+        origin,
+        params,
+        presented,
+        certificate_sha256,
+    } = read_client_request(req, payload, service).await?;
     observed.auth_method = presented.method().as_str();
     observed.grant_type = match params.get("grant_type") {
         Some("client_credentials") => "client_credentials",
@@ -157,9 +162,11 @@ async fn issue(
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };
-    let chosen = choose_api(&client.grants, target.as_deref())
-        .and_then(|api| Ok((api, choose_scopes(api, scope.as_deref())?)));
-    let (api, scopes) = match chosen {
+    let chosen = confirmation(&client, certificate_sha256).and_then(|cnf| {
+        let api = choose_api(&client.grants, target.as_deref())?;
+        Ok((api, choose_scopes(api, scope.as_deref())?, cnf))
+    });
+    let (api, scopes, cnf) = match chosen {
         Ok(chosen) => chosen,
         Err(error) => {
             let event = about_client(AuditEvent::failure("token.issue", &actor), &source, &client)
@@ -197,10 +204,7 @@ async fn issue(
             Credential::Federated { id, .. } => Some(id.clone()),
             _ => None,
         },
-        cnf: client
-            .certificate_sha256
-            .clone()
-            .map(|x5t_s256| Confirmation { x5t_s256 }),
+        cnf,
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);
     let access_token = service
@@ -223,6 +227,31 @@ async fn issue(
         expires_in: lifetime,
         scope: &claims.scope,
     }))
+}
+
+/// What binds the token (RFC 8705 §3): the certificate the client authenticated with; else,
+/// for an application that requires bound tokens, the certificate presented over mutual TLS
+/// beside another credential; else nothing.
+///
+/// # Errors
+/// `400 invalid_request` when the application requires bound tokens and no certificate came.
+fn confirmation(
+    client: &AuthenticatedClient,
+    presented_sha256: Option<String>,
+) -> Result<Option<Confirmation>, OAuthError> {
+    let bound_to = match (&client.certificate_sha256, presented_sha256) {
+        (Some(authenticated), _) => Some(authenticated.clone()),
+        (None, Some(presented)) if client.application.require_bound_tokens => Some(presented),
+        (None, _) if client.application.require_bound_tokens => {
+            return Err(OAuthError::invalid_request(
+                "This application requires certificate-bound tokens (RFC 8705 section 3): \
+                 send the token request over mutual TLS, presenting the client certificate \
+                 the token is to be bound to.",
+            ));
+        }
+        (None, _) => None,
+    };
+    Ok(bound_to.map(|x5t_s256| Confirmation { x5t_s256 }))
 }
 
 /// The token's lifetime in seconds: the application's, within the server's maximum, and

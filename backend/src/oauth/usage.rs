@@ -51,8 +51,9 @@ fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> 
             Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
             Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
             Credential::Federated { id, .. } => federated_used.push((id.clone(), *at)),
-            // A key set's keys have no row of their own to note the time in.
-            Credential::JwksUri { .. } => {}
+            // A key set's keys, and a CA's certificates, have no row of their own to note
+            // the time in.
+            Credential::JwksUri { .. } | Credential::CaIssuedCertificate { .. } => {}
         }
     }
     secrets::record_last_used(conn, &secrets_used)?;

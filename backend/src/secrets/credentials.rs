@@ -2,6 +2,7 @@
 //! application's API grants, read in batches; and the last-used times it writes back.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use clavis_shared::client_auth::{CertificateSubject, ClientAuthMethod, SubjectField};
 use diesel::prelude::*;
 use std::collections::HashMap;
 
@@ -35,6 +36,34 @@ pub struct ClientApplication {
     pub token_lifetime_secs: i32,
     /// The kill switch's moment (UTC): tokens issued until then are inactive.
     pub tokens_revoked_before: Option<NaiveDateTime>,
+    /// The methods it accepts ([`ClientAuthMethod`] names, space-separated); `None` accepts
+    /// every method it has credentials for.
+    pub auth_methods: Option<String>,
+    /// What a CA-issued certificate must name (`tls_client_auth`): the field's RFC 8705
+    /// §2.1.2 name and the value, both or neither.
+    pub tls_client_auth_field: Option<String>,
+    pub tls_client_auth_value: Option<String>,
+    /// Tokens only over mutual TLS, bound to the certificate (RFC 8705 §3).
+    pub require_bound_tokens: bool,
+}
+
+impl ClientApplication {
+    /// Whether it accepts `method`: one it lists, or any when it lists none (the methods it
+    /// has no credentials for then fail for want of them).
+    pub fn accepts(&self, method: ClientAuthMethod) -> bool {
+        self.auth_methods
+            .as_deref()
+            .is_none_or(|methods| methods.split(' ').any(|listed| listed == method.as_str()))
+    }
+
+    /// What a CA-issued certificate must name to prove it, if it registered that.
+    pub fn tls_client_auth(&self) -> Option<CertificateSubject> {
+        let field = SubjectField::parse(self.tls_client_auth_field.as_deref()?)?;
+        Some(CertificateSubject {
+            field,
+            value: self.tls_client_auth_value.clone()?,
+        })
+    }
 }
 
 /// The secrets named by `secret_ids` that exist, each with its application and that

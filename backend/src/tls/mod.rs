@@ -7,9 +7,11 @@
 //! established with, so none is dropped. A renewal that cannot be loaded leaves the previous
 //! certificate in service and is logged with the file and the problem.
 
+mod client_ca;
 mod client_certificate;
 mod expiry;
 mod files;
+pub mod subject;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -21,8 +23,34 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::Signal;
 
+pub use client_ca::{ChainRefusal, ClientCa};
 pub use client_certificate::{PresentedChain, keep_presented_chain};
 pub use files::{TlsFile, TlsFileError};
+
+/// What this Clavis can check of client certificates (mutual TLS, RFC 8705), as those who
+/// set an application's client authentication need to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MutualTlsReach {
+    /// Client certificates reach Clavis: through its own TLS, or from proxies sending
+    /// `Client-Cert`.
+    pub sees_certificates: bool,
+    /// CA certificates for `tls_client_auth` are configured (`CLAVIS_MTLS_CA_FILE`).
+    pub ca_configured: bool,
+}
+
+impl MutualTlsReach {
+    /// `settings` with what this Clavis can check.
+    pub fn describe(
+        self,
+        settings: clavis_shared::client_auth::SetClientAuthentication,
+    ) -> clavis_shared::client_auth::ClientAuthentication {
+        clavis_shared::client_auth::ClientAuthentication {
+            settings,
+            mutual_tls: self.sees_certificates,
+            tls_client_auth_ca: self.ca_configured,
+        }
+    }
+}
 
 /// The certificate and private key Clavis serves HTTPS with (PEM files, re-read on renewal).
 #[derive(Debug, Clone)]

@@ -348,7 +348,7 @@ async fn certificates_that_do_not_fit_are_invalid_client_with_their_reason_audit
         .await
         .iter()
         .map(|details| {
-            assert_eq!(details["auth_method"], "self_signed_tls_client_auth");
+            assert_eq!(details["auth_method"], "mutual_tls");
             assert_eq!(details["certificate_sha256"].as_str().unwrap().len(), 43);
             details["reason"].as_str().unwrap().to_owned()
         })
