@@ -377,9 +377,14 @@ impl ClientAuthenticator {
             (Some(key), _) if application.accepts(ClientAuthMethod::SelfSignedTlsClientAuth) => {
                 registered_certificate(key, certificate, now)
             }
-            (_, Some(subject)) if application.accepts(ClientAuthMethod::TlsClientAuth) => {
-                self.ca_issued_certificate(subject, certificate, now)
-            }
+            (_, Some(subject)) if application.accepts(ClientAuthMethod::TlsClientAuth) => self
+                .ca_issued_certificate(subject, certificate, now)
+                // A registered certificate whose method the application turned off is not
+                // a CA's that failed: say which.
+                .map_err(|refusal| match registered {
+                    Some(_) => AuthFailure::MethodNotAllowed,
+                    None => refusal,
+                }),
             (Some(_), _) | (_, Some(_)) => Err(AuthFailure::MethodNotAllowed),
             (None, None) => Err(AuthFailure::UnknownCertificate),
         };

@@ -24,7 +24,10 @@ pub fn canonical_dn(text: &str) -> Result<String, ValidationError> {
     RdnSequence::from_str(&without_spaces_around_separators(text))
         .ok()
         .filter(|name| !name.is_empty())
-        .map(|name| canonical(&name))
+        // RFC 4514 writes the most specific RDN first, the reverse of the DER order, and
+        // x509-cert 0.2 keeps the written order: reversed here, it is the DER order that
+        // certificates' subjects are written in below.
+        .map(|name| canonical(&RdnSequence(name.0.into_iter().rev().collect())))
         .ok_or_else(|| {
             ValidationError::new(
                 "tls_client_auth",
@@ -55,6 +58,7 @@ fn without_spaces_around_separators(text: &str) -> String {
     pieces.concat()
 }
 
+/// `name` as text in its DER order, without case or repeated spaces.
 fn canonical(name: &RdnSequence) -> String {
     name.to_string()
         .split_whitespace()
@@ -109,6 +113,32 @@ fn ip_of(octets: &[u8]) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registered_dn_in_rfc_4514_order_names_the_certificate_subject() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Acme");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Billing-Service");
+        let certificate = params.self_signed(&key).unwrap();
+        let registered = |value: &str| CertificateSubject {
+            field: SubjectField::SubjectDn,
+            value: value.to_owned(),
+        };
+        assert!(names(
+            certificate.der(),
+            &registered("CN=billing-service, O=Acme")
+        ));
+        assert!(!names(
+            certificate.der(),
+            &registered("O=Acme,CN=billing-service")
+        ));
+        assert!(!names(certificate.der(), &registered("CN=billing-service")));
+    }
 
     #[test]
     fn distinguished_names_compare_without_case_or_extra_spaces() {

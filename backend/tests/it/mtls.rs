@@ -1,7 +1,8 @@
-//! Mutual TLS client authentication (RFC 8705 §2.2, `self_signed_tls_client_auth`; issue 19)
-//! against the real `clavis serve`: certificates made by rcgen, presented by reqwest and by
-//! curl in Clavis's own TLS handshake, or passed on by a trusted proxy in `Client-Cert`
-//! (RFC 9440). Both databases.
+//! Mutual TLS client authentication (RFC 8705 §2: `self_signed_tls_client_auth` and
+//! `tls_client_auth`; issue 19) against the real `clavis serve`: certificates and CAs made by
+//! rcgen, presented by reqwest and by curl in Clavis's own TLS handshake, or passed on by a
+//! trusted proxy in `Client-Cert` and `Client-Cert-Chain` (RFC 9440); an application's chosen
+//! methods and required bound tokens; a bound token verified by node's jose. Both databases.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -20,12 +21,19 @@ use crate::on_both_databases_async;
 use crate::process::ServeProcess as Clavis;
 use crate::support::{TestDb, admin, seed};
 use crate::tls::TestCa;
+use clavis_shared::client_auth::{
+    CertificateSubject, ClientAuthMethod, SetClientAuthentication, SubjectField,
+};
 
 on_both_databases_async!(
     a_registered_certificate_authenticates_over_mutual_tls,
     certificates_that_do_not_fit_are_invalid_client_with_their_reason_audited,
     a_client_cert_header_counts_only_from_a_trusted_proxy,
     behind_nginx_the_certificate_it_passes_on_authenticates,
+    ca_issued_certificates_naming_the_registered_subject_authenticate,
+    an_application_accepts_only_the_methods_it_chose,
+    an_application_requiring_bound_tokens_gets_them_only_over_mutual_tls,
+    a_trusted_proxy_passes_the_chain_in_client_cert_chain,
 );
 
 /// A client's own self-signed certificate and its private key.
@@ -493,4 +501,464 @@ async fn wait_for_details(db: &TestDb, action: &str, count: usize) -> Vec<Value>
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("fewer than {count} audit events {action}");
+}
+
+/// A CA for client certificates (`tls_client_auth`): a root, which Clavis is configured
+/// with, and an intermediate that signs the clients' certificates.
+struct ClientCa {
+    root_pem: String,
+    intermediate: rcgen::Certificate,
+    intermediate_issuer: rcgen::Issuer<'static, KeyPair>,
+}
+
+impl ClientCa {
+    fn new(name: &str) -> Self {
+        use rcgen::{BasicConstraints, IsCa, Issuer};
+        let ca = |common_name: String| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, common_name);
+            params
+        };
+        let (root_params, root_key) = (ca(format!("{name} root")), KeyPair::generate().unwrap());
+        let root = root_params.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let intermediate_params = ca(format!("{name} issuing CA"));
+        let intermediate_key = KeyPair::generate().unwrap();
+        let intermediate = intermediate_params
+            .signed_by(&intermediate_key, &root_issuer)
+            .unwrap();
+        Self {
+            root_pem: root.pem(),
+            intermediate,
+            intermediate_issuer: Issuer::new(intermediate_params, intermediate_key),
+        }
+    }
+
+    /// A client certificate with subject `CN=<common_name>,O=Acme`, the DNS names `sans`,
+    /// valid from `from_days` to `to_days` around now; its PEM holds the intermediate too, so
+    /// that clients send the chain.
+    fn issue(
+        &self,
+        common_name: &str,
+        sans: &[&str],
+        from_days: i64,
+        to_days: i64,
+    ) -> ClientCertificate {
+        let key = KeyPair::generate().unwrap();
+        let sans: Vec<String> = sans.iter().map(|san| (*san).to_owned()).collect();
+        let mut params = CertificateParams::new(sans).unwrap();
+        // Most significant first, as CAs issue them: RFC 4514 writes it CN=…,O=Acme.
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Acme");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let epoch = rcgen::date_time_ymd(1970, 1, 1);
+        let now = Utc::now().timestamp();
+        let at = |days: i64| epoch + Duration::from_secs((now + days * 86_400).try_into().unwrap());
+        params.not_before = at(from_days);
+        params.not_after = at(to_days);
+        let certificate = params.signed_by(&key, &self.intermediate_issuer).unwrap();
+        ClientCertificate {
+            pem: format!("{}{}", certificate.pem(), self.intermediate.pem()),
+            key_pem: key.serialize_pem(),
+            der: certificate.der().to_vec(),
+        }
+    }
+
+    /// The `Client-Cert-Chain` value a proxy sends with its certificates (RFC 9440 §2.3).
+    fn chain_header(&self) -> String {
+        format!(":{}:", STANDARD.encode(self.intermediate.der()))
+    }
+
+    /// The root's PEM in `dir`, for `CLAVIS_MTLS_CA_FILE`.
+    fn file(&self, dir: &std::path::Path) -> (&'static str, String) {
+        let path = dir.join("client-ca.pem");
+        std::fs::write(&path, &self.root_pem).unwrap();
+        ("CLAVIS_MTLS_CA_FILE", path.display().to_string())
+    }
+}
+
+/// `clavis serve` on HTTPS with a server certificate of `ca`, and `extra` settings.
+async fn serve_https_with(
+    db: &TestDb,
+    ca: &TestCa,
+    dir: &std::path::Path,
+    extra: (&'static str, String),
+) -> Clavis {
+    let (cert, key) = ca.issue(1, 90);
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    Clavis::serve(
+        db,
+        &[
+            ("CLAVIS_TLS_CERT_FILE", cert_file.display().to_string()),
+            ("CLAVIS_TLS_KEY_FILE", key_file.display().to_string()),
+            extra,
+        ],
+    )
+    .await
+}
+
+/// Sets `client_id`'s client authentication, as its credential manager does.
+fn set_authentication(db: &TestDb, client_id: &str, settings: SetClientAuthentication) {
+    clavis::apps::authentication::set_settings(
+        &mut db.conn(),
+        client_id,
+        settings,
+        &admin(),
+        clavis::db::now(),
+    )
+    .unwrap();
+}
+
+fn subject(field: SubjectField, value: &str) -> SetClientAuthentication {
+    SetClientAuthentication {
+        tls_client_auth: Some(CertificateSubject {
+            field,
+            value: value.to_owned(),
+        }),
+        ..SetClientAuthentication::default()
+    }
+}
+
+/// The reasons of the `client.authenticate` refusals after the first `skip`, once `count`
+/// of them are written.
+async fn refusal_reasons(db: &TestDb, skip: usize, count: usize) -> Vec<String> {
+    wait_for_details(db, "client.authenticate", skip + count)
+        .await
+        .iter()
+        .skip(skip)
+        .map(|details| details["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ca_issued_certificates_naming_the_registered_subject_authenticate(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let (server_ca, client_ca) = (TestCa::new("Server CA"), ClientCa::new("Partner PKI"));
+    let dir = tempfile::tempdir().unwrap();
+    set_authentication(
+        &db,
+        &client_id,
+        subject(SubjectField::SubjectDn, "CN=billing-service, O=Acme"),
+    );
+    let clavis = serve_https_with(&db, &server_ca, dir.path(), client_ca.file(dir.path())).await;
+
+    // The subject DN matches whatever the case and spacing; the chain leads to the root.
+    let good = client_ca.issue("Billing-Service", &["billing.acme.test"], -1, 30);
+    let response = token(&good.client(&server_ca), &clavis, &client_id).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&good.der));
+    assert_eq!(
+        claims_of(&access_token)["cnf"]["x5t#S256"],
+        thumbprint.as_str()
+    );
+    independent_library_accepts_it_with_that_certificate_only(
+        &clavis,
+        &server_ca,
+        &access_token,
+        &good,
+        dir.path(),
+    )
+    .await;
+    let metadata: Value = get_json(
+        &trusting(&server_ca),
+        clavis.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
+    assert!(
+        metadata["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"tls_client_auth".into())
+    );
+
+    // What does not fit: another subject, another CA, expired, not yet valid.
+    let refused = [
+        client_ca.issue("payroll-service", &[], -1, 30),
+        ClientCa::new("Someone else's PKI").issue("billing-service", &[], -1, 30),
+        client_ca.issue("billing-service", &[], -30, -1),
+        client_ca.issue("billing-service", &[], 1, 30),
+    ];
+    for certificate in &refused {
+        let response = token(&certificate.client(&server_ca), &clavis, &client_id).await;
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+    assert_eq!(
+        refusal_reasons(&db, 0, 4).await,
+        [
+            "wrong_certificate_subject",
+            "untrusted_certificate",
+            "certificate_expired",
+            "certificate_not_yet_valid"
+        ]
+    );
+
+    // A SAN registered instead: the DNS name must be among the certificate's.
+    set_authentication(
+        &db,
+        &client_id,
+        subject(SubjectField::SanDns, "Billing.Acme.test"),
+    );
+    assert_eq!(
+        token(&good.client(&server_ca), &clavis, &client_id)
+            .await
+            .status(),
+        200
+    );
+    let no_san = client_ca.issue("billing-service", &["other.acme.test"], -1, 30);
+    assert_eq!(
+        token(&no_san.client(&server_ca), &clavis, &client_id)
+            .await
+            .status(),
+        401
+    );
+    let issued = wait_for_details(&db, "token.issue", 2).await;
+    assert_eq!(issued[1]["credential"]["kind"], "tls_client_auth");
+    assert_eq!(issued[1]["credential"]["field"], "tls_client_auth_san_dns");
+    assert_eq!(issued[1]["credential"]["value"], "billing.acme.test");
+}
+
+/// node's jose, a library Clavis did not write, verifies the bound token as a resource
+/// server would, and the certificate against its `cnf`: it passes with that certificate and
+/// with no other.
+async fn independent_library_accepts_it_with_that_certificate_only(
+    clavis: &Clavis,
+    ca: &TestCa,
+    access_token: &str,
+    certificate: &ClientCertificate,
+    dir: &std::path::Path,
+) {
+    let jwks: Value = get_json(&trusting(ca), clavis.url("/.well-known/jwks.json")).await;
+    let claims = claims_of(access_token);
+    std::fs::write(dir.join("jwks.json"), jwks.to_string()).unwrap();
+    std::fs::write(dir.join("token.jwt"), access_token).unwrap();
+    let other = ClientCertificate::new(-1, 30);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../e2e/clients/verify_bound_token.mjs"
+    );
+    let verify = |pem: &str| {
+        std::fs::write(dir.join("presented.pem"), pem).unwrap();
+        let output = Command::new("node")
+            .arg(script)
+            .arg(dir.join("jwks.json"))
+            .arg(claims["iss"].as_str().unwrap())
+            .arg(claims["aud"].as_str().unwrap())
+            .arg(dir.join("token.jwt"))
+            .arg(dir.join("presented.pem"))
+            .output()
+            .expect("node runs (the login tests need it too)");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let accepted = verify(&certificate.pem);
+    assert_eq!(accepted["verified"], true, "{accepted}");
+    assert_eq!(accepted["client_id"], claims["client_id"]);
+    let refused = verify(&other.pem);
+    assert_eq!(refused["verified"], false, "{refused}");
+}
+
+async fn an_application_accepts_only_the_methods_it_chose(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let (server_ca, client_ca) = (TestCa::new("Server CA"), ClientCa::new("Partner PKI"));
+    let dir = tempfile::tempdir().unwrap();
+    let registered = ClientCertificate::new(-1, 30);
+    registered.register(&db, &client_id);
+    let ca_issued = client_ca.issue("billing-service", &[], -1, 30);
+    let secret = clavis::secrets::create(
+        &mut db.conn(),
+        &client_id,
+        "methods",
+        Utc::now() + chrono::Duration::days(30),
+        &admin(),
+        Utc::now(),
+    )
+    .unwrap()
+    .value;
+    let clavis = serve_https_with(&db, &server_ca, dir.path(), client_ca.file(dir.path())).await;
+    let with_secret = || async {
+        trusting(&server_ca)
+            .post(clavis.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let with_certificate = |certificate: &ClientCertificate| {
+        let client = certificate.client(&server_ca);
+        let clavis = &clavis;
+        let client_id = &client_id;
+        async move { token(&client, clavis, client_id).await.status() }
+    };
+
+    // By default, whatever it has credentials for (here no subject: no CA-issued certificate).
+    assert_eq!(with_secret().await, 200);
+    assert_eq!(with_certificate(&registered).await, 200);
+    assert_eq!(with_certificate(&ca_issued).await, 401);
+
+    // Certificates only, CA-issued ones among them.
+    let mut certificates_only = subject(SubjectField::SubjectDn, "CN=billing-service,O=Acme");
+    certificates_only.auth_methods = Some(vec![
+        ClientAuthMethod::TlsClientAuth,
+        ClientAuthMethod::SelfSignedTlsClientAuth,
+    ]);
+    set_authentication(&db, &client_id, certificates_only.clone());
+    assert_eq!(with_secret().await, 401);
+    assert_eq!(with_certificate(&registered).await, 200);
+    assert_eq!(with_certificate(&ca_issued).await, 200);
+
+    // CA-issued only: the registered certificate no longer proves it.
+    certificates_only.auth_methods = Some(vec![ClientAuthMethod::TlsClientAuth]);
+    set_authentication(&db, &client_id, certificates_only);
+    assert_eq!(with_certificate(&registered).await, 401);
+    assert_eq!(with_certificate(&ca_issued).await, 200);
+
+    // Secrets only.
+    let secrets_only = SetClientAuthentication {
+        auth_methods: Some(vec![ClientAuthMethod::ClientSecret]),
+        ..SetClientAuthentication::default()
+    };
+    set_authentication(&db, &client_id, secrets_only);
+    assert_eq!(with_secret().await, 200);
+    assert_eq!(with_certificate(&registered).await, 401);
+
+    assert_eq!(
+        refusal_reasons(&db, 1, 3).await,
+        [
+            "method_not_allowed",
+            "method_not_allowed",
+            "method_not_allowed"
+        ]
+    );
+}
+
+async fn an_application_requiring_bound_tokens_gets_them_only_over_mutual_tls(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let server_ca = TestCa::new("Server CA");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = clavis::secrets::create(
+        &mut db.conn(),
+        &client_id,
+        "bound",
+        Utc::now() + chrono::Duration::days(30),
+        &admin(),
+        Utc::now(),
+    )
+    .unwrap()
+    .value;
+    set_authentication(
+        &db,
+        &client_id,
+        SetClientAuthentication {
+            require_bound_tokens: true,
+            ..SetClientAuthentication::default()
+        },
+    );
+    let clavis = serve_https(&db, &server_ca, dir.path()).await;
+    let request = |client: reqwest::Client| {
+        client
+            .post(clavis.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+
+    // A secret without a certificate: no token, and the client is told why.
+    let response = request(trusting(&server_ca)).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("certificate-bound"),
+        "{body}"
+    );
+    // The same secret over mutual TLS, with any certificate of the client's: bound to it.
+    let certificate = ClientCertificate::new(-1, 30);
+    let response = request(certificate.client(&server_ca)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&certificate.der));
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["x5t#S256"],
+        thumbprint.as_str()
+    );
+    let refused = wait_for_details(&db, "token.issue", 2).await;
+    assert_eq!(refused[0]["reason"], "invalid_request");
+    assert_eq!(refused[1]["cnf"]["x5t#S256"], thumbprint.as_str());
+}
+
+async fn a_trusted_proxy_passes_the_chain_in_client_cert_chain(db: TestDb) {
+    let client_id = seed(&db).application.client_id;
+    let client_ca = ClientCa::new("Partner PKI");
+    let dir = tempfile::tempdir().unwrap();
+    set_authentication(
+        &db,
+        &client_id,
+        subject(SubjectField::SubjectDn, "CN=billing-service,O=Acme"),
+    );
+    let certificate = client_ca.issue("billing-service", &[], -1, 30);
+    let clavis = Clavis::serve(
+        &db,
+        &[
+            ("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into()),
+            ("CLAVIS_PROXY_CLIENT_CERT", "true".into()),
+            client_ca.file(dir.path()),
+        ],
+    )
+    .await;
+    let send = |chain: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .post(clavis.url("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("client-cert", certificate.header());
+        if let Some(chain) = chain {
+            request = request.header("client-cert-chain", chain.to_owned());
+        }
+        request
+            .body(format!(
+                "grant_type=client_credentials&client_id={client_id}"
+            ))
+            .send()
+    };
+
+    assert_eq!(
+        send(Some(&client_ca.chain_header()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Without the intermediate the chain stops short of the configured root.
+    assert_eq!(send(None).await.unwrap().status(), 401);
+    let response = send(Some("not a list of certificates")).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Client-Cert-Chain"),
+        "{body}"
+    );
+    assert_eq!(refusal_reasons(&db, 0, 1).await, ["untrusted_certificate"]);
 }
