@@ -18,6 +18,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "application.jwks_uri",
         "Application's jwks_uri set or removed",
     ),
+    (
+        "application.client_authentication",
+        "Application's client authentication changed",
+    ),
     ("federated.add", "Federated credential added"),
     ("federated.delete", "Federated credential deleted"),
     ("issuer.trust", "Issuer trusted"),
@@ -284,6 +288,16 @@ pub fn reason_text(code: &str) -> String {
         "wrong_subject" => "no federated credential of the client accepts the token's subject",
         "key_set_unavailable" => "the keys could not be fetched from the jwks_uri or issuer",
         "federated_too_long_lived" => "the federated token lives longer than an hour",
+        "unknown_certificate" => "no registered certificate matches the client certificate",
+        "certificate_not_yet_valid" => "the client certificate is not valid yet",
+        "certificate_expired" => {
+            "the client certificate, or a CA certificate of its chain, has expired"
+        }
+        "untrusted_certificate" => "the client certificate was not issued by a configured CA",
+        "wrong_certificate_subject" => {
+            "the client certificate does not name the registered subject DN or SAN"
+        }
+        "method_not_allowed" => "the application does not accept this authentication method",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",
         other => return other.replace('_', " "),
@@ -404,6 +418,9 @@ pub fn summary(event: &AuditEventView) -> String {
             key_kind(&detail("kind")),
             detail("name")
         ),
+        "application.client_authentication" => {
+            format!("{who} changed how {application} authenticates")
+        }
         "federated.add" => format!(
             "{who} let {} tokens for {} prove {application} (“{}”)",
             detail("issuer"),

@@ -14,6 +14,7 @@ on_both_databases!(
     the_last_admin_cannot_be_revoked_from_the_command_line,
     the_operator_is_recorded_by_account_or_by_actor,
     applications_are_shown_disabled_and_enabled,
+    client_authentication_is_shown_and_changed_option_by_option,
     reminders_are_previewed_and_sent_from_the_command_line,
     resource_servers_and_the_kill_switch_from_the_command_line,
     apis_choose_their_signing_algorithm_and_keys_rotate_per_algorithm,
@@ -401,6 +402,70 @@ fn applications_are_shown_disabled_and_enabled(db: &TestDb) {
     assert!(
         text.contains(&format!("client_id:       {client_id}")),
         "{text}"
+    );
+}
+
+fn client_authentication_is_shown_and_changed_option_by_option(db: &TestDb) {
+    let client_id = bootstrap(db);
+    let auth = |extra: &[&str]| {
+        let mut args = vec!["app", "auth", "--app", client_id.as_str()];
+        args.extend_from_slice(extra);
+        json(db, &args)
+    };
+    let shown = auth(&[]);
+    assert_eq!(shown["auth_methods"], Value::Null);
+    assert_eq!(shown["mutual_tls"], false);
+
+    let changed = auth(&[
+        "--methods",
+        "tls_client_auth,client_secret",
+        "--subject-dn",
+        "CN=billing,O=Acme",
+    ]);
+    assert_eq!(
+        changed["auth_methods"],
+        serde_json::json!(["client_secret", "tls_client_auth"])
+    );
+    assert_eq!(
+        changed["tls_client_auth"]["field"],
+        "tls_client_auth_subject_dn"
+    );
+    // Options left out keep their setting.
+    let bound = auth(&["--require-bound-tokens", "true"]);
+    assert_eq!(bound["require_bound_tokens"], true);
+    assert_eq!(bound["tls_client_auth"]["value"], "CN=billing,O=Acme");
+    let text = String::from_utf8(clavis(db, &["app", "auth", "--app", &client_id]).stdout).unwrap();
+    assert!(
+        text.contains("Methods accepted: client_secret, tls_client_auth"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no client certificate reaches this Clavis"),
+        "{text}"
+    );
+
+    let before = db.count("audit_events");
+    for (args, expected) in [
+        (&["--methods", "password"][..], "is not a method"),
+        (&["--no-subject"][..], "subject DN or alternative name"),
+        (&["--subject-dn", "billing"][..], "not a Subject DN"),
+        (&["--san-ip", "10.0.0"][..], "IP address"),
+        (
+            &["--methods", "client_secret", "--any-method"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let mut all = vec!["app", "auth", "--app", client_id.as_str()];
+        all.extend_from_slice(args);
+        let output = clavis(db, &all);
+        assert!(!output.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert_eq!(db.count("audit_events"), before, "refusals write nothing");
+    assert_eq!(
+        auth(&["--any-method", "--no-subject"])["auth_methods"],
+        Value::Null
     );
 }
 

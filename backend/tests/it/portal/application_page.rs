@@ -1,6 +1,7 @@
-//! What the application page asks of the API (issue 16): replaced secrets deleted in one go,
-//! a secret's description, and who gets an organisation's reminders and who sets its shared
-//! mailbox. Every role is tried, on both databases.
+//! What the application page asks of the API (issues 16 and 19): replaced secrets deleted in
+//! one go, a secret's description, who gets an organisation's reminders and who sets its
+//! shared mailbox, and how an application authenticates. Every role is tried, on both
+//! databases.
 
 use chrono::Duration;
 use clavis::secrets;
@@ -16,6 +17,7 @@ on_both_databases_async!(
     a_secret_carries_an_optional_bounded_description,
     members_see_who_gets_their_organisations_reminders,
     credential_managers_set_their_organisations_reminder_mailbox,
+    credential_managers_choose_how_their_applications_authenticate,
 );
 
 /// A secret of `client_id` created `days_ago` days ago that expires in `expires_in` days.
@@ -295,4 +297,118 @@ async fn credential_managers_set_their_organisations_reminder_mailbox(test_db: T
         .await;
     assert_eq!(status, StatusCode::OK, "{cleared}");
     assert_eq!(cleared["notification_email"], json!(null));
+}
+
+async fn credential_managers_choose_how_their_applications_authenticate(test_db: TestDb) {
+    let world = World::start(test_db, "").await;
+    let path = format!(
+        "/api/v1/applications/{}/client-authentication",
+        world.app_a.client_id
+    );
+    let chosen = json!({
+        "auth_methods": ["tls_client_auth", "client_secret", "client_secret"],
+        "tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": " CN=billing, O=Acme "},
+        "require_bound_tokens": true,
+    });
+    for (who, read, write) in [
+        (
+            Who::Anonymous,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (Who::Viewer, StatusCode::OK, StatusCode::FORBIDDEN),
+        (
+            Who::OtherManager,
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, body) = world.call(who, Method::GET, &path, None).await;
+        assert_eq!(status, read, "{who:?}: {body}");
+        let (status, body) = world.call(who, Method::PUT, &path, Some(&chosen)).await;
+        assert_eq!(status, write, "{who:?}: {body}");
+    }
+    let (_, default) = world.call(Who::Viewer, Method::GET, &path, None).await;
+    assert_eq!(
+        default,
+        json!({
+            "auth_methods": null, "tls_client_auth": null, "require_bound_tokens": false,
+            "mutual_tls": false, "tls_client_auth_ca": false,
+        }),
+        "refusals change nothing"
+    );
+
+    for who in [Who::Manager, Who::Admin] {
+        let (status, stored) = world.call(who, Method::PUT, &path, Some(&chosen)).await;
+        assert_eq!(status, StatusCode::OK, "{who:?}: {stored}");
+        assert_eq!(
+            stored["auth_methods"],
+            json!(["client_secret", "tls_client_auth"])
+        );
+        assert_eq!(stored["tls_client_auth"]["value"], "CN=billing, O=Acme");
+        assert_eq!(stored["require_bound_tokens"], true);
+    }
+    let (_, seen) = world.call(Who::Viewer, Method::GET, &path, None).await;
+    assert_eq!(
+        seen["auth_methods"],
+        json!(["client_secret", "tls_client_auth"])
+    );
+    let (_, events) = world
+        .call(
+            Who::Admin,
+            Method::GET,
+            "/api/v1/audit-events?action=application.client_authentication",
+            None,
+        )
+        .await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 2);
+
+    // Bad input: the field, and a sentence saying what is wrong; nothing changes.
+    for (body, field, says) in [
+        (json!({"auth_methods": []}), "auth_methods", "at least one"),
+        (
+            json!({"auth_methods": ["tls_client_auth"]}),
+            "tls_client_auth",
+            "subject DN",
+        ),
+        (
+            json!({"tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": "billing"}}),
+            "tls_client_auth",
+            "not a Subject DN",
+        ),
+        (
+            json!({"tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": "CN=billing,=Acme"}}),
+            "tls_client_auth",
+            "RFC 4514",
+        ),
+        (
+            json!({"tls_client_auth": {"field": "tls_client_auth_san_ip", "value": "10.0.0"}}),
+            "tls_client_auth",
+            "IP address",
+        ),
+    ] {
+        let (status, refused) = world
+            .call(Who::Manager, Method::PUT, &path, Some(&body))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {refused}"
+        );
+        assert_eq!(refused["field"], field, "{refused}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    for unknown in [
+        json!({"auth_methods": ["password"]}),
+        json!({"colour": "blue"}),
+    ] {
+        let (status, refused) = world
+            .call(Who::Manager, Method::PUT, &path, Some(&unknown))
+            .await;
+        assert!(status.is_client_error(), "{unknown}: {status} {refused}");
+        assert!(refused["message"].is_string(), "{refused}");
+    }
+    let (_, seen) = world.call(Who::Viewer, Method::GET, &path, None).await;
+    assert_eq!(seen["tls_client_auth"]["value"], "CN=billing, O=Acme");
 }
