@@ -78,6 +78,33 @@ pub struct AuditEventView {
     pub outcome: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,
+    /// The event in one sentence ([`summary`]), written by the server, so that the portal
+    /// need not carry the wording of every action.
+    #[serde(default)]
+    pub summary: String,
+    /// The details as people read them ([`detail_lines`]), also written by the server.
+    #[serde(default)]
+    pub detail_lines: Vec<AuditDetailLine>,
+}
+
+/// One line of an event's details: the portal's label, and the value in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditDetailLine {
+    pub label: String,
+    pub text: String,
+}
+
+impl AuditEventView {
+    /// The view with its [`summary`] and [`detail_lines`] written in.
+    pub fn worded(mut self) -> Self {
+        self.summary = summary(&self);
+        self.detail_lines = detail_lines(&self)
+            .into_iter()
+            .map(|(label, text)| AuditDetailLine { label, text })
+            .collect();
+        self
+    }
 }
 
 /// One page of audit events, newest first.
@@ -593,6 +620,8 @@ mod tests {
             source_address: None,
             outcome: "success".to_owned(),
             details,
+            summary: String::new(),
+            detail_lines: Vec::new(),
         }
     }
 

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::ContentDisposition;
 use actix_web::web::{self, Bytes};
 use clavis_shared::ErrorBody;
-use clavis_shared::audit::{self as wire, AuditEventView, AuditPage, AuditQuery};
+use clavis_shared::audit::{AuditEventView, AuditPage, AuditQuery};
 
 use super::query::{self, Filter, Position};
 use crate::access::Access;
@@ -131,7 +131,7 @@ fn csv_record(event: &AuditEventView) -> [String; 14] {
         event
             .occurred_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        wire::summary(event),
+        event.summary.clone(),
         event.actor_kind.clone(),
         event.actor.clone(),
         text(&event.actor_name),

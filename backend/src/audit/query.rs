@@ -418,7 +418,10 @@ fn named(conn: &mut DbConn, rows: Vec<EventRow>) -> Result<Vec<AuditEventView>> 
                 source_address: row.source_address,
                 outcome: row.outcome,
                 details: serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null),
+                summary: String::new(),
+                detail_lines: Vec::new(),
             }
+            .worded()
         })
         .collect())
 }

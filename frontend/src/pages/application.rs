@@ -123,6 +123,10 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
             client_id=app.client_id.clone()
             manage=may_manage_secrets(&me(), &app.organisation_id)
         />
+        <crate::pages::client_authentication::ClientAuthenticationCard
+            client_id=app.client_id.clone()
+            manage=may_manage_secrets(&me(), &app.organisation_id)
+        />
         <Reminders organisation_id=app.organisation_id.clone() />
         {me()
             .admin

@@ -271,7 +271,7 @@ fn EventTable(found: AuditPage, filters: Filters) -> impl IntoView {
 
 #[component]
 fn EventRow(event: AuditEventView) -> impl IntoView {
-    let summary = wire::summary(&event);
+    let summary = event.summary.clone();
     let who = wire::actor_label(&event);
     // The recorded actor (an address, a client_id) under the name shown, when they differ;
     // the command line's and Clavis's own are already all there is to say.
@@ -286,7 +286,7 @@ fn EventRow(event: AuditEventView) -> impl IntoView {
     } else {
         "badge bad"
     };
-    let details = wire::detail_lines(&event);
+    let details = event.detail_lines.clone();
     let application = match (event.application_name.clone(), event.client_id.clone()) {
         (Some(name), Some(client_id)) => {
             view! { <a href=format!("/applications/{client_id}")>{name}</a> }.into_any()
@@ -307,7 +307,7 @@ fn EventRow(event: AuditEventView) -> impl IntoView {
                     <dl class="details">
                         {details
                             .into_iter()
-                            .map(|(label, value)| view! { <dt>{label}</dt> <dd>{value}</dd> })
+                            .map(|line| view! { <dt>{line.label}</dt> <dd>{line.text}</dd> })
                             .collect_view()}
                     </dl>
                 </details>

@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod application;
 pub mod audit;
+pub mod client_authentication;
 pub mod client_keys;
 pub mod confirm;
 pub mod dashboard;

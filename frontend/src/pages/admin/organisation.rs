@@ -3,7 +3,6 @@
 //! there) and its recent audit events.
 
 use clavis_shared::admin::Person;
-use clavis_shared::audit::summary;
 use clavis_shared::dto::{Api, Environment, Organisation};
 use clavis_shared::paging::Page;
 use clavis_shared::portal::{AuditPage, CreateApplication, UpdateOrganisation};
@@ -291,7 +290,7 @@ fn RecentAudit(organisation_id: String) -> impl IntoView {
                 Some(Ok(page)) => view! {
                     <ul class="plain">
                         {page.events.into_iter().map(|event| view! {
-                            <li>{format!("{} · {}", logic::date_time(event.occurred_at), summary(&event))}</li>
+                            <li>{format!("{} · {}", logic::date_time(event.occurred_at), event.summary)}</li>
                         }).collect_view()}
                     </ul>
                 }
