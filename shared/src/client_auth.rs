@@ -55,7 +55,7 @@ impl ClientAuthMethod {
     pub fn label(self) -> &'static str {
         match self {
             Self::ClientSecret => "Client secret",
-            Self::PrivateKeyJwt => "Signed assertion (private_key_jwt)",
+            Self::PrivateKeyJwt => "Assertion signed with its own key",
             Self::FederatedCredential => "Federated credential",
             Self::SelfSignedTlsClientAuth => "Registered certificate over mutual TLS",
             Self::TlsClientAuth => "CA-issued certificate over mutual TLS",
@@ -117,6 +117,17 @@ impl SubjectField {
             Self::SanUri => "URI (SAN)",
             Self::SanIp => "IP address (SAN)",
             Self::SanEmail => "E-mail address (SAN)",
+        }
+    }
+
+    /// The field in a sentence, with its article.
+    pub fn described(self) -> &'static str {
+        match self {
+            Self::SubjectDn => "a subject DN",
+            Self::SanDns => "a DNS name",
+            Self::SanUri => "a URI",
+            Self::SanIp => "an IP address",
+            Self::SanEmail => "an e-mail address",
         }
     }
 
@@ -211,15 +222,14 @@ fn subject_value(field: SubjectField, value: &str) -> Checked<String> {
     let invalid = |message: String| Err(ValidationError::new("tls_client_auth", message));
     if value.is_empty() || value.chars().count() > MAX_SUBJECT_CHARS {
         return invalid(format!(
-            "The {} must be 1 to {MAX_SUBJECT_CHARS} characters, such as {}.",
-            field.label(),
+            "Give {} of 1 to {MAX_SUBJECT_CHARS} characters, such as {}.",
+            field.described(),
             field.example()
         ));
     }
     if has_control_character(value) {
         return invalid(format!(
-            "The {} may not hold {CONTROL_CHARACTERS}.",
-            field.label()
+            "The certificate subject may not hold {CONTROL_CHARACTERS}."
         ));
     }
     let well_formed = match field {
@@ -237,8 +247,8 @@ fn subject_value(field: SubjectField, value: &str) -> Checked<String> {
     };
     if !well_formed {
         return invalid(format!(
-            "\"{value}\" is not a {}: write it as {}.",
-            field.label(),
+            "\"{value}\" is not {}: write it as {}.",
+            field.described(),
             field.example()
         ));
     }

@@ -448,7 +448,7 @@ fn client_authentication_is_shown_and_changed_option_by_option(db: &TestDb) {
     for (args, expected) in [
         (&["--methods", "password"][..], "is not a method"),
         (&["--no-subject"][..], "subject DN or alternative name"),
-        (&["--subject-dn", "billing"][..], "not a Subject DN"),
+        (&["--subject-dn", "billing"][..], "not a subject DN"),
         (&["--san-ip", "10.0.0"][..], "IP address"),
         (
             &["--methods", "client_secret", "--any-method"][..],

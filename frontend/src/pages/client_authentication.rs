@@ -126,7 +126,7 @@ fn SettingsForm(
         <form on:submit=save novalidate=true>
             <fieldset disabled=!manage>
                 <legend>"Methods it accepts"</legend>
-                <label>
+                <label class="choice">
                     <input
                         type="checkbox"
                         id="auth-any"
@@ -139,14 +139,14 @@ fn SettingsForm(
                     .into_iter()
                     .map(|method| {
                         view! {
-                            <label>
+                            <label class="choice">
                                 <input
                                     type="checkbox"
                                     prop:checked=move || is_chosen(method)
                                     disabled=move || chosen.with(Option::is_none)
                                     on:change=move |ev| toggle(method, event_target_checked(&ev))
                                 />
-                                " " {method.label()} " " <code>{method.as_str()}</code>
+                                <span>{method.label()} " " <code>{method.as_str()}</code></span>
                             </label>
                         }
                     })
@@ -171,6 +171,7 @@ fn SettingsForm(
                     </select>
                     <input
                         id="auth-subject"
+                        type="text"
                         aria-label="The subject DN or alternative name"
                         autocomplete="off"
                         disabled=move || field.with(Option::is_none)
@@ -181,7 +182,8 @@ fn SettingsForm(
                         on:input=move |ev| value.set(event_target_value(&ev))
                     />
                 </div>
-                <label>
+                <FieldError field="auth-subject" error=error />
+                <label class="choice">
                     <input
                         type="checkbox"
                         prop:checked=move || bound.get()
@@ -189,7 +191,6 @@ fn SettingsForm(
                     />
                     " Require certificate-bound tokens: tokens only over mutual TLS, usable only with that certificate (RFC 8705)"
                 </label>
-                <FieldError field="auth-subject" error=error />
                 {manage
                     .then(|| {
                         view! {

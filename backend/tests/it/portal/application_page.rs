@@ -374,7 +374,7 @@ async fn credential_managers_choose_how_their_applications_authenticate(test_db:
         (
             json!({"tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": "billing"}}),
             "tls_client_auth",
-            "not a Subject DN",
+            "not a subject DN",
         ),
         (
             json!({"tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": "CN=billing,=Acme"}}),
