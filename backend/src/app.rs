@@ -24,8 +24,8 @@ use crate::public_url::PublicUrls;
 use crate::session::{SessionSettings, csrf};
 use crate::tls::{ClientCa, MutualTlsReach};
 use crate::{
-    apis, apps, audit, client_keys, federation, health, jobs, openapi, orgs, request_id, secrets,
-    site, storable_text, users,
+    apis, apps, audit, client_keys, devices, federation, health, jobs, openapi, orgs, request_id,
+    secrets, site, storable_text, users,
 };
 
 /// The background jobs of a running instance, as [`start`] returns them.
@@ -205,6 +205,7 @@ fn portal_api() -> actix_web::Scope<
         .configure(secrets::http::routes)
         .configure(client_keys::http::routes)
         .configure(federation::http::routes)
+        .configure(devices::http::routes)
         .configure(audit::http::routes)
         .configure(notify::http::routes)
         .default_service(web::to(site::not_found_json))

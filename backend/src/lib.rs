@@ -14,6 +14,7 @@ pub mod cli;
 pub mod client_keys;
 pub mod config;
 pub mod db;
+pub mod devices;
 pub mod error;
 pub mod federation;
 pub mod forwarded;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::{apis, apps, audit, client_keys, federation, notify, orgs, secrets, users};
+use crate::{apis, apps, audit, client_keys, devices, federation, notify, orgs, secrets, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,13 @@ use crate::{apis, apps, audit, client_keys, federation, notify, orgs, secrets, u
         apps::http::update,
         apps::http::revoke_tokens,
         apps::http::client_authentication,
+        devices::http::list,
+        devices::http::create,
+        devices::http::get,
+        devices::http::update,
+        devices::http::secrets,
+        devices::http::create_secret,
+        devices::http::delete_secret,
         apps::http::set_client_authentication,
         secrets::http::list,
         secrets::http::create,
@@ -71,6 +78,7 @@ use crate::{apis, apps, audit, client_keys, federation, notify, orgs, secrets, u
         (name = "applications", description = "Applications (OAuth clients)"),
         (name = "secrets", description = "Client secrets"),
         (name = "keys", description = "Public keys and certificates for private_key_jwt"),
+        (name = "devices", description = "Devices an organisation's applications run on"),
         (name = "audit", description = "The audit trail"),
         (name = "admin", description = "Platform administration (admins only)"),
     )

@@ -22,6 +22,11 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "application.client_authentication",
         "Application's client authentication changed",
     ),
+    ("device.create", "Device added"),
+    ("device.enable", "Device enabled"),
+    ("device.disable", "Device disabled"),
+    ("device_secret.create", "Device secret created"),
+    ("device_secret.delete", "Device secret deleted"),
     ("federated.add", "Federated credential added"),
     ("federated.delete", "Federated credential deleted"),
     ("issuer.trust", "Issuer trusted"),
@@ -324,6 +329,9 @@ pub fn reason_text(code: &str) -> String {
         "wrong_certificate_subject" => {
             "the client certificate does not name the registered subject DN or SAN"
         }
+        "wrong_certificate_purpose" => {
+            "the client certificate is not for client authentication (its extended key usage)"
+        }
         "method_not_allowed" => "the application does not accept this authentication method",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",
@@ -448,6 +456,23 @@ pub fn summary(event: &AuditEventView) -> String {
         "application.client_authentication" => {
             format!("{who} changed how {application} authenticates")
         }
+        "device.create" => format!(
+            "{who} added the device “{}” to {organisation}",
+            detail("name")
+        ),
+        "device.enable" => format!("{who} enabled the device “{}”", detail("name")),
+        "device.disable" => format!("{who} disabled the device “{}”", detail("name")),
+        "device_secret.create" => format!(
+            "{who} created the device secret “{}” ({}…) for the device {}",
+            detail("name"),
+            detail("hint"),
+            detail("device_id")
+        ),
+        "device_secret.delete" => format!(
+            "{who} deleted the device secret “{}” of the device {}",
+            detail("name"),
+            detail("device_id")
+        ),
         "federated.add" => format!(
             "{who} let {} tokens for {} prove {application} (“{}”)",
             detail("issuer"),

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod client_auth;
+pub mod devices;
 pub mod dto;
 pub mod error;
 pub mod paging;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use clavis_shared::client_auth::{
     CertificateSubject, ClientAuthMethod, SetClientAuthentication, SubjectField,
 };
+use clavis_shared::validate::ValidationError;
 use diesel::prelude::*;
 
 use crate::access::Actor;
@@ -14,7 +15,7 @@ use crate::audit::AuditEvent;
 use crate::db::schema::applications;
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
-use crate::tls::subject;
+use crate::tls::{MutualTlsReach, subject};
 
 /// The stored columns: methods, subject field, subject value, bound tokens required.
 type StoredSettings = (Option<String>, Option<String>, Option<String>, bool);
@@ -36,6 +37,38 @@ pub fn settings_of(conn: &mut DbConn, client_id: &str) -> Result<SetClientAuthen
         ))
         .first(conn)?;
     from_stored(stored)
+}
+
+/// Refuses what only works with client certificates, where none reach Clavis: the
+/// application would get no token at all.
+fn refuse_without_certificates(settings: &SetClientAuthentication) -> Result<()> {
+    let needs_certificates = |method: &ClientAuthMethod| {
+        matches!(
+            method,
+            ClientAuthMethod::SelfSignedTlsClientAuth | ClientAuthMethod::TlsClientAuth
+        )
+    };
+    let only_certificates = settings
+        .auth_methods
+        .as_ref()
+        .is_some_and(|methods| methods.iter().all(needs_certificates));
+    let refused = if settings.require_bound_tokens {
+        Some(("require_bound_tokens", "Certificate-bound tokens"))
+    } else if only_certificates {
+        Some(("auth_methods", "Accepting certificate methods only"))
+    } else {
+        None
+    };
+    match refused {
+        Some((field, what)) => Err(ValidationError::new(
+            field,
+            format!(
+                "{what} would stop the application getting tokens: no client certificate reaches this Clavis (it serves no HTTPS itself, and no proxy sends Client-Cert). Ask a platform admin to set up mutual TLS first."
+            ),
+        )
+        .into()),
+        None => Ok(()),
+    }
 }
 
 fn from_stored(
@@ -70,16 +103,21 @@ fn from_stored(
 ///
 /// # Errors
 /// [`crate::access::not_found::application`] for an unknown client_id; [`Error::Invalid`]
-/// for settings [`SetClientAuthentication::checked`] refuses, or a subject DN that is not
-/// RFC 4514.
+/// for settings [`SetClientAuthentication::checked`] refuses, a subject DN that is not
+/// RFC 4514, or settings that would lock the application out because no client certificate
+/// reaches this Clavis (`reach`).
 pub fn set_settings(
     conn: &mut DbConn,
     client_id: &str,
     settings: SetClientAuthentication,
+    reach: MutualTlsReach,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<SetClientAuthentication> {
     let settings = settings.checked()?;
+    if !reach.sees_certificates {
+        refuse_without_certificates(&settings)?;
+    }
     if let Some(registered) = &settings.tls_client_auth
         && registered.field == SubjectField::SubjectDn
     {

@@ -220,6 +220,7 @@ pub async fn set_client_authentication(
             conn,
             &application.client_id,
             settings,
+            reach,
             &access.actor(),
             db::now(),
         )?;

@@ -284,7 +284,8 @@ fn app_auth(
         if let Some(required) = args.require_bound_tokens {
             settings.require_bound_tokens = required;
         }
-        settings = apps::authentication::set_settings(conn, &args.client_id, settings, actor, now)?;
+        settings =
+            apps::authentication::set_settings(conn, &args.client_id, settings, reach, actor, now)?;
     }
     out.client_authentication(&reach.describe(settings))
 }

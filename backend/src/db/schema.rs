@@ -48,6 +48,7 @@ diesel::table! {
         tls_client_auth_field -> Nullable<Text>,
         tls_client_auth_value -> Nullable<Text>,
         require_bound_tokens -> Bool,
+        requires_device -> Bool,
     }
 }
 
@@ -85,6 +86,31 @@ diesel::table! {
         expires_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         description -> Text,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        organisation_id -> Text,
+        name -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    device_secrets (id) {
+        id -> Text,
+        device_id -> Text,
+        name -> Text,
+        hint -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -252,6 +278,8 @@ diesel::joinable!(api_resource_servers -> applications (application_id));
 diesel::joinable!(application_apis -> applications (application_id));
 diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
+diesel::joinable!(devices -> organisations (organisation_id));
+diesel::joinable!(device_secrets -> devices (device_id));
 diesel::joinable!(client_keys -> applications (application_id));
 diesel::joinable!(federated_credentials -> applications (application_id));
 diesel::joinable!(federated_credentials -> trusted_issuers (issuer_id));
@@ -267,6 +295,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_apis,
     application_scopes,
     client_secrets,
+    devices,
+    device_secrets,
     client_keys,
     trusted_issuers,
     federated_credentials,

@@ -108,6 +108,9 @@ pub enum AuthFailure {
     UntrustedCertificate,
     /// Mutual TLS: a CA-issued certificate that does not name the registered subject.
     WrongCertificateSubject,
+    /// Mutual TLS: a CA-issued certificate whose extended key usage excludes client
+    /// authentication.
+    WrongCertificatePurpose,
     /// The application does not accept the method the client used (its chosen methods).
     MethodNotAllowed,
 }
@@ -142,6 +145,7 @@ impl AuthFailure {
             Self::CertificateExpired => "certificate_expired",
             Self::UntrustedCertificate => "untrusted_certificate",
             Self::WrongCertificateSubject => "wrong_certificate_subject",
+            Self::WrongCertificatePurpose => "wrong_certificate_purpose",
             Self::MethodNotAllowed => "method_not_allowed",
         }
     }

@@ -227,6 +227,13 @@ impl ClientAuthenticator {
             Ok(client) => client,
             Err(refused) => return Ok(refused),
         };
+        // Found for its certificate subject alone: no key can sign for it, so the assertion
+        // cannot be a guess, and must not fill the client_id's window a certificate needs.
+        if client.keys.is_empty() && client.jwks_uri.is_none() {
+            return self
+                .junk_proof(db, client_id, source, AuthFailure::UnknownKey)
+                .await;
+        }
         if !client.application.accepts(ClientAuthMethod::PrivateKeyJwt) {
             return self
                 .junk_proof(db, client_id, source, AuthFailure::MethodNotAllowed)
@@ -346,8 +353,8 @@ impl ClientAuthenticator {
     /// (`self_signed_tls_client_auth`, §2.2), or one whose chain leads to a configured CA and
     /// that names the subject it registered (`tls_client_auth`, §2.1), each when the
     /// application accepts that method. Like an assertion's signature, the check costs
-    /// microseconds: nothing is remembered, and the throttle treats a failure as a failed
-    /// assertion.
+    /// a signature or a chain's few: nothing is remembered, and the throttle treats a failure
+    /// as a failed assertion.
     pub async fn authenticate_certificate(
         &self,
         db: &Database,
@@ -417,6 +424,7 @@ impl ClientAuthenticator {
             .map_err(|refusal| match refusal {
                 ChainRefusal::Expired => AuthFailure::CertificateExpired,
                 ChainRefusal::NotYetValid => AuthFailure::CertificateNotYetValid,
+                ChainRefusal::WrongPurpose => AuthFailure::WrongCertificatePurpose,
                 ChainRefusal::Untrusted => AuthFailure::UntrustedCertificate,
             })?;
         if !tls::subject::names(&certificate.der, &subject) {

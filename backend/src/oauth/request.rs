@@ -329,7 +329,7 @@ fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCreden
 }
 
 /// `Basic base64(urlencode(client_id) ":" urlencode(secret))`.
-fn basic_credentials(header: &str) -> Option<ClientCredentials> {
+pub(super) fn basic_credentials(header: &str) -> Option<ClientCredentials> {
     let (scheme, encoded) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;

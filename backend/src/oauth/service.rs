@@ -162,9 +162,13 @@ pub async fn authenticate(
                     .into();
             }
             if let Presented::Certificate(credentials) = presented {
-                // Public: which certificate came, to compare with the registered ones.
-                details["certificate_sha256"] =
-                    certificate_sha256(&credentials.certificate.der).into();
+                // Public: which certificate came, to compare with what is registered.
+                let der = &credentials.certificate.der;
+                details["certificate_sha256"] = certificate_sha256(der).into();
+                if let Some((subject, issuer)) = crate::tls::subject::subject_and_issuer(der) {
+                    details["certificate_subject"] = subject.into();
+                    details["certificate_issuer"] = issuer.into();
+                }
             }
             let event = AuditEvent::failure("client.authenticate", &actor)
                 .source_address(&source.to_string())

@@ -19,10 +19,13 @@ use std::sync::Arc;
 /// Why a presented chain does not lead to a configured CA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChainRefusal {
-    /// The certificate's `notAfter` (or a CA's) has passed.
+    /// The certificate's `notAfter` (or an intermediate's) has passed.
     Expired,
-    /// The certificate's `notBefore` (or a CA's) has not come.
+    /// The certificate's `notBefore` (or an intermediate's) has not come.
     NotYetValid,
+    /// The certificate is not for client authentication: its extended key usage names
+    /// others only (a server certificate, say).
+    WrongPurpose,
     /// The chain leads to no configured CA, or does not verify.
     Untrusted,
 }
@@ -98,6 +101,10 @@ impl ClientCa {
                 | rustls::Error::InvalidCertificate(
                     rustls::CertificateError::NotValidYetContext { .. },
                 ) => ChainRefusal::NotYetValid,
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::InvalidPurpose
+                    | rustls::CertificateError::InvalidPurposeContext { .. },
+                ) => ChainRefusal::WrongPurpose,
                 _ => ChainRefusal::Untrusted,
             })
     }

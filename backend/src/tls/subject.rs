@@ -24,10 +24,9 @@ pub fn canonical_dn(text: &str) -> Result<String, ValidationError> {
     RdnSequence::from_str(&without_spaces_around_separators(text))
         .ok()
         .filter(|name| !name.is_empty())
-        // RFC 4514 writes the most specific RDN first, the reverse of the DER order, and
-        // x509-cert 0.2 keeps the written order: reversed here, it is the DER order that
-        // certificates' subjects are written in below.
-        .map(|name| canonical(&RdnSequence(name.0.into_iter().rev().collect())))
+        // x509-cert reads RFC 4514 text (most specific RDN first) into DER order, and writes
+        // it back the same way, so both sides compare in RFC 4514 order.
+        .map(|name| canonical(&name))
         .ok_or_else(|| {
             ValidationError::new(
                 "tls_client_auth",
@@ -47,24 +46,49 @@ fn without_spaces_around_separators(text: &str) -> String {
     let mut escaped = false;
     for c in text.chars() {
         if !escaped && (c == ',' || c == '+') {
-            pieces.push(std::mem::take(&mut piece).trim().to_owned());
+            pieces.push(unpadded(&std::mem::take(&mut piece)).to_owned());
             pieces.push(c.to_string());
             continue;
         }
         escaped = !escaped && c == '\\';
         piece.push(c);
     }
-    pieces.push(piece.trim().to_owned());
+    pieces.push(unpadded(&piece).to_owned());
     pieces.concat()
 }
 
-/// `name` as text in its DER order, without case or repeated spaces.
+/// `piece` without the spaces around it, keeping an escaped trailing space (`a\ `), which
+/// belongs to the value.
+fn unpadded(piece: &str) -> &str {
+    let piece = piece.trim_start_matches(' ');
+    let mut end = piece.len();
+    while piece[..end].ends_with(' ') && !piece[..end].ends_with("\\ ") {
+        end -= 1;
+    }
+    &piece[..end]
+}
+
+/// `name` as RFC 4514 text, with ASCII case and runs of spaces ignored. Only ASCII: Unicode
+/// case folding and whitespace would let look-alikes (the Kelvin sign for `k`, a no-break
+/// space) match a registered name.
 fn canonical(name: &RdnSequence) -> String {
     name.to_string()
-        .split_whitespace()
+        .split(' ')
+        .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
+        .to_ascii_lowercase()
+}
+
+/// The subject and issuer of the certificate `der` as RFC 4514 text, for people comparing
+/// a refused certificate with a registration; `None` when it does not parse.
+pub fn subject_and_issuer(der: &[u8]) -> Option<(String, String)> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let text = |raw: &[u8]| RdnSequence::from_der(raw).ok().map(|name| name.to_string());
+    Some((
+        text(certificate.subject().as_raw())?,
+        text(certificate.issuer().as_raw())?,
+    ))
 }
 
 /// Whether the certificate `der` names `registered`. A certificate that does not parse
@@ -118,26 +142,36 @@ mod tests {
     fn a_registered_dn_in_rfc_4514_order_names_the_certificate_subject() {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, "Acme");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Billing-Service");
+        // Most significant first, as CAs issue them (rcgen's default has a CN in front).
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in [
+            (rcgen::DnType::CountryName, "GB"),
+            (rcgen::DnType::OrganizationName, "Acme"),
+            (rcgen::DnType::OrganizationalUnitName, "Banking"),
+            (rcgen::DnType::CommonName, "Billing-Service"),
+        ] {
+            params.distinguished_name.push(kind, value);
+        }
         let certificate = params.self_signed(&key).unwrap();
         let registered = |value: &str| CertificateSubject {
             field: SubjectField::SubjectDn,
             value: value.to_owned(),
         };
+        let der = certificate.der();
         assert!(names(
-            certificate.der(),
-            &registered("CN=billing-service, O=Acme")
+            der,
+            &registered("CN=billing-service, OU=Banking, O=Acme, C=GB")
         ));
         assert!(!names(
-            certificate.der(),
-            &registered("O=Acme,CN=billing-service")
+            der,
+            &registered("C=GB,O=Acme,OU=Banking,CN=billing-service")
         ));
-        assert!(!names(certificate.der(), &registered("CN=billing-service")));
+        assert!(!names(der, &registered("CN=billing-service,O=Acme,C=GB")));
+        // A look-alike: the Kelvin sign folds to k in Unicode, not in ASCII.
+        assert!(!names(
+            der,
+            &registered("CN=billing-service,OU=Ban\u{212A}ing,O=Acme,C=GB")
+        ));
     }
 
     #[test]
@@ -149,6 +183,11 @@ mod tests {
         assert_ne!(
             canonical_dn("CN=billing,O=Acme").unwrap(),
             canonical_dn("O=Acme,CN=billing").unwrap()
+        );
+        assert_ne!(
+            canonical_dn("CN=a\\ ,O=b").unwrap(),
+            canonical_dn("CN=a,O=b").unwrap(),
+            "an escaped trailing space belongs to the value"
         );
         for bad in ["billing", "", "CN"] {
             assert_eq!(canonical_dn(bad).unwrap_err().field, "tls_client_auth");

@@ -431,9 +431,9 @@ fn client_authentication_is_shown_and_changed_option_by_option(db: &TestDb) {
         "tls_client_auth_subject_dn"
     );
     // Options left out keep their setting.
-    let bound = auth(&["--require-bound-tokens", "true"]);
-    assert_eq!(bound["require_bound_tokens"], true);
-    assert_eq!(bound["tls_client_auth"]["value"], "CN=billing,O=Acme");
+    let renamed = auth(&["--subject-dn", "CN=billing-2,O=Acme"]);
+    assert_eq!(renamed["tls_client_auth"]["value"], "CN=billing-2,O=Acme");
+    assert_eq!(renamed["auth_methods"], changed["auth_methods"]);
     let text = String::from_utf8(clavis(db, &["app", "auth", "--app", &client_id]).stdout).unwrap();
     assert!(
         text.contains("Methods accepted: client_secret, tls_client_auth"),
@@ -450,6 +450,10 @@ fn client_authentication_is_shown_and_changed_option_by_option(db: &TestDb) {
         (&["--no-subject"][..], "subject DN or alternative name"),
         (&["--subject-dn", "billing"][..], "not a subject DN"),
         (&["--san-ip", "10.0.0"][..], "IP address"),
+        (
+            &["--require-bound-tokens", "true"][..],
+            "no client certificate reaches this Clavis",
+        ),
         (
             &["--methods", "client_secret", "--any-method"][..],
             "cannot be used with",

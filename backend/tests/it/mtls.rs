@@ -550,7 +550,9 @@ impl ClientCa {
         let key = KeyPair::generate().unwrap();
         let sans: Vec<String> = sans.iter().map(|san| (*san).to_owned()).collect();
         let mut params = CertificateParams::new(sans).unwrap();
-        // Most significant first, as CAs issue them: RFC 4514 writes it CN=…,O=Acme.
+        // Most significant first, as CAs issue them: RFC 4514 writes it CN=…,O=Acme (rcgen's
+        // default name has a CN in front).
+        params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
             .push(rcgen::DnType::OrganizationName, "Acme");
@@ -608,10 +610,15 @@ async fn serve_https_with(
 
 /// Sets `client_id`'s client authentication, as its credential manager does.
 fn set_authentication(db: &TestDb, client_id: &str, settings: SetClientAuthentication) {
+    let reach = clavis::tls::MutualTlsReach {
+        sees_certificates: true,
+        ca_configured: true,
+    };
     clavis::apps::authentication::set_settings(
         &mut db.conn(),
         client_id,
         settings,
+        reach,
         &admin(),
         clavis::db::now(),
     )

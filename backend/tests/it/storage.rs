@@ -105,7 +105,8 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261204000002",
             "20261205000001",
             "20261206000001",
-            "20261207000001"
+            "20261207000001",
+            "20261208000001"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();

@@ -308,7 +308,7 @@ async fn credential_managers_choose_how_their_applications_authenticate(test_db:
     let chosen = json!({
         "auth_methods": ["tls_client_auth", "client_secret", "client_secret"],
         "tls_client_auth": {"field": "tls_client_auth_subject_dn", "value": " CN=billing, O=Acme "},
-        "require_bound_tokens": true,
+        "require_bound_tokens": false,
     });
     for (who, read, write) in [
         (
@@ -346,7 +346,7 @@ async fn credential_managers_choose_how_their_applications_authenticate(test_db:
             json!(["client_secret", "tls_client_auth"])
         );
         assert_eq!(stored["tls_client_auth"]["value"], "CN=billing, O=Acme");
-        assert_eq!(stored["require_bound_tokens"], true);
+        assert_eq!(stored["require_bound_tokens"], false);
     }
     let (_, seen) = world.call(Who::Viewer, Method::GET, &path, None).await;
     assert_eq!(
@@ -366,6 +366,16 @@ async fn credential_managers_choose_how_their_applications_authenticate(test_db:
     // Bad input: the field, and a sentence saying what is wrong; nothing changes.
     for (body, field, says) in [
         (json!({"auth_methods": []}), "auth_methods", "at least one"),
+        (
+            json!({"require_bound_tokens": true}),
+            "require_bound_tokens",
+            "no client certificate reaches this Clavis",
+        ),
+        (
+            json!({"auth_methods": ["self_signed_tls_client_auth"]}),
+            "auth_methods",
+            "Accepting certificate methods only",
+        ),
         (
             json!({"auth_methods": ["tls_client_auth"]}),
             "tls_client_auth",

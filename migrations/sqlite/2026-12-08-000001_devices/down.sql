@@ -1,0 +1,3 @@
+ALTER TABLE applications DROP COLUMN requires_device;
+DROP TABLE device_secrets;
+DROP TABLE devices;

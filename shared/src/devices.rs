@@ -1,0 +1,42 @@
+//! Device identities on the wire (issue 19): the nodes an organisation's applications run on,
+//! proven beside the application's own credentials when an application requires a device.
+//! A device's secrets have the shape of client secrets ([`crate::dto::ClientSecretInfo`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A device, as its organisation's members see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Device {
+    /// The device's id: a GUID, lower-case and hyphenated, as it sends it in
+    /// `X-Device-Authorization`.
+    pub device_id: String,
+    pub organisation_id: String,
+    pub name: String,
+    /// A disabled device proves nothing: its applications get no tokens on it.
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    /// Its secrets that have not expired.
+    pub active_secrets: i64,
+}
+
+/// A new device: its name, and its id when it already has one (a GUID); without one, Clavis
+/// generates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateDevice {
+    pub name: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// Enables or disables a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDevice {
+    pub enabled: bool,
+}
