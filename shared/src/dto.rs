@@ -266,6 +266,10 @@ pub struct Application {
     /// introspection. `None` until an admin first uses it.
     #[serde(default)]
     pub tokens_revoked_before: Option<DateTime<Utc>>,
+    /// Its token requests must also prove an enabled device of its organisation
+    /// (`X-Device-Authorization`).
+    #[serde(default)]
+    pub requires_device: bool,
 }
 
 /// What is shown of a client secret after it was created: never its value.

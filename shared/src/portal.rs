@@ -270,6 +270,9 @@ pub struct UpdateApplication {
     pub enabled: Option<bool>,
     pub token_lifetime_secs: Option<i32>,
     pub grants: Option<Vec<GrantRequest>>,
+    /// Token requests must also prove a device of the organisation (issue 19).
+    #[serde(default)]
+    pub requires_device: Option<bool>,
 }
 
 /// The conventional name for an organisation's application of an API.

@@ -41,6 +41,7 @@ struct ApplicationRow {
     created_at: NaiveDateTime,
     created_by: String,
     tokens_revoked_before: Option<NaiveDateTime>,
+    requires_device: bool,
 }
 
 impl ApplicationRow {
@@ -58,6 +59,7 @@ impl ApplicationRow {
             created_at: db::utc(self.created_at),
             created_by: self.created_by,
             tokens_revoked_before: self.tokens_revoked_before.map(db::utc),
+            requires_device: self.requires_device,
         })
     }
 }
@@ -94,6 +96,7 @@ pub fn create(
             created_by: actor.label(),
             organisation_id: organisation.id,
             tokens_revoked_before: None,
+            requires_device: false,
         };
         diesel::insert_into(applications::table)
             .values(&row)
@@ -472,12 +475,16 @@ pub fn update(
         application.description = description.clone().unwrap_or(application.description);
         application.enabled = changes.enabled.unwrap_or(application.enabled);
         application.token_lifetime_secs = lifetime.unwrap_or(application.token_lifetime_secs);
+        application.requires_device = changes
+            .requires_device
+            .unwrap_or(application.requires_device);
         diesel::update(applications::table.find(&application.id))
             .set((
                 applications::name.eq(&application.name),
                 applications::description.eq(&application.description),
                 applications::enabled.eq(application.enabled),
                 applications::token_lifetime_secs.eq(application.token_lifetime_secs),
+                applications::requires_device.eq(application.requires_device),
             ))
             .execute(conn)
             .map_err(Error::on_duplicate(|| {
@@ -492,6 +499,7 @@ pub fn update(
             .details(serde_json::json!({
                 "name": changes.name, "description": description, "enabled": changes.enabled,
                 "token_lifetime_secs": lifetime, "grants": application.grants,
+                "requires_device": changes.requires_device,
             }))
             .record(conn, now)?;
         Ok(application)

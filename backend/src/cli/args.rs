@@ -61,6 +61,9 @@ pub enum Command {
     /// Client secrets of an application.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Devices an organisation's applications run on, and their secrets.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Public keys and certificates an application signs client assertions with
     /// (private_key_jwt).
     #[command(subcommand)]
@@ -219,6 +222,15 @@ pub enum AppCommand {
         #[arg(long = "app", value_name = "CLIENT_ID")]
         client_id: String,
     },
+    /// Require token requests to also prove a device of the organisation
+    /// (X-Device-Authorization), or stop requiring it.
+    RequireDevice {
+        #[arg(long = "app", value_name = "CLIENT_ID")]
+        client_id: String,
+        /// true or false.
+        #[arg(value_name = "true|false", action = clap::ArgAction::Set)]
+        required: bool,
+    },
     /// Show or change how the application proves itself at the token endpoint: the methods
     /// it accepts, the certificate subject of tls_client_auth, and certificate-bound tokens.
     /// Options left out keep their setting.
@@ -318,6 +330,52 @@ pub struct AppCreate {
     /// Access-token lifetime in seconds (300 to 86400; default 3600).
     #[arg(long, value_name = "SECONDS")]
     pub token_lifetime: Option<i32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Add a device to an organisation, with a new id or the GUID it already has.
+    Create {
+        /// The organisation's name or id.
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// Keep an existing GUID as the device's id instead of generating one.
+        #[arg(long = "id", value_name = "GUID")]
+        device_id: Option<String>,
+    },
+    /// List an organisation's devices.
+    List {
+        #[arg(long, value_name = "ORG")]
+        org: String,
+    },
+    /// Let a device prove itself again.
+    Enable { device_id: String },
+    /// Stop a device proving itself: its applications get no tokens on it.
+    Disable { device_id: String },
+    /// Create a device secret and print its value, this once.
+    SecretCreate {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+        #[arg(long)]
+        name: String,
+        /// A date (YYYY-MM-DD, valid through that day, UTC) or a number of days (90d); at most one year ahead.
+        #[arg(long)]
+        expires: String,
+    },
+    /// List a device's secrets.
+    SecretList {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+    },
+    /// Delete a device secret; it stops working at once.
+    SecretDelete {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+        #[arg(long = "id", value_name = "SECRET_ID")]
+        secret_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,14 +2,15 @@
 //! subcommands.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clavis_shared::devices::CreateDevice;
 use clavis_shared::portal::{
     AddFederatedCredential, CreateApi, CreateApplication, CreateOrganisation, JwksUriSetting,
-    UpdateApi, UpdateOrganisation,
+    UpdateApi, UpdateApplication, UpdateOrganisation,
 };
 use clavis_shared::validate::{self, ValidationError};
 
 use super::args::{
-    ApiCommand, AppAuth, AppCommand, Cli, Command, CredentialCommand, FederatedCommand,
+    ApiCommand, AppAuth, AppCommand, Cli, DeviceCommand, Command, CredentialCommand, FederatedCommand,
     IssuerCommand, KeysCommand, NotifyCommand, OrgCommand, SecretCommand, UserCommand,
 };
 use super::output::Output;
@@ -22,7 +23,7 @@ use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
 use crate::tls::MutualTlsReach;
-use crate::{apis, apps, client_keys, federation, logging, notify, orgs, secrets, serve, users};
+use crate::{apis, apps, client_keys, devices, federation, logging, notify, orgs, secrets, serve, users};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
 /// own function. A backup and a restore take the database file as it is instead: a backup
@@ -90,6 +91,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             app(command, &mut db.conn()?, &out, reach, &actor, db::now())
         }
         Command::Secret(command) => secret(command, &mut db.conn()?, &out, &actor, db::now()),
+        Command::Device(command) => device(command, &mut db.conn()?, &out, &actor, db::now()),
         Command::Credential(command) => {
             let policy = JwksUriPolicy {
                 allowed_hosts: config.jwks_uri_hosts.clone(),
@@ -253,6 +255,16 @@ fn app(
             out.application(&apps::revoke_tokens(conn, &client_id, actor, now)?)
         }
         AppCommand::Auth(args) => app_auth(&args, conn, out, reach, actor, now),
+        AppCommand::RequireDevice {
+            client_id,
+            required,
+        } => {
+            let changes = UpdateApplication {
+                requires_device: Some(required),
+                ..UpdateApplication::default()
+            };
+            out.application(&apps::update(conn, &client_id, &changes, actor, now)?)
+        }
     }
 }
 
@@ -313,6 +325,51 @@ fn secret(
             client_id,
             secret_id,
         } => out.secrets(&[secrets::delete(conn, &client_id, &secret_id, actor, now)?]),
+    }
+}
+
+/// `clavis device …`: an organisation's devices and their secrets.
+fn device(
+    command: DeviceCommand,
+    conn: &mut PooledConn,
+    out: &Output,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::Create {
+            org,
+            name,
+            device_id,
+        } => {
+            let new = CreateDevice { name, device_id };
+            out.devices(&[devices::create(conn, &org, &new, actor, now)?])
+        }
+        DeviceCommand::List { org } => out.devices(&devices::list(conn, &org, now)?),
+        DeviceCommand::Enable { device_id } => {
+            out.devices(&[devices::set_enabled(conn, &device_id, true, actor, now)?])
+        }
+        DeviceCommand::Disable { device_id } => {
+            out.devices(&[devices::set_enabled(conn, &device_id, false, actor, now)?])
+        }
+        DeviceCommand::SecretCreate {
+            device_id,
+            name,
+            expires,
+        } => {
+            let expires_at = parse_expiry(&expires, now)?;
+            let created = devices::create_secret(conn, &device_id, &name, expires_at, actor, now)?;
+            out.new_secret(&created)
+        }
+        DeviceCommand::SecretList { device_id } => {
+            out.secrets(&devices::list_secrets(conn, &device_id, now)?)
+        }
+        DeviceCommand::SecretDelete {
+            device_id,
+            secret_id,
+        } => out.secrets(&[devices::delete_secret(
+            conn, &device_id, &secret_id, actor, now,
+        )?]),
     }
 }
 

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clavis_shared::client_auth::ClientAuthentication;
+use clavis_shared::devices::Device;
 use clavis_shared::dto::{
     Api, Application, ClientKeyInfo, ClientSecretInfo, FederatedCredentialInfo, NewClientSecret,
     Organisation, RoleAssignment, TrustedIssuerInfo,
@@ -174,6 +175,9 @@ impl Output {
         println!("environment:     {}", app.environment);
         println!("enabled:         {}", yes_no(app.enabled));
         println!("token lifetime:  {} s", app.token_lifetime_secs);
+        if app.requires_device {
+            println!("requires device: yes (X-Device-Authorization)");
+        }
         if !app.description.is_empty() {
             println!("description:     {}", app.description);
         }
@@ -200,13 +204,29 @@ impl Output {
     }
 
     /// A secret just created: its row, then its value, the only time it is ever shown.
+    pub fn devices(&self, items: &[Device]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &["DEVICE_ID", "NAME", "ENABLED", "ACTIVE SECRETS", "CREATED"],
+            |d| {
+                vec![
+                    d.device_id.clone(),
+                    d.name.clone(),
+                    yes_no(d.enabled),
+                    d.active_secrets.to_string(),
+                    when(d.created_at),
+                ]
+            },
+        )
+    }
+
     pub fn new_secret(&self, created: &NewClientSecret) -> anyhow::Result<()> {
         if self.json {
             return self.print_json(created);
         }
         self.secrets(std::slice::from_ref(&created.info))?;
         println!(
-            "\nClient secret (shown only this once, store it now):\n{}",
+            "\nSecret (shown only this once, store it now):\n{}",
             created.value
         );
         Ok(())

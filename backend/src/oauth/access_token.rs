@@ -52,6 +52,9 @@ pub struct AccessTokenClaims {
     /// connection with that certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// The device the request proved, for an application that requires one (issue 19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// A token's confirmation claim (RFC 7800 §3.1), with the member RFC 8705 §3.1 defines.

@@ -23,6 +23,9 @@ pub enum Credential {
     /// A certificate from a configured CA naming what the application registered
     /// (`tls_client_auth`, RFC 8705 §2.1): the registered field and value.
     CaIssuedCertificate { field: String, value: String },
+    /// A device secret, by its id: not the client's own credential, but one whose last use
+    /// is recorded like the client's.
+    DeviceSecret { id: String },
 }
 
 impl Credential {
@@ -33,7 +36,8 @@ impl Credential {
             Self::Key { .. }
             | Self::JwksUri { .. }
             | Self::Federated { .. }
-            | Self::CaIssuedCertificate { .. } => None,
+            | Self::CaIssuedCertificate { .. }
+            | Self::DeviceSecret { .. } => None,
         }
     }
 
@@ -55,6 +59,7 @@ impl Credential {
             Self::CaIssuedCertificate { field, value } => serde_json::json!({
                 "kind": "tls_client_auth", "field": field, "value": value,
             }),
+            Self::DeviceSecret { id } => serde_json::json!({ "kind": "device_secret", "id": id }),
         }
     }
 }
@@ -113,6 +118,17 @@ pub enum AuthFailure {
     WrongCertificatePurpose,
     /// The application does not accept the method the client used (its chosen methods).
     MethodNotAllowed,
+    /// The application requires a device, and the request proved none.
+    DeviceRequired,
+    /// No device has the id presented (or it is not a GUID), or the secret is not one of
+    /// Clavis's format.
+    UnknownDevice,
+    /// The device exists, and the secret presented is not one of its secrets.
+    WrongDeviceSecret,
+    ExpiredDeviceSecret,
+    DisabledDevice,
+    /// The device belongs to another organisation than the application.
+    DeviceOfAnotherOrganisation,
 }
 
 impl AuthFailure {
@@ -147,6 +163,12 @@ impl AuthFailure {
             Self::WrongCertificateSubject => "wrong_certificate_subject",
             Self::WrongCertificatePurpose => "wrong_certificate_purpose",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::DeviceRequired => "device_required",
+            Self::UnknownDevice => "unknown_device",
+            Self::WrongDeviceSecret => "wrong_device_secret",
+            Self::ExpiredDeviceSecret => "expired_device_secret",
+            Self::DisabledDevice => "disabled_device",
+            Self::DeviceOfAnotherOrganisation => "device_of_another_organisation",
         }
     }
 }

@@ -9,6 +9,7 @@
 use argon2::Block;
 use chrono::{DateTime, Utc};
 use clavis_shared::client_auth::{CertificateSubject, ClientAuthMethod};
+use clavis_shared::validate::ClientId;
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use secrecy::{ExposeSecret, SecretString};
@@ -27,6 +28,7 @@ pub use super::authentication::{AuthFailure, Credential};
 use super::error::OAuthError;
 use super::federated::FederatedVerifier;
 use super::lookup::CredentialLookup;
+use super::device::{DeviceCredentials, ProvenDevice};
 use super::mtls::{self, ClientCertificate};
 use super::replay::JtiLedger;
 use super::request::{AuthMethod, CertificateCredentials, ClientAssertion, ClientCredentials};
@@ -34,6 +36,7 @@ use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
 use crate::client_keys::{KeyedClient, StoredKey, public_key};
 use crate::db::Database;
+use crate::devices;
 use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
@@ -434,6 +437,99 @@ impl ClientAuthenticator {
             field: subject.field.as_str().to_owned(),
             value: subject.value,
         })
+    }
+
+    /// Checks the device a request presented for an application of `organisation_id` that
+    /// requires one. A device secret is a client secret in all but owner: the same value
+    /// format, argon2id once per instance and value, then the keyed digest; the same
+    /// throttle, with the device's id (`device:<id>`) in place of the client_id. Read fresh
+    /// for every request, so disabling or deleting applies at once.
+    pub async fn authenticate_device(
+        &self,
+        db: &Database,
+        presented: &DeviceCredentials,
+        organisation_id: &str,
+        source: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Result<ProvenDevice, AuthFailure>, OAuthError> {
+        let secret = presented.secret.expose_secret();
+        let (Some(secret_id), Ok(device_id)) = (
+            value::secret_id_of(secret),
+            ClientId::parse(&presented.device_id),
+        ) else {
+            return self.junk_device(source, AuthFailure::UnknownDevice).await;
+        };
+        let (secret_id, device_id) = (secret_id.to_string(), device_id.to_string());
+        let window = format!("device:{device_id}");
+        let digest = self.digest(secret);
+        let remembered = self.is_remembered(&secret_id, &digest);
+        if !remembered {
+            self.unless_throttled(self.throttle.check_guess(source, &window), GUESSES)
+                .await?;
+        }
+        let (id, secret_for) = (device_id.clone(), secret_id.clone());
+        let stored = db
+            .run(move |conn| devices::credential(conn, &id, &secret_for))
+            .await?;
+        let Some(stored) = stored else {
+            let id = device_id.clone();
+            let exists = db.run(move |conn| devices::exists(conn, &id)).await?;
+            return self
+                .junk_device(source, if exists {
+                    AuthFailure::WrongDeviceSecret
+                } else {
+                    AuthFailure::UnknownDevice
+                })
+                .await;
+        };
+        let refusal = if stored.expires_at <= now {
+            Some(AuthFailure::ExpiredDeviceSecret)
+        } else if !stored.enabled {
+            Some(AuthFailure::DisabledDevice)
+        } else if stored.organisation_id != organisation_id {
+            Some(AuthFailure::DeviceOfAnotherOrganisation)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return self.junk_device(source, refusal).await;
+        }
+        let proven = ProvenDevice {
+            device_id: stored.device_id,
+            secret_id: stored.secret_id,
+        };
+        if remembered {
+            return Ok(Ok(proven));
+        }
+        let reservation = self
+            .unless_throttled(self.throttle.reserve_guess(source, &window), GUESSES)
+            .await?;
+        if !self
+            .argon2_verify(&presented.secret, &stored.secret_hash)
+            .await?
+        {
+            reservation.fail();
+            return Ok(Err(AuthFailure::WrongDeviceSecret));
+        }
+        drop(reservation);
+        self.remember(&proven.secret_id, digest);
+        Ok(Ok(proven))
+    }
+
+    /// A device credential that cannot be a guess (unknown, expired, disabled, of another
+    /// organisation), counted against `source`'s junk allowance as such a client secret is;
+    /// past it, refused after the tarpit, but never `429`, which would tell which devices
+    /// are active.
+    async fn junk_device(
+        &self,
+        source: IpAddr,
+        refusal: AuthFailure,
+    ) -> Result<Result<ProvenDevice, AuthFailure>, OAuthError> {
+        if self.throttle.count_junk(source).is_err() {
+            metrics::counter!(telemetry::THROTTLED, "limit" => JUNK).increment(1);
+            self.throttle.tarpit().await;
+        }
+        Ok(Err(refusal))
     }
 
     /// The keys of `client_id` for an assertion or a certificate, if it has any and is

@@ -54,6 +54,9 @@ struct ActiveToken {
     /// The certificate the token is bound to (RFC 8705 §3.2), if it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation>,
+    /// The device the token was issued on, if its application requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_id: Option<String>,
 }
 
 impl From<AccessTokenClaims> for ActiveToken {
@@ -72,6 +75,7 @@ impl From<AccessTokenClaims> for ActiveToken {
             org_id: claims.org_id,
             environment: claims.environment,
             cnf: claims.cnf,
+            device_id: claims.device_id,
         }
     }
 }

@@ -276,6 +276,7 @@ mod tests {
                 tls_client_auth_field: None,
                 tls_client_auth_value: None,
                 require_bound_tokens: false,
+                requires_device: false,
             },
             grants: Vec::new(),
         }

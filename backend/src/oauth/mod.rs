@@ -5,6 +5,7 @@ mod access_token;
 mod assertion;
 mod authentication;
 mod client_auth;
+mod device;
 mod discovery;
 mod error;
 mod federated;

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
 use super::assertion::unverified_names;
+use super::authentication::AuthFailure;
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
+use super::device::{self, ProvenDevice};
 use super::error::OAuthError;
 use super::mtls;
 use super::request::{self, Params, Presented};
@@ -177,4 +179,53 @@ pub async fn authenticate(
             Err(error)
         }
     }
+}
+
+/// The device a token request proves for an application that requires one (issue 19,
+/// part 3). A refusal is audited as `client.authenticate` with the device's reason and id,
+/// and answered with the same `invalid_client` as a client's.
+///
+/// # Errors
+/// `400 invalid_request` for a malformed `X-Device-Authorization`; `401 invalid_client` for a
+/// device missing, unknown, disabled, of another organisation, or with a wrong or expired
+/// secret; `429` when the device's or the source's guesses are used up.
+pub async fn prove_device(
+    service: &OAuthService,
+    db: &Database,
+    req: &HttpRequest,
+    client: &AuthenticatedClient,
+    source: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<ProvenDevice, OAuthError> {
+    let presented = device::presented_device(req)?;
+    let outcome = match &presented {
+        None => Err(AuthFailure::DeviceRequired),
+        Some(device) => {
+            service
+                .authenticator
+                .authenticate_device(db, device, &client.application.organisation_id, source, now)
+                .await?
+        }
+    };
+    let refusal = match outcome {
+        Ok(proven) => return Ok(proven),
+        Err(refusal) => refusal,
+    };
+    let actor = Actor::Client {
+        client_id: client.application.client_id.clone(),
+    };
+    // Unverified when refused, and cut short: what the client sent, to compare with the
+    // organisation's devices.
+    let device_id = presented
+        .as_ref()
+        .map(|device| device.device_id.chars().take(100).collect::<String>());
+    let event = AuditEvent::failure("client.authenticate", &actor)
+        .organisation(&client.application.organisation_id)
+        .application(&client.application.id)
+        .source_address(&source.to_string())
+        .details(serde_json::json!({
+            "endpoint": "token", "reason": refusal.as_str(), "device_id": device_id,
+        }));
+    service.audit.record(event, now).await;
+    Err(OAuthError::invalid_client(false))
 }

@@ -12,7 +12,9 @@ use super::authentication::Credential;
 use super::client_auth::AuthenticatedClient;
 use super::error::{OAuthError, quoted};
 use super::request::Params;
-use super::service::{ClientRequest, OAuthService, authenticate, read_client_request};
+use super::service::{
+    ClientRequest, OAuthService, authenticate, prove_device, read_client_request,
+};
 use crate::access::Actor;
 use crate::apps::TokenGrant;
 use crate::audit::AuditEvent;
@@ -157,6 +159,10 @@ async fn issue(
     };
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
     let client = authenticate(service, db, &presented, origin.address, "token", now).await?;
+    let device = match client.application.requires_device {
+        true => Some(prove_device(service, db, req, &client, origin.address, now).await?),
+        false => None,
+    };
     let source = origin.address.to_string();
     let now = after_kill_switch(client.application.tokens_revoked_before, now).await;
     let actor = Actor::Client {
@@ -205,6 +211,7 @@ async fn issue(
             _ => None,
         },
         cnf,
+        device_id: device.as_ref().map(|device| device.device_id.clone()),
     };
     let algorithm = service.keys.algorithm_for(api.signing_alg);
     let access_token = service
@@ -220,6 +227,12 @@ async fn issue(
             unavailable
         })?;
     service.usage.record(&client.credential, now);
+    if let Some(device) = &device {
+        let secret = Credential::DeviceSecret {
+            id: device.secret_id.clone(),
+        };
+        service.usage.record(&secret, now);
+    }
     record_issue(service, &actor, &source, &client, &claims, now).await;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
@@ -280,6 +293,7 @@ async fn record_issue(
     let event = about_client(AuditEvent::success("token.issue", actor), source, client).details(serde_json::json!({
             "jti": claims.jti, "audience": claims.aud, "scope": claims.scope, "expires_at": claims.exp,
             "credential": client.credential.described(), "cnf": claims.cnf,
+            "device_id": claims.device_id,
         }));
     service.audit.record(event, now).await;
 }
@@ -359,7 +373,8 @@ fn choose_api<'a>(
 
 /// The scopes requested (each must be granted), or every granted scope when none were.
 fn choose_scopes(api: &TokenGrant, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
-    let Some(requested) = requested else {
+    // `*` asks for every scope granted, as SanteDB clients do.
+    let Some(requested) = requested.filter(|requested| requested.trim() != "*") else {
         return Ok(api.scopes.clone());
     };
     let mut scopes: Vec<String> = Vec::new();

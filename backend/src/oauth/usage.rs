@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::authentication::Credential;
 use crate::db::{Database, DbConn};
 use crate::error::Result;
-use crate::{client_keys, federation, secrets};
+use crate::{client_keys, devices, federation, secrets};
 
 #[derive(Default)]
 pub struct LastUsed {
@@ -42,15 +42,16 @@ impl LastUsed {
     }
 }
 
-/// The secrets' times, then the keys', then the federated credentials'.
+/// The secrets' times, then the keys', the devices' secrets', the federated credentials'.
 fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> {
-    let (mut secrets_used, mut keys_used, mut federated_used) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut secrets_used, mut keys_used, mut federated_used, mut devices_used) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (credential, at) in used {
         match credential {
             Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
             Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
             Credential::Federated { id, .. } => federated_used.push((id.clone(), *at)),
+            Credential::DeviceSecret { id } => devices_used.push((id.clone(), *at)),
             // A key set's keys, and a CA's certificates, have no row of their own to note
             // the time in.
             Credential::JwksUri { .. } | Credential::CaIssuedCertificate { .. } => {}
@@ -58,5 +59,6 @@ fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> 
     }
     secrets::record_last_used(conn, &secrets_used)?;
     client_keys::record_last_used(conn, &keys_used)?;
+    devices::record_last_used(conn, &devices_used)?;
     federation::record_last_used(conn, &federated_used)
 }

@@ -45,6 +45,8 @@ pub struct ClientApplication {
     pub tls_client_auth_value: Option<String>,
     /// Tokens only over mutual TLS, bound to the certificate (RFC 8705 §3).
     pub require_bound_tokens: bool,
+    /// Token requests must also prove a device of its organisation (issue 19).
+    pub requires_device: bool,
 }
 
 impl ClientApplication {
