@@ -10,8 +10,9 @@ use clavis_shared::portal::{
 use clavis_shared::validate::{self, ValidationError};
 
 use super::args::{
-    ApiCommand, AppAuth, AppCommand, Cli, DeviceCommand, Command, CredentialCommand, FederatedCommand,
-    IssuerCommand, KeysCommand, NotifyCommand, OrgCommand, SecretCommand, UserCommand,
+    ApiCommand, AppAuth, AppCommand, Cli, Command, CredentialCommand, DeviceCommand,
+    FederatedCommand, IssuerCommand, KeysCommand, NotifyCommand, OrgCommand, SecretCommand,
+    UserCommand,
 };
 use super::output::Output;
 use crate::access::Actor;
@@ -23,7 +24,9 @@ use crate::keys::{Keys, SigningAlgorithm};
 use crate::notify::{Mailer, Mode, Notifier};
 use crate::public_url::PublicUrls;
 use crate::tls::MutualTlsReach;
-use crate::{apis, apps, client_keys, devices, federation, logging, notify, orgs, secrets, serve, users};
+use crate::{
+    apis, apps, client_keys, devices, federation, logging, notify, orgs, secrets, serve, users,
+};
 
 /// Runs one parsed command: opens the database (migrating it first), then the command's
 /// own function. A backup and a restore take the database file as it is instead: a backup

@@ -25,10 +25,10 @@ use zeroize::Zeroizing;
 
 use super::assertion::{self, AssertionVerifier};
 pub use super::authentication::{AuthFailure, Credential};
+use super::device::{DeviceCredentials, ProvenDevice};
 use super::error::OAuthError;
 use super::federated::FederatedVerifier;
 use super::lookup::CredentialLookup;
-use super::device::{DeviceCredentials, ProvenDevice};
 use super::mtls::{self, ClientCertificate};
 use super::replay::JtiLedger;
 use super::request::{AuthMethod, CertificateCredentials, ClientAssertion, ClientCredentials};
@@ -475,11 +475,14 @@ impl ClientAuthenticator {
             let id = device_id.clone();
             let exists = db.run(move |conn| devices::exists(conn, &id)).await?;
             return self
-                .junk_device(source, if exists {
-                    AuthFailure::WrongDeviceSecret
-                } else {
-                    AuthFailure::UnknownDevice
-                })
+                .junk_device(
+                    source,
+                    if exists {
+                        AuthFailure::WrongDeviceSecret
+                    } else {
+                        AuthFailure::UnknownDevice
+                    },
+                )
                 .await;
         };
         let refusal = if stored.expires_at <= now {

@@ -54,8 +54,8 @@ pub fn presented_device(req: &HttpRequest) -> Result<Option<DeviceCredentials>, 
 fn malformed() -> OAuthError {
     OAuthError::invalid_request(
         "The X-Device-Authorization header is not one set of device credentials: send \
-         \"Basic \" and base64 of the device id, a colon and the device secret, each \
-         form-urlencoded.",
+         the word Basic, a space, and base64 of the device id, a colon and the device \
+         secret, each form-urlencoded.",
     )
 }
 

@@ -18,6 +18,7 @@ mod backup;
 mod bad_text;
 mod cli;
 mod client_keys;
+mod devices;
 mod federated;
 mod http;
 mod introspection;
