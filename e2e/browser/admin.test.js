@@ -204,14 +204,14 @@ test('every admin page fits the screen at desktop and phone width, and marks whe
     await page.goto(`${stack.clavis}/applications/${acme.client_id}`);
     await page.getByRole('heading', { name: 'Admin actions' }).waitFor();
     await page.getByRole('button', { name: `Disable ${acme.name}` }).waitFor();
-    await page.getByRole('button', { name: `Token lifetime and scopes of ${acme.name}` }).waitFor();
+    await page.getByRole('button', { name: `Token lifetime, device and scopes of ${acme.name}` }).waitFor();
     await fitsTheScreen(page, `application page${label}`);
     await capture(page, `admin-application${label}`);
     await page.context().close();
   }
 });
 
-test('an admin disables and enables an application, and changes its token lifetime, on its page', async () => {
+test('an admin disables and enables an application, changes its token lifetime and requires a device, on its page', async () => {
   const page = await newPage(DESKTOP);
   await signIn(stack, page, 'admin-ada');
   await page.goto(`${stack.clavis}/applications/${acme.client_id}`);
@@ -224,12 +224,14 @@ test('an admin disables and enables an application, and changes its token lifeti
   await page.getByRole('button', { name: `Enable ${acme.name}` }).click();
   await page.getByRole('button', { name: `Disable ${acme.name}` }).waitFor();
 
-  await page.getByRole('button', { name: `Token lifetime and scopes of ${acme.name}` }).click();
+  await page.getByRole('button', { name: `Token lifetime, device and scopes of ${acme.name}` }).click();
   await page.locator('#lifetime').fill('30');
+  await page.getByRole('checkbox', { name: /Requires a device/ }).check();
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.locator('#lifetime').waitFor({ state: 'detached' });
-  await page.getByRole('status').getByText('Saved the token lifetime and scopes.').waitFor();
+  await page.getByRole('status').getByText('Saved the token lifetime, device requirement and scopes.').waitFor();
   assert.equal((await stack.cli('app', 'show', acme.client_id)).token_lifetime_secs, 1800);
+  assert.equal((await stack.cli('app', 'show', acme.client_id)).requires_device, true);
   assert.equal((await stack.cli('app', 'show', acme.client_id)).enabled, true);
   await page.context().close();
 });

@@ -623,6 +623,7 @@ mod tests {
             created_at: "2027-01-04T09:00:00Z".parse().unwrap(),
             created_by: "cli:tester".into(),
             tokens_revoked_before: None,
+            requires_device: false,
         };
         // As the CLI prints it (`--json` is serde_json's pretty form).
         let listed = serde_json::to_string_pretty(&[application]).unwrap();

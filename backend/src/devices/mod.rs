@@ -141,7 +141,7 @@ pub fn find(conn: &mut DbConn, device_id: &str) -> Result<Device> {
         .first(conn)
         .optional()?
         .ok_or_else(|| not_found(device_id))?;
-    let active = active_secrets(conn, &[row.id.clone()], db::now())?;
+    let active = active_secrets(conn, std::slice::from_ref(&row.id), db::now())?;
     let count = active.get(&row.id).copied().unwrap_or(0);
     Ok(row.into_device(count))
 }

@@ -1,5 +1,6 @@
 //! The admin part of the application page (which contacts see without it): enable or
-//! disable the application, its token lifetime and its scopes. Kept apart from
+//! disable the application, its token lifetime, whether it requires a device, and its
+//! scopes. Kept apart from
 //! `pages/application.rs`, which renders it for admins only.
 
 use clavis_shared::dto::{Api, Application};
@@ -85,6 +86,7 @@ fn actions(
         "Disabled: the token endpoint refuses it, and it gets no new tokens until enabled again."
     };
     let lifetime = RwSignal::new((application.token_lifetime_secs / 60).to_string());
+    let device = flag(application.requires_device);
     // One checkbox per scope of every API: (API code, scope, checked).
     let scopes: Vec<(String, String, RwSignal<String>)> = apis
         .iter()
@@ -123,19 +125,26 @@ fn actions(
         let body = UpdateApplication {
             token_lifetime_secs: Some(minutes.saturating_mul(60)),
             grants: Some(grants),
+            requires_device: Some(is_set(device)),
             ..Default::default()
         };
         run(
             api::patch(&path, &body, &csrf),
             form_error,
             version,
-            "Saved the token lifetime and scopes.".to_owned(),
+            "Saved the token lifetime, device requirement and scopes.".to_owned(),
             move || close.run(()),
         );
     });
     let inputs = Callback::new(move |()| {
-        let mut inputs: Vec<Input> =
-            vec![text("lifetime", "Token lifetime (minutes)", lifetime, "")];
+        let mut inputs: Vec<Input> = vec![
+            text("lifetime", "Token lifetime (minutes)", lifetime, ""),
+            checkbox(
+                "requires-device",
+                "Requires a device: token requests must also prove one of the organisation's devices (X-Device-Authorization)",
+                device,
+            ),
+        ];
         scopes.with_value(|scopes| {
             inputs.extend(scopes.iter().map(|(code, scope, on)| {
                 checkbox(
@@ -158,9 +167,9 @@ fn actions(
                 }}
             </button>
             <FormDialog
-                opener="Token lifetime and scopes"
-                opener_label=format!("Token lifetime and scopes of {name}")
-                title=format!("Token lifetime and scopes of {name}")
+                opener="Token lifetime, device and scopes"
+                opener_label=format!("Token lifetime, device and scopes of {name}")
+                title=format!("Token lifetime, device and scopes of {name}")
                 inputs=inputs
                 submit="Save"
                 on_submit=save
