@@ -332,6 +332,12 @@ pub fn reason_text(code: &str) -> String {
         "wrong_certificate_purpose" => {
             "the client certificate is not for client authentication (its extended key usage)"
         }
+        "device_required" => "the application requires a device, and none was sent",
+        "unknown_device" => "no device has this id, or the device secret is not in Clavis's format",
+        "wrong_device_secret" => "the device secret is wrong",
+        "expired_device_secret" => "the device secret has expired",
+        "disabled_device" => "the device is disabled",
+        "device_of_another_organisation" => "the device belongs to another organisation",
         "method_not_allowed" => "the application does not accept this authentication method",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
-    /// The device's id: a GUID, lower-case and hyphenated, as it sends it in
-    /// `X-Device-Authorization`.
+    /// The device's id: a GUID, kept lower-case and hyphenated (any GUID form is accepted
+    /// where it is given), as the device sends it in `X-Device-Authorization`.
     pub device_id: String,
     pub organisation_id: String,
     pub name: String,

@@ -203,7 +203,6 @@ impl Output {
         Ok(())
     }
 
-    /// A secret just created: its row, then its value, the only time it is ever shown.
     pub fn devices(&self, items: &[Device]) -> anyhow::Result<()> {
         self.table(
             items,
@@ -220,6 +219,7 @@ impl Output {
         )
     }
 
+    /// A secret just created: its row, then its value, the only time it is ever shown.
     pub fn new_secret(&self, created: &NewClientSecret) -> anyhow::Result<()> {
         if self.json {
             return self.print_json(created);

@@ -12,6 +12,7 @@ use clavis_shared::validate;
 use crate::access::Access;
 use crate::db::{self, Database, DbConn};
 use crate::error::Result;
+use crate::orgs;
 
 /// What a viewer is told when asking to change devices.
 const MANAGING: &str = "add, enable or disable devices, or create or delete their secrets";
@@ -62,7 +63,11 @@ pub async fn list(
     let id = id.into_inner();
     access.require_view_organisation(&id)?;
     let listed = db
-        .run(move |conn| super::list(conn, &id, db::now()))
+        .run(move |conn| {
+            // By id only: the command line's name lookup must not reach another organisation.
+            let organisation = orgs::find_by_id(conn, &id)?;
+            super::list(conn, &organisation.id, db::now())
+        })
         .await?;
     Ok(web::Json(listed))
 }
@@ -84,7 +89,10 @@ pub async fn create(
     access.require_credential_manager(&id, MANAGING)?;
     let new = body.into_inner();
     let created = db
-        .run(move |conn| super::create(conn, &id, &new, &access.actor(), db::now()))
+        .run(move |conn| {
+            let organisation = orgs::find_by_id(conn, &id)?;
+            super::create(conn, &organisation.id, &new, &access.actor(), db::now())
+        })
         .await?;
     Ok(HttpResponse::Created().json(created))
 }

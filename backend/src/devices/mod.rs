@@ -80,7 +80,7 @@ pub fn create(
         let organisation = orgs::find(conn, organisation)?;
         if devices::table.find(&id).count().get_result::<i64>(conn)? > 0 {
             return Err(Error::Conflict(format!(
-                "A device with the id {id} exists already."
+                "The device id {id} is taken. Leave it out to have one generated, or check that this device was not registered already."
             )));
         }
         diesel::insert_into(devices::table)
@@ -421,6 +421,21 @@ pub fn credential(
             }
         },
     ))
+}
+
+/// Whether `device_id` is an enabled device of `organisation_id`: what keeps a token issued
+/// on it current at introspection.
+///
+/// # Errors
+/// Only the database's.
+pub fn is_enabled_in(conn: &mut DbConn, device_id: &str, organisation_id: &str) -> Result<bool> {
+    Ok(devices::table
+        .find(device_id)
+        .filter(devices::organisation_id.eq(organisation_id))
+        .filter(devices::enabled.eq(true))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
 }
 
 /// Whether a device with this id exists, for the audit trail's reason only.

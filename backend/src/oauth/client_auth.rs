@@ -472,18 +472,19 @@ impl ClientAuthenticator {
             .run(move |conn| devices::credential(conn, &id, &secret_for))
             .await?;
         let Some(stored) = stored else {
+            // Past the source's junk allowance, no further read to word the audit reason.
+            if self.throttle.count_junk(source).is_err() {
+                metrics::counter!(telemetry::THROTTLED, "limit" => JUNK).increment(1);
+                self.throttle.tarpit().await;
+                return Ok(Err(AuthFailure::UnknownDevice));
+            }
             let id = device_id.clone();
             let exists = db.run(move |conn| devices::exists(conn, &id)).await?;
-            return self
-                .junk_device(
-                    source,
-                    if exists {
-                        AuthFailure::WrongDeviceSecret
-                    } else {
-                        AuthFailure::UnknownDevice
-                    },
-                )
-                .await;
+            return Ok(Err(if exists {
+                AuthFailure::WrongDeviceSecret
+            } else {
+                AuthFailure::UnknownDevice
+            }));
         };
         let refusal = if stored.expires_at <= now {
             Some(AuthFailure::ExpiredDeviceSecret)
@@ -521,8 +522,8 @@ impl ClientAuthenticator {
 
     /// A device credential that cannot be a guess (unknown, expired, disabled, of another
     /// organisation), counted against `source`'s junk allowance as such a client secret is;
-    /// past it, refused after the tarpit, but never `429`, which would tell which devices
-    /// are active.
+    /// past it, refused after the tarpit, but not with `429`, which would tell which devices
+    /// are active (a device's full guess window does answer `429`, as a client's does).
     async fn junk_device(
         &self,
         source: IpAddr,

@@ -24,6 +24,7 @@ use crate::db::schema::{
     api_resource_servers, apis, applications, client_keys, client_secrets, federated_credentials,
 };
 use crate::db::{Database, DbConn};
+use crate::devices;
 use crate::error::Result;
 use crate::secrets::ClientApplication;
 
@@ -132,8 +133,10 @@ fn may_know(
 
 /// Whether the token is still good at this moment: the secret or key it was issued with
 /// still exists and belongs to its client (or the client still publishes its keys at the
-/// `jwks_uri` that signed), whose application is enabled and whose kill
-/// switch has not been used since the token was issued, and the token was not revoked.
+/// `jwks_uri` that signed, or still registers a subject for CA-issued certificates), whose
+/// application is enabled and whose kill switch has not been used since the token was
+/// issued; the device it names, if any, is still an enabled device of the organisation; and
+/// the token was not revoked.
 fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
     let of_client = applications::table.filter(applications::client_id.eq(&claims.client_id));
     let application: Option<(bool, Option<NaiveDateTime>)> = match (
@@ -161,6 +164,13 @@ fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
             .select((applications::enabled, applications::tokens_revoked_before))
             .first(conn)
             .optional()?,
+        // A CA-issued certificate (`tls_client_auth`): good while the application still
+        // registers a subject for one.
+        (None, None, None, None) if claims.cnf.is_some() => of_client
+            .filter(applications::tls_client_auth_value.is_not_null())
+            .select((applications::enabled, applications::tokens_revoked_before))
+            .first(conn)
+            .optional()?,
         (None, None, None, Some(credential_id)) => federated_credentials::table
             .inner_join(applications::table)
             .filter(federated_credentials::id.eq(credential_id))
@@ -173,7 +183,12 @@ fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
     let Some((enabled, tokens_revoked_before)) = application else {
         return Ok(false);
     };
+    let device_current = match &claims.device_id {
+        Some(device_id) => devices::is_enabled_in(conn, device_id, &claims.org_id)?,
+        None => true,
+    };
     Ok(enabled
+        && device_current
         && !revoked_by_kill_switch(claims.iat, tokens_revoked_before)
         && !revocations::is_revoked(conn, &claims.jti)?)
 }

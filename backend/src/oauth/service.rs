@@ -21,6 +21,7 @@ use crate::db::Database;
 use crate::forwarded::ClientOrigin;
 use crate::keys::Keys;
 use crate::public_url::PublicUrls;
+use clavis_shared::validate;
 
 /// What the OAuth endpoints share.
 pub struct OAuthService {
@@ -216,9 +217,13 @@ pub async fn prove_device(
     };
     // Unverified when refused, and cut short: what the client sent, to compare with the
     // organisation's devices.
-    let device_id = presented
-        .as_ref()
-        .map(|device| device.device_id.chars().take(100).collect::<String>());
+    let device_id = presented.as_ref().map(|device| {
+        if validate::has_control_character(&device.device_id) {
+            "(not shown: it holds control characters)".to_owned()
+        } else {
+            device.device_id.chars().take(100).collect::<String>()
+        }
+    });
     let event = AuditEvent::failure("client.authenticate", &actor)
         .organisation(&client.application.organisation_id)
         .application(&client.application.id)
@@ -227,5 +232,10 @@ pub async fn prove_device(
             "endpoint": "token", "reason": refusal.as_str(), "device_id": device_id,
         }));
     service.audit.record(event, now).await;
-    Err(OAuthError::invalid_client(false))
+    // The client has proven itself: telling it what is missing gives nothing away.
+    let mut refused = OAuthError::invalid_client(false);
+    refused.description = "This application requires a device: send X-Device-Authorization \
+        with the id and a current secret of an enabled device of its organisation."
+        .to_owned();
+    Err(refused)
 }

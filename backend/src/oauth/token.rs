@@ -373,8 +373,11 @@ fn choose_api<'a>(
 
 /// The scopes requested (each must be granted), or every granted scope when none were.
 fn choose_scopes(api: &TokenGrant, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
-    // `*` asks for every scope granted, as SanteDB clients do.
-    let Some(requested) = requested.filter(|requested| requested.trim() != "*") else {
+    // `*` asks for every scope granted, as SanteDB clients do; unless an API defines a scope
+    // named `*`, which then means itself.
+    let everything =
+        |requested: &str| requested.trim() == "*" && !api.scopes.iter().any(|scope| scope == "*");
+    let Some(requested) = requested.filter(|requested| !everything(requested)) else {
         return Ok(api.scopes.clone());
     };
     let mut scopes: Vec<String> = Vec::new();

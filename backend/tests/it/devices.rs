@@ -175,6 +175,34 @@ async fn a_santedb_request_with_its_device_gets_a_token_naming_the_device(db: Te
         .unwrap();
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["device_id"], device_id.as_str());
+    // Disabling the device ends its tokens at introspection, as deleting a secret does.
+    clavis::devices::set_enabled(
+        &mut server.db.conn(),
+        &device_id,
+        false,
+        &admin(),
+        Utc::now(),
+    )
+    .unwrap();
+    let introspection: Value = http()
+        .post(server.url("/oauth2/introspect"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", access_token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], false);
+    clavis::devices::set_enabled(
+        &mut server.db.conn(),
+        &device_id,
+        true,
+        &admin(),
+        Utc::now(),
+    )
+    .unwrap();
 
     // An application that does not require a device ignores the header, malformed or not.
     require_device(&server.db, &client_id, false);
@@ -262,6 +290,11 @@ async fn device_refusals_are_invalid_client_with_the_device_reason_audited(db: T
         assert_eq!(response.status(), 401, "{reason}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client", "{reason}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(
+            description.contains("requires a device"),
+            "{reason}: {description}"
+        );
     }
     let audited = refusals(&server.db, cases.len()).await;
     let reasons: Vec<&str> = audited

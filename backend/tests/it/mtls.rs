@@ -676,6 +676,14 @@ async fn ca_issued_certificates_naming_the_registered_subject_authenticate(db: T
         dir.path(),
     )
     .await;
+    // Introspection knows the token while the application registers a subject.
+    let introspection = json_of(
+        good.client(&server_ca)
+            .post(clavis.url("/oauth2/introspect"))
+            .form(&[("client_id", client_id.as_str()), ("token", &access_token)]),
+    )
+    .await;
+    assert_eq!(introspection["active"], true, "{introspection}");
     let metadata: Value = get_json(
         &trusting(&server_ca),
         clavis.url("/.well-known/oauth-authorization-server"),
