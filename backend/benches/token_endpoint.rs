@@ -17,8 +17,9 @@
 //!
 //! `cargo bench -p clavis --bench token_endpoint -- assertions` runs only (f) and (g).
 //!
-//! `cargo bench -p clavis --bench token_endpoint -- mtls` runs only (h): tokens over mutual
-//! TLS (a registered client certificate, `self_signed_tls_client_auth`) against (d') the
+//! `cargo bench -p clavis --bench token_endpoint -- mtls` runs only (h) and (i): tokens over
+//! mutual TLS (a registered client certificate, `self_signed_tls_client_auth`), and the same
+//! for an application that requires a device, with `X-Device-Authorization`, against (d') the
 //! secrets of (d) over HTTPS, both from a load generator that can present a certificate
 //! ([`tls_load`]), which wrk cannot, in one run.
 //!
@@ -749,7 +750,9 @@ fn serve_https(url: &str, dir: &std::path::Path) -> (std::process::Child, String
 fn run_mutual_tls(backend: &str) {
     let bench = Bench::new(backend);
     let (few, _, _) = seed(&bench.db, 0);
-    let (client_id, identity) = certificate_client(&bench.db);
+    let (client_id, identity) = certificate_client(&bench.db, "bench-mtls");
+    let (device_client_id, device_identity) = certificate_client(&bench.db, "bench-device");
+    let device = device_requirement(&bench.db, &device_client_id);
     bench.settle();
     let (server, base, server_pem) = serve_https(&bench.url, bench.dir.path());
     let url = format!("{base}/oauth2/token");
@@ -763,9 +766,14 @@ fn run_mutual_tls(backend: &str) {
         body: "grant_type=client_credentials".to_owned(),
     };
     let with_certificate = tls_load::LoadRequest {
-        url,
-        headers: vec![form],
+        url: url.clone(),
+        headers: vec![form.clone()],
         body: format!("grant_type=client_credentials&client_id={client_id}"),
+    };
+    let with_device = tls_load::LoadRequest {
+        url,
+        headers: vec![form, ("x-device-authorization".to_owned(), device)],
+        body: format!("grant_type=client_credentials&client_id={device_client_id}"),
     };
     let secs = std::time::Duration::from_secs(RUN_SECS);
     // The secret proves itself to this process once, as in (a).
@@ -784,14 +792,66 @@ fn run_mutual_tls(backend: &str) {
         secs,
     ));
     report(backend, "(h) mutual TLS, certificate-bound tokens", &mutual);
+    kept(backend, "(h)", &mutual, &https);
+    // The device secret proves itself to this process once, as a client secret does.
+    tls_load::run(
+        &with_device,
+        &server_pem,
+        Some(&device_identity),
+        std::time::Duration::from_secs(2),
+    );
+    let devices = figures(tls_load::run(
+        &with_device,
+        &server_pem,
+        Some(&device_identity),
+        secs,
+    ));
+    report(backend, "(i) mutual TLS and a device header", &devices);
+    kept(backend, "(i)", &devices, &https);
+    stop(server);
+    bench.finish();
+}
+
+/// The share of (d')'s rate a scenario keeps.
+fn kept(backend: &str, scenario: &str, figures: &Figures, https: &Figures) {
     println!(
         "{:<10} {:<44} {:>9.0}% of (d')",
         backend,
-        "    (h) kept",
-        100.0 * mutual.tokens_per_sec / https.tokens_per_sec
+        format!("    {scenario} kept"),
+        100.0 * figures.tokens_per_sec / https.tokens_per_sec
     );
-    stop(server);
-    bench.finish();
+}
+
+/// Makes `client_id` require a device, and gives organisation Bench one with a secret: the
+/// `X-Device-Authorization` value that proves it.
+fn device_requirement(db: &Database, client_id: &str) -> String {
+    use base64::Engine;
+    let now = clavis::db::now();
+    let mut conn = db.conn().unwrap();
+    let changes = clavis_shared::portal::UpdateApplication {
+        requires_device: Some(true),
+        ..Default::default()
+    };
+    apps::update(&mut conn, client_id, &changes, &Actor::System, now).unwrap();
+    let new = clavis_shared::devices::CreateDevice {
+        name: "bench node".into(),
+        device_id: None,
+    };
+    let device = clavis::devices::create(&mut conn, "Bench", &new, &Actor::System, now).unwrap();
+    let secret = clavis::devices::create_secret(
+        &mut conn,
+        &device.device_id,
+        "bench",
+        now + chrono::Duration::days(30),
+        &Actor::System,
+        now,
+    )
+    .unwrap();
+    let pair = format!("{}:{}", device.device_id, secret.value);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 fn figures(load: tls_load::LoadFigures) -> Figures {
@@ -805,12 +865,12 @@ fn figures(load: tls_load::LoadFigures) -> Figures {
 
 /// An application with a registered self-signed client certificate: (client_id, the
 /// certificate's PEM followed by its private key's, as the load generator presents it).
-fn certificate_client(db: &Database) -> (String, String) {
+fn certificate_client(db: &Database, name: &str) -> (String, String) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "bench-mtls");
+        .push(rcgen::DnType::CommonName, name);
     let epoch = rcgen::date_time_ymd(1970, 1, 1);
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
     params.not_before = epoch + std::time::Duration::from_secs(now - 86_400);
@@ -820,7 +880,7 @@ fn certificate_client(db: &Database) -> (String, String) {
     let mut conn = db.conn().unwrap();
     let new = clavis_shared::portal::CreateApplication {
         organisation_id: "Bench".into(),
-        name: Some("bench-mtls".into()),
+        name: Some(name.into()),
         api_codes: vec!["SMC".into()],
         ..Default::default()
     };
