@@ -81,9 +81,15 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         sees_certificates: config.tls.is_some() || config.proxy_client_cert,
         ca_configured: client_ca.is_some(),
     };
+    let mtls_urls = config.mtls_public_url.as_ref().map(PublicUrls::new);
+    let token_endpoints: Vec<String> = std::iter::once(&urls)
+        .chain(mtls_urls.as_ref())
+        .map(PublicUrls::token_endpoint)
+        .collect();
     let oauth = web::Data::new(OAuthService {
         issuer: config.issuer.clone(),
         urls: urls.clone(),
+        mtls_urls,
         settings: config.token.clone(),
         https_only: config.tls.is_some() || !config.trusted_proxies.is_empty(),
         proxy_client_cert: config.proxy_client_cert,
@@ -91,7 +97,7 @@ pub async fn start(config: &Config, db: Database) -> Result<(AppState, Backgroun
         keys: keys.clone(),
         authenticator: ClientAuthenticator::new(
             CredentialLookup::start(db.target()),
-            AssertionVerifier::new(&config.issuer, &urls.token_endpoint()),
+            AssertionVerifier::new(&config.issuer, &token_endpoints),
             remote_keys.clone().into_inner(),
             JtiLedger::start(db.target()),
             client_ca,

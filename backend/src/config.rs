@@ -37,6 +37,7 @@ struct RawConfig {
     trusted_proxies: String,
     proxy_client_cert: bool,
     mtls_ca_file: Option<PathBuf>,
+    mtls_public_url: Option<String>,
     insecure_http: bool,
     frontend_dir: PathBuf,
     log_format: LogFormat,
@@ -95,6 +96,7 @@ impl Default for RawConfig {
             trusted_proxies: String::new(),
             proxy_client_cert: false,
             mtls_ca_file: None,
+            mtls_public_url: None,
             insecure_http: false,
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: LogFormat::Human,
@@ -162,6 +164,11 @@ pub struct Config {
     /// The CA certificates (PEM) that issue client certificates for `tls_client_auth`
     /// (RFC 8705 §2.1); `None` accepts no CA-issued certificate.
     pub mtls_ca_file: Option<PathBuf>,
+    /// Where clients reach the OAuth endpoints with mutual TLS, when that is another host
+    /// than the public URL (a proxy that asks for certificates, so browsers on the portal's
+    /// host never see a certificate prompt): published as `mtls_endpoint_aliases`
+    /// (RFC 8705 §5).
+    pub mtls_public_url: Option<url::Url>,
     /// The portal's built files (trunk's output).
     pub frontend_dir: PathBuf,
     pub log_format: LogFormat,
@@ -247,6 +254,31 @@ impl RawConfig {
                  proxies send Client-Cert (CLAVIS_PROXY_CLIENT_CERT=true)"
                     .to_owned(),
             ));
+        }
+        let mtls_public_url = self
+            .mtls_public_url
+            .as_deref()
+            .map(|text| {
+                parse_http_url(
+                    "mtls_public_url (CLAVIS_MTLS_PUBLIC_URL)",
+                    text.trim_end_matches('/'),
+                )
+            })
+            .transpose()?;
+        if let Some(url) = &mtls_public_url {
+            if url.scheme() != "https" {
+                return Err(ConfigError(format!(
+                    "mtls_public_url (CLAVIS_MTLS_PUBLIC_URL) {url} must be https: mutual TLS is TLS"
+                )));
+            }
+            if tls.is_none() && !self.proxy_client_cert {
+                return Err(ConfigError(
+                    "mtls_public_url (CLAVIS_MTLS_PUBLIC_URL) is set, but no client certificate \
+                     can reach Clavis: serve HTTPS (CLAVIS_TLS_CERT_FILE, CLAVIS_TLS_KEY_FILE), \
+                     or let trusted proxies send Client-Cert (CLAVIS_PROXY_CLIENT_CERT=true)"
+                        .to_owned(),
+                ));
+            }
         }
         let public_url = parse_public_url(self.public_url.as_deref(), listen, tls.is_some())?;
         require_secure_front_door(
@@ -357,6 +389,7 @@ impl RawConfig {
             trusted_proxies,
             proxy_client_cert: self.proxy_client_cert,
             mtls_ca_file: self.mtls_ca_file,
+            mtls_public_url,
             frontend_dir: self.frontend_dir,
             log_format: self.log_format,
             log_level: self.log_level,
@@ -936,6 +969,36 @@ mod tests {
             ..raw()
         };
         assert!(behind_proxy.validate().unwrap().proxy_client_cert);
+    }
+
+    #[test]
+    fn an_mtls_public_url_is_https_and_needs_certificates_to_arrive() {
+        let behind_proxy = |url: &str| RawConfig {
+            mtls_public_url: Some(url.into()),
+            proxy_client_cert: true,
+            trusted_proxies: "10.0.0.5".into(),
+            ..raw()
+        };
+        let config = behind_proxy("https://mtls.clavis.example.org/")
+            .validate()
+            .unwrap();
+        assert_eq!(
+            config.mtls_public_url.unwrap().as_str(),
+            "https://mtls.clavis.example.org/"
+        );
+        let err = behind_proxy("http://mtls.clavis.example.org")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be https"), "{err}");
+        let err = RawConfig {
+            mtls_public_url: Some("https://mtls.clavis.example.org".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CLAVIS_PROXY_CLIENT_CERT"), "{err}");
     }
 
     #[test]

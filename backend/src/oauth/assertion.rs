@@ -71,9 +71,13 @@ pub struct AssertionVerifier {
 }
 
 impl AssertionVerifier {
-    pub fn new(issuer: &str, token_endpoint: &str) -> Self {
+    /// Accepts assertions addressed to `issuer` or to one of `token_endpoints` (RFC 7523
+    /// §3: the public one, and its mutual TLS alias where there is one).
+    pub fn new(issuer: &str, token_endpoints: &[String]) -> Self {
+        let mut audiences = vec![issuer.to_owned()];
+        audiences.extend(token_endpoints.iter().cloned());
         Self {
-            audiences: vec![issuer.to_owned(), token_endpoint.to_owned()],
+            audiences,
             parsed: Cache::new(REMEMBERED_KEYS),
         }
     }

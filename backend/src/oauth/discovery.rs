@@ -27,7 +27,8 @@ const ASSERTION_ALGS: [&str; 9] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-/// The metadata document (RFC 8414 §2); every member is always present.
+/// The metadata document (RFC 8414 §2); every member is always present but the mutual TLS
+/// aliases.
 #[derive(Debug, Serialize)]
 struct ServerMetadata {
     issuer: String,
@@ -48,11 +49,23 @@ struct ServerMetadata {
     /// Whether tokens issued over mutual TLS are bound to the client's certificate
     /// (RFC 8705 §3.3): where client certificates can reach Clavis.
     tls_client_certificate_bound_access_tokens: bool,
+    /// The endpoints at the host that asks for client certificates, when that is another
+    /// (RFC 8705 §5, `CLAVIS_MTLS_PUBLIC_URL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtls_endpoint_aliases: Option<EndpointAliases>,
     /// Every scope some API defines, sorted.
     scopes_supported: BTreeSet<String>,
     /// Not an RFC 8414 field, but the one resource servers look for: every algorithm some
     /// API's tokens are signed with now.
     access_token_signing_alg_values_supported: Vec<SigningAlgorithm>,
+}
+
+/// The endpoints that take client credentials, at the mutual TLS host (RFC 8705 §5).
+#[derive(Debug, Serialize)]
+struct EndpointAliases {
+    token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
 }
 
 pub async fn metadata(
@@ -83,6 +96,11 @@ pub async fn metadata(
         revocation_endpoint_auth_methods_supported: auth_methods,
         revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         tls_client_certificate_bound_access_tokens: service.sees_client_certificates,
+        mtls_endpoint_aliases: service.mtls_urls.as_ref().map(|mtls| EndpointAliases {
+            token_endpoint: mtls.token_endpoint(),
+            introspection_endpoint: mtls.introspection_endpoint(),
+            revocation_endpoint: mtls.revocation_endpoint(),
+        }),
         scopes_supported: apis.into_iter().flat_map(|api| api.scopes).collect(),
         access_token_signing_alg_values_supported: service
             .keys

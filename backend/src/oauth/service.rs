@@ -29,6 +29,8 @@ pub struct OAuthService {
     pub issuer: String,
     /// Where clients reach the endpoints.
     pub urls: PublicUrls,
+    /// Where clients reach them with mutual TLS, if another host (`CLAVIS_MTLS_PUBLIC_URL`).
+    pub mtls_urls: Option<PublicUrls>,
     /// Token lifetimes and the limits of the client authentication throttle.
     pub settings: TokenSettings,
     /// Refuse client credentials that crossed a network over plain HTTP: set when Clavis

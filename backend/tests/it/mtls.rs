@@ -938,9 +938,24 @@ async fn a_trusted_proxy_passes_the_chain_in_client_cert_chain(db: TestDb) {
             ("CLAVIS_TRUSTED_PROXIES", "127.0.0.1".into()),
             ("CLAVIS_PROXY_CLIENT_CERT", "true".into()),
             client_ca.file(dir.path()),
+            ("CLAVIS_MTLS_PUBLIC_URL", "https://mtls.clavis.test".into()),
         ],
     )
     .await;
+    // The proxy asks for certificates on a host of its own: the metadata says where.
+    let metadata: Value = get_json(
+        &reqwest::Client::new(),
+        clavis.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
+    assert_eq!(
+        metadata["mtls_endpoint_aliases"]["token_endpoint"],
+        "https://mtls.clavis.test/oauth2/token"
+    );
+    assert_eq!(
+        metadata["mtls_endpoint_aliases"]["introspection_endpoint"],
+        "https://mtls.clavis.test/oauth2/introspect"
+    );
     let send = |chain: Option<&str>| {
         let mut request = reqwest::Client::new()
             .post(clavis.url("/oauth2/token"))
