@@ -52,8 +52,8 @@ test('desktop: a manager chooses the methods and the certificate subject; a bad 
   }
   assert.equal(await method(card, /Client secret/).isChecked(), true);
   assert.equal(await method(card, /CA-issued certificate/).isChecked(), true);
-  await card.getByLabel('A CA-issued certificate must name').selectOption({ label: 'Subject DN' });
-  const subject = card.getByRole('textbox', { name: 'The subject DN or alternative name' });
+  await card.getByLabel('A CA-issued certificate must carry').selectOption({ label: 'Subject DN' });
+  const subject = card.getByRole('textbox', { name: 'The subject DN or SAN it must carry' });
   assert.equal(await subject.getAttribute('placeholder'), 'CN=billing,O=Acme,C=GB');
   await subject.fill('billing');
   await card.getByRole('button', { name: 'Save how it authenticates' }).click();
@@ -86,7 +86,7 @@ test('phone: a viewer sees how the application authenticates but cannot change i
   const { page, card, context } = await openApplication(PHONE, 'viewer-vic');
   await card.getByText('Certificate-bound tokens', { exact: false }).waitFor();
   assert.equal(await card.getByRole('checkbox', { name: 'Every method it has credentials for' }).isDisabled(), true);
-  assert.equal(await card.getByLabel('A CA-issued certificate must name').isDisabled(), true);
+  assert.equal(await card.getByLabel('A CA-issued certificate must carry').isDisabled(), true);
   assert.equal(await card.getByRole('button', { name: 'Save how it authenticates' }).count(), 0);
   await card.scrollIntoViewIfNeeded();
   await fitsTheScreen(page, 'client authentication on a phone');

@@ -27,6 +27,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("device.disable", "Device disabled"),
     ("device_secret.create", "Device secret created"),
     ("device_secret.delete", "Device secret deleted"),
+    ("device_certificate.add", "Device certificate added"),
+    ("device_certificate.delete", "Device certificate deleted"),
     ("federated.add", "Federated credential added"),
     ("federated.delete", "Federated credential deleted"),
     ("issuer.trust", "Issuer trusted"),
@@ -338,6 +340,8 @@ pub fn reason_text(code: &str) -> String {
         "expired_device_secret" => "the device secret has expired",
         "disabled_device" => "the device is disabled",
         "device_of_another_organisation" => "the device belongs to another organisation",
+        "unknown_device_certificate" => "no device has the client certificate presented",
+        "expired_device_certificate" => "the device's certificate has expired",
         "method_not_allowed" => "the application does not accept this authentication method",
         "mfa_required" => "no second factor was used",
         "no_role" => "the person has no role in Clavis",
@@ -476,6 +480,17 @@ pub fn summary(event: &AuditEventView) -> String {
         ),
         "device_secret.delete" => format!(
             "{who} deleted the device secret “{}” of the device {}",
+            detail("name"),
+            detail("device_id")
+        ),
+        "device_certificate.add" => format!(
+            "{who} registered the certificate “{}” ({}) to the device {}",
+            detail("name"),
+            detail("subject"),
+            detail("device_id")
+        ),
+        "device_certificate.delete" => format!(
+            "{who} deleted the certificate “{}” of the device {}",
             detail("name"),
             detail("device_id")
         ),

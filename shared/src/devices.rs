@@ -40,3 +40,31 @@ pub struct CreateDevice {
 pub struct UpdateDevice {
     pub enabled: bool,
 }
+
+/// A certificate a device proves itself with over mutual TLS, instead of a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceCertificate {
+    pub id: String,
+    pub name: String,
+    /// The certificate's subject, such as `CN=ward-3-node, O=Acme`.
+    pub subject: String,
+    /// The SHA-256 thumbprint of its DER, base64url: what mutual TLS matches, and what a
+    /// token bound to it carries as `cnf.x5t#S256`.
+    pub certificate_sha256: String,
+    /// The certificate's `notAfter`.
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A certificate to register to a device: its name and PEM text (only the certificate; a
+/// private key is refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddDeviceCertificate {
+    pub name: String,
+    pub certificate: String,
+}

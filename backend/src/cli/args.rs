@@ -376,6 +376,28 @@ pub enum DeviceCommand {
         #[arg(long = "id", value_name = "SECRET_ID")]
         secret_id: String,
     },
+    /// Register a certificate the device proves itself with over mutual TLS.
+    CertAdd {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+        #[arg(long)]
+        name: String,
+        /// The PEM certificate (never its private key).
+        #[arg(long, value_name = "FILE")]
+        certificate: PathBuf,
+    },
+    /// List a device's certificates.
+    CertList {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+    },
+    /// Delete a device certificate; it proves nothing from the next request on.
+    CertDelete {
+        #[arg(long = "device", value_name = "DEVICE_ID")]
+        device_id: String,
+        #[arg(long = "id", value_name = "CERTIFICATE_ID")]
+        certificate_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -373,6 +373,28 @@ fn device(
         } => out.secrets(&[devices::delete_secret(
             conn, &device_id, &secret_id, actor, now,
         )?]),
+        DeviceCommand::CertAdd {
+            device_id,
+            name,
+            certificate,
+        } => {
+            let pem = read_key_file(&certificate)?;
+            let added = devices::certificates::add(conn, &device_id, &name, &pem, actor, now)?;
+            out.device_certificates(&[added])
+        }
+        DeviceCommand::CertList { device_id } => {
+            out.device_certificates(&devices::certificates::list(conn, &device_id)?)
+        }
+        DeviceCommand::CertDelete {
+            device_id,
+            certificate_id,
+        } => out.device_certificates(&[devices::certificates::delete(
+            conn,
+            &device_id,
+            &certificate_id,
+            actor,
+            now,
+        )?]),
     }
 }
 

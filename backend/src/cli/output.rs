@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clavis_shared::client_auth::ClientAuthentication;
-use clavis_shared::devices::Device;
+use clavis_shared::devices::{Device, DeviceCertificate};
 use clavis_shared::dto::{
     Api, Application, ClientKeyInfo, ClientSecretInfo, FederatedCredentialInfo, NewClientSecret,
     Organisation, RoleAssignment, TrustedIssuerInfo,
@@ -214,6 +214,30 @@ impl Output {
                     yes_no(d.enabled),
                     d.active_secrets.to_string(),
                     when(d.created_at),
+                ]
+            },
+        )
+    }
+
+    pub fn device_certificates(&self, items: &[DeviceCertificate]) -> anyhow::Result<()> {
+        self.table(
+            items,
+            &[
+                "ID",
+                "NAME",
+                "SUBJECT",
+                "THUMBPRINT",
+                "EXPIRES",
+                "LAST USED",
+            ],
+            |c| {
+                vec![
+                    c.id.clone(),
+                    c.name.clone(),
+                    c.subject.clone(),
+                    c.certificate_sha256.clone(),
+                    when(c.expires_at),
+                    c.last_used_at.map_or_else(|| "never".to_owned(), when),
                 ]
             },
         )

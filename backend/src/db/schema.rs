@@ -115,6 +115,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_certificates (id) {
+        id -> Text,
+        device_id -> Text,
+        name -> Text,
+        subject -> Text,
+        certificate_sha256 -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     client_keys (id) {
         id -> Text,
         application_id -> Text,
@@ -280,6 +294,7 @@ diesel::joinable!(application_apis -> apis (api_id));
 diesel::joinable!(client_secrets -> applications (application_id));
 diesel::joinable!(devices -> organisations (organisation_id));
 diesel::joinable!(device_secrets -> devices (device_id));
+diesel::joinable!(device_certificates -> devices (device_id));
 diesel::joinable!(client_keys -> applications (application_id));
 diesel::joinable!(federated_credentials -> applications (application_id));
 diesel::joinable!(federated_credentials -> trusted_issuers (issuer_id));
@@ -297,6 +312,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_secrets,
     devices,
     device_secrets,
+    device_certificates,
     client_keys,
     trusted_issuers,
     federated_credentials,

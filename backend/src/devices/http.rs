@@ -4,7 +4,9 @@
 
 use actix_web::{HttpResponse, web};
 use clavis_shared::ErrorBody;
-use clavis_shared::devices::{CreateDevice, Device, UpdateDevice};
+use clavis_shared::devices::{
+    AddDeviceCertificate, CreateDevice, Device, DeviceCertificate, UpdateDevice,
+};
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret};
 use clavis_shared::portal::CreateSecret;
 use clavis_shared::validate;
@@ -30,6 +32,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/devices/{device_id}/secrets/{secret_id}",
             web::delete().to(delete_secret),
+        )
+        .route(
+            "/devices/{device_id}/certificates",
+            web::get().to(certificates),
+        )
+        .route(
+            "/devices/{device_id}/certificates",
+            web::post().to(add_certificate),
+        )
+        .route(
+            "/devices/{device_id}/certificates/{certificate_id}",
+            web::delete().to(delete_certificate),
         );
 }
 
@@ -204,6 +218,83 @@ pub async fn delete_secret(
             conn,
             &device.device_id,
             &secret_id,
+            &access.actor(),
+            db::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The device's certificates for mutual TLS, soonest expiry first.
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}/certificates", tag = "devices",
+    params(("device_id" = String, Path, description = "The device's id (a GUID)")),
+    responses((status = 200, body = Vec<DeviceCertificate>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn certificates(
+    access: Access,
+    db: web::Data<Database>,
+    device_id: web::Path<String>,
+) -> Result<web::Json<Vec<DeviceCertificate>>> {
+    let listed = db
+        .run(move |conn| {
+            let device = visible(&access, conn, &device_id)?;
+            super::certificates::list(conn, &device.device_id)
+        })
+        .await?;
+    Ok(web::Json(listed))
+}
+
+/// Registers a certificate the device proves itself with over mutual TLS; only the
+/// certificate is kept.
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/certificates", tag = "devices",
+    params(("device_id" = String, Path, description = "The device's id (a GUID)")),
+    request_body = AddDeviceCertificate,
+    responses((status = 201, body = DeviceCertificate), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_certificate(
+    access: Access,
+    db: web::Data<Database>,
+    device_id: web::Path<String>,
+    body: web::Json<AddDeviceCertificate>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let added = db
+        .run(move |conn| {
+            let device = managed(&access, conn, &device_id)?;
+            super::certificates::add(
+                conn,
+                &device.device_id,
+                &body.name,
+                &body.certificate,
+                &access.actor(),
+                db::now(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(added))
+}
+
+/// Deletes a device certificate; it proves nothing from the next token request on.
+#[utoipa::path(delete, path = "/api/v1/devices/{device_id}/certificates/{certificate_id}",
+    tag = "devices",
+    params(("device_id" = String, Path, description = "The device's id (a GUID)"),
+        ("certificate_id" = String, Path, description = "The certificate's id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete_certificate(
+    access: Access,
+    db: web::Data<Database>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (device_id, certificate_id) = path.into_inner();
+    db.run(move |conn| {
+        let device = managed(&access, conn, &device_id)?;
+        super::certificates::delete(
+            conn,
+            &device.device_id,
+            &certificate_id,
             &access.actor(),
             db::now(),
         )

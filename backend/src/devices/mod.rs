@@ -7,6 +7,7 @@
 //! Every function here fails with [`Error::Database`] when the database does; the `# Errors`
 //! of each name what else it refuses.
 
+pub mod certificates;
 pub mod http;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

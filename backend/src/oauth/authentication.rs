@@ -26,6 +26,8 @@ pub enum Credential {
     /// A device secret, by its id: not the client's own credential, but one whose last use
     /// is recorded like the client's.
     DeviceSecret { id: String },
+    /// A device's certificate, by its id, proven over mutual TLS.
+    DeviceCertificate { id: String },
 }
 
 impl Credential {
@@ -37,7 +39,8 @@ impl Credential {
             | Self::JwksUri { .. }
             | Self::Federated { .. }
             | Self::CaIssuedCertificate { .. }
-            | Self::DeviceSecret { .. } => None,
+            | Self::DeviceSecret { .. }
+            | Self::DeviceCertificate { .. } => None,
         }
     }
 
@@ -60,6 +63,9 @@ impl Credential {
                 "kind": "tls_client_auth", "field": field, "value": value,
             }),
             Self::DeviceSecret { id } => serde_json::json!({ "kind": "device_secret", "id": id }),
+            Self::DeviceCertificate { id } => {
+                serde_json::json!({ "kind": "device_certificate", "id": id })
+            }
         }
     }
 }
@@ -129,6 +135,9 @@ pub enum AuthFailure {
     DisabledDevice,
     /// The device belongs to another organisation than the application.
     DeviceOfAnotherOrganisation,
+    /// No device has the client certificate presented over mutual TLS.
+    UnknownDeviceCertificate,
+    ExpiredDeviceCertificate,
 }
 
 impl AuthFailure {
@@ -169,6 +178,8 @@ impl AuthFailure {
             Self::ExpiredDeviceSecret => "expired_device_secret",
             Self::DisabledDevice => "disabled_device",
             Self::DeviceOfAnotherOrganisation => "device_of_another_organisation",
+            Self::UnknownDeviceCertificate => "unknown_device_certificate",
+            Self::ExpiredDeviceCertificate => "expired_device_certificate",
         }
     }
 }

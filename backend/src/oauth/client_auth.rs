@@ -500,7 +500,10 @@ impl ClientAuthenticator {
         }
         let proven = ProvenDevice {
             device_id: stored.device_id,
-            secret_id: stored.secret_id,
+            credential: Credential::DeviceSecret {
+                id: stored.secret_id,
+            },
+            certificate_sha256: None,
         };
         if remembered {
             return Ok(Ok(proven));
@@ -516,8 +519,47 @@ impl ClientAuthenticator {
             return Ok(Err(AuthFailure::WrongDeviceSecret));
         }
         drop(reservation);
-        self.remember(&proven.secret_id, digest);
+        self.remember(&secret_id, digest);
         Ok(Ok(proven))
+    }
+
+    /// Checks the client certificate of the connection (`certificate_sha256`, its
+    /// thumbprint) as a device's, for an application of `organisation_id` that requires a
+    /// device and got no `X-Device-Authorization`. The TLS handshake (or the trusted proxy)
+    /// proved the private key, so this is no guess: nothing is throttled.
+    pub async fn authenticate_device_certificate(
+        &self,
+        db: &Database,
+        certificate_sha256: &str,
+        organisation_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<ProvenDevice, AuthFailure>, OAuthError> {
+        let thumbprint = certificate_sha256.to_owned();
+        let Some(stored) = db
+            .run(move |conn| devices::certificates::by_thumbprint(conn, &thumbprint))
+            .await?
+        else {
+            return Ok(Err(AuthFailure::UnknownDeviceCertificate));
+        };
+        let refusal = if stored.expires_at <= now {
+            Some(AuthFailure::ExpiredDeviceCertificate)
+        } else if !stored.enabled {
+            Some(AuthFailure::DisabledDevice)
+        } else if stored.organisation_id != organisation_id {
+            Some(AuthFailure::DeviceOfAnotherOrganisation)
+        } else {
+            None
+        };
+        Ok(match refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(ProvenDevice {
+                device_id: stored.device_id,
+                credential: Credential::DeviceCertificate {
+                    id: stored.certificate_id,
+                },
+                certificate_sha256: Some(certificate_sha256.to_owned()),
+            }),
+        })
     }
 
     /// A device credential that cannot be a guess (unknown, expired, disabled, of another

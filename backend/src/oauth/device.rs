@@ -1,11 +1,13 @@
 //! The device a token request proves beside the client (issue 19, part 3), for applications
 //! that require one: `X-Device-Authorization: Basic base64(device_id:device_secret)`, as
 //! SanteDB sends it, with the id and secret form-urlencoded as for a client's HTTP Basic
-//! (RFC 6749 §2.3.1) and the scheme matched without regard to case.
+//! (RFC 6749 §2.3.1) and the scheme matched without regard to case; or, with no such header,
+//! the client certificate of the connection, registered to a device.
 
 use actix_web::HttpRequest;
 use secrecy::SecretString;
 
+use super::authentication::Credential;
 use super::error::OAuthError;
 use super::request::basic_credentials;
 
@@ -19,11 +21,14 @@ pub struct DeviceCredentials {
     pub secret: SecretString,
 }
 
-/// A device that proved itself: its id, and the secret it used (for its last use).
+/// A device that proved itself: its id, the credential it used (for its last use), and
+/// the thumbprint of its certificate when it proved itself with one, which binds the token
+/// (RFC 8705 §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenDevice {
     pub device_id: String,
-    pub secret_id: String,
+    pub credential: Credential,
+    pub certificate_sha256: Option<String>,
 }
 
 /// The device credentials of `req`, if it sent `X-Device-Authorization`.

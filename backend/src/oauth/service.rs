@@ -188,27 +188,40 @@ pub async fn authenticate(
 /// part 3). A refusal is audited as `client.authenticate` with the device's reason and id,
 /// and answered with the same `invalid_client` as a client's.
 ///
+/// The device proves itself with `X-Device-Authorization`, or without it by the client
+/// certificate of the connection (`certificate_sha256`) when that is a device's and not what
+/// the client authenticated with.
+///
 /// # Errors
 /// `400 invalid_request` for a malformed `X-Device-Authorization`; `401 invalid_client` for a
 /// device missing, unknown, disabled, of another organisation, or with a wrong or expired
-/// secret; `429` when the device's or the source's guesses are used up.
+/// secret or certificate; `429` when the device's or the source's guesses are used up.
 pub async fn prove_device(
     service: &OAuthService,
     db: &Database,
     req: &HttpRequest,
     client: &AuthenticatedClient,
+    certificate_sha256: Option<&str>,
     source: IpAddr,
     now: DateTime<Utc>,
 ) -> Result<ProvenDevice, OAuthError> {
     let presented = device::presented_device(req)?;
-    let outcome = match &presented {
-        None => Err(AuthFailure::DeviceRequired),
-        Some(device) => {
-            service
-                .authenticator
-                .authenticate_device(db, device, &client.application.organisation_id, source, now)
+    let organisation_id = &client.application.organisation_id;
+    let authenticator = &service.authenticator;
+    // A certificate the client authenticated with is the client's, not a device's.
+    let device_certificate = certificate_sha256.filter(|_| client.certificate_sha256.is_none());
+    let outcome = match (&presented, device_certificate) {
+        (Some(device), _) => {
+            authenticator
+                .authenticate_device(db, device, organisation_id, source, now)
                 .await?
         }
+        (None, Some(thumbprint)) => {
+            authenticator
+                .authenticate_device_certificate(db, thumbprint, organisation_id, now)
+                .await?
+        }
+        (None, None) => Err(AuthFailure::DeviceRequired),
     };
     let refusal = match outcome {
         Ok(proven) => return Ok(proven),
@@ -232,12 +245,14 @@ pub async fn prove_device(
         .source_address(&source.to_string())
         .details(serde_json::json!({
             "endpoint": "token", "reason": refusal.as_str(), "device_id": device_id,
+            "certificate_sha256": device_certificate.filter(|_| presented.is_none()),
         }));
     service.audit.record(event, now).await;
     // The client has proven itself: telling it what is missing gives nothing away.
     let mut refused = OAuthError::invalid_client(false);
     refused.description = "This application requires a device: send X-Device-Authorization \
-        with the id and a current secret of an enabled device of its organisation."
+        with the id and a current secret of an enabled device of its organisation, or present \
+        that device's certificate over mutual TLS."
         .to_owned();
     Err(refused)
 }

@@ -160,15 +160,29 @@ async fn issue(
     let TokenRequest::ClientCredentials { scope, target } = TokenRequest::parse(&params)?;
     let client = authenticate(service, db, &presented, origin.address, "token", now).await?;
     let device = match client.application.requires_device {
-        true => Some(prove_device(service, db, req, &client, origin.address, now).await?),
+        true => Some(
+            prove_device(
+                service,
+                db,
+                req,
+                &client,
+                certificate_sha256.as_deref(),
+                origin.address,
+                now,
+            )
+            .await?,
+        ),
         false => None,
     };
+    let device_certificate = device
+        .as_ref()
+        .and_then(|device| device.certificate_sha256.clone());
     let source = origin.address.to_string();
     let now = after_kill_switch(client.application.tokens_revoked_before, now).await;
     let actor = Actor::Client {
         client_id: client.application.client_id.clone(),
     };
-    let chosen = confirmation(&client, certificate_sha256).and_then(|cnf| {
+    let chosen = confirmation(&client, device_certificate, certificate_sha256).and_then(|cnf| {
         let api = choose_api(&client.grants, target.as_deref())?;
         Ok((api, choose_scopes(api, scope.as_deref())?, cnf))
     });
@@ -228,10 +242,7 @@ async fn issue(
         })?;
     service.usage.record(&client.credential, now);
     if let Some(device) = &device {
-        let secret = Credential::DeviceSecret {
-            id: device.secret_id.clone(),
-        };
-        service.usage.record(&secret, now);
+        service.usage.record(&device.credential, now);
     }
     record_issue(service, &actor, &source, &client, &claims, now).await;
     Ok(HttpResponse::Ok().json(TokenResponse {
@@ -242,27 +253,31 @@ async fn issue(
     }))
 }
 
-/// What binds the token (RFC 8705 §3): the certificate the client authenticated with; else,
-/// for an application that requires bound tokens, the certificate presented over mutual TLS
-/// beside another credential; else nothing.
+/// What binds the token (RFC 8705 §3): the certificate the client authenticated with; else
+/// the certificate a device proved itself with (issue 19); else, for an application that
+/// requires bound tokens, the certificate presented over mutual TLS beside another
+/// credential; else nothing.
 ///
 /// # Errors
 /// `400 invalid_request` when the application requires bound tokens and no certificate came.
 fn confirmation(
     client: &AuthenticatedClient,
+    device_sha256: Option<String>,
     presented_sha256: Option<String>,
 ) -> Result<Option<Confirmation>, OAuthError> {
-    let bound_to = match (&client.certificate_sha256, presented_sha256) {
-        (Some(authenticated), _) => Some(authenticated.clone()),
-        (None, Some(presented)) if client.application.require_bound_tokens => Some(presented),
-        (None, _) if client.application.require_bound_tokens => {
+    let required = client.application.require_bound_tokens;
+    let bound_to = match (&client.certificate_sha256, device_sha256, presented_sha256) {
+        (Some(authenticated), _, _) => Some(authenticated.clone()),
+        (None, Some(device), _) => Some(device),
+        (None, None, Some(presented)) if required => Some(presented),
+        (None, None, _) if required => {
             return Err(OAuthError::invalid_request(
                 "This application requires certificate-bound tokens (RFC 8705 section 3): \
                  send the token request over mutual TLS, presenting the client certificate \
                  the token is to be bound to.",
             ));
         }
-        (None, _) => None,
+        (None, None, _) => None,
     };
     Ok(bound_to.map(|x5t_s256| Confirmation { x5t_s256 }))
 }

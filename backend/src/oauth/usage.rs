@@ -44,14 +44,18 @@ impl LastUsed {
 
 /// The secrets' times, then the keys', the devices' secrets', the federated credentials'.
 fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> {
-    let (mut secrets_used, mut keys_used, mut federated_used, mut devices_used) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut secrets_used, mut keys_used, mut federated_used) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut device_secrets_used, mut device_certificates_used) = (Vec::new(), Vec::new());
     for (credential, at) in used {
         match credential {
             Credential::Secret { id } => secrets_used.push((id.clone(), *at)),
             Credential::Key { id, .. } => keys_used.push((id.clone(), *at)),
             Credential::Federated { id, .. } => federated_used.push((id.clone(), *at)),
-            Credential::DeviceSecret { id } => devices_used.push((id.clone(), *at)),
+            Credential::DeviceSecret { id } => device_secrets_used.push((id.clone(), *at)),
+            Credential::DeviceCertificate { id } => {
+                device_certificates_used.push((id.clone(), *at));
+            }
             // A key set's keys, and a CA's certificates, have no row of their own to note
             // the time in.
             Credential::JwksUri { .. } | Credential::CaIssuedCertificate { .. } => {}
@@ -59,6 +63,7 @@ fn write(conn: &mut DbConn, used: &[(Credential, DateTime<Utc>)]) -> Result<()> 
     }
     secrets::record_last_used(conn, &secrets_used)?;
     client_keys::record_last_used(conn, &keys_used)?;
-    devices::record_last_used(conn, &devices_used)?;
+    devices::record_last_used(conn, &device_secrets_used)?;
+    devices::certificates::record_last_used(conn, &device_certificates_used)?;
     federation::record_last_used(conn, &federated_used)
 }

@@ -34,6 +34,7 @@ on_both_databases_async!(
     an_application_accepts_only_the_methods_it_chose,
     an_application_requiring_bound_tokens_gets_them_only_over_mutual_tls,
     a_trusted_proxy_passes_the_chain_in_client_cert_chain,
+    a_device_proves_itself_with_its_certificate_and_binds_the_token,
 );
 
 /// A client's own self-signed certificate and its private key.
@@ -991,4 +992,87 @@ async fn a_trusted_proxy_passes_the_chain_in_client_cert_chain(db: TestDb) {
         "{body}"
     );
     assert_eq!(refusal_reasons(&db, 0, 1).await, ["untrusted_certificate"]);
+}
+
+async fn a_device_proves_itself_with_its_certificate_and_binds_the_token(db: TestDb) {
+    let seeded = seed(&db);
+    let client_id = seeded.application.client_id.clone();
+    let server_ca = TestCa::new("Server CA");
+    let dir = tempfile::tempdir().unwrap();
+    let now = clavis::db::now();
+    let secret = clavis::secrets::create(
+        &mut db.conn(),
+        &client_id,
+        "santedb",
+        now + chrono::Duration::days(30),
+        &admin(),
+        now,
+    )
+    .unwrap()
+    .value;
+    let new = clavis_shared::devices::CreateDevice {
+        name: "ward 3 node".into(),
+        device_id: None,
+    };
+    let device =
+        clavis::devices::create(&mut db.conn(), &seeded.organisation.id, &new, &admin(), now)
+            .unwrap();
+    let node = ClientCertificate::new(-1, 30);
+    clavis::devices::certificates::add(
+        &mut db.conn(),
+        &device.device_id,
+        "node certificate",
+        &node.pem,
+        &admin(),
+        now,
+    )
+    .unwrap();
+    let changes = clavis_shared::portal::UpdateApplication {
+        requires_device: Some(true),
+        ..Default::default()
+    };
+    clavis::apps::update(&mut db.conn(), &client_id, &changes, &admin(), now).unwrap();
+    let clavis = serve_https(&db, &server_ca, dir.path()).await;
+    let request = |client: reqwest::Client| {
+        client
+            .post(clavis.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+
+    // The client's secret, the device's certificate on the same connection.
+    let response = request(node.client(&server_ca)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["device_id"], device.device_id.as_str());
+    let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&node.der));
+    assert_eq!(claims["cnf"]["x5t#S256"], thumbprint.as_str());
+
+    // A certificate no device has, and the device's once it is disabled.
+    let stranger = ClientCertificate::new(-1, 30);
+    assert_eq!(
+        request(stranger.client(&server_ca)).await.unwrap().status(),
+        401
+    );
+    clavis::devices::set_enabled(&mut db.conn(), &device.device_id, false, &admin(), now).unwrap();
+    assert_eq!(
+        request(node.client(&server_ca)).await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        refusal_reasons(&db, 0, 2).await,
+        ["unknown_device_certificate", "disabled_device"]
+    );
+    // Registered to one device only.
+    let again = clavis::devices::certificates::add(
+        &mut db.conn(),
+        &device.device_id,
+        "again",
+        &node.pem,
+        &admin(),
+        now,
+    );
+    assert!(matches!(again, Err(clavis::error::Error::Conflict(_))));
 }

@@ -151,7 +151,7 @@ fn SettingsForm(
                         }
                     })
                     .collect_view()}
-                <label for="auth-field">"A CA-issued certificate must name"</label>
+                <label for="auth-field">"A CA-issued certificate must carry"</label>
                 <div class="field-row">
                     <select
                         id="auth-field"
@@ -172,7 +172,7 @@ fn SettingsForm(
                     <input
                         id="auth-subject"
                         type="text"
-                        aria-label="The subject DN or alternative name"
+                        aria-label="The subject DN or SAN it must carry"
                         autocomplete="off"
                         disabled=move || field.with(Option::is_none)
                         placeholder=move || field.get().map(SubjectField::example)

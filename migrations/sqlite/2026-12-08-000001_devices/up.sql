@@ -27,4 +27,19 @@ CREATE TABLE device_secrets (
 );
 CREATE INDEX device_secrets_device ON device_secrets (device_id);
 
+-- Certificates a device proves itself with over mutual TLS instead of a secret, matched by
+-- the SHA-256 thumbprint of their DER (as x5t#S256, RFC 8705 section 3.1): one device each.
+CREATE TABLE device_certificates (
+    id TEXT PRIMARY KEY NOT NULL,
+    device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    certificate_sha256 TEXT NOT NULL UNIQUE,
+    created_at TIMESTAMP NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    last_used_at TIMESTAMP
+);
+CREATE INDEX device_certificates_device ON device_certificates (device_id);
+
 ALTER TABLE applications ADD COLUMN requires_device BOOLEAN NOT NULL DEFAULT FALSE;
