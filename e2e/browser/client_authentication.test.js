@@ -41,12 +41,14 @@ const method = (card, name) => card.getByRole('checkbox', { name });
 
 test('desktop: a manager chooses the methods and the certificate subject; a bad subject is refused with focus on it', async () => {
   const { page, card, context } = await openApplication(DESKTOP, 'manager-mia');
-  await card.getByText('Client certificates do not reach this Clavis').waitFor();
-  const every = card.getByRole('checkbox', { name: 'Every method it has credentials for' });
+  await card.getByText('Mutual TLS is not set up on this Clavis').waitFor();
+  const every = card.getByRole('checkbox', { name: /Every method it has credentials for/ });
   assert.equal(await every.isChecked(), true, 'by default every method it has credentials for');
   assert.equal(await method(card, /Client secret/).isDisabled(), true);
+  assert.equal(await method(card, /Client secret/).isChecked(), false, 'ticks show a choice, not what it has');
 
   await every.uncheck();
+  assert.equal(await method(card, /Client secret/).isChecked(), true, 'choosing starts from every method');
   for (const name of [/Assertion signed/, /Federated credential/, /Registered certificate/]) {
     await method(card, name).uncheck();
   }
@@ -84,8 +86,9 @@ test('desktop: a manager chooses the methods and the certificate subject; a bad 
 
 test('phone: a viewer sees how the application authenticates but cannot change it', async () => {
   const { page, card, context } = await openApplication(PHONE, 'viewer-vic');
-  await card.getByText('Certificate-bound tokens', { exact: false }).waitFor();
-  assert.equal(await card.getByRole('checkbox', { name: 'Every method it has credentials for' }).isDisabled(), true);
+  await card.getByText('Only credential managers can change this.').waitFor();
+  await card.getByText('Bind tokens to the client certificate', { exact: false }).waitFor();
+  assert.equal(await card.getByRole('checkbox', { name: /Every method it has credentials for/ }).isDisabled(), true);
   assert.equal(await card.getByLabel('A CA-issued certificate must carry').isDisabled(), true);
   assert.equal(await card.getByRole('button', { name: 'Save how it authenticates' }).count(), 0);
   await card.scrollIntoViewIfNeeded();

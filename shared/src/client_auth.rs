@@ -57,7 +57,9 @@ impl ClientAuthMethod {
             Self::ClientSecret => "Client secret",
             Self::PrivateKeyJwt => "Assertion signed with its own key",
             Self::FederatedCredential => "Federated credential",
-            Self::SelfSignedTlsClientAuth => "Registered certificate over mutual TLS",
+            Self::SelfSignedTlsClientAuth => {
+                "Registered certificate (Public keys and certificates), over mutual TLS"
+            }
             Self::TlsClientAuth => "CA-issued certificate over mutual TLS",
         }
     }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::cli::clavis;
 use crate::portal::{Who, World};
 use crate::server::{TestServer, http, http_from};
-use crate::support::{TestDb, admin, seed, seed_beta};
+use crate::support::{TestDb, admin, secret_for, seed, seed_beta};
 use crate::{on_both_databases, on_both_databases_async};
 
 on_both_databases_async!(
@@ -130,16 +130,7 @@ async fn refusals(db: &TestDb, count: usize) -> Vec<Value> {
 async fn a_santedb_request_with_its_device_gets_a_token_naming_the_device(db: TestDb) {
     let seeded = seed(&db);
     let client_id = seeded.application.client_id.clone();
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "santedb",
-        Utc::now() + Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     let (device_id, device_secret) =
         device_with_secret(&db, &seeded.organisation.id, "ward 3 node");
     require_device(&db, &client_id, true);
@@ -228,16 +219,7 @@ async fn device_refusals_are_invalid_client_with_the_device_reason_audited(db: T
     let seeded = seed(&db);
     let beta = seed_beta(&db, clavis::db::now());
     let client_id = seeded.application.client_id.clone();
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "santedb",
-        Utc::now() + Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     let (device_id, device_secret) = device_with_secret(&db, &seeded.organisation.id, "ward 3");
     let (disabled_id, disabled_secret) = device_with_secret(&db, &seeded.organisation.id, "old");
     clavis::devices::set_enabled(&mut db.conn(), &disabled_id, false, &admin(), Utc::now())
@@ -339,16 +321,7 @@ async fn device_refusals_are_invalid_client_with_the_device_reason_audited(db: T
 async fn wrong_device_secrets_are_throttled_per_device(db: TestDb) {
     let seeded = seed(&db);
     let client_id = seeded.application.client_id.clone();
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "santedb",
-        Utc::now() + Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     let (device_id, device_secret, secret_id) =
         device_with_secret_id(&db, &seeded.organisation.id, "ward 3");
     require_device(&db, &client_id, true);

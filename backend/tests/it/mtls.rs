@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::nginx::{MutualTls, Nginx};
 use crate::on_both_databases_async;
 use crate::process::ServeProcess as Clavis;
-use crate::support::{TestDb, admin, seed};
+use crate::support::{TestDb, admin, secret_for, seed};
 use crate::tls::TestCa;
 use clavis_shared::client_auth::{
     CertificateSubject, ClientAuthMethod, SetClientAuthentication, SubjectField,
@@ -117,18 +117,7 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
 
 /// `clavis serve` on HTTPS, with a server certificate of `ca`.
 async fn serve_https(db: &TestDb, ca: &TestCa, dir: &std::path::Path) -> Clavis {
-    let (cert, key) = ca.issue(1, 90);
-    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_file, cert).unwrap();
-    std::fs::write(&key_file, key).unwrap();
-    Clavis::serve(
-        db,
-        &[
-            ("CLAVIS_TLS_CERT_FILE", cert_file.display().to_string()),
-            ("CLAVIS_TLS_KEY_FILE", key_file.display().to_string()),
-        ],
-    )
-    .await
+    serve_https_with(db, ca, dir, &[]).await
 }
 
 /// A client credentials request naming `client_id` and nothing else.
@@ -274,16 +263,7 @@ async fn a_registered_certificate_authenticates_over_mutual_tls(db: TestDb) {
     );
 
     // A token issued on a secret is not bound: a resource server that needs binding refuses it.
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "unbound",
-        Utc::now() + chrono::Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     let unbound = json_of(
         plain
             .post(clavis.url("/oauth2/token"))
@@ -592,21 +572,18 @@ async fn serve_https_with(
     db: &TestDb,
     ca: &TestCa,
     dir: &std::path::Path,
-    extra: (&'static str, String),
+    extra: &[(&'static str, String)],
 ) -> Clavis {
     let (cert, key) = ca.issue(1, 90);
     let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_file, cert).unwrap();
     std::fs::write(&key_file, key).unwrap();
-    Clavis::serve(
-        db,
-        &[
-            ("CLAVIS_TLS_CERT_FILE", cert_file.display().to_string()),
-            ("CLAVIS_TLS_KEY_FILE", key_file.display().to_string()),
-            extra,
-        ],
-    )
-    .await
+    let mut settings = vec![
+        ("CLAVIS_TLS_CERT_FILE", cert_file.display().to_string()),
+        ("CLAVIS_TLS_KEY_FILE", key_file.display().to_string()),
+    ];
+    settings.extend_from_slice(extra);
+    Clavis::serve(db, &settings).await
 }
 
 /// Sets `client_id`'s client authentication, as its credential manager does.
@@ -656,7 +633,7 @@ async fn ca_issued_certificates_naming_the_registered_subject_authenticate(db: T
         &client_id,
         subject(SubjectField::SubjectDn, "CN=billing-service, O=Acme"),
     );
-    let clavis = serve_https_with(&db, &server_ca, dir.path(), client_ca.file(dir.path())).await;
+    let clavis = serve_https_with(&db, &server_ca, dir.path(), &[client_ca.file(dir.path())]).await;
 
     // The subject DN matches whatever the case and spacing; the chain leads to the root.
     let good = client_ca.issue("Billing-Service", &["billing.acme.test"], -1, 30);
@@ -796,17 +773,8 @@ async fn an_application_accepts_only_the_methods_it_chose(db: TestDb) {
     let registered = ClientCertificate::new(-1, 30);
     registered.register(&db, &client_id);
     let ca_issued = client_ca.issue("billing-service", &[], -1, 30);
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "methods",
-        Utc::now() + chrono::Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
-    let clavis = serve_https_with(&db, &server_ca, dir.path(), client_ca.file(dir.path())).await;
+    let secret = secret_for(&db, &client_id);
+    let clavis = serve_https_with(&db, &server_ca, dir.path(), &[client_ca.file(dir.path())]).await;
     let with_secret = || async {
         trusting(&server_ca)
             .post(clavis.url("/oauth2/token"))
@@ -869,16 +837,7 @@ async fn an_application_requiring_bound_tokens_gets_them_only_over_mutual_tls(db
     let client_id = seed(&db).application.client_id;
     let server_ca = TestCa::new("Server CA");
     let dir = tempfile::tempdir().unwrap();
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "bound",
-        Utc::now() + chrono::Duration::days(30),
-        &admin(),
-        Utc::now(),
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     set_authentication(
         &db,
         &client_id,
@@ -1000,16 +959,7 @@ async fn a_device_proves_itself_with_its_certificate_and_binds_the_token(db: Tes
     let server_ca = TestCa::new("Server CA");
     let dir = tempfile::tempdir().unwrap();
     let now = clavis::db::now();
-    let secret = clavis::secrets::create(
-        &mut db.conn(),
-        &client_id,
-        "santedb",
-        now + chrono::Duration::days(30),
-        &admin(),
-        now,
-    )
-    .unwrap()
-    .value;
+    let secret = secret_for(&db, &client_id);
     let new = clavis_shared::devices::CreateDevice {
         name: "ward 3 node".into(),
         device_id: None,

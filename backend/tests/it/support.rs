@@ -382,6 +382,21 @@ pub fn jwks_algorithms(jwks: &serde_json::Value) -> Vec<String> {
 }
 
 /// An application of Acme with one secret: (client_id, secret).
+/// The value of a new 30-day secret of `client_id`.
+pub fn secret_for(db: &TestDb, client_id: &str) -> String {
+    let now = clavis::db::now();
+    clavis::secrets::create(
+        &mut db.conn(),
+        client_id,
+        "test",
+        now + chrono::Duration::days(30),
+        &admin(),
+        now,
+    )
+    .unwrap()
+    .value
+}
+
 pub fn client_with_secret(db: &TestDb) -> (String, String) {
     let seeded = seed(db);
     let now = clavis::db::now();

@@ -45,11 +45,11 @@ pub fn ClientAuthenticationCard(client_id: String, manage: bool) -> impl IntoVie
 fn reach_notice(current: &ClientAuthentication) -> Option<&'static str> {
     if !current.mutual_tls {
         Some(
-            "Client certificates do not reach this Clavis (mutual TLS is not set up): certificate methods and bound tokens cannot work yet.",
+            "Mutual TLS is not set up on this Clavis: certificate methods and bound tokens work once an admin sets it up.",
         )
     } else if !current.tls_client_auth_ca {
         Some(
-            "No certificate authority is configured for client certificates here: CA-issued certificates are refused until a platform admin adds one.",
+            "No CA is configured here for client certificates: CA-issued certificates are refused until an admin adds one.",
         )
     } else {
         None
@@ -110,8 +110,9 @@ fn SettingsForm(
             }
         });
     };
+    // Unticked while every method is accepted: ticks show a choice, not what it has.
     let is_chosen =
-        move |method| chosen.with(|list| list.as_ref().is_none_or(|list| list.contains(&method)));
+        move |method| chosen.with(|list| list.as_ref().is_some_and(|list| list.contains(&method)));
     let toggle = move |method: ClientAuthMethod, on: bool| {
         chosen.update(|list| {
             let list = list.get_or_insert_with(|| ClientAuthMethod::ALL.to_vec());
@@ -122,7 +123,8 @@ fn SettingsForm(
         });
     };
     view! {
-        {notice.map(|notice| view! { <p class="help">{notice}</p> })}
+        {notice.map(|notice| view! { <p class="warning">{notice}</p> })}
+        {(!manage).then(|| view! { <p class="help">"Only credential managers can change this."</p> })}
         <form on:submit=save novalidate=true>
             <fieldset disabled=!manage>
                 <legend>"Methods it accepts"</legend>
@@ -133,7 +135,7 @@ fn SettingsForm(
                         prop:checked=move || chosen.with(Option::is_none)
                         on:change=move |ev| chosen.set((!event_target_checked(&ev)).then(|| ClientAuthMethod::ALL.to_vec()))
                     />
-                    " Every method it has credentials for"
+                    " Every method it has credentials for (untick to choose which)"
                 </label>
                 {ClientAuthMethod::ALL
                     .into_iter()
@@ -189,7 +191,7 @@ fn SettingsForm(
                         prop:checked=move || bound.get()
                         on:change=move |ev| bound.set(event_target_checked(&ev))
                     />
-                    " Require certificate-bound tokens: tokens only over mutual TLS, usable only with that certificate (RFC 8705)"
+                    " Bind tokens to the client certificate (RFC 8705): tokens are then used over mutual TLS with it"
                 </label>
                 {manage
                     .then(|| {
