@@ -24,7 +24,6 @@ use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use crate::orgs;
 use crate::secrets::hash::{self, SecretHash};
-use crate::secrets::value::ClientSecretValue;
 
 /// The longest device name, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -259,11 +258,11 @@ pub fn create_secret(
 ) -> Result<NewClientSecret> {
     let name = validate::secret_name(name)?;
     let expires_at = validate::secret_expiry(expires_at, now)?;
-    let id = uuid::Uuid::new_v4();
-    let value = ClientSecretValue::generate(id);
-    // Hash before the transaction: argon2id takes milliseconds and needs no lock.
-    let secret_hash = hash::hash(&value)?;
-    let id = id.to_string();
+    let hash::MintedSecret {
+        id,
+        value,
+        hash: secret_hash,
+    } = hash::mint()?;
     db::write_transaction(conn, |conn| {
         let device = find(conn, device_id)?;
         // Serialises concurrent creations for one device, so the limit holds.

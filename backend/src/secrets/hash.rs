@@ -72,6 +72,30 @@ pub fn hash(value: &ClientSecretValue) -> Result<SecretHash> {
     Ok(SecretHash(phc.to_string()))
 }
 
+/// A new secret, of a client or a device: its row id, its value (shown once, never stored)
+/// and its hash (stored).
+pub struct MintedSecret {
+    pub id: String,
+    pub value: ClientSecretValue,
+    pub hash: SecretHash,
+}
+
+/// Mints a secret from the OS CSPRNG and hashes it. Call it before a transaction: argon2id
+/// takes milliseconds and needs no lock.
+///
+/// # Errors
+/// [`Error::Internal`] when argon2id fails.
+pub fn mint() -> Result<MintedSecret> {
+    let id = uuid::Uuid::new_v4();
+    let value = ClientSecretValue::generate(id);
+    let hash = hash(&value)?;
+    Ok(MintedSecret {
+        id: id.to_string(),
+        value,
+        hash,
+    })
+}
+
 /// Whether `presented` matches the stored hash (compared in constant time).
 pub fn verify(presented: &str, stored: &SecretHash) -> bool {
     verify_with_memory(presented, stored, &mut Vec::new())

@@ -11,7 +11,6 @@ use clavis_shared::validate::{self, MAX_ACTIVE_SECRETS};
 use diesel::prelude::*;
 
 use super::hash;
-use super::value::ClientSecretValue;
 use crate::access::{Actor, not_found};
 use crate::apps;
 use crate::audit::AuditEvent;
@@ -94,11 +93,11 @@ pub fn create_described(
     let name = validate::secret_name(name)?;
     let description = validate::secret_description(description)?;
     let expires_at = validate::secret_expiry(expires_at, now)?;
-    let id = uuid::Uuid::new_v4();
-    let value = ClientSecretValue::generate(id);
-    // Hash before the transaction: argon2id takes milliseconds and needs no lock.
-    let secret_hash = hash::hash(&value)?;
-    let id = id.to_string();
+    let hash::MintedSecret {
+        id,
+        value,
+        hash: secret_hash,
+    } = hash::mint()?;
     db::write_transaction(conn, |conn| {
         let application = apps::find_by_client_id(conn, client_id)?;
         apps::lock_credentials_of(conn, &application.client_id)?;
