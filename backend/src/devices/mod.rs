@@ -383,22 +383,21 @@ pub struct StoredDeviceSecret {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The device `device_id` (a GUID, normalised) with its secret `secret_id`, if both exist
-/// and belong together: one indexed read, fresh for every token request, so that disabling
-/// and deletion apply at once on every instance.
+/// The device secrets named by `secret_ids` that exist, each with its device, keyed by
+/// secret id: one indexed query for a whole batch of token requests, read fresh for every
+/// batch, so that disabling and deletion apply at once on every instance. The caller checks
+/// that each belongs to the device presented.
 ///
 /// # Errors
 /// Only the database's.
-pub fn credential(
+pub fn credentials(
     conn: &mut DbConn,
-    device_id: &str,
-    secret_id: &str,
-) -> Result<Option<StoredDeviceSecret>> {
-    let row: Option<(String, String, bool, String, SecretHash, NaiveDateTime)> =
+    secret_ids: &[&str],
+) -> Result<HashMap<String, StoredDeviceSecret>> {
+    let rows: Vec<(String, String, bool, String, SecretHash, NaiveDateTime)> =
         device_secrets::table
             .inner_join(devices::table)
-            .filter(device_secrets::id.eq(secret_id))
-            .filter(devices::id.eq(device_id))
+            .filter(device_secrets::id.eq_any(secret_ids))
             .select((
                 devices::id,
                 devices::organisation_id,
@@ -407,20 +406,23 @@ pub fn credential(
                 device_secrets::secret_hash,
                 device_secrets::expires_at,
             ))
-            .first(conn)
-            .optional()?;
-    Ok(row.map(
-        |(device_id, organisation_id, enabled, secret_id, secret_hash, expires_at)| {
-            StoredDeviceSecret {
-                device_id,
-                organisation_id,
-                enabled,
-                secret_id,
-                secret_hash,
-                expires_at: db::utc(expires_at),
-            }
-        },
-    ))
+            .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(device_id, organisation_id, enabled, secret_id, secret_hash, expires_at)| {
+                let stored = StoredDeviceSecret {
+                    device_id,
+                    organisation_id,
+                    enabled,
+                    secret_id: secret_id.clone(),
+                    secret_hash,
+                    expires_at: db::utc(expires_at),
+                };
+                (secret_id, stored)
+            },
+        )
+        .collect())
 }
 
 /// Whether `device_id` is an enabled device of `organisation_id`: what keeps a token issued

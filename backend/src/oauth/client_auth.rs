@@ -443,7 +443,8 @@ impl ClientAuthenticator {
     /// requires one. A device secret is a client secret in all but owner: the same value
     /// format, argon2id once per instance and value, then the keyed digest; the same
     /// throttle, with the device's id (`device:<id>`) in place of the client_id. Read fresh
-    /// for every request, so disabling or deleting applies at once.
+    /// for every request, in the batches of [`CredentialLookup`], so disabling or deleting
+    /// applies at once.
     pub async fn authenticate_device(
         &self,
         db: &Database,
@@ -467,9 +468,9 @@ impl ClientAuthenticator {
             self.unless_throttled(self.throttle.check_guess(source, &window), GUESSES)
                 .await?;
         }
-        let (id, secret_for) = (device_id.clone(), secret_id.clone());
-        let stored = db
-            .run(move |conn| devices::credential(conn, &id, &secret_for))
+        let stored = self
+            .lookup
+            .device_secret(device_id.clone(), secret_id.clone())
             .await?;
         let Some(stored) = stored else {
             // Past the source's junk allowance, no further read to word the audit reason.

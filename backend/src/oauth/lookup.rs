@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::client_keys::{self, KeyedClient};
 use crate::db::{DbConn, DbTarget};
+use crate::devices::{self, StoredDeviceSecret};
 use crate::error::Error;
 use crate::federation::{self, FederatedClient};
 use crate::secrets::{self, StoredCredential};
@@ -44,6 +45,12 @@ enum Request {
     Federated {
         client_id: String,
         reply: oneshot::Sender<Answer<FederatedClient>>,
+    },
+    /// A device secret, by its id, if it belongs to the device `device_id`.
+    DeviceSecret {
+        device_id: String,
+        secret_id: String,
+        reply: oneshot::Sender<Answer<StoredDeviceSecret>>,
     },
 }
 
@@ -98,6 +105,21 @@ impl CredentialLookup {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// The device secret `secret_id` if it exists and belongs to the device `device_id`.
+    pub async fn device_secret(
+        &self,
+        device_id: String,
+        secret_id: String,
+    ) -> Answer<StoredDeviceSecret> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Request::DeviceSecret {
+            device_id,
+            secret_id,
+            reply,
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     fn ask(&self, request: Request) -> Result<(), Error> {
         self.queue.send(request).map_err(|_| stopped())
     }
@@ -128,7 +150,12 @@ fn read_batches(target: &DbTarget, requests: &Mutex<Receiver<Request>>) {
                 federation::federated_clients(conn, &ids.federated)
             })
         });
-        answer(batch, secrets, keys, federated);
+        let device_secrets = (!ids.device_secrets.is_empty()).then(|| {
+            read(&mut conn, target, |conn| {
+                devices::credentials(conn, &ids.device_secrets)
+            })
+        });
+        answer(batch, secrets, keys, federated, device_secrets);
     }
 }
 
@@ -150,6 +177,7 @@ struct BatchIds<'a> {
     keyed: Vec<&'a str>,
     /// Clients whose federated credentials are asked for.
     federated: Vec<&'a str>,
+    device_secrets: Vec<&'a str>,
 }
 
 fn batch_ids(batch: &[Request]) -> BatchIds<'_> {
@@ -159,9 +187,17 @@ fn batch_ids(batch: &[Request]) -> BatchIds<'_> {
             Request::Secret { secret_id, .. } => ids.secrets.push(secret_id.as_str()),
             Request::Keys { client_id, .. } => ids.keyed.push(client_id.as_str()),
             Request::Federated { client_id, .. } => ids.federated.push(client_id.as_str()),
+            Request::DeviceSecret { secret_id, .. } => {
+                ids.device_secrets.push(secret_id.as_str());
+            }
         }
     }
-    for list in [&mut ids.secrets, &mut ids.keyed, &mut ids.federated] {
+    for list in [
+        &mut ids.secrets,
+        &mut ids.keyed,
+        &mut ids.federated,
+        &mut ids.device_secrets,
+    ] {
         list.sort_unstable();
         list.dedup();
     }
@@ -210,11 +246,13 @@ fn answer(
     secrets: Found<StoredCredential>,
     keys: Found<KeyedClient>,
     federated: Found<FederatedClient>,
+    device_secrets: Found<StoredDeviceSecret>,
 ) {
     for found in [
         secrets.as_ref().map(|found| found.as_ref().err()),
         keys.as_ref().map(|found| found.as_ref().err()),
         federated.as_ref().map(|found| found.as_ref().err()),
+        device_secrets.as_ref().map(|found| found.as_ref().err()),
     ]
     .into_iter()
     .flatten()
@@ -239,6 +277,14 @@ fn answer(
             }
             Request::Federated { client_id, reply } => {
                 let _ = reply.send(own(&federated, &client_id, |_: &FederatedClient| true));
+            }
+            Request::DeviceSecret {
+                device_id,
+                secret_id,
+                reply,
+            } => {
+                let belongs = |stored: &StoredDeviceSecret| stored.device_id == device_id;
+                let _ = reply.send(own(&device_secrets, &secret_id, belongs));
             }
         }
     }
@@ -308,7 +354,7 @@ mod tests {
         let batch = vec![own, again, foreign, missing];
         assert_eq!(batch_ids(&batch).secrets, vec!["s1", "s2"]);
         let found = HashMap::from([("s1".to_owned(), stored("s1", "client-a"))]);
-        answer(batch, Some(Ok(found)), None, None);
+        answer(batch, Some(Ok(found)), None, None, None);
         assert_eq!(found_secret(&mut own_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut again_answer).as_deref(), Some("s1"));
         assert_eq!(found_secret(&mut foreign_answer), None);
@@ -322,6 +368,7 @@ mod tests {
         answer(
             vec![first, second],
             Some(Err(Error::Internal("connection refused".to_owned()))),
+            None,
             None,
             None,
         );
