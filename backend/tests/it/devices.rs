@@ -100,6 +100,20 @@ fn device_header(device_id: &str, secret: &str) -> String {
     format!("BASIC {}", STANDARD.encode(format!("{device_id}:{secret}")))
 }
 
+/// The introspection of `token`, asked by its own client.
+async fn introspect(server: &TestServer, client_id: &str, secret: &str, token: &str) -> Value {
+    http()
+        .post(server.url("/oauth2/introspect"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -154,16 +168,7 @@ async fn a_santedb_request_with_its_device_gets_a_token_naming_the_device(db: Te
     assert_eq!(body["scope"], granted.join(" "));
     assert!(!granted.is_empty());
 
-    let introspection: Value = http()
-        .post(server.url("/oauth2/introspect"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", access_token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let introspection = introspect(&server, &client_id, &secret, access_token).await;
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["device_id"], device_id.as_str());
     // Disabling the device ends its tokens at introspection, as deleting a secret does.
@@ -175,16 +180,7 @@ async fn a_santedb_request_with_its_device_gets_a_token_naming_the_device(db: Te
         Utc::now(),
     )
     .unwrap();
-    let introspection: Value = http()
-        .post(server.url("/oauth2/introspect"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", access_token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let introspection = introspect(&server, &client_id, &secret, access_token).await;
     assert_eq!(introspection["active"], false);
     clavis::devices::set_enabled(
         &mut server.db.conn(),
