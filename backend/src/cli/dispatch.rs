@@ -619,7 +619,15 @@ pub fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Val
     };
     let expires_at = if let Some(days) = text.strip_suffix('d') {
         let days: i64 = days.parse().map_err(|_| invalid())?;
-        now + Duration::try_days(days).ok_or_else(invalid)?
+        // Beyond what a date holds: the furthest one in that direction, which the expiry
+        // rules then refuse with their own words (at most a year ahead, in the future).
+        let furthest = if days > 0 {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        };
+        let span = Duration::try_days(days).ok_or_else(invalid)?;
+        now.checked_add_signed(span).unwrap_or(furthest)
     } else {
         let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid())?;
         validate::expiry_at_end_of(date)
@@ -631,6 +639,20 @@ pub fn parse_expiry(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Val
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn an_absurd_number_of_days_is_refused_by_the_expiry_rules_not_a_panic() {
+        let now = Utc::now();
+        for (text, says) in [("99999999999d", "one year"), ("-99999999999d", "future")] {
+            let far = parse_expiry(text, now).unwrap();
+            let refused = validate::secret_expiry(far, now).unwrap_err();
+            assert!(
+                refused.message.contains(says),
+                "{text}: {}",
+                refused.message
+            );
+        }
+    }
 
     #[test]
     fn expiry_accepts_dates_and_day_counts() {
