@@ -37,6 +37,7 @@ use crate::{apis, apps, audit, client_keys, devices, federation, notify, orgs, s
         devices::http::update,
         devices::http::secrets,
         devices::http::create_secret,
+        devices::http::delete_replaced_secrets,
         devices::http::delete_secret,
         devices::http::certificates,
         devices::http::add_certificate,

@@ -39,4 +39,9 @@ impl PublicUrls {
     pub fn application_page(&self, client_id: &str) -> String {
         format!("{}/applications/{client_id}", self.base)
     }
+
+    /// A device's page in the portal: `{base}/devices/{device_id}`.
+    pub fn device_page(&self, device_id: &str) -> String {
+        format!("{}/devices/{device_id}", self.base)
+    }
 }

@@ -360,6 +360,9 @@ pub enum DeviceCommand {
         device_id: String,
         #[arg(long)]
         name: String,
+        /// What uses it, for example "ward 3 gateway" (optional).
+        #[arg(long, default_value = "")]
+        description: String,
         /// A date (YYYY-MM-DD, valid through that day, UTC) or a number of days (90d); at most one year ahead.
         #[arg(long)]
         expires: String,

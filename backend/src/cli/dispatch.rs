@@ -358,10 +358,19 @@ fn device(
         DeviceCommand::SecretCreate {
             device_id,
             name,
+            description,
             expires,
         } => {
             let expires_at = parse_expiry(&expires, now)?;
-            let created = devices::create_secret(conn, &device_id, &name, expires_at, actor, now)?;
+            let created = devices::create_secret(
+                conn,
+                &device_id,
+                &name,
+                &description,
+                expires_at,
+                actor,
+                now,
+            )?;
             out.new_secret(&created)
         }
         DeviceCommand::SecretList { device_id } => {

@@ -409,11 +409,11 @@ impl Output {
             println!("Reminders due:");
             self.table(
                 &report.due,
-                &["TO", "APPLICATION", "SECRET", "STAGE", "EXPIRES", "STATE"],
+                &["TO", "HELD BY", "SECRET", "STAGE", "EXPIRES", "STATE"],
                 |d| {
                     vec![
                         d.recipient.clone(),
-                        d.application.clone(),
+                        format!("{} {}", d.holder_kind, d.holder),
                         d.secret_name.clone(),
                         d.stage.clone(),
                         when(d.expires_at),

@@ -111,6 +111,7 @@ diesel::table! {
         created_by -> Text,
         expires_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        description -> Text,
     }
 }
 

@@ -34,6 +34,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(delete_secret),
         )
         .route(
+            "/devices/{device_id}/replaced-secrets",
+            web::delete().to(delete_replaced_secrets),
+        )
+        .route(
             "/devices/{device_id}/certificates",
             web::get().to(certificates),
         )
@@ -190,6 +194,7 @@ pub async fn create_secret(
                 conn,
                 &device.device_id,
                 &body.name,
+                &body.description,
                 validate::expiry_at_end_of(body.expires_on),
                 &access.actor(),
                 db::now(),
@@ -224,6 +229,26 @@ pub async fn delete_secret(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes every secret of the device that a newer one has replaced, to make room under
+/// the limit in one step; the answer lists what was deleted (empty when nothing was).
+#[utoipa::path(delete, path = "/api/v1/devices/{device_id}/replaced-secrets", tag = "devices",
+    params(("device_id" = String, Path, description = "The device's id (a GUID)")),
+    responses((status = 200, body = Vec<ClientSecretInfo>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_replaced_secrets(
+    access: Access,
+    db: web::Data<Database>,
+    device_id: web::Path<String>,
+) -> Result<web::Json<Vec<ClientSecretInfo>>> {
+    let deleted = db
+        .run(move |conn| {
+            let device = managed(&access, conn, &device_id)?;
+            super::delete_replaced_secrets(conn, &device.device_id, &access.actor(), db::now())
+        })
+        .await?;
+    Ok(web::Json(deleted))
 }
 
 /// The device's certificates for mutual TLS, soonest expiry first.

@@ -13,6 +13,7 @@ pub mod http;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clavis_shared::devices::{CreateDevice, Device};
 use clavis_shared::dto::{ClientSecretInfo, NewClientSecret, SecretStatus};
+use clavis_shared::reminders::SecretLife;
 use clavis_shared::validate::{self, ClientId, MAX_ACTIVE_SECRETS, ValidationError};
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::db::schema::{device_secrets, devices};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
 use crate::orgs;
+use crate::secrets::Lives;
 use crate::secrets::hash::{self, SecretHash};
 
 /// The longest device name, in characters.
@@ -223,40 +225,52 @@ struct DeviceSecretRow {
     created_by: String,
     expires_at: NaiveDateTime,
     last_used_at: Option<NaiveDateTime>,
+    description: String,
 }
 
 impl DeviceSecretRow {
-    fn into_info(self, now: DateTime<Utc>) -> ClientSecretInfo {
-        let expires_at = db::utc(self.expires_at);
+    fn life(&self) -> SecretLife {
+        SecretLife {
+            created_at: db::utc(self.created_at),
+            expires_at: db::utc(self.expires_at),
+        }
+    }
+
+    /// As the portal shows it; `siblings` are the device's secrets, which decide whether a
+    /// newer one replaced it (empty: not worked out).
+    fn into_info(self, siblings: &[SecretLife], now: DateTime<Utc>) -> ClientSecretInfo {
+        let status = SecretStatus::among(self.life(), siblings, now);
         ClientSecretInfo {
             id: self.id,
             name: self.name,
             hint: self.hint,
             created_at: db::utc(self.created_at),
             created_by: self.created_by,
-            expires_at,
+            expires_at: db::utc(self.expires_at),
             last_used_at: self.last_used_at.map(db::utc),
-            status: SecretStatus::of(expires_at, now),
-            description: String::new(),
+            status,
+            description: self.description,
         }
     }
 }
 
-/// Creates a secret for the device, audited as `device_secret.create`; the value is
-/// returned this once and never stored.
+/// Creates a secret for the device, with an optional `description` (empty for none),
+/// audited as `device_secret.create`; the value is returned this once and never stored.
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unknown device, [`Error::Invalid`] for a bad name or expiry,
-/// [`Error::Conflict`] when the device already has ten active secrets.
+/// [`Error::NotFound`] for an unknown device, [`Error::Invalid`] for a bad name, description
+/// or expiry, [`Error::Conflict`] when the device already has ten active secrets.
 pub fn create_secret(
     conn: &mut DbConn,
     device_id: &str,
     name: &str,
+    description: &str,
     expires_at: DateTime<Utc>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<NewClientSecret> {
     let name = validate::secret_name(name)?;
+    let description = validate::secret_description(description)?;
     let expires_at = validate::secret_expiry(expires_at, now)?;
     let hash::MintedSecret {
         id,
@@ -265,10 +279,7 @@ pub fn create_secret(
     } = hash::mint()?;
     db::write_transaction(conn, |conn| {
         let device = find(conn, device_id)?;
-        // Serialises concurrent creations for one device, so the limit holds.
-        diesel::update(devices::table.find(&device.device_id))
-            .set(devices::enabled.eq(devices::enabled))
-            .execute(conn)?;
+        lock_secrets_of(conn, &device.device_id)?;
         if active_secrets(conn, std::slice::from_ref(&device.device_id), now)?
             .get(&device.device_id)
             .is_some_and(|count| *count >= MAX_ACTIVE_SECRETS)
@@ -287,6 +298,7 @@ pub fn create_secret(
                 device_secrets::created_at.eq(now.naive_utc()),
                 device_secrets::created_by.eq(actor.label()),
                 device_secrets::expires_at.eq(expires_at.naive_utc()),
+                device_secrets::description.eq(&description),
             ))
             .execute(conn)?;
         AuditEvent::success("device_secret.create", actor)
@@ -294,7 +306,7 @@ pub fn create_secret(
             .secret(&id)
             .details(serde_json::json!({
                 "device_id": device.device_id, "name": name, "hint": value.hint(),
-                "expires_at": expires_at,
+                "expires_at": expires_at, "description": description,
             }))
             .record(conn, now)
     })?;
@@ -306,8 +318,9 @@ pub fn create_secret(
         created_by: actor.label(),
         expires_at: expires_at.naive_utc(),
         last_used_at: None,
+        description,
     }
-    .into_info(now);
+    .into_info(&[], now);
     Ok(NewClientSecret {
         info,
         value: value.expose().to_owned(),
@@ -324,12 +337,30 @@ pub fn list_secrets(
     now: DateTime<Utc>,
 ) -> Result<Vec<ClientSecretInfo>> {
     let device = find(conn, device_id)?;
-    let rows: Vec<DeviceSecretRow> = device_secrets::table
-        .filter(device_secrets::device_id.eq(&device.device_id))
-        .order(device_secrets::expires_at)
+    let rows = secret_rows_of(conn, &device.device_id)?;
+    let siblings: Vec<SecretLife> = rows.iter().map(DeviceSecretRow::life).collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_info(&siblings, now))
+        .collect())
+}
+
+/// The device's secret rows, soonest expiry first.
+fn secret_rows_of(conn: &mut DbConn, device_id: &str) -> Result<Vec<DeviceSecretRow>> {
+    Ok(device_secrets::table
+        .filter(device_secrets::device_id.eq(device_id))
+        .order((device_secrets::expires_at, device_secrets::name))
         .select(DeviceSecretRow::as_select())
-        .load(conn)?;
-    Ok(rows.into_iter().map(|row| row.into_info(now)).collect())
+        .load(conn)?)
+}
+
+/// Serialises changes to one device's secrets (creation against the limit, deleting the
+/// replaced ones), inside the caller's transaction: a no-op update takes the row's lock.
+fn lock_secrets_of(conn: &mut DbConn, device_id: &str) -> Result<()> {
+    diesel::update(devices::table.find(device_id))
+        .set(devices::enabled.eq(devices::enabled))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Deletes one of the device's secrets, audited as `device_secret.delete`; it stops
@@ -359,16 +390,74 @@ pub fn delete_secret(
                     secret_id.trim()
                 ))
             })?;
-        diesel::delete(device_secrets::table.find(&row.id)).execute(conn)?;
-        AuditEvent::success("device_secret.delete", actor)
-            .organisation(&device.organisation_id)
-            .secret(&row.id)
-            .details(serde_json::json!({
-                "device_id": device.device_id, "name": row.name, "hint": row.hint,
-            }))
-            .record(conn, now)?;
-        Ok(row.into_info(now))
+        remove_secret(conn, &device, &row, actor, now)?;
+        Ok(row.into_info(&[], now))
     })
+}
+
+/// Deletes every secret of the device that a newer one has replaced (status
+/// [`SecretStatus::Replaced`]), each audited as a `device_secret.delete`; the deleted
+/// secrets, soonest expiry first (none when nothing was replaced).
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown device.
+pub fn delete_replaced_secrets(
+    conn: &mut DbConn,
+    device_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClientSecretInfo>> {
+    db::write_transaction(conn, |conn| {
+        let device = find(conn, device_id)?;
+        // As creation does: a secret created meanwhile cannot change what counts as replaced.
+        lock_secrets_of(conn, &device.device_id)?;
+        let rows = secret_rows_of(conn, &device.device_id)?;
+        let siblings: Vec<SecretLife> = rows.iter().map(DeviceSecretRow::life).collect();
+        let mut deleted = Vec::new();
+        for row in rows {
+            if SecretStatus::among(row.life(), &siblings, now) != SecretStatus::Replaced {
+                continue;
+            }
+            remove_secret(conn, &device, &row, actor, now)?;
+            deleted.push(row.into_info(&siblings, now));
+        }
+        Ok(deleted)
+    })
+}
+
+/// Deletes one secret row and records the audit event, inside the caller's transaction.
+fn remove_secret(
+    conn: &mut DbConn,
+    device: &Device,
+    row: &DeviceSecretRow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::delete(device_secrets::table.find(&row.id)).execute(conn)?;
+    AuditEvent::success("device_secret.delete", actor)
+        .organisation(&device.organisation_id)
+        .secret(&row.id)
+        .details(serde_json::json!({
+            "device_id": device.device_id, "name": row.name, "hint": row.hint,
+        }))
+        .record(conn, now)
+}
+
+/// The [`Lives`] of the given devices' secrets, keyed by device id: what deciding whether a
+/// device secret was replaced needs (its expiry reminders stop then).
+///
+/// # Errors
+/// Only the database's.
+pub fn lives_of(conn: &mut DbConn, device_ids: &[String]) -> Result<Lives> {
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = device_secrets::table
+        .filter(device_secrets::device_id.eq_any(device_ids))
+        .select((
+            device_secrets::device_id,
+            device_secrets::created_at,
+            device_secrets::expires_at,
+        ))
+        .load(conn)?;
+    Ok(Lives::from_rows(rows))
 }
 
 /// What the token endpoint needs to prove a device: its organisation and enabled flag, and

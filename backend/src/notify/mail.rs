@@ -1,16 +1,15 @@
 //! The reminder e-mail: a plain-text and an HTML part that say which secret (or public key,
-//! or certificate) of which application expires when, what to do, and where in the portal
-//! to do it.
+//! or certificate) of which application or device expires when, what to do, and where in
+//! the portal to do it.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
-use clavis_shared::dto::ClientKeyKind;
 use clavis_shared::reminders::{Stage, days_until};
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use super::plan::SecretFacts;
+use super::plan::{CredentialKind, SecretFacts};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::public_url::PublicUrls;
@@ -29,9 +28,41 @@ impl Reminder<'_> {
         db::utc(self.secret.expires_at)
     }
 
-    /// The application's page in the portal, where the secret is rotated.
+    /// The application's or the device's page in the portal, where the secret is rotated.
     pub fn link(&self) -> String {
-        self.urls.application_page(&self.secret.client_id)
+        let id = &self.secret.holder_public_id;
+        if self.secret.kind.of_application() {
+            self.urls.application_page(id)
+        } else {
+            self.urls.device_page(id)
+        }
+    }
+
+    /// What holds the credential: `application` or `device`.
+    fn holder(&self) -> &'static str {
+        if self.secret.kind.of_application() {
+            "application"
+        } else {
+            "device"
+        }
+    }
+
+    /// What holds the credential, capitalised: `Application` or `Device`.
+    fn holder_title(&self) -> &'static str {
+        if self.secret.kind.of_application() {
+            "Application"
+        } else {
+            "Device"
+        }
+    }
+
+    /// The holder's public id as the portal labels it: `client_id` or `device_id`.
+    fn holder_id_label(&self) -> &'static str {
+        if self.secret.kind.of_application() {
+            "client_id"
+        } else {
+            "device_id"
+        }
     }
 
     /// "in 7 days", "tomorrow", "today"; for an expired secret, "expired".
@@ -46,33 +77,37 @@ impl Reminder<'_> {
         }
     }
 
-    /// What the credential is: `client secret`, `certificate`, `public key` or `JWK`.
+    /// What the credential is: `client secret`, `device secret`, `certificate`, `public key`
+    /// or `JWK`.
     fn noun(&self) -> &'static str {
-        self.secret
-            .key_kind
-            .map_or("client secret", ClientKeyKind::noun)
+        match self.secret.kind {
+            CredentialKind::ClientSecret => "client secret",
+            CredentialKind::ClientKey(kind) => kind.noun(),
+            CredentialKind::DeviceSecret => "device secret",
+        }
+    }
+
+    fn is_key(&self) -> bool {
+        matches!(self.secret.kind, CredentialKind::ClientKey(_))
     }
 
     /// How the e-mail calls it for short: `secret` or `key`.
     fn short(&self) -> &'static str {
-        if self.secret.key_kind.is_some() {
-            "key"
-        } else {
-            "secret"
-        }
+        if self.is_key() { "key" } else { "secret" }
     }
 
     /// How people tell it apart: "starting with Xy7", or "thumbprint starting with AbCdEfGh".
     fn starting_with(&self) -> String {
-        match self.secret.key_kind {
-            None => format!("starting with {}", self.secret.hint),
-            Some(_) => format!("thumbprint starting with {}", self.secret.hint),
+        if self.is_key() {
+            format!("thumbprint starting with {}", self.secret.hint)
+        } else {
+            format!("starting with {}", self.secret.hint)
         }
     }
 
     /// The first step of a rotation, without its link.
     fn first_step(&self) -> &'static str {
-        if self.secret.key_kind.is_some() {
+        if self.is_key() {
             "Add a new key or certificate"
         } else {
             "Create a new secret"
@@ -81,7 +116,7 @@ impl Reminder<'_> {
 
     /// What replaces it, and so stops the reminders.
     fn newer(&self) -> &'static str {
-        if self.secret.key_kind.is_some() {
+        if self.is_key() {
             "a newer key or certificate"
         } else {
             "a newer secret"
@@ -94,7 +129,7 @@ impl Reminder<'_> {
         format!(
             "{capitalised} \"{}\" of {} {}",
             self.secret.secret_name,
-            self.secret.application_name,
+            self.secret.holder_name,
             self.when()
         )
     }
@@ -174,13 +209,14 @@ fn part(kind: ContentType, body: String) -> SinglePart {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use clavis_shared::dto::ClientKeyKind;
 
     fn facts() -> SecretFacts {
         SecretFacts {
             secret_id: "s1".into(),
             secret_name: "prod <2026>".into(),
             hint: "Xy7".into(),
-            key_kind: None,
+            kind: CredentialKind::ClientSecret,
             created_at: Utc
                 .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
                 .unwrap()
@@ -189,9 +225,9 @@ mod tests {
                 .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
                 .unwrap()
                 .naive_utc(),
-            application_id: "a1".into(),
-            application_name: "Partner-NL-Acme-SMC".into(),
-            client_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".into(),
+            holder_id: "a1".into(),
+            holder_name: "Partner-NL-Acme-SMC".into(),
+            holder_public_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".into(),
             organisation_id: "o1".into(),
             organisation_name: "Acme & Co".into(),
             notification_email: None,
@@ -238,7 +274,7 @@ mod tests {
     fn a_key_reminder_names_a_key_and_how_to_replace_it() {
         let key = SecretFacts {
             hint: "NzbLsXh8".into(),
-            key_kind: Some(ClientKeyKind::Certificate),
+            kind: CredentialKind::ClientKey(ClientKeyKind::Certificate),
             ..facts()
         };
         let reminder = Reminder {
@@ -268,5 +304,44 @@ mod tests {
                 .unwrap()
                 .contains("Add a new key or certificate")
         );
+    }
+
+    #[test]
+    fn a_device_secret_reminder_names_the_device_and_links_to_its_page() {
+        let device_id = "0b7d6c5e-2f1a-4e3d-9c8b-7a6f5e4d3c2b";
+        let secret = SecretFacts {
+            kind: CredentialKind::DeviceSecret,
+            holder_id: device_id.into(),
+            holder_name: "ward-3-node".into(),
+            holder_public_id: device_id.into(),
+            ..facts()
+        };
+        let reminder = Reminder {
+            secret: &secret,
+            stage: Stage::DaysLeft(7),
+            urls: &PublicUrls::new(&"https://clavis.example.org".parse().unwrap()),
+            now: Utc.with_ymd_and_hms(2026, 12, 24, 6, 0, 0).unwrap(),
+        };
+        assert_eq!(
+            reminder.subject(),
+            "Device secret \"prod <2026>\" of ward-3-node expires in 7 days"
+        );
+        let text = reminder.text().unwrap();
+        for needle in [
+            "The device secret \"prod <2026>\" (starting with Xy7) of the device ward-3-node",
+            "Device: ward-3-node",
+            &format!("device_id: {device_id}"),
+            &format!("on the device's page: https://clavis.example.org/devices/{device_id}"),
+            "once the device has a newer secret",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+        assert!(
+            !text.contains("application") && !text.contains("client_id"),
+            "{text}"
+        );
+        let html = reminder.html().unwrap();
+        assert!(html.contains(&format!("https://clavis.example.org/devices/{device_id}")));
+        assert!(!html.contains("application"), "{html}");
     }
 }

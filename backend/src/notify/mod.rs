@@ -1,5 +1,6 @@
 //! Expiry reminders by e-mail: at 42, 21 and 7 days before a secret expires, then daily,
-//! then one final notice; until the secret is replaced or deleted.
+//! then one final notice; until the secret is replaced or deleted. The same for an
+//! application's keys and certificates, and for a device's secrets.
 //!
 //! A pass (every few minutes inside `clavis serve`, or `clavis notify run-once`) first
 //! records each due reminder in the ledger under a unique key, then claims and sends what is
@@ -14,6 +15,7 @@ mod smtp;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use clavis_shared::reminders::Stage;
+use plan::CredentialKind;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -54,8 +56,12 @@ pub enum Mode {
 pub struct DueEntry {
     pub recipient: String,
     pub organisation: String,
-    pub application: String,
-    pub client_id: String,
+    /// The application or device that holds the credential: its name.
+    pub holder: String,
+    /// `application` or `device`.
+    pub holder_kind: &'static str,
+    /// The application's client_id, or the device's id.
+    pub holder_id: String,
     pub secret_id: String,
     pub secret_name: String,
     pub stage: String,
@@ -154,12 +160,13 @@ impl Notifier {
         // The audit trail's secret column names secrets only; a key is named by the subject
         // recorded in the details.
         let about_secret = |event: AuditEvent| {
-            let event = event
-                .organisation(&secret.organisation_id)
-                .application(&secret.application_id);
-            match secret.key_kind {
-                None => event.secret(&secret.secret_id),
-                Some(_) => event,
+            let event = event.organisation(&secret.organisation_id);
+            match secret.kind {
+                CredentialKind::ClientSecret => event
+                    .application(&secret.holder_id)
+                    .secret(&secret.secret_id),
+                CredentialKind::ClientKey(_) => event.application(&secret.holder_id),
+                CredentialKind::DeviceSecret => event.secret(&secret.secret_id),
             }
         };
         let message = reminder.message(&mailer.from, &claimed.recipient, &claimed.id)?;
@@ -222,8 +229,13 @@ fn describe(conn: &mut db::DbConn, due: &[plan::DueReminder]) -> Result<Vec<DueE
             entries.push(DueEntry {
                 recipient: recipient.clone(),
                 organisation: s.organisation_name.clone(),
-                application: s.application_name.clone(),
-                client_id: s.client_id.clone(),
+                holder: s.holder_name.clone(),
+                holder_kind: if s.kind.of_application() {
+                    "application"
+                } else {
+                    "device"
+                },
+                holder_id: s.holder_public_id.clone(),
                 secret_id: s.secret_id.clone(),
                 secret_name: s.secret_name.clone(),
                 expires_at: db::utc(s.expires_at),

@@ -1,7 +1,8 @@
 //! Which reminders are due at a given moment, and to whom: the shared reminder rule applied
-//! to the secrets, and the public keys and certificates, in the database. A credential is
-//! replaced only by a newer one of its own kind: a secret by a secret, a key by a key or a
-//! certificate (issue 18).
+//! to the applications' secrets, public keys and certificates, and the devices' secrets, in
+//! the database. A credential is replaced only by a newer one of its own kind and holder: a
+//! client secret by a secret of the same application, a key by a key or a certificate
+//! (issue 18), a device secret by a secret of the same device (issue 19).
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use clavis_shared::dto::{Organisation, Role};
@@ -11,12 +12,31 @@ use diesel::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::db::schema::{
-    applications, client_keys, client_secrets, organisations, role_assignments, users,
+    applications, client_keys, client_secrets, device_secrets, devices, organisations,
+    role_assignments, users,
 };
 use crate::db::{self, DbConn};
 use crate::error::Result;
 use crate::secrets::{self, Lives};
 use clavis_shared::dto::ClientKeyKind;
+
+/// What a reminder is about: it decides the wording, the holder, and what replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// An application's client secret.
+    ClientSecret,
+    /// An application's public key or certificate (`private_key_jwt`, mutual TLS).
+    ClientKey(ClientKeyKind),
+    /// A device's secret.
+    DeviceSecret,
+}
+
+impl CredentialKind {
+    /// Whether an application, rather than a device, holds it.
+    pub fn of_application(self) -> bool {
+        self != Self::DeviceSecret
+    }
+}
 
 /// One credential, a secret or a key, with what a reminder about it says. (The `secret_`
 /// names are the reminder ledger's, which records keys by their id too.)
@@ -26,13 +46,16 @@ pub struct SecretFacts {
     pub secret_name: String,
     /// A secret's first three characters, or the start of a key's thumbprint.
     pub hint: String,
-    /// `None` for a client secret; the kind of a public key or certificate.
-    pub key_kind: Option<ClientKeyKind>,
+    pub kind: CredentialKind,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
-    pub application_id: String,
-    pub application_name: String,
-    pub client_id: String,
+    /// The holder's id in the database: the application's internal id, or the device's id.
+    pub holder_id: String,
+    /// The application's or the device's name.
+    pub holder_name: String,
+    /// What the holder is known by outside Clavis: the application's client_id, or the
+    /// device's id.
+    pub holder_public_id: String,
     pub organisation_id: String,
     pub organisation_name: String,
     pub notification_email: Option<String>,
@@ -48,11 +71,11 @@ struct SecretRow {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     #[diesel(select_expression = applications::id)]
-    application_id: String,
+    holder_id: String,
     #[diesel(select_expression = applications::name)]
-    application_name: String,
+    holder_name: String,
     #[diesel(select_expression = applications::client_id)]
-    client_id: String,
+    holder_public_id: String,
     #[diesel(select_expression = organisations::id)]
     organisation_id: String,
     #[diesel(select_expression = organisations::name)]
@@ -72,17 +95,57 @@ struct KeyRow {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     #[diesel(select_expression = applications::id)]
-    application_id: String,
+    holder_id: String,
     #[diesel(select_expression = applications::name)]
-    application_name: String,
+    holder_name: String,
     #[diesel(select_expression = applications::client_id)]
-    client_id: String,
+    holder_public_id: String,
     #[diesel(select_expression = organisations::id)]
     organisation_id: String,
     #[diesel(select_expression = organisations::name)]
     organisation_name: String,
     #[diesel(select_expression = organisations::notification_email)]
     notification_email: Option<String>,
+}
+
+/// A device secret's row with its device and organisation.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = device_secrets)]
+struct DeviceSecretRow {
+    id: String,
+    name: String,
+    hint: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    #[diesel(select_expression = devices::id)]
+    device_id: String,
+    #[diesel(select_expression = devices::name)]
+    device_name: String,
+    #[diesel(select_expression = organisations::id)]
+    organisation_id: String,
+    #[diesel(select_expression = organisations::name)]
+    organisation_name: String,
+    #[diesel(select_expression = organisations::notification_email)]
+    notification_email: Option<String>,
+}
+
+impl From<DeviceSecretRow> for SecretFacts {
+    fn from(row: DeviceSecretRow) -> Self {
+        Self {
+            secret_id: row.id,
+            secret_name: row.name,
+            hint: row.hint,
+            kind: CredentialKind::DeviceSecret,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            holder_id: row.device_id.clone(),
+            holder_name: row.device_name,
+            holder_public_id: row.device_id,
+            organisation_id: row.organisation_id,
+            organisation_name: row.organisation_name,
+            notification_email: row.notification_email,
+        }
+    }
 }
 
 /// Characters of a key's thumbprint a reminder shows, as the portal does.
@@ -94,12 +157,12 @@ impl From<SecretRow> for SecretFacts {
             secret_id: row.id,
             secret_name: row.name,
             hint: row.hint,
-            key_kind: None,
+            kind: CredentialKind::ClientSecret,
             created_at: row.created_at,
             expires_at: row.expires_at,
-            application_id: row.application_id,
-            application_name: row.application_name,
-            client_id: row.client_id,
+            holder_id: row.holder_id,
+            holder_name: row.holder_name,
+            holder_public_id: row.holder_public_id,
             organisation_id: row.organisation_id,
             organisation_name: row.organisation_name,
             notification_email: row.notification_email,
@@ -114,12 +177,14 @@ impl From<KeyRow> for SecretFacts {
             secret_name: row.name,
             hint: row.thumbprint.chars().take(THUMBPRINT_HINT_CHARS).collect(),
             // The column's CHECK allows only the three kinds.
-            key_kind: Some(ClientKeyKind::parse(&row.kind).unwrap_or(ClientKeyKind::PublicKey)),
+            kind: CredentialKind::ClientKey(
+                ClientKeyKind::parse(&row.kind).unwrap_or(ClientKeyKind::PublicKey),
+            ),
             created_at: row.created_at,
             expires_at: row.expires_at,
-            application_id: row.application_id,
-            application_name: row.application_name,
-            client_id: row.client_id,
+            holder_id: row.holder_id,
+            holder_name: row.holder_name,
+            holder_public_id: row.holder_public_id,
             organisation_id: row.organisation_id,
             organisation_name: row.organisation_name,
             notification_email: row.notification_email,
@@ -144,8 +209,9 @@ pub struct DueReminder {
     pub recipients: Vec<String>,
 }
 
-/// Every reminder due at `now`. Secrets of disabled applications are left out: their
-/// tokens stopped already, by an admin's decision, so a rotation reminder would mislead.
+/// Every reminder due at `now`. Credentials of disabled applications and devices are left
+/// out: they stopped working already, by a person's decision, so a rotation reminder would
+/// mislead.
 pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueReminder>> {
     // Bounds for the index; Stage::due decides exactly.
     let earliest = now - Duration::days(EXPIRED_NOTICE_DAYS);
@@ -172,8 +238,20 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .into_iter()
         .map(SecretFacts::from)
         .collect();
+    let device_secrets: Vec<SecretFacts> = device_secrets::table
+        .inner_join(devices::table.inner_join(organisations::table))
+        .filter(device_secrets::expires_at.gt(earliest.naive_utc()))
+        .filter(device_secrets::expires_at.lt(latest.naive_utc()))
+        .filter(devices::enabled.eq(true))
+        .order((device_secrets::expires_at, device_secrets::id))
+        .select(DeviceSecretRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(SecretFacts::from)
+        .collect();
     let mut due = not_replaced(conn, secrets, now)?;
     due.extend(not_replaced(conn, keys, now)?);
+    due.extend(not_replaced(conn, device_secrets, now)?);
     let organisation_ids: Vec<String> =
         due.iter().map(|(s, _)| s.organisation_id.clone()).collect();
     let managers = credential_managers(conn, &organisation_ids, now)?;
@@ -205,16 +283,13 @@ fn not_replaced(
     let Some(first) = candidates.first() else {
         return Ok(Vec::new());
     };
-    let application_ids: Vec<String> = candidates
-        .iter()
-        .map(|c| c.application_id.clone())
-        .collect();
-    let lives = lives_of_kind(conn, first.key_kind.is_some(), &application_ids)?;
+    let holder_ids: Vec<String> = candidates.iter().map(|c| c.holder_id.clone()).collect();
+    let lives = lives_of_kind(conn, first.kind, &holder_ids)?;
     Ok(candidates
         .into_iter()
         .filter_map(|credential| {
             let life = credential.life();
-            if life.is_replaced_among(lives.of(&credential.application_id), now) {
+            if life.is_replaced_among(lives.of(&credential.holder_id), now) {
                 return None;
             }
             Stage::due(life.created_at, life.expires_at, now).map(|stage| (credential, stage))
@@ -222,11 +297,13 @@ fn not_replaced(
         .collect())
 }
 
-fn lives_of_kind(conn: &mut DbConn, keys: bool, application_ids: &[String]) -> Result<Lives> {
-    if keys {
-        crate::client_keys::lives_of(conn, application_ids)
-    } else {
-        secrets::lives_of(conn, application_ids)
+/// The lives of every credential of `kind` that the holders have: what decides whether a
+/// newer one replaced one of them.
+fn lives_of_kind(conn: &mut DbConn, kind: CredentialKind, holder_ids: &[String]) -> Result<Lives> {
+    match kind {
+        CredentialKind::ClientSecret => secrets::lives_of(conn, holder_ids),
+        CredentialKind::ClientKey(_) => crate::client_keys::lives_of(conn, holder_ids),
+        CredentialKind::DeviceSecret => crate::devices::lives_of(conn, holder_ids),
     }
 }
 
@@ -253,17 +330,27 @@ pub fn still_current(
             .optional()?
             .map(SecretFacts::from),
     };
+    let found = match found {
+        Some(found) => Some(found),
+        None => device_secrets::table
+            .inner_join(devices::table.inner_join(organisations::table))
+            .filter(device_secrets::id.eq(credential_id))
+            .select(DeviceSecretRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(SecretFacts::from),
+    };
     let Some(credential) = found else {
         return Ok(Err("the credential was deleted"));
     };
     let lives = lives_of_kind(
         conn,
-        credential.key_kind.is_some(),
-        std::slice::from_ref(&credential.application_id),
+        credential.kind,
+        std::slice::from_ref(&credential.holder_id),
     )?;
     if credential
         .life()
-        .is_replaced_among(lives.of(&credential.application_id), now)
+        .is_replaced_among(lives.of(&credential.holder_id), now)
     {
         return Ok(Err("the credential was replaced by a newer one"));
     }

@@ -26,6 +26,7 @@ on_both_databases_async!(
     device_refusals_are_invalid_client_with_the_device_reason_audited,
     wrong_device_secrets_are_throttled_per_device,
     credential_managers_manage_their_organisations_devices,
+    replaced_device_secrets_are_marked_and_deleted_in_one_step,
 );
 on_both_databases!(devices_are_managed_from_the_command_line);
 
@@ -48,6 +49,7 @@ fn device_with_secret_id(db: &TestDb, organisation: &str, name: &str) -> (String
         &mut db.conn(),
         &device.device_id,
         "node secret",
+        "",
         now + Duration::days(90),
         &admin(),
         now,
@@ -481,6 +483,73 @@ async fn credential_managers_manage_their_organisations_devices(test_db: TestDb)
         events["events"][0]["summary"],
         "mia.manager@acme.test disabled the device “ward 3 node”"
     );
+}
+
+/// A device secret carries a description, is marked replaced once a newer one outlives it,
+/// and the replaced ones go in one step, as an application's do.
+async fn replaced_device_secrets_are_marked_and_deleted_in_one_step(test_db: TestDb) {
+    let world = World::start(test_db, "").await;
+    let list = format!("/api/v1/organisations/{}/devices", world.acme.id);
+    let (_, created) = world
+        .call(
+            Who::Manager,
+            Method::POST,
+            &list,
+            Some(&json!({"name": "ward 3 node"})),
+        )
+        .await;
+    let secrets = format!(
+        "/api/v1/devices/{}/secrets",
+        created["device_id"].as_str().unwrap()
+    );
+    let replaced = secrets.replace("/secrets", "/replaced-secrets");
+    let on = |days: i64| (Utc::now() + Duration::days(days)).date_naive().to_string();
+    for (name, days) in [("old", 30), ("new", 200)] {
+        let body =
+            json!({"name": name, "expires_on": on(days), "description": format!("{name} gateway")});
+        let (status, secret) = world
+            .call(Who::Manager, Method::POST, &secrets, Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{secret}");
+        assert_eq!(secret["description"], format!("{name} gateway"));
+    }
+    let too_long = json!({"name": "x", "expires_on": on(30), "description": "d".repeat(201)});
+    let (status, refused) = world
+        .call(Who::Manager, Method::POST, &secrets, Some(&too_long))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["field"], "description");
+    let (_, listed) = world.call(Who::Viewer, Method::GET, &secrets, None).await;
+    let statuses: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("old", "replaced"), ("new", "active")]);
+    assert_eq!(listed[0]["description"], "old gateway");
+
+    for (who, refused) in [
+        (Who::Anonymous, StatusCode::UNAUTHORIZED),
+        (Who::Viewer, StatusCode::FORBIDDEN),
+        (Who::OtherManager, StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = world.call(who, Method::DELETE, &replaced, None).await;
+        assert_eq!(status, refused, "{who:?}: {body}");
+    }
+    let (status, deleted) = world
+        .call(Who::Manager, Method::DELETE, &replaced, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted.as_array().unwrap().len(), 1);
+    assert_eq!(deleted[0]["name"], "old");
+    let (_, listed) = world.call(Who::Viewer, Method::GET, &secrets, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "new");
+    let (_, again) = world
+        .call(Who::Manager, Method::DELETE, &replaced, None)
+        .await;
+    assert_eq!(again, json!([]), "nothing left to delete");
 }
 
 fn devices_are_managed_from_the_command_line(db: &TestDb) {

@@ -9,7 +9,8 @@ use clavis::notify::{Mailer, Mode, Notifier, failing_addresses};
 use clavis::notify::{SmtpSettings, SmtpTls};
 use clavis::public_url::PublicUrls;
 use clavis::users::{self, Person};
-use clavis::{orgs, secrets};
+use clavis::{devices, orgs, secrets};
+use clavis_shared::devices::CreateDevice;
 use clavis_shared::dto::{Application, Organisation, Role};
 use clavis_shared::validate::expiry_at_end_of;
 use std::collections::BTreeSet;
@@ -22,6 +23,7 @@ on_both_databases!(
     a_secret_is_reminded_at_each_stage_exactly_once_to_its_contacts,
     replacing_or_deleting_a_secret_stops_its_reminders,
     a_key_is_reminded_until_a_newer_key_replaces_it,
+    a_device_secret_is_reminded_until_replaced_and_not_while_disabled,
     a_mail_server_that_is_down_and_back_loses_and_doubles_nothing,
     an_address_that_keeps_failing_is_given_up_audited_and_listed,
     instances_racing_on_one_database_send_each_reminder_once,
@@ -459,6 +461,132 @@ fn a_key_is_reminded_until_a_newer_key_replaces_it(test_db: &TestDb) {
     assert!(
         pass(day(2027, 3, 30)).is_empty(),
         "replaced: no more reminders"
+    );
+}
+
+fn create_device_secret(
+    test_db: &TestDb,
+    device_id: &str,
+    name: &str,
+    expires_on: NaiveDate,
+    now: DateTime<Utc>,
+) -> String {
+    devices::create_secret(
+        &mut test_db.conn(),
+        device_id,
+        name,
+        "",
+        expiry_at_end_of(expires_on),
+        &admin(),
+        now,
+    )
+    .unwrap()
+    .info
+    .id
+}
+
+/// A device secret is reminded as a client secret is, to the device's organisation, naming
+/// the device and linking to its page; a disabled device gets none, and a newer secret of
+/// the same device (not of another one) stops them.
+fn a_device_secret_is_reminded_until_replaced_and_not_while_disabled(test_db: &TestDb) {
+    let created = at(day(2027, 1, 4), 9, 0);
+    let world = contacts(test_db, created);
+    let new = |name: &str| CreateDevice {
+        name: name.to_owned(),
+        device_id: None,
+    };
+    let ward = devices::create(
+        &mut test_db.conn(),
+        &world.acme.id,
+        &new("ward-3-node"),
+        &admin(),
+        created,
+    )
+    .unwrap();
+    let lab = devices::create(
+        &mut test_db.conn(),
+        &world.acme.id,
+        &new("lab-node"),
+        &admin(),
+        created,
+    )
+    .unwrap();
+    create_device_secret(
+        test_db,
+        &ward.device_id,
+        "node 2027",
+        day(2027, 3, 31),
+        created,
+    );
+    let sink = SmtpSink::start();
+    let notifier = notifier(sink.port());
+    let pass = |date| {
+        notifier
+            .run_pass(&test_db.db, at(date, 8, 0), Mode::Send)
+            .unwrap();
+        sink.take()
+    };
+    let mails = pass(day(2027, 3, 10));
+    assert_eq!(recipients(&mails), contacts_of_acme(), "21 days left");
+    assert_eq!(
+        mails[0].header("Subject").unwrap(),
+        "Device secret \"node 2027\" of ward-3-node expires in 21 days"
+    );
+    let decoded = mails[0].decoded();
+    for needle in [
+        "of the device ward-3-node",
+        &format!("device_id: {}", ward.device_id),
+        &format!("{PORTAL}/devices/{}", ward.device_id),
+        "Create a new secret",
+    ] {
+        assert!(decoded.contains(needle), "{needle} in {decoded}");
+    }
+    assert!(!decoded.contains("client_id"), "{decoded}");
+
+    devices::set_enabled(
+        &mut test_db.conn(),
+        &ward.device_id,
+        false,
+        &admin(),
+        created,
+    )
+    .unwrap();
+    assert!(pass(day(2027, 3, 24)).is_empty(), "disabled: no reminder");
+    devices::set_enabled(
+        &mut test_db.conn(),
+        &ward.device_id,
+        true,
+        &admin(),
+        created,
+    )
+    .unwrap();
+    // Another device's newer secret does not replace it.
+    create_device_secret(
+        test_db,
+        &lab.device_id,
+        "lab",
+        day(2027, 6, 30),
+        at(day(2027, 3, 24), 9, 0),
+    );
+    assert_eq!(pass(day(2027, 3, 25)).len(), 3, "6 days left");
+    // Its own newer secret does.
+    create_device_secret(
+        test_db,
+        &ward.device_id,
+        "node 2027b",
+        day(2027, 6, 30),
+        at(day(2027, 3, 25), 9, 0),
+    );
+    assert!(
+        pass(day(2027, 3, 27)).is_empty(),
+        "replaced: no more reminders"
+    );
+    assert_eq!(
+        test_db.count(&format!(
+            "audit_events WHERE action = 'reminder.sent' AND secret_id IN (SELECT id FROM device_secrets WHERE device_id = '{}')",
+            ward.device_id
+        )),
+        6
     );
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE device_secrets DROP COLUMN description;
