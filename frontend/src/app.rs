@@ -12,8 +12,13 @@ use crate::pages::admin::{
     organisations::Organisations, people::People,
 };
 use crate::pages::{
-    admin::Admin, application::ApplicationPage, audit::AuditLog, dashboard::Dashboard,
-    not_found::NotFound, signin::SignIn,
+    admin::Admin,
+    application::ApplicationPage,
+    audit::AuditLog,
+    dashboard::Dashboard,
+    devices::{DevicePage, DevicesPage},
+    not_found::NotFound,
+    signin::SignIn,
 };
 use crate::widgets::{ErrorMessage, Loading};
 
@@ -28,6 +33,8 @@ pub fn App() -> impl IntoView {
                     path=path!("/applications/:client_id")
                     view=|| view! { <Shell><ApplicationPage /></Shell> }
                 />
+                <Route path=path!("/organisations/:id/devices") view=|| view! { <Shell><DevicesPage /></Shell> } />
+                <Route path=path!("/devices/:device_id") view=|| view! { <Shell><DevicePage /></Shell> } />
                 <Route path=path!("/audit") view=|| view! { <Shell><AuditLog /></Shell> } />
                 <Route path=path!("/admin") view=|| view! { <Shell><Admin /></Shell> } />
                 <Route path=path!("/admin/organisations") view=|| view! { <Shell><Organisations /></Shell> } />

@@ -138,11 +138,6 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
 }
 
-/// "Partner-NL-Acme-SMC" for an organisation and an API, the naming convention.
-pub fn suggested_name(country: &str, organisation: &str, api_code: &str) -> String {
-    validate::PartnerAppName::suggest(country, organisation, api_code).to_string()
-}
-
 /// A server error's message with its request id (`X-Request-Id`), for the person to quote
 /// when they report it: operators find the request's log lines by it.
 pub fn with_reference(message: String, request_id: Option<&str>) -> String {
@@ -250,7 +245,6 @@ mod tests {
     #[test]
     fn hints_and_names_are_shown_as_agreed() {
         assert_eq!(hint_display("k3P"), "k3P…");
-        assert_eq!(suggested_name("NL", "Acme", "SMC"), "Partner-NL-Acme-SMC");
         assert_eq!(date_time(at(2026, 11, 23, 10)), "2026-11-23 10:00 UTC");
         assert_eq!(date(at(2027, 2, 3, 0)), "2027-02-03");
         assert_eq!(

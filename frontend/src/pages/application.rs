@@ -13,8 +13,11 @@ use clavis_shared::portal::{
 use clavis_shared::validate::{
     MAX_ACTIVE_SECRETS, MAX_SECRET_DESCRIPTION_CHARS, MAX_SECRET_NAME_CHARS,
 };
+use leptos::callback::Callback;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+
+use super::confirm::ConfirmDelete;
 
 use crate::api::{self, ApiError, ApiResult};
 use crate::logic;
@@ -110,8 +113,9 @@ fn Application(detail: ApplicationDetail) -> impl IntoView {
             </dl>
         </section>
         <Secrets
-            client_id=app.client_id.clone()
-            application_name=app.name.clone()
+            base=format!("/api/v1/applications/{}", app.client_id)
+            holder="application"
+            holder_name=app.name.clone()
             organisation_id=app.organisation_id.clone()
             organisation_name=detail.organisation_name.clone()
         />
@@ -152,16 +156,24 @@ enum SecretDialog {
     DeleteReplaced(Vec<ClientSecretInfo>),
 }
 
-/// The secrets card: count against the limit, "New secret", the table, and its dialogs.
+/// The secrets card of an application or a device (`holder`, the word its texts use; `base`,
+/// its API path, under which are `secrets` and `replaced-secrets`): count against the limit,
+/// "New secret", the table, and its dialogs.
 #[component]
-fn Secrets(
-    client_id: String,
-    application_name: String,
+pub(crate) fn Secrets(
+    base: String,
+    holder: &'static str,
+    holder_name: String,
     organisation_id: String,
     organisation_name: String,
 ) -> impl IntoView {
     let manage = may_manage_secrets(&me(), &organisation_id);
-    let path = format!("/api/v1/applications/{client_id}/secrets");
+    let path = format!("{base}/secrets");
+    let kind = if holder == "device" {
+        "Device"
+    } else {
+        "Client"
+    };
     let secrets = {
         let path = path.clone();
         api::resource(move || path.clone())
@@ -199,7 +211,7 @@ fn Secrets(
     view! {
         <section class="card" aria-labelledby=SECRETS_TITLE>
             <div class="row">
-                <h2 id=SECRETS_TITLE tabindex="-1">"Client secrets"</h2>
+                <h2 id=SECRETS_TITLE tabindex="-1">{format!("{kind} secrets")}</h2>
                 <span class="count">{move || logic::secret_count_label(counted())}</span>
                 {manage
                     .then(|| {
@@ -225,7 +237,7 @@ fn Secrets(
                             <div class="notice" id="limit-reason">
                                 <p>
                                     {format!(
-                                        "New secret is unavailable: this application has {MAX_ACTIVE_SECRETS} unexpired secrets, the most allowed. Delete one it no longer uses first."
+                                        "New secret is unavailable: this {holder} has {MAX_ACTIVE_SECRETS} unexpired secrets, the most allowed. Delete one it no longer uses first."
                                     )}
                                 </p>
                                 {if replaced.is_empty() {
@@ -283,7 +295,7 @@ fn Secrets(
                 None => view! { <Loading what="secrets" /> }.into_any(),
                 Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => {
-                    view! { <p class="empty">"This application has no secrets yet."</p> }.into_any()
+                    view! { <p class="empty">{format!("This {holder} has no secrets yet.")}</p> }.into_any()
                 }
                 Some(Ok(list)) => {
                     view! {
@@ -299,7 +311,7 @@ fn Secrets(
         </section>
         {move || {
             let path = path.clone();
-            let application_name = application_name.clone();
+            let holder_name = holder_name.clone();
             dialog
                 .get()
                 .map(|which| match which {
@@ -307,7 +319,8 @@ fn Secrets(
                         view! {
                             <NewSecretDialog
                                 path=path
-                                application_name=application_name
+                                kind=kind
+                                holder_name=holder_name
                                 on_created=move || secrets.refetch()
                                 on_close=move |message| finished(message, false)
                             />
@@ -317,10 +330,17 @@ fn Secrets(
                     SecretDialog::Delete(secret) => {
                         view! {
                             <ConfirmDelete
-                                secret=secret
-                                path=path
+                                title=format!("Delete the secret “{}”?", secret.name)
+                                text=format!(
+                                    "The secret “{}” ({}) stops working at once: an integration that still uses it will be refused at the token endpoint. This cannot be undone.",
+                                    secret.name,
+                                    logic::hint_display(&secret.hint),
+                                )
+                                button="Delete secret"
+                                target=format!("{path}/{}", secret.id)
+                                deleted=format!("The secret “{}” was deleted.", secret.name)
                                 return_focus=return_focus
-                                on_done=move |message| finished(message, true)
+                                on_done=Callback::new(move |message| finished(message, true))
                             />
                         }
                             .into_any()
@@ -540,71 +560,6 @@ fn KillSwitch(client_id: String, revoked_before: Option<DateTime<Utc>>) -> impl 
     }
 }
 
-/// Asks before deleting, naming the secret. `on_done` gets the success message, or `None`
-/// when cancelled.
-#[component]
-fn ConfirmDelete(
-    secret: ClientSecretInfo,
-    path: String,
-    return_focus: RwSignal<Option<String>>,
-    on_done: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
-) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let csrf = me().csrf_token;
-    let target = format!("{path}/{}", secret.id);
-    let cancel = {
-        let on_done = on_done.clone();
-        move || on_done(None)
-    };
-    let name = secret.name.clone();
-    let confirm = {
-        let on_done = on_done.clone();
-        move |_| {
-            let (target, csrf, on_done, name) =
-                (target.clone(), csrf.clone(), on_done.clone(), name.clone());
-            busy.set(true);
-            leptos::task::spawn_local(async move {
-                match api::delete(&target, &csrf).await {
-                    Ok(_) => on_done(Some(format!("The secret “{name}” was deleted."))),
-                    Err(failed) => {
-                        busy.set(false);
-                        error.set(Some(failed.message));
-                    }
-                }
-            });
-        }
-    };
-    let cancel_button = cancel.clone();
-    view! {
-        <Modal
-            labelled_by="delete-title"
-            alert=true
-            may_cancel=Signal::derive(move || !busy.get())
-            on_cancel=cancel
-            return_focus=return_focus
-        >
-            <h2 id="delete-title" class="long-name">{format!("Delete the secret “{}”?", secret.name)}</h2>
-            <p>
-                {format!(
-                    "The secret “{}” ({}) stops working at once: an integration that still uses it will be refused at the token endpoint. This cannot be undone.",
-                    secret.name,
-                    logic::hint_display(&secret.hint),
-                )}
-            </p>
-            <ErrorSlot error=error />
-            <div class="actions">
-                <button type="button" class="secondary" on:click=move |_| cancel_button() autofocus=true>
-                    "Cancel"
-                </button>
-                <button type="button" class="danger" on:click=confirm disabled=move || busy.get()>
-                    "Delete secret"
-                </button>
-            </div>
-        </Modal>
-    }
-}
-
 /// Asks before deleting every replaced secret, listing them.
 #[component]
 fn ConfirmDeleteReplaced(
@@ -708,7 +663,9 @@ impl Expiry {
 #[component]
 fn NewSecretDialog(
     path: String,
-    application_name: String,
+    /// "Client" or "Device": what its title calls the secret.
+    kind: &'static str,
+    holder_name: String,
     on_created: impl Fn() + Send + Sync + 'static,
     on_close: impl Fn(Option<String>) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -732,7 +689,7 @@ fn NewSecretDialog(
             {move || match created.get() {
                 None => {
                     let cancel = cancel_form.clone();
-                    view! { <NewSecretForm path=path.clone() created=created on_cancel=cancel /> }
+                    view! { <NewSecretForm path=path.clone() kind=kind created=created on_cancel=cancel /> }
                         .into_any()
                 }
                 Some(secret) => {
@@ -741,7 +698,7 @@ fn NewSecretDialog(
                     view! {
                         <ShownOnce
                             secret=secret
-                            application_name=application_name.clone()
+                            holder_name=holder_name.clone()
                             on_done=move || on_close(Some(message.clone()))
                         />
                     }
@@ -828,6 +785,7 @@ pub(super) fn focus(id: &str) {
 #[component]
 fn NewSecretForm(
     path: String,
+    kind: &'static str,
     created: RwSignal<Option<NewClientSecret>>,
     on_cancel: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -903,7 +861,7 @@ fn NewSecretForm(
             .map(|months| Expiry::Months(*months)),
     );
     view! {
-        <h2 id="new-secret-title">"New client secret"</h2>
+        <h2 id="new-secret-title">{format!("New {} secret", kind.to_ascii_lowercase())}</h2>
         <form on:submit=submit novalidate=true>
             <CountedField
                 id="secret-name"
@@ -1012,7 +970,7 @@ fn show_field_error(
 #[component]
 fn ShownOnce(
     secret: NewClientSecret,
-    application_name: String,
+    holder_name: String,
     on_done: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let stored = RwSignal::new(false);
@@ -1025,7 +983,7 @@ fn ShownOnce(
     on_cleanup(move || leaving.remove());
     let file_name = format!(
         "{}-{}.txt",
-        file_safe(&application_name),
+        file_safe(&holder_name),
         file_safe(&secret.info.name)
     );
     view! {

@@ -89,6 +89,7 @@ fn Organisation(membership: Membership) -> impl IntoView {
                     <span class="role">{role_name(membership.role)}</span>
                     {membership.organisation.sandbox.then(|| view! { " " <span class="badge sandbox">"sandbox"</span> })}
                 </h2>
+                <p><A href=format!("/organisations/{}/devices", membership.organisation.id)>"Devices"</A></p>
                 {move || {match api::loaded::<Vec<ApplicationSummary>>(applications) {
     None => view! { <Loading what="applications" /> }.into_any(),
                             Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),

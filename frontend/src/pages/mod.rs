@@ -5,6 +5,7 @@ pub mod client_authentication;
 pub mod client_keys;
 pub mod confirm;
 pub mod dashboard;
+pub mod devices;
 pub mod federated;
 pub mod not_found;
 pub mod signin;

@@ -63,6 +63,8 @@ pub struct Input {
 #[derive(Clone)]
 enum Kind {
     Text(String),
+    /// Several lines, such as a PEM certificate (an `<input>` would drop its line breaks).
+    Area(String),
     /// A text field offering the choices of a `<datalist>` (by id).
     Suggest(String),
     Checkbox,
@@ -75,6 +77,16 @@ pub fn text(id: &str, label: &str, value: RwSignal<String>, placeholder: &str) -
         id: id.to_owned(),
         label: label.to_owned(),
         kind: Kind::Text(placeholder.to_owned()),
+        value,
+    }
+}
+
+/// A text area of several lines, for pasted text such as a PEM certificate.
+pub fn area(id: &str, label: &str, value: RwSignal<String>, placeholder: &str) -> Input {
+    Input {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        kind: Kind::Area(placeholder.to_owned()),
         value,
     }
 }
@@ -161,6 +173,13 @@ pub fn render_input(input: Input) -> AnyView {
             <div class="field">
                 <label for=id.clone()>{label}</label>
                 <input id=id placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev)) />
+            </div>
+        }
+        .into_any(),
+        Kind::Area(placeholder) => view! {
+            <div class="field">
+                <label for=id.clone()>{label}</label>
+                <textarea id=id rows="6" spellcheck="false" placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))></textarea>
             </div>
         }
         .into_any(),

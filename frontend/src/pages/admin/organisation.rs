@@ -160,18 +160,12 @@ fn NewApplication(organisation: Organisation, version: RwSignal<u32>) -> impl In
     let error = RwSignal::new(None);
     let csrf = me().csrf_token;
     let organisation = StoredValue::new(organisation);
-    let suggestion = move || {
-        organisation.with_value(|o| logic::suggested_name(&o.country, &o.name, &api_code.get()))
-    };
     let create = Callback::new(move |close: Callback<()>| {
         let typed = name.get();
         let body = CreateApplication {
             organisation_id: organisation.with_value(|o| o.id.clone()),
-            name: Some(if typed.trim().is_empty() {
-                suggestion()
-            } else {
-                typed
-            }),
+            // Without a name the server gives the conventional one (one rule, in one place).
+            name: (!typed.trim().is_empty()).then_some(typed),
             api_codes: vec![api_code.get()],
             environment: Some(if environment.get() == "sandbox" {
                 Environment::Sandbox
@@ -209,7 +203,8 @@ fn NewApplication(organisation: Organisation, version: RwSignal<u32>) -> impl In
                     "app-name",
                     "Name (empty: the conventional one)",
                     name,
-                    &suggestion(),
+                    &organisation
+                        .with_value(|o| format!("Partner-{}-…-{}", o.country, api_code.get())),
                 ),
                 select("app-env", "Environment", environment, environments),
             ]

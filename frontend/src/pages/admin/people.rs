@@ -245,7 +245,7 @@ fn Grant(version: RwSignal<u32>) -> impl IntoView {
             "{} is now {} {}{}.",
             email.get().trim(),
             if chosen == Role::Admin { "an" } else { "a" },
-            role_name(chosen).to_lowercase(),
+            role_name(chosen).to_ascii_lowercase(),
             if chosen == Role::Admin {
                 String::new()
             } else {

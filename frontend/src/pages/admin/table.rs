@@ -135,12 +135,12 @@ pub fn ListTable(
     let typed = RwSignal::new(q.get_untracked());
     // Back and forward change the URL: the box shows what is searched.
     Effect::new(move |_| typed.set(q.get()));
-    let search_id = format!("search-{}", caption.to_lowercase().replace(' ', "-"));
+    let search_id = format!("search-{}", caption.to_ascii_lowercase().replace(' ', "-"));
     let width = columns.len();
     let columns = StoredValue::new(columns);
     let caption_text = caption.clone();
     view! {
-        <form role="search" class="filters" aria-label=format!("Search {}", caption.to_lowercase()) on:submit=move |ev: leptos::ev::SubmitEvent| {
+        <form role="search" class="filters" aria-label=format!("Search {}", caption.to_ascii_lowercase()) on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             url.change(&[("q", typed.get_untracked().trim().to_owned()), ("page", String::new())]);
         }>
@@ -154,7 +154,7 @@ pub fn ListTable(
             })}
         </form>
         {move || match answer.get() {
-            None => view! { <Loading what=caption_text.to_lowercase() /> }.into_any(),
+            None => view! { <Loading what=caption_text.to_ascii_lowercase() /> }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error=error /> }.into_any(),
             Some(Ok(text)) => match api::parse::<Page<IgnoredAny>>(&text) {
                 Err(error) => view! { <ErrorMessage error=error /> }.into_any(),
