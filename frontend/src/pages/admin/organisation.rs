@@ -203,8 +203,7 @@ fn NewApplication(organisation: Organisation, version: RwSignal<u32>) -> impl In
                     "app-name",
                     "Name (empty: the conventional one)",
                     name,
-                    &organisation
-                        .with_value(|o| format!("Partner-{}-…-{}", o.country, api_code.get())),
+                    &organisation.with_value(|o| format!("Partner-{}-Organisation-API", o.country)),
                 ),
                 select("app-env", "Environment", environment, environments),
             ]
