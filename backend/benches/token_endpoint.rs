@@ -842,6 +842,7 @@ fn device_requirement(db: &Database, client_id: &str) -> String {
         &mut conn,
         &device.device_id,
         "bench",
+        "",
         now + chrono::Duration::days(30),
         &Actor::System,
         now,

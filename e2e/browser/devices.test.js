@@ -137,6 +137,9 @@ test('desktop: a manager adds a device, its secret and certificate, and disables
   await confirm.getByRole('button', { name: 'Delete certificate' }).click();
   await page.getByRole('status').getByText('The certificate “ward-3 certificate” was deleted.').waitFor();
   await page.getByText('This device has no certificates.').waitFor();
+  // One stays, for the viewer to see without a Delete button.
+  await stack.cli('device', 'cert-add', '--device', device.device_id, '--name', 'ward-3 spare',
+    '--certificate', path.join(dir, 'ward-3-node.crt'));
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'certificates-title', 'focus on the heading');
   await stack.cli('app', 'require-device', '--app', app.client_id, 'false');
   await context.close();
@@ -153,7 +156,8 @@ test('phone: a viewer sees the devices and their secrets but no control to chang
   await page.getByRole('link', { name: 'ward-3-node' }).click();
   await page.getByText('ward 3 gateway').waitFor();
   await page.getByText(/You are a viewer of Acme/).waitFor();
-  for (const name of ['New secret', 'Add certificate', 'Disable device']) {
+  await page.getByText('ward-3 spare').waitFor();
+  for (const name of ['New secret', 'Add certificate', 'Disable device', 'Enable device']) {
     assert.equal(await page.getByRole('button', { name }).count(), 0, name);
   }
   assert.equal(await page.getByRole('button', { name: /^Delete/ }).count(), 0);

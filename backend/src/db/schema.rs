@@ -263,7 +263,7 @@ diesel::table! {
     reminder_deliveries (id) {
         id -> Text,
         secret_id -> Text,
-        application_id -> Text,
+        holder_id -> Text,
         organisation_id -> Text,
         stage -> Text,
         stage_order -> Integer,

@@ -15,6 +15,7 @@ use crate::client_keys::public_key;
 use crate::db::schema::{device_certificates, devices};
 use crate::db::{self, DbConn};
 use crate::error::{Error, Result};
+use crate::secrets::Lives;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = device_certificates)]
@@ -218,4 +219,21 @@ pub fn record_last_used(conn: &mut DbConn, used: &[(String, DateTime<Utc>)]) -> 
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The [`Lives`] of the given devices' certificates, keyed by device id: what deciding
+/// whether a newer certificate replaced one needs (its expiry reminders stop then).
+///
+/// # Errors
+/// Only the database's.
+pub fn lives_of(conn: &mut DbConn, device_ids: &[String]) -> Result<Lives> {
+    let rows: Vec<(String, NaiveDateTime, NaiveDateTime)> = device_certificates::table
+        .filter(device_certificates::device_id.eq_any(device_ids))
+        .select((
+            device_certificates::device_id,
+            device_certificates::created_at,
+            device_certificates::expires_at,
+        ))
+        .load(conn)?;
+    Ok(Lives::from_rows(rows))
 }

@@ -115,8 +115,7 @@ fn insert(
         .values((
             rd::id.eq(db::new_id()),
             rd::secret_id.eq(&reminder.secret.secret_id),
-            // The holder: an application's internal id, or a device's id (no foreign key).
-            rd::application_id.eq(&reminder.secret.holder_id),
+            rd::holder_id.eq(&reminder.secret.holder_id),
             rd::organisation_id.eq(&reminder.secret.organisation_id),
             rd::stage.eq(reminder.stage.to_string()),
             rd::stage_order.eq(reminder.stage.order() as i32),

@@ -77,49 +77,53 @@ impl Reminder<'_> {
         }
     }
 
-    /// What the credential is: `client secret`, `device secret`, `certificate`, `public key`
-    /// or `JWK`.
+    /// What the credential is: `client secret`, `device secret`, `device certificate`,
+    /// `certificate`, `public key` or `JWK`.
     fn noun(&self) -> &'static str {
         match self.secret.kind {
             CredentialKind::ClientSecret => "client secret",
             CredentialKind::ClientKey(kind) => kind.noun(),
             CredentialKind::DeviceSecret => "device secret",
+            CredentialKind::DeviceCertificate => "device certificate",
         }
     }
 
-    fn is_key(&self) -> bool {
-        matches!(self.secret.kind, CredentialKind::ClientKey(_))
-    }
-
-    /// How the e-mail calls it for short: `secret` or `key`.
+    /// How the e-mail calls it for short: `secret`, `key` or `certificate`.
     fn short(&self) -> &'static str {
-        if self.is_key() { "key" } else { "secret" }
+        match self.secret.kind {
+            CredentialKind::ClientKey(_) => "key",
+            CredentialKind::DeviceCertificate => "certificate",
+            CredentialKind::ClientSecret | CredentialKind::DeviceSecret => "secret",
+        }
     }
 
     /// How people tell it apart: "starting with Xy7", or "thumbprint starting with AbCdEfGh".
     fn starting_with(&self) -> String {
-        if self.is_key() {
-            format!("thumbprint starting with {}", self.secret.hint)
-        } else {
-            format!("starting with {}", self.secret.hint)
+        match self.secret.kind {
+            CredentialKind::ClientKey(_) | CredentialKind::DeviceCertificate => {
+                format!("thumbprint starting with {}", self.secret.hint)
+            }
+            CredentialKind::ClientSecret | CredentialKind::DeviceSecret => {
+                format!("starting with {}", self.secret.hint)
+            }
         }
     }
 
     /// The first step of a rotation, without its link.
     fn first_step(&self) -> &'static str {
-        if self.is_key() {
-            "Add a new key or certificate"
-        } else {
-            "Create a new secret"
+        match self.secret.kind {
+            CredentialKind::ClientKey(_) => "Add a new key or certificate",
+            CredentialKind::DeviceCertificate => "Add a new certificate",
+            CredentialKind::ClientSecret | CredentialKind::DeviceSecret => "Create a new secret",
         }
     }
 
     /// What replaces it, and so stops the reminders.
     fn newer(&self) -> &'static str {
-        if self.is_key() {
-            "a newer key or certificate"
-        } else {
-            "a newer secret"
+        match self.secret.kind {
+            CredentialKind::ClientKey(_) => "a newer key or certificate",
+            CredentialKind::DeviceCertificate => "a newer certificate",
+            CredentialKind::ClientSecret | CredentialKind::DeviceSecret => "a newer secret",
         }
     }
 
@@ -228,6 +232,7 @@ mod tests {
             holder_id: "a1".into(),
             holder_name: "Partner-NL-Acme-SMC".into(),
             holder_public_id: "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f".into(),
+            holder_enabled: true,
             organisation_id: "o1".into(),
             organisation_name: "Acme & Co".into(),
             notification_email: None,
@@ -343,5 +348,24 @@ mod tests {
         let html = reminder.html().unwrap();
         assert!(html.contains(&format!("https://clavis.example.org/devices/{device_id}")));
         assert!(!html.contains("application"), "{html}");
+
+        let certificate = SecretFacts {
+            kind: CredentialKind::DeviceCertificate,
+            hint: "NzbLsXh8".into(),
+            ..secret.clone()
+        };
+        let reminder = Reminder {
+            secret: &certificate,
+            ..reminder
+        };
+        let text = reminder.text().unwrap();
+        for needle in [
+            "The device certificate \"prod <2026>\" (thumbprint starting with NzbLsXh8) of the device ward-3-node",
+            "Add a new certificate on the device's page",
+            "with this certificate will be refused",
+            "once the device has a newer certificate",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
     }
 }

@@ -167,15 +167,18 @@ impl Notifier {
                     .secret(&secret.secret_id),
                 CredentialKind::ClientKey(_) => event.application(&secret.holder_id),
                 CredentialKind::DeviceSecret => event.secret(&secret.secret_id),
+                CredentialKind::DeviceCertificate => event,
             }
         };
+        // A device has no column of its own in the audit trail: its id goes in the details.
+        let device_id = (!secret.kind.of_application()).then_some(&secret.holder_public_id);
         let message = reminder.message(&mailer.from, &claimed.recipient, &claimed.id)?;
         match mailer.send(&message) {
             Ok(()) => {
                 let sent = about_secret(AuditEvent::success("reminder.sent", &Actor::System))
                     .details(serde_json::json!({
                         "recipient": claimed.recipient, "stage": claimed.stage,
-                        "subject": reminder.subject(),
+                        "subject": reminder.subject(), "device_id": device_id,
                     }));
                 deliveries::mark_sent(conn, claimed, sent, now)?;
                 metrics::counter!(telemetry::REMINDERS_SENT).increment(1);
@@ -190,6 +193,7 @@ impl Notifier {
                 .details(serde_json::json!({
                     "recipient": claimed.recipient, "stage": claimed.stage,
                     "attempts": claimed.attempts + 1, "error": failure.reason,
+                    "device_id": device_id,
                 }));
                 let after = deliveries::mark_failed(
                     conn,

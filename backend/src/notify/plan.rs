@@ -2,7 +2,8 @@
 //! to the applications' secrets, public keys and certificates, and the devices' secrets, in
 //! the database. A credential is replaced only by a newer one of its own kind and holder: a
 //! client secret by a secret of the same application, a key by a key or a certificate
-//! (issue 18), a device secret by a secret of the same device (issue 19).
+//! (issue 18), a device secret by a secret of the same device, a device certificate by a
+//! certificate of the same device (issue 19).
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use clavis_shared::dto::{Organisation, Role};
@@ -12,8 +13,8 @@ use diesel::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::db::schema::{
-    applications, client_keys, client_secrets, device_secrets, devices, organisations,
-    role_assignments, users,
+    applications, client_keys, client_secrets, device_certificates, device_secrets, devices,
+    organisations, role_assignments, users,
 };
 use crate::db::{self, DbConn};
 use crate::error::Result;
@@ -29,12 +30,14 @@ pub enum CredentialKind {
     ClientKey(ClientKeyKind),
     /// A device's secret.
     DeviceSecret,
+    /// A device's certificate for mutual TLS.
+    DeviceCertificate,
 }
 
 impl CredentialKind {
     /// Whether an application, rather than a device, holds it.
     pub fn of_application(self) -> bool {
-        self != Self::DeviceSecret
+        matches!(self, Self::ClientSecret | Self::ClientKey(_))
     }
 }
 
@@ -56,6 +59,8 @@ pub struct SecretFacts {
     /// What the holder is known by outside Clavis: the application's client_id, or the
     /// device's id.
     pub holder_public_id: String,
+    /// Whether the application or device is enabled: a disabled one gets no reminders.
+    pub holder_enabled: bool,
     pub organisation_id: String,
     pub organisation_name: String,
     pub notification_email: Option<String>,
@@ -76,6 +81,8 @@ struct SecretRow {
     holder_name: String,
     #[diesel(select_expression = applications::client_id)]
     holder_public_id: String,
+    #[diesel(select_expression = applications::enabled)]
+    holder_enabled: bool,
     #[diesel(select_expression = organisations::id)]
     organisation_id: String,
     #[diesel(select_expression = organisations::name)]
@@ -100,6 +107,8 @@ struct KeyRow {
     holder_name: String,
     #[diesel(select_expression = applications::client_id)]
     holder_public_id: String,
+    #[diesel(select_expression = applications::enabled)]
+    holder_enabled: bool,
     #[diesel(select_expression = organisations::id)]
     organisation_id: String,
     #[diesel(select_expression = organisations::name)]
@@ -121,6 +130,8 @@ struct DeviceSecretRow {
     device_id: String,
     #[diesel(select_expression = devices::name)]
     device_name: String,
+    #[diesel(select_expression = devices::enabled)]
+    device_enabled: bool,
     #[diesel(select_expression = organisations::id)]
     organisation_id: String,
     #[diesel(select_expression = organisations::name)]
@@ -141,6 +152,54 @@ impl From<DeviceSecretRow> for SecretFacts {
             holder_id: row.device_id.clone(),
             holder_name: row.device_name,
             holder_public_id: row.device_id,
+            holder_enabled: row.device_enabled,
+            organisation_id: row.organisation_id,
+            organisation_name: row.organisation_name,
+            notification_email: row.notification_email,
+        }
+    }
+}
+
+/// A device certificate's row with its device and organisation.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = device_certificates)]
+struct DeviceCertificateRow {
+    id: String,
+    name: String,
+    certificate_sha256: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    #[diesel(select_expression = devices::id)]
+    device_id: String,
+    #[diesel(select_expression = devices::name)]
+    device_name: String,
+    #[diesel(select_expression = devices::enabled)]
+    device_enabled: bool,
+    #[diesel(select_expression = organisations::id)]
+    organisation_id: String,
+    #[diesel(select_expression = organisations::name)]
+    organisation_name: String,
+    #[diesel(select_expression = organisations::notification_email)]
+    notification_email: Option<String>,
+}
+
+impl From<DeviceCertificateRow> for SecretFacts {
+    fn from(row: DeviceCertificateRow) -> Self {
+        Self {
+            secret_id: row.id,
+            secret_name: row.name,
+            hint: row
+                .certificate_sha256
+                .chars()
+                .take(THUMBPRINT_HINT_CHARS)
+                .collect(),
+            kind: CredentialKind::DeviceCertificate,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            holder_id: row.device_id.clone(),
+            holder_name: row.device_name,
+            holder_public_id: row.device_id,
+            holder_enabled: row.device_enabled,
             organisation_id: row.organisation_id,
             organisation_name: row.organisation_name,
             notification_email: row.notification_email,
@@ -163,6 +222,7 @@ impl From<SecretRow> for SecretFacts {
             holder_id: row.holder_id,
             holder_name: row.holder_name,
             holder_public_id: row.holder_public_id,
+            holder_enabled: row.holder_enabled,
             organisation_id: row.organisation_id,
             organisation_name: row.organisation_name,
             notification_email: row.notification_email,
@@ -185,6 +245,7 @@ impl From<KeyRow> for SecretFacts {
             holder_id: row.holder_id,
             holder_name: row.holder_name,
             holder_public_id: row.holder_public_id,
+            holder_enabled: row.holder_enabled,
             organisation_id: row.organisation_id,
             organisation_name: row.organisation_name,
             notification_email: row.notification_email,
@@ -249,9 +310,21 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
         .into_iter()
         .map(SecretFacts::from)
         .collect();
+    let device_certificates: Vec<SecretFacts> = device_certificates::table
+        .inner_join(devices::table.inner_join(organisations::table))
+        .filter(device_certificates::expires_at.gt(earliest.naive_utc()))
+        .filter(device_certificates::expires_at.lt(latest.naive_utc()))
+        .filter(devices::enabled.eq(true))
+        .order((device_certificates::expires_at, device_certificates::id))
+        .select(DeviceCertificateRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(SecretFacts::from)
+        .collect();
     let mut due = not_replaced(conn, secrets, now)?;
     due.extend(not_replaced(conn, keys, now)?);
     due.extend(not_replaced(conn, device_secrets, now)?);
+    due.extend(not_replaced(conn, device_certificates, now)?);
     let organisation_ids: Vec<String> =
         due.iter().map(|(s, _)| s.organisation_id.clone()).collect();
     let managers = credential_managers(conn, &organisation_ids, now)?;
@@ -304,11 +377,14 @@ fn lives_of_kind(conn: &mut DbConn, kind: CredentialKind, holder_ids: &[String])
         CredentialKind::ClientSecret => secrets::lives_of(conn, holder_ids),
         CredentialKind::ClientKey(_) => crate::client_keys::lives_of(conn, holder_ids),
         CredentialKind::DeviceSecret => crate::devices::lives_of(conn, holder_ids),
+        CredentialKind::DeviceCertificate => {
+            crate::devices::certificates::lives_of(conn, holder_ids)
+        }
     }
 }
 
-/// The secret or key and its context, if it still exists and was not replaced: checked
-/// again just before a reminder about it is sent.
+/// The secret or key and its context, if it still exists, was not replaced and its holder
+/// is enabled: checked again just before a reminder about it is sent.
 pub fn still_current(
     conn: &mut DbConn,
     credential_id: &str,
@@ -340,9 +416,26 @@ pub fn still_current(
             .optional()?
             .map(SecretFacts::from),
     };
+    let found = match found {
+        Some(found) => Some(found),
+        None => device_certificates::table
+            .inner_join(devices::table.inner_join(organisations::table))
+            .filter(device_certificates::id.eq(credential_id))
+            .select(DeviceCertificateRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(SecretFacts::from),
+    };
     let Some(credential) = found else {
         return Ok(Err("the credential was deleted"));
     };
+    if !credential.holder_enabled {
+        return Ok(Err(if credential.kind.of_application() {
+            "the application was disabled"
+        } else {
+            "the device was disabled"
+        }));
+    }
     let lives = lives_of_kind(
         conn,
         credential.kind,

@@ -487,16 +487,14 @@ impl ClientAuthenticator {
                 AuthFailure::UnknownDevice
             }));
         };
-        let refusal = if stored.expires_at <= now {
-            Some(AuthFailure::ExpiredDeviceSecret)
-        } else if !stored.enabled {
-            Some(AuthFailure::DisabledDevice)
-        } else if stored.organisation_id != organisation_id {
-            Some(AuthFailure::DeviceOfAnotherOrganisation)
-        } else {
-            None
+        let standing = DeviceStanding {
+            expires_at: stored.expires_at,
+            enabled: stored.enabled,
+            organisation_id: &stored.organisation_id,
         };
-        if let Some(refusal) = refusal {
+        if let Some(refusal) =
+            standing.refusal(organisation_id, now, AuthFailure::ExpiredDeviceSecret)
+        {
             return self.junk_device(source, refusal).await;
         }
         let proven = ProvenDevice {
@@ -542,25 +540,23 @@ impl ClientAuthenticator {
         else {
             return Ok(Err(AuthFailure::UnknownDeviceCertificate));
         };
-        let refusal = if stored.expires_at <= now {
-            Some(AuthFailure::ExpiredDeviceCertificate)
-        } else if !stored.enabled {
-            Some(AuthFailure::DisabledDevice)
-        } else if stored.organisation_id != organisation_id {
-            Some(AuthFailure::DeviceOfAnotherOrganisation)
-        } else {
-            None
+        let standing = DeviceStanding {
+            expires_at: stored.expires_at,
+            enabled: stored.enabled,
+            organisation_id: &stored.organisation_id,
         };
-        Ok(match refusal {
-            Some(refusal) => Err(refusal),
-            None => Ok(ProvenDevice {
-                device_id: stored.device_id,
-                credential: Credential::DeviceCertificate {
-                    id: stored.certificate_id,
-                },
-                certificate_sha256: Some(certificate_sha256.to_owned()),
-            }),
-        })
+        Ok(
+            match standing.refusal(organisation_id, now, AuthFailure::ExpiredDeviceCertificate) {
+                Some(refusal) => Err(refusal),
+                None => Ok(ProvenDevice {
+                    device_id: stored.device_id,
+                    credential: Credential::DeviceCertificate {
+                        id: stored.certificate_id,
+                    },
+                    certificate_sha256: Some(certificate_sha256.to_owned()),
+                }),
+            },
+        )
     }
 
     /// A device credential that cannot be a guess (unknown, expired, disabled, of another
@@ -831,5 +827,36 @@ fn refused_assertion(refusal: AuthFailure) -> Outcome {
     Outcome::Refused {
         refusal,
         error: OAuthError::invalid_client(false),
+    }
+}
+
+/// What decides whether a device credential found by its id may prove the device: its own
+/// expiry, and its device's enabled flag and organisation.
+struct DeviceStanding<'a> {
+    expires_at: DateTime<Utc>,
+    enabled: bool,
+    organisation_id: &'a str,
+}
+
+impl DeviceStanding<'_> {
+    /// Why the credential proves no device for an application of `organisation_id` at `now`,
+    /// if it does not; `expired` is the refusal for its kind (secret or certificate). One
+    /// order for both kinds: an expired credential is refused as such even when its device
+    /// is also disabled.
+    fn refusal(
+        &self,
+        organisation_id: &str,
+        now: DateTime<Utc>,
+        expired: AuthFailure,
+    ) -> Option<AuthFailure> {
+        if self.expires_at <= now {
+            Some(expired)
+        } else if !self.enabled {
+            Some(AuthFailure::DisabledDevice)
+        } else if self.organisation_id != organisation_id {
+            Some(AuthFailure::DeviceOfAnotherOrganisation)
+        } else {
+            None
+        }
     }
 }

@@ -550,6 +550,15 @@ async fn replaced_device_secrets_are_marked_and_deleted_in_one_step(test_db: Tes
         .call(Who::Manager, Method::DELETE, &replaced, None)
         .await;
     assert_eq!(again, json!([]), "nothing left to delete");
+    let (_, events) = world
+        .call(
+            Who::Admin,
+            Method::GET,
+            "/api/v1/audit-events?action=device_secret.delete",
+            None,
+        )
+        .await;
+    assert_eq!(events["total"], 1, "{events}");
 }
 
 fn devices_are_managed_from_the_command_line(db: &TestDb) {

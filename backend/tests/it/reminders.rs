@@ -24,6 +24,7 @@ on_both_databases!(
     replacing_or_deleting_a_secret_stops_its_reminders,
     a_key_is_reminded_until_a_newer_key_replaces_it,
     a_device_secret_is_reminded_until_replaced_and_not_while_disabled,
+    a_device_certificate_is_reminded_until_a_newer_one_replaces_it,
     a_mail_server_that_is_down_and_back_loses_and_doubles_nothing,
     an_address_that_keeps_failing_is_given_up_audited_and_listed,
     instances_racing_on_one_database_send_each_reminder_once,
@@ -486,108 +487,179 @@ fn create_device_secret(
 }
 
 /// A device secret is reminded as a client secret is, to the device's organisation, naming
-/// the device and linking to its page; a disabled device gets none, and a newer secret of
-/// the same device (not of another one) stops them.
+/// the device and linking to its page; a reminder waiting to be sent when the device is
+/// disabled is cancelled, a disabled device gets none, and a newer secret of the same device
+/// (not of another one) stops them.
 fn a_device_secret_is_reminded_until_replaced_and_not_while_disabled(test_db: &TestDb) {
     let created = at(day(2027, 1, 4), 9, 0);
     let world = contacts(test_db, created);
-    let new = |name: &str| CreateDevice {
-        name: name.to_owned(),
-        device_id: None,
-    };
-    let ward = devices::create(
-        &mut test_db.conn(),
-        &world.acme.id,
-        &new("ward-3-node"),
-        &admin(),
-        created,
-    )
-    .unwrap();
-    let lab = devices::create(
-        &mut test_db.conn(),
-        &world.acme.id,
-        &new("lab-node"),
-        &admin(),
-        created,
-    )
-    .unwrap();
-    create_device_secret(
-        test_db,
-        &ward.device_id,
-        "node 2027",
-        day(2027, 3, 31),
-        created,
+    let ward = create_device(test_db, &world, "ward-3-node", created);
+    let lab = create_device(test_db, &world, "lab-node", created);
+    create_device_secret(test_db, &ward, "node 2027", day(2027, 3, 31), created);
+    let port = SmtpSink::unused_port();
+    let notifier = notifier(port);
+    let pass = |now| notifier.run_pass(&test_db.db, now, Mode::Send).unwrap();
+
+    // The mail server is down at the 21-day stage; the device is disabled before the retry.
+    let first = at(day(2027, 3, 10), 8, 0);
+    assert!(pass(first).attempts.iter().all(|a| a.outcome == "retrying"));
+    set_device_enabled(test_db, &ward, false);
+    let sink = SmtpSink::start_on(port);
+    let report = pass(first + Duration::minutes(5));
+    assert_eq!(report.attempts.len(), 3);
+    assert!(
+        report
+            .attempts
+            .iter()
+            .all(|a| a.outcome == "cancelled"
+                && a.detail.as_deref() == Some("the device was disabled")),
+        "{:?}",
+        report.attempts
     );
-    let sink = SmtpSink::start();
-    let notifier = notifier(sink.port());
-    let pass = |date| {
-        notifier
-            .run_pass(&test_db.db, at(date, 8, 0), Mode::Send)
-            .unwrap();
-        sink.take()
-    };
-    let mails = pass(day(2027, 3, 10));
-    assert_eq!(recipients(&mails), contacts_of_acme(), "21 days left");
+    assert!(sink.take().is_empty(), "nothing sent for a disabled device");
+    assert!(
+        pass(at(day(2027, 3, 24), 8, 0)).due.is_empty(),
+        "disabled: nothing due"
+    );
+
+    set_device_enabled(test_db, &ward, true);
+    let mails = pass_and_take(&notifier, test_db, &sink, day(2027, 3, 25));
+    assert_eq!(recipients(&mails), contacts_of_acme(), "6 days left");
     assert_eq!(
         mails[0].header("Subject").unwrap(),
-        "Device secret \"node 2027\" of ward-3-node expires in 21 days"
+        "Device secret \"node 2027\" of ward-3-node expires in 6 days"
     );
     let decoded = mails[0].decoded();
     for needle in [
         "of the device ward-3-node",
-        &format!("device_id: {}", ward.device_id),
-        &format!("{PORTAL}/devices/{}", ward.device_id),
+        &format!("device_id: {ward}"),
+        &format!("{PORTAL}/devices/{ward}"),
         "Create a new secret",
     ] {
         assert!(decoded.contains(needle), "{needle} in {decoded}");
     }
     assert!(!decoded.contains("client_id"), "{decoded}");
+    let sent = test_db.count(&format!(
+        "audit_events WHERE action = 'reminder.sent' AND details LIKE '%{ward}%'"
+    ));
+    assert_eq!(sent, 3, "the audit trail names the device");
 
-    devices::set_enabled(
-        &mut test_db.conn(),
-        &ward.device_id,
-        false,
-        &admin(),
-        created,
-    )
-    .unwrap();
-    assert!(pass(day(2027, 3, 24)).is_empty(), "disabled: no reminder");
-    devices::set_enabled(
-        &mut test_db.conn(),
-        &ward.device_id,
-        true,
-        &admin(),
-        created,
-    )
-    .unwrap();
-    // Another device's newer secret does not replace it.
+    // Another device's newer secret does not replace it; its own does.
     create_device_secret(
         test_db,
-        &lab.device_id,
+        &lab,
         "lab",
-        day(2027, 6, 30),
-        at(day(2027, 3, 24), 9, 0),
-    );
-    assert_eq!(pass(day(2027, 3, 25)).len(), 3, "6 days left");
-    // Its own newer secret does.
-    create_device_secret(
-        test_db,
-        &ward.device_id,
-        "node 2027b",
         day(2027, 6, 30),
         at(day(2027, 3, 25), 9, 0),
     );
+    assert_eq!(
+        pass_and_take(&notifier, test_db, &sink, day(2027, 3, 26)).len(),
+        3
+    );
+    create_device_secret(
+        test_db,
+        &ward,
+        "node 2027b",
+        day(2027, 6, 30),
+        at(day(2027, 3, 26), 9, 0),
+    );
     assert!(
-        pass(day(2027, 3, 27)).is_empty(),
+        pass_and_take(&notifier, test_db, &sink, day(2027, 3, 27)).is_empty(),
         "replaced: no more reminders"
     );
+}
+
+/// A device certificate is reminded until a newer certificate of the same device replaces it.
+fn a_device_certificate_is_reminded_until_a_newer_one_replaces_it(test_db: &TestDb) {
+    let created = at(day(2027, 1, 4), 9, 0);
+    let world = contacts(test_db, created);
+    let ward = create_device(test_db, &world, "ward-3-node", created);
+    let sink = SmtpSink::start();
+    let notifier = notifier(sink.port());
+    // rcgen's certificates run to their notAfter: the registration's expiry.
+    add_device_certificate(test_db, &ward, "node cert", day(2027, 3, 31), created);
+    let mails = pass_and_take(&notifier, test_db, &sink, day(2027, 3, 24));
+    assert_eq!(recipients(&mails), contacts_of_acme());
     assert_eq!(
-        test_db.count(&format!(
-            "audit_events WHERE action = 'reminder.sent' AND secret_id IN (SELECT id FROM device_secrets WHERE device_id = '{}')",
-            ward.device_id
-        )),
-        6
+        mails[0].header("Subject").unwrap(),
+        "Device certificate \"node cert\" of ward-3-node expires in 7 days"
     );
+    assert!(mails[0].decoded().contains("Add a new certificate"));
+    // A newer secret of the device does not replace a certificate.
+    create_device_secret(
+        test_db,
+        &ward,
+        "secret",
+        day(2027, 6, 30),
+        at(day(2027, 3, 24), 9, 0),
+    );
+    assert_eq!(
+        pass_and_take(&notifier, test_db, &sink, day(2027, 3, 25)).len(),
+        3
+    );
+    add_device_certificate(
+        test_db,
+        &ward,
+        "node cert b",
+        day(2027, 6, 30),
+        at(day(2027, 3, 25), 9, 0),
+    );
+    assert!(pass_and_take(&notifier, test_db, &sink, day(2027, 3, 26)).is_empty());
+}
+
+fn create_device(test_db: &TestDb, world: &Contacts, name: &str, now: DateTime<Utc>) -> String {
+    let new = CreateDevice {
+        name: name.to_owned(),
+        device_id: None,
+    };
+    devices::create(&mut test_db.conn(), &world.acme.id, &new, &admin(), now)
+        .unwrap()
+        .device_id
+}
+
+fn set_device_enabled(test_db: &TestDb, device_id: &str, enabled: bool) {
+    devices::set_enabled(
+        &mut test_db.conn(),
+        device_id,
+        enabled,
+        &admin(),
+        clavis::db::now(),
+    )
+    .unwrap();
+}
+
+/// Registers a self-signed certificate (rcgen) valid until the end of `expires_on`.
+fn add_device_certificate(
+    test_db: &TestDb,
+    device_id: &str,
+    name: &str,
+    expires_on: NaiveDate,
+    now: DateTime<Utc>,
+) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec![format!("{name}.test").replace(' ', "-")]).unwrap();
+    let epoch = rcgen::date_time_ymd(1970, 1, 1);
+    let time_of = |at: DateTime<Utc>| {
+        epoch + std::time::Duration::from_secs(u64::try_from(at.timestamp()).unwrap())
+    };
+    params.not_before = time_of(now);
+    params.not_after = time_of(expiry_at_end_of(expires_on));
+    let pem = params.self_signed(&key).unwrap().pem();
+    devices::certificates::add(&mut test_db.conn(), device_id, name, &pem, &admin(), now).unwrap();
+}
+
+/// One pass at 08:00 on `date` with a working mail server, and what it sent.
+fn pass_and_take(
+    notifier: &Notifier,
+    test_db: &TestDb,
+    sink: &SmtpSink,
+    date: NaiveDate,
+) -> Vec<Mail> {
+    notifier
+        .run_pass(&test_db.db, at(date, 8, 0), Mode::Send)
+        .unwrap();
+    sink.take()
 }
 
 fn a_mail_server_that_is_down_and_back_loses_and_doubles_nothing(test_db: &TestDb) {

@@ -38,7 +38,7 @@ pub fn DevicesPage() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let devices = api::resource(move || {
         version.get();
-        format!("/api/v1/organisations/{}/devices", id())
+        format!("/api/v1/organisations/{}/devices", api::encode(&id()))
     });
     move || {
         let id = id();
@@ -101,7 +101,10 @@ fn NewDevice(organisation_id: String, version: RwSignal<u32>) -> impl IntoView {
     let (label, guid) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let error = RwSignal::new(None);
     let csrf = me().csrf_token;
-    let path = format!("/api/v1/organisations/{organisation_id}/devices");
+    let path = format!(
+        "/api/v1/organisations/{}/devices",
+        api::encode(&organisation_id)
+    );
     let create = Callback::new(move |close: Callback<()>| {
         let supplied = guid.get().trim().to_owned();
         let body = CreateDevice {
@@ -149,7 +152,7 @@ pub fn DevicePage() -> impl IntoView {
     page_title("Device");
     let params = use_params_map();
     let device_id = move || params.read().get("device_id").unwrap_or_default();
-    let device = api::resource(move || format!("/api/v1/devices/{}", device_id()));
+    let device = api::resource(move || format!("/api/v1/devices/{}", api::encode(&device_id())));
     move || match api::loaded::<Device>(device) {
         None => view! { <Loading what="the device" /> }.into_any(),
         Some(Ok(device)) => view! { <DeviceView device=device /> }.into_any(),

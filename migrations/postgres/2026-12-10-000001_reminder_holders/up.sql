@@ -1,0 +1,7 @@
+-- Reminders now cover devices' credentials too (issue 19): the ledger's column names the
+-- holder, an application's internal id or a device's id, and device credentials get the
+-- expiry index the reminder pass reads by, as client secrets and keys have. Keep in step with
+-- the other database's migration of the same name.
+ALTER TABLE reminder_deliveries RENAME COLUMN application_id TO holder_id;
+CREATE INDEX device_secrets_expiry ON device_secrets (expires_at);
+CREATE INDEX device_certificates_expiry ON device_certificates (expires_at);
