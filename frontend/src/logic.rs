@@ -56,7 +56,8 @@ pub fn latest_date(now: DateTime<Utc>) -> NaiveDate {
 /// What is wrong with a chosen expiry date, in the words the form shows.
 pub fn expiry_error(date: Option<NaiveDate>, now: DateTime<Utc>) -> Option<String> {
     let Some(date) = date else {
-        return Some("Choose when the secret expires.".to_owned());
+        // Only a typed date can be missing: each preset is a date.
+        return Some("That is not a date: write one that exists, as YYYY-MM-DD.".to_owned());
     };
     validate::secret_expiry(validate::expiry_at_end_of(date), now)
         .err()

@@ -92,6 +92,20 @@ pub fn organisation_name(value: &str) -> Checked<String> {
     display_name("name", "The organisation name", value, MAX_NAME_CHARS)
 }
 
+/// A device's name, as people tell devices apart in lists, the audit trail and reminders:
+/// a display name that holds no invisible character either (a direction override or a
+/// zero-width space would make two names look alike, or reverse the sentence it is in).
+pub fn device_name(value: &str) -> Checked<String> {
+    let checked = display_name("name", "A device's name", value, MAX_NAME_CHARS)?;
+    if checked.chars().any(is_invisible) {
+        return Err(ValidationError::new(
+            "name",
+            "A device's name holds an invisible character (such as a zero-width space or a direction mark): type it again.",
+        ));
+    }
+    Ok(checked)
+}
+
 pub fn api_name(value: &str) -> Checked<String> {
     display_name("name", "The API name", value, MAX_NAME_CHARS)
 }
@@ -606,6 +620,21 @@ pub fn application_name(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_device_name_holds_nothing_invisible() {
+        assert_eq!(device_name("  ward-3-node ").unwrap(), "ward-3-node");
+        assert_eq!(device_name("Zürich Süd").unwrap(), "Zürich Süd");
+        for bad in [
+            "rtl\u{202E}evil",
+            "ward-1\u{200B}",
+            "\u{FEFF}node",
+            " ",
+            "a\tb",
+        ] {
+            assert_eq!(device_name(bad).unwrap_err().field, "name", "{bad:?}");
+        }
+        assert!(device_name(&"x".repeat(101)).is_err());
+    }
     use super::*;
     use chrono::TimeZone;
 

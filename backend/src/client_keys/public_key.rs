@@ -101,6 +101,8 @@ impl VerifyingKey {
 pub struct CertificateFacts {
     /// Its subject, such as `CN=billing, O=Acme`.
     pub subject: String,
+    /// Its `notBefore`: a device certificate proves nothing before it.
+    pub not_before: DateTime<Utc>,
     /// Its `notAfter`: the key's expiry.
     pub not_after: DateTime<Utc>,
     /// Its SHA-256 thumbprint ([`certificate_sha256`]), which mutual TLS matches.
@@ -209,6 +211,8 @@ fn read_certificate(der: &[u8]) -> Result<PublicKeyMaterial, ValidationError> {
     let (key_type, jwk) = spki_jwk(certificate.public_key())?;
     let not_after = DateTime::from_timestamp(certificate.validity().not_after.timestamp(), 0)
         .ok_or_else(|| refused("The certificate's expiry (notAfter) is out of range."))?;
+    let not_before = DateTime::from_timestamp(certificate.validity().not_before.timestamp(), 0)
+        .ok_or_else(|| refused("The certificate's start (notBefore) is out of range."))?;
     let facts = CertificateFacts {
         // Shown in the portal and the audit trail: a control character there could only
         // confuse whoever reads it.
@@ -218,6 +222,7 @@ fn read_certificate(der: &[u8]) -> Result<PublicKeyMaterial, ValidationError> {
             .chars()
             .filter(|c| !c.is_control())
             .collect(),
+        not_before,
         not_after,
         sha256: certificate_sha256(der),
     };

@@ -97,6 +97,7 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamp,
         created_by -> Text,
+        tokens_revoked_before -> Nullable<Timestamp>,
     }
 }
 
@@ -126,6 +127,7 @@ diesel::table! {
         created_by -> Text,
         expires_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        not_before -> Nullable<Timestamp>,
     }
 }
 

@@ -60,16 +60,26 @@ pub fn add(
     now: DateTime<Utc>,
 ) -> Result<DeviceCertificate> {
     let name = validate::credential_name(name)?;
-    let material = public_key::read(pem)?;
+    let only_a_certificate = || {
+        ValidationError::new(
+            "certificate",
+            "A device proves itself with a certificate over mutual TLS: paste one PEM certificate (-----BEGIN CERTIFICATE-----), not a private key, a public key or a JWK.",
+        )
+    };
+    // Text that is one certificate gets the reader's word on what is wrong with it; anything
+    // else gets this kind's own message, since the reader's speak of an application's keys.
+    let one_certificate =
+        pem.matches("-----BEGIN ").count() == 1 && pem.contains("-----BEGIN CERTIFICATE-----");
+    let material = match public_key::read(pem) {
+        Ok(material) => material,
+        Err(refused) if one_certificate => {
+            return Err(ValidationError::new("certificate", refused.message).into());
+        }
+        Err(_) => return Err(only_a_certificate().into()),
+    };
     let facts = match (material.kind, material.certificate) {
         (ClientKeyKind::Certificate, Some(facts)) => facts,
-        _ => {
-            return Err(ValidationError::new(
-                "certificate",
-                "A device proves itself with a certificate over mutual TLS: paste the PEM certificate (-----BEGIN CERTIFICATE-----), not a public key or a JWK.",
-            )
-            .into());
-        }
+        _ => return Err(only_a_certificate().into()),
     };
     validate::certificate_expiry(facts.not_after, now)?;
     let id = db::new_id();
@@ -85,6 +95,7 @@ pub fn add(
                 device_certificates::created_at.eq(now.naive_utc()),
                 device_certificates::created_by.eq(actor.label()),
                 device_certificates::expires_at.eq(facts.not_after.naive_utc()),
+                device_certificates::not_before.eq(facts.not_before.naive_utc()),
             ))
             .execute(conn)
             .map_err(Error::on_duplicate(|| {
@@ -137,19 +148,20 @@ pub fn delete(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<DeviceCertificate> {
+    // Ids are lower-case GUIDs; one copied from elsewhere may not be.
+    let certificate_id = certificate_id.trim().to_ascii_lowercase();
     db::write_transaction(conn, |conn| {
         let device = super::find(conn, device_id)?;
         let row: CertificateRow = device_certificates::table
-            .filter(device_certificates::id.eq(certificate_id.trim()))
+            .filter(device_certificates::id.eq(&certificate_id))
             .filter(device_certificates::device_id.eq(&device.device_id))
             .select(CertificateRow::as_select())
             .first(conn)
             .optional()?
             .ok_or_else(|| {
                 Error::NotFound(format!(
-                    "The device {} has no certificate with the id \"{}\".",
+                    "The device {} has no certificate with the id \"{certificate_id}\".",
                     device.device_id,
-                    certificate_id.trim()
                 ))
             })?;
         diesel::delete(device_certificates::table.find(&row.id)).execute(conn)?;
@@ -171,6 +183,8 @@ pub struct StoredDeviceCertificate {
     pub device_id: String,
     pub organisation_id: String,
     pub enabled: bool,
+    /// The certificate's `notBefore`, when it was recorded.
+    pub not_before: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -183,7 +197,15 @@ pub fn by_thumbprint(
     conn: &mut DbConn,
     certificate_sha256: &str,
 ) -> Result<Option<StoredDeviceCertificate>> {
-    let row: Option<(String, String, String, bool, NaiveDateTime)> = device_certificates::table
+    type Row = (
+        String,
+        String,
+        String,
+        bool,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+    );
+    let row: Option<Row> = device_certificates::table
         .inner_join(devices::table)
         .filter(device_certificates::certificate_sha256.eq(certificate_sha256))
         .select((
@@ -191,17 +213,19 @@ pub fn by_thumbprint(
             devices::id,
             devices::organisation_id,
             devices::enabled,
+            device_certificates::not_before,
             device_certificates::expires_at,
         ))
         .first(conn)
         .optional()?;
     Ok(row.map(
-        |(certificate_id, device_id, organisation_id, enabled, expires_at)| {
+        |(certificate_id, device_id, organisation_id, enabled, not_before, expires_at)| {
             StoredDeviceCertificate {
                 certificate_id,
                 device_id,
                 organisation_id,
                 enabled,
+                not_before: not_before.map(db::utc),
                 expires_at: db::utc(expires_at),
             }
         },

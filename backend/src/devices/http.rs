@@ -17,7 +17,8 @@ use crate::error::Result;
 use crate::orgs;
 
 /// What a viewer is told when asking to change devices.
-const MANAGING: &str = "add, enable or disable devices, or create or delete their secrets";
+const MANAGING: &str =
+    "add, enable or disable devices, or create or delete their secrets and certificates";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/organisations/{id}/devices", web::get().to(list))

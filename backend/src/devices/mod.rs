@@ -27,9 +27,6 @@ use crate::orgs;
 use crate::secrets::Lives;
 use crate::secrets::hash::{self, SecretHash};
 
-/// The longest device name, in characters.
-const MAX_NAME_CHARS: usize = 100;
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = devices)]
 struct DeviceRow {
@@ -71,7 +68,7 @@ pub fn create(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Device> {
-    let name = device_name(&new.name)?;
+    let name = validate::device_name(&new.name)?;
     let id = match &new.device_id {
         Some(supplied) => ClientId::parse(supplied)
             .map_err(|error| ValidationError::new("device_id", error.message))?
@@ -104,29 +101,6 @@ pub fn create(
             .record(conn, now)?;
         find(conn, &id)
     })
-}
-
-/// A device name: trimmed, 1 to 100 characters, no control characters.
-fn device_name(text: &str) -> Result<String> {
-    let name = text.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ValidationError::new(
-            "name",
-            format!("A device's name must be 1 to {MAX_NAME_CHARS} characters."),
-        )
-        .into());
-    }
-    if validate::has_control_character(name) {
-        return Err(ValidationError::new(
-            "name",
-            format!(
-                "A device's name may not hold {}.",
-                validate::CONTROL_CHARACTERS
-            ),
-        )
-        .into());
-    }
-    Ok(name.to_owned())
 }
 
 /// The device with this id, written in any GUID form.
@@ -199,9 +173,17 @@ pub fn set_enabled(
 ) -> Result<Device> {
     db::write_transaction(conn, |conn| {
         let device = find(conn, device_id)?;
+        // Disabling revokes what the device was issued until now: enabling it again later
+        // (a lost device found) brings no old token back.
+        let revoked_before = (!enabled).then(|| now.naive_utc());
         diesel::update(devices::table.find(&device.device_id))
             .set(devices::enabled.eq(enabled))
             .execute(conn)?;
+        if let Some(moment) = revoked_before {
+            diesel::update(devices::table.find(&device.device_id))
+                .set(devices::tokens_revoked_before.eq(moment))
+                .execute(conn)?;
+        }
         let action = if enabled {
             "device.enable"
         } else {
@@ -375,19 +357,20 @@ pub fn delete_secret(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<ClientSecretInfo> {
+    // Ids are lower-case GUIDs; one copied from elsewhere may not be.
+    let secret_id = secret_id.trim().to_ascii_lowercase();
     db::write_transaction(conn, |conn| {
         let device = find(conn, device_id)?;
         let row = device_secrets::table
-            .filter(device_secrets::id.eq(secret_id.trim()))
+            .filter(device_secrets::id.eq(&secret_id))
             .filter(device_secrets::device_id.eq(&device.device_id))
             .select(DeviceSecretRow::as_select())
             .first(conn)
             .optional()?
             .ok_or_else(|| {
                 Error::NotFound(format!(
-                    "The device {} has no secret with the id \"{}\".",
+                    "The device {} has no secret with the id \"{secret_id}\".",
                     device.device_id,
-                    secret_id.trim()
                 ))
             })?;
         remove_secret(conn, &device, &row, actor, now)?;
@@ -514,19 +497,23 @@ pub fn credentials(
         .collect())
 }
 
-/// Whether `device_id` is an enabled device of `organisation_id`: what keeps a token issued
-/// on it current at introspection.
+/// Whether `device_id` is an enabled device of `organisation_id`, and when it was last
+/// disabled (tokens issued on it until then are revoked): what decides at introspection
+/// whether a token issued on it is current. `None` when no such device exists.
 ///
 /// # Errors
 /// Only the database's.
-pub fn is_enabled_in(conn: &mut DbConn, device_id: &str, organisation_id: &str) -> Result<bool> {
+pub fn token_standing(
+    conn: &mut DbConn,
+    device_id: &str,
+    organisation_id: &str,
+) -> Result<Option<(bool, Option<NaiveDateTime>)>> {
     Ok(devices::table
         .find(device_id)
         .filter(devices::organisation_id.eq(organisation_id))
-        .filter(devices::enabled.eq(true))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0)
+        .select((devices::enabled, devices::tokens_revoked_before))
+        .first(conn)
+        .optional()?)
 }
 
 /// Whether a device with this id exists, for the audit trail's reason only.

@@ -488,6 +488,7 @@ impl ClientAuthenticator {
             }));
         };
         let standing = DeviceStanding {
+            not_before: None,
             expires_at: stored.expires_at,
             enabled: stored.enabled,
             organisation_id: &stored.organisation_id,
@@ -541,6 +542,7 @@ impl ClientAuthenticator {
             return Ok(Err(AuthFailure::UnknownDeviceCertificate));
         };
         let standing = DeviceStanding {
+            not_before: stored.not_before,
             expires_at: stored.expires_at,
             enabled: stored.enabled,
             organisation_id: &stored.organisation_id,
@@ -831,8 +833,10 @@ fn refused_assertion(refusal: AuthFailure) -> Outcome {
 }
 
 /// What decides whether a device credential found by its id may prove the device: its own
-/// expiry, and its device's enabled flag and organisation.
+/// validity, and its device's enabled flag and organisation.
 struct DeviceStanding<'a> {
+    /// A certificate's `notBefore` (a secret is valid from its creation).
+    not_before: Option<DateTime<Utc>>,
     expires_at: DateTime<Utc>,
     enabled: bool,
     organisation_id: &'a str,
@@ -851,6 +855,8 @@ impl DeviceStanding<'_> {
     ) -> Option<AuthFailure> {
         if self.expires_at <= now {
             Some(expired)
+        } else if self.not_before.is_some_and(|start| start > now) {
+            Some(AuthFailure::CertificateNotYetValid)
         } else if !self.enabled {
             Some(AuthFailure::DisabledDevice)
         } else if self.organisation_id != organisation_id {

@@ -135,8 +135,8 @@ fn may_know(
 /// still exists and belongs to its client (or the client still publishes its keys at the
 /// `jwks_uri` that signed, or still registers a subject for CA-issued certificates), whose
 /// application is enabled and whose kill switch has not been used since the token was
-/// issued; the device it names, if any, is still an enabled device of the organisation; and
-/// the token was not revoked.
+/// issued; the device it names, if any, is still an enabled device of the organisation that
+/// was not disabled since; and the token was not revoked.
 fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
     let of_client = applications::table.filter(applications::client_id.eq(&claims.client_id));
     let application: Option<(bool, Option<NaiveDateTime>)> = match (
@@ -184,7 +184,10 @@ fn is_current(conn: &mut DbConn, claims: &AccessTokenClaims) -> Result<bool> {
         return Ok(false);
     };
     let device_current = match &claims.device_id {
-        Some(device_id) => devices::is_enabled_in(conn, device_id, &claims.org_id)?,
+        Some(device_id) => matches!(
+            devices::token_standing(conn, device_id, &claims.org_id)?,
+            Some((true, revoked_before)) if !revoked_by_kill_switch(claims.iat, revoked_before)
+        ),
         None => true,
     };
     Ok(enabled

@@ -192,6 +192,22 @@ async fn a_santedb_request_with_its_device_gets_a_token_naming_the_device(db: Te
         Utc::now(),
     )
     .unwrap();
+    // Enabled again, it does not bring back what it was issued before: a device is disabled
+    // when it is lost or compromised. Its new tokens work.
+    let introspection = introspect(&server, &client_id, &secret, access_token).await;
+    assert_eq!(
+        introspection["active"], false,
+        "re-enabling revives no old token"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let header = device_header(&device_id, &device_secret);
+    let response = santedb_token(&http(), &server, &client_id, &secret, Some(&header)).await;
+    let body: Value = response.json().await.unwrap();
+    let fresh = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&server, &client_id, &secret, fresh).await["active"],
+        true
+    );
 
     // An application that does not require a device ignores the header, malformed or not.
     require_device(&server.db, &client_id, false);
@@ -587,6 +603,31 @@ fn devices_are_managed_from_the_command_line(db: &TestDb) {
         "30d",
     ]);
     assert_eq!(secret["value"].as_str().unwrap().len(), 80);
+    assert_eq!(secret["description"], "");
+    let described = run(&[
+        "device",
+        "secret-create",
+        "--device",
+        &device_id,
+        "--name",
+        "s2",
+        "--description",
+        "ward 3 gateway",
+        "--expires",
+        "60d",
+    ]);
+    assert_eq!(described["description"], "ward 3 gateway");
+    // An id pasted in upper case names the same secret.
+    let upper = described["id"].as_str().unwrap().to_uppercase();
+    let deleted = run(&[
+        "device",
+        "secret-delete",
+        "--device",
+        &device_id,
+        "--id",
+        &upper,
+    ]);
+    assert_eq!(deleted[0]["name"], "s2");
     assert_eq!(run(&["device", "disable", &device_id])[0]["enabled"], false);
     let listed = run(&["device", "list", "--org", "Acme"]);
     assert_eq!(listed[0]["enabled"], false);

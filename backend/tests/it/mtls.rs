@@ -1000,10 +1000,25 @@ async fn a_device_proves_itself_with_its_certificate_and_binds_the_token(db: Tes
     let thumbprint = URL_SAFE_NO_PAD.encode(Sha256::digest(&node.der));
     assert_eq!(claims["cnf"]["x5t#S256"], thumbprint.as_str());
 
-    // A certificate no device has, and the device's once it is disabled.
+    // A certificate no device has, one of the device's that starts tomorrow, and the
+    // device's once it is disabled.
     let stranger = ClientCertificate::new(-1, 30);
     assert_eq!(
         request(stranger.client(&server_ca)).await.unwrap().status(),
+        401
+    );
+    let early = ClientCertificate::new(1, 30);
+    clavis::devices::certificates::add(
+        &mut db.conn(),
+        &device.device_id,
+        "starts tomorrow",
+        &early.pem,
+        &admin(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        request(early.client(&server_ca)).await.unwrap().status(),
         401
     );
     clavis::devices::set_enabled(&mut db.conn(), &device.device_id, false, &admin(), now).unwrap();
@@ -1012,8 +1027,12 @@ async fn a_device_proves_itself_with_its_certificate_and_binds_the_token(db: Tes
         401
     );
     assert_eq!(
-        refusal_reasons(&db, 0, 2).await,
-        ["unknown_device_certificate", "disabled_device"]
+        refusal_reasons(&db, 0, 3).await,
+        [
+            "unknown_device_certificate",
+            "certificate_not_yet_valid",
+            "disabled_device"
+        ]
     );
     // Registered to one device only.
     let again = clavis::devices::certificates::add(
@@ -1025,4 +1044,30 @@ async fn a_device_proves_itself_with_its_certificate_and_binds_the_token(db: Tes
         now,
     );
     assert!(matches!(again, Err(clavis::error::Error::Conflict(_))));
+    // Anything but one certificate is refused in a device's words, on the certificate field.
+    let two = format!("{}{}", stranger.pem, early.pem);
+    for text in [
+        node.key_pem.as_str(),
+        two.as_str(),
+        "garbage",
+        "{\"kty\":\"EC\"}",
+    ] {
+        let refused = clavis::devices::certificates::add(
+            &mut db.conn(),
+            &device.device_id,
+            "refused",
+            text,
+            &admin(),
+            now,
+        );
+        let Err(clavis::error::Error::Invalid(invalid)) = refused else {
+            panic!("{text}: {refused:?}");
+        };
+        assert_eq!(invalid.field, "certificate", "{text}");
+        assert!(
+            invalid.message.contains("paste one PEM certificate"),
+            "{text}: {}",
+            invalid.message
+        );
+    }
 }

@@ -29,6 +29,8 @@ pub fn ConfirmDelete(
         leptos::task::spawn_local(async move {
             match api::delete(&target, &csrf).await {
                 Ok(_) => on_done.run(Some(deleted)),
+                // Gone already (another tab, another person): the list behind is stale.
+                Err(failed) if failed.status == 404 => on_done.run(Some(deleted)),
                 Err(failed) => {
                     busy.set(false);
                     error.set(Some(failed.message));

@@ -45,7 +45,12 @@ pub fn DevicesPage() -> impl IntoView {
         let manage = may_manage_secrets(&me(), &id);
         view! {
             <div class="row">
-                <h1 class="long-name">{format!("Devices of {}", organisation_name(&id))}</h1>
+                <h1 class="long-name">
+                    {match organisation_name(&id) {
+                        name if name.is_empty() => "Devices".to_owned(),
+                        name => format!("Devices of {name}"),
+                    }}
+                </h1>
                 {manage.then(|| view! { <NewDevice organisation_id=id.clone() version=version /> })}
             </div>
             <Announcement />
