@@ -97,6 +97,21 @@ test('desktop: a manager adds a device, its secret and certificate, and disables
   await page.getByRole('button', { name: 'New secret' }).click();
   await page.getByLabel('Name', { exact: true }).fill('node 2027');
   await page.getByLabel('Description (optional)').fill('ward 3 gateway');
+  // A typed date that does not exist is refused where it was typed; typing replaces the
+  // date the field starts with.
+  await page.getByLabel('On a date (YYYY-MM-DD)').check();
+  const typed = page.getByLabel('Expiry date, as YYYY-MM-DD');
+  await typed.click();
+  await page.keyboard.type('2027-02-30');
+  assert.equal(await typed.inputValue(), '2027-02-30');
+  await page.getByRole('button', { name: 'Create secret' }).click();
+  await page.getByText('That is not a date: write one that exists, as YYYY-MM-DD.').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'expiry-date-value');
+  const box = await typed.boundingBox();
+  const frame = await page.locator('dialog[open]').boundingBox();
+  assert.ok(box.x + box.width <= frame.x + frame.width, 'the date field stays inside the dialog');
+  await capture(page, 'device-secret-date-refused', { fullPage: false });
+  await page.getByLabel(/^In 90 days/).check();
   await page.getByRole('button', { name: 'Create secret' }).click();
   const value = await page.locator('#secret-value').innerText();
   assert.equal(value.length, 80);

@@ -442,6 +442,11 @@ pub fn summary(event: &AuditEventView) -> String {
             email
         }
     };
+    // Events recorded before the device's name was in them name it by its id.
+    let device = || match detail("device") {
+        name if name.is_empty() => detail("device_id"),
+        name => format!("“{name}”"),
+    };
     match event.action.as_str() {
         "secret.create" => format!("{who} created the secret {} for {application}", secret()),
         "secret.delete" => format!("{who} deleted the secret {} of {application}", secret()),
@@ -476,23 +481,23 @@ pub fn summary(event: &AuditEventView) -> String {
             "{who} created the device secret “{}” ({}…) for the device {}",
             detail("name"),
             detail("hint"),
-            detail("device_id")
+            device()
         ),
         "device_secret.delete" => format!(
             "{who} deleted the device secret “{}” of the device {}",
             detail("name"),
-            detail("device_id")
+            device()
         ),
         "device_certificate.add" => format!(
             "{who} registered the certificate “{}” ({}) to the device {}",
             detail("name"),
             detail("subject"),
-            detail("device_id")
+            device()
         ),
         "device_certificate.delete" => format!(
             "{who} deleted the certificate “{}” of the device {}",
             detail("name"),
-            detail("device_id")
+            device()
         ),
         "federated.add" => format!(
             "{who} let {} tokens for {} prove {application} (“{}”)",

@@ -104,7 +104,8 @@ pub fn add(
         AuditEvent::success("device_certificate.add", actor)
             .organisation(&device.organisation_id)
             .details(serde_json::json!({
-                "device_id": device.device_id, "name": name, "subject": facts.subject,
+                "device_id": device.device_id, "device": device.name, "name": name,
+                "subject": facts.subject,
                 "certificate_sha256": facts.sha256, "expires_at": facts.not_after,
             }))
             .record(conn, now)?;
@@ -168,7 +169,7 @@ pub fn delete(
         AuditEvent::success("device_certificate.delete", actor)
             .organisation(&device.organisation_id)
             .details(serde_json::json!({
-                "device_id": device.device_id, "name": row.name,
+                "device_id": device.device_id, "device": device.name, "name": row.name,
                 "certificate_sha256": row.certificate_sha256,
             }))
             .record(conn, now)?;

@@ -287,8 +287,8 @@ pub fn create_secret(
             .organisation(&device.organisation_id)
             .secret(&id)
             .details(serde_json::json!({
-                "device_id": device.device_id, "name": name, "hint": value.hint(),
-                "expires_at": expires_at, "description": description,
+                "device_id": device.device_id, "device": device.name, "name": name,
+                "hint": value.hint(), "expires_at": expires_at, "description": description,
             }))
             .record(conn, now)
     })?;
@@ -421,7 +421,8 @@ fn remove_secret(
         .organisation(&device.organisation_id)
         .secret(&row.id)
         .details(serde_json::json!({
-            "device_id": device.device_id, "name": row.name, "hint": row.hint,
+            "device_id": device.device_id, "device": device.name, "name": row.name,
+            "hint": row.hint,
         }))
         .record(conn, now)
 }

@@ -66,6 +66,15 @@ pub struct SecretFacts {
     pub notification_email: Option<String>,
 }
 
+/// What every credential row reads of its organisation: whom its reminders concern.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organisations)]
+struct OrganisationPart {
+    id: String,
+    name: String,
+    notification_email: Option<String>,
+}
+
 /// A secret's row with its application and organisation.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = client_secrets)]
@@ -83,12 +92,8 @@ struct SecretRow {
     holder_public_id: String,
     #[diesel(select_expression = applications::enabled)]
     holder_enabled: bool,
-    #[diesel(select_expression = organisations::id)]
-    organisation_id: String,
-    #[diesel(select_expression = organisations::name)]
-    organisation_name: String,
-    #[diesel(select_expression = organisations::notification_email)]
-    notification_email: Option<String>,
+    #[diesel(embed)]
+    organisation: OrganisationPart,
 }
 
 /// A key's row with its application and organisation.
@@ -109,12 +114,8 @@ struct KeyRow {
     holder_public_id: String,
     #[diesel(select_expression = applications::enabled)]
     holder_enabled: bool,
-    #[diesel(select_expression = organisations::id)]
-    organisation_id: String,
-    #[diesel(select_expression = organisations::name)]
-    organisation_name: String,
-    #[diesel(select_expression = organisations::notification_email)]
-    notification_email: Option<String>,
+    #[diesel(embed)]
+    organisation: OrganisationPart,
 }
 
 /// A device secret's row with its device and organisation.
@@ -132,12 +133,8 @@ struct DeviceSecretRow {
     device_name: String,
     #[diesel(select_expression = devices::enabled)]
     device_enabled: bool,
-    #[diesel(select_expression = organisations::id)]
-    organisation_id: String,
-    #[diesel(select_expression = organisations::name)]
-    organisation_name: String,
-    #[diesel(select_expression = organisations::notification_email)]
-    notification_email: Option<String>,
+    #[diesel(embed)]
+    organisation: OrganisationPart,
 }
 
 impl From<DeviceSecretRow> for SecretFacts {
@@ -153,9 +150,9 @@ impl From<DeviceSecretRow> for SecretFacts {
             holder_name: row.device_name,
             holder_public_id: row.device_id,
             holder_enabled: row.device_enabled,
-            organisation_id: row.organisation_id,
-            organisation_name: row.organisation_name,
-            notification_email: row.notification_email,
+            organisation_id: row.organisation.id,
+            organisation_name: row.organisation.name,
+            notification_email: row.organisation.notification_email,
         }
     }
 }
@@ -175,12 +172,8 @@ struct DeviceCertificateRow {
     device_name: String,
     #[diesel(select_expression = devices::enabled)]
     device_enabled: bool,
-    #[diesel(select_expression = organisations::id)]
-    organisation_id: String,
-    #[diesel(select_expression = organisations::name)]
-    organisation_name: String,
-    #[diesel(select_expression = organisations::notification_email)]
-    notification_email: Option<String>,
+    #[diesel(embed)]
+    organisation: OrganisationPart,
 }
 
 impl From<DeviceCertificateRow> for SecretFacts {
@@ -200,9 +193,9 @@ impl From<DeviceCertificateRow> for SecretFacts {
             holder_name: row.device_name,
             holder_public_id: row.device_id,
             holder_enabled: row.device_enabled,
-            organisation_id: row.organisation_id,
-            organisation_name: row.organisation_name,
-            notification_email: row.notification_email,
+            organisation_id: row.organisation.id,
+            organisation_name: row.organisation.name,
+            notification_email: row.organisation.notification_email,
         }
     }
 }
@@ -223,9 +216,9 @@ impl From<SecretRow> for SecretFacts {
             holder_name: row.holder_name,
             holder_public_id: row.holder_public_id,
             holder_enabled: row.holder_enabled,
-            organisation_id: row.organisation_id,
-            organisation_name: row.organisation_name,
-            notification_email: row.notification_email,
+            organisation_id: row.organisation.id,
+            organisation_name: row.organisation.name,
+            notification_email: row.organisation.notification_email,
         }
     }
 }
@@ -246,9 +239,9 @@ impl From<KeyRow> for SecretFacts {
             holder_name: row.holder_name,
             holder_public_id: row.holder_public_id,
             holder_enabled: row.holder_enabled,
-            organisation_id: row.organisation_id,
-            organisation_name: row.organisation_name,
-            notification_email: row.notification_email,
+            organisation_id: row.organisation.id,
+            organisation_name: row.organisation.name,
+            notification_email: row.organisation.notification_email,
         }
     }
 }
@@ -270,6 +263,39 @@ pub struct DueReminder {
     pub recipients: Vec<String>,
 }
 
+/// The credentials of one table (`$credentials`, held by `$holders`) that expire between
+/// `$earliest` and `$latest`, of enabled holders, soonest first, as [`SecretFacts`] read
+/// through `$row`: one query for every kind, written once (the tables differ in type).
+macro_rules! expiring_between {
+    ($conn:expr, $credentials:ident, $holders:ident, $row:ty, $earliest:expr, $latest:expr) => {
+        $credentials::table
+            .inner_join($holders::table.inner_join(organisations::table))
+            .filter($credentials::expires_at.gt($earliest))
+            .filter($credentials::expires_at.lt($latest))
+            .filter($holders::enabled.eq(true))
+            .order(($credentials::expires_at, $credentials::id))
+            .select(<$row>::as_select())
+            .load::<$row>($conn)?
+            .into_iter()
+            .map(SecretFacts::from)
+            .collect::<Vec<SecretFacts>>()
+    };
+}
+
+/// The credential of one table (`$credentials`, held by `$holders`) with the id `$id`, if
+/// there is one, as [`SecretFacts`] read through `$row`.
+macro_rules! credential_by_id {
+    ($conn:expr, $credentials:ident, $holders:ident, $row:ty, $id:expr) => {
+        $credentials::table
+            .inner_join($holders::table.inner_join(organisations::table))
+            .filter($credentials::id.eq($id))
+            .select(<$row>::as_select())
+            .first::<$row>($conn)
+            .optional()?
+            .map(SecretFacts::from)
+    };
+}
+
 /// Every reminder due at `now`. Credentials of disabled applications and devices are left
 /// out: they stopped working already, by a person's decision, so a rotation reminder would
 /// mislead.
@@ -277,50 +303,32 @@ pub fn due_reminders(conn: &mut DbConn, now: DateTime<Utc>) -> Result<Vec<DueRem
     // Bounds for the index; Stage::due decides exactly.
     let earliest = now - Duration::days(EXPIRED_NOTICE_DAYS);
     let latest = now + Duration::days(EXPIRING_WITHIN_DAYS + 1);
-    let secrets: Vec<SecretFacts> = client_secrets::table
-        .inner_join(applications::table.inner_join(organisations::table))
-        .filter(client_secrets::expires_at.gt(earliest.naive_utc()))
-        .filter(client_secrets::expires_at.lt(latest.naive_utc()))
-        .filter(applications::enabled.eq(true))
-        .order((client_secrets::expires_at, client_secrets::id))
-        .select(SecretRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SecretFacts::from)
-        .collect();
-    let keys: Vec<SecretFacts> = client_keys::table
-        .inner_join(applications::table.inner_join(organisations::table))
-        .filter(client_keys::expires_at.gt(earliest.naive_utc()))
-        .filter(client_keys::expires_at.lt(latest.naive_utc()))
-        .filter(applications::enabled.eq(true))
-        .order((client_keys::expires_at, client_keys::id))
-        .select(KeyRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SecretFacts::from)
-        .collect();
-    let device_secrets: Vec<SecretFacts> = device_secrets::table
-        .inner_join(devices::table.inner_join(organisations::table))
-        .filter(device_secrets::expires_at.gt(earliest.naive_utc()))
-        .filter(device_secrets::expires_at.lt(latest.naive_utc()))
-        .filter(devices::enabled.eq(true))
-        .order((device_secrets::expires_at, device_secrets::id))
-        .select(DeviceSecretRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SecretFacts::from)
-        .collect();
-    let device_certificates: Vec<SecretFacts> = device_certificates::table
-        .inner_join(devices::table.inner_join(organisations::table))
-        .filter(device_certificates::expires_at.gt(earliest.naive_utc()))
-        .filter(device_certificates::expires_at.lt(latest.naive_utc()))
-        .filter(devices::enabled.eq(true))
-        .order((device_certificates::expires_at, device_certificates::id))
-        .select(DeviceCertificateRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SecretFacts::from)
-        .collect();
+    let (earliest, latest) = (earliest.naive_utc(), latest.naive_utc());
+    let secrets = expiring_between!(
+        conn,
+        client_secrets,
+        applications,
+        SecretRow,
+        earliest,
+        latest
+    );
+    let keys = expiring_between!(conn, client_keys, applications, KeyRow, earliest, latest);
+    let device_secrets = expiring_between!(
+        conn,
+        device_secrets,
+        devices,
+        DeviceSecretRow,
+        earliest,
+        latest
+    );
+    let device_certificates = expiring_between!(
+        conn,
+        device_certificates,
+        devices,
+        DeviceCertificateRow,
+        earliest,
+        latest
+    );
     let mut due = not_replaced(conn, secrets, now)?;
     due.extend(not_replaced(conn, keys, now)?);
     due.extend(not_replaced(conn, device_secrets, now)?);
@@ -390,42 +398,29 @@ pub fn still_current(
     credential_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<SecretFacts, &'static str>> {
-    let secret: Option<SecretRow> = client_secrets::table
-        .inner_join(applications::table.inner_join(organisations::table))
-        .filter(client_secrets::id.eq(credential_id))
-        .select(SecretRow::as_select())
-        .first(conn)
-        .optional()?;
-    let found = match secret {
-        Some(secret) => Some(SecretFacts::from(secret)),
-        None => client_keys::table
-            .inner_join(applications::table.inner_join(organisations::table))
-            .filter(client_keys::id.eq(credential_id))
-            .select(KeyRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(SecretFacts::from),
-    };
-    let found = match found {
-        Some(found) => Some(found),
-        None => device_secrets::table
-            .inner_join(devices::table.inner_join(organisations::table))
-            .filter(device_secrets::id.eq(credential_id))
-            .select(DeviceSecretRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(SecretFacts::from),
-    };
-    let found = match found {
-        Some(found) => Some(found),
-        None => device_certificates::table
-            .inner_join(devices::table.inner_join(organisations::table))
-            .filter(device_certificates::id.eq(credential_id))
-            .select(DeviceCertificateRow::as_select())
-            .first(conn)
-            .optional()?
-            .map(SecretFacts::from),
-    };
+    // Ids are GUIDs, unique across the tables: the first table that has it is the one.
+    let mut found = credential_by_id!(conn, client_secrets, applications, SecretRow, credential_id);
+    if found.is_none() {
+        found = credential_by_id!(conn, client_keys, applications, KeyRow, credential_id);
+    }
+    if found.is_none() {
+        found = credential_by_id!(
+            conn,
+            device_secrets,
+            devices,
+            DeviceSecretRow,
+            credential_id
+        );
+    }
+    if found.is_none() {
+        found = credential_by_id!(
+            conn,
+            device_certificates,
+            devices,
+            DeviceCertificateRow,
+            credential_id
+        );
+    }
     let Some(credential) = found else {
         return Ok(Err("the credential was deleted"));
     };

@@ -575,6 +575,10 @@ async fn replaced_device_secrets_are_marked_and_deleted_in_one_step(test_db: Tes
         )
         .await;
     assert_eq!(events["total"], 1, "{events}");
+    assert_eq!(
+        events["events"][0]["summary"],
+        "mia.manager@acme.test deleted the device secret “old” of the device “ward 3 node”"
+    );
 }
 
 fn devices_are_managed_from_the_command_line(db: &TestDb) {

@@ -106,7 +106,9 @@ fn migrations_apply_once_and_readiness_follows_them(test_db: TestDb) {
             "20261205000001",
             "20261206000001",
             "20261207000001",
-            "20261208000001"
+            "20261208000001",
+            "20261209000001",
+            "20261210000001"
         ]
     );
     db::ensure_migrated(&mut conn).unwrap();

@@ -928,6 +928,14 @@ fn NewSecretForm(
                         aria-invalid=move || (date_error.get().is_some() && expiry.get() == Expiry::Date).to_string()
                         disabled=move || expiry.get() != Expiry::Date
                         prop:value=move || picked.get()
+                        // It starts with a date filled in, at its full length: typing must
+                        // replace it rather than be refused.
+                        on:focus=|ev| {
+                            use wasm_bindgen::JsCast;
+                            if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                input.select();
+                            }
+                        }
                         on:input=move |ev| {
                             picked.set(event_target_value(&ev));
                             date_error.set(None);
