@@ -46,7 +46,7 @@ pub fn portal(cfg: &mut web::ServiceConfig, frontend_dir: &Path) {
     if !index.is_file() {
         tracing::warn!(
             dir = %frontend_dir.display(),
-            "the portal is not built: run `trunk build --release` (see README)"
+            "the portal is not built: run `cargo xtask frontend` (see README)"
         );
         cfg.default_service(web::to(portal_missing));
         return;
@@ -265,7 +265,7 @@ async fn portal_missing() -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .content_type("text/plain; charset=utf-8")
         .body(format!(
-            "The Clavis portal has not been built. Run `trunk build --release` in the repository, \
+            "The Clavis portal has not been built. Run `cargo xtask frontend` in the repository, \
              then restart Clavis.\n{request}"
         ))
 }

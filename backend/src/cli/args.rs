@@ -412,6 +412,9 @@ pub enum SecretCommand {
         client_id: String,
         #[arg(long)]
         name: String,
+        /// What uses it, for example "CI deploy of the billing service" (optional).
+        #[arg(long, default_value = "")]
+        description: String,
         /// A date (YYYY-MM-DD, valid through that day, UTC) or a number of days (90d); at most one year ahead.
         #[arg(long)]
         expires: String,

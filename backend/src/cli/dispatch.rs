@@ -317,10 +317,19 @@ fn secret(
         SecretCommand::Create {
             client_id,
             name,
+            description,
             expires,
         } => {
             let expires_at = parse_expiry(&expires, now)?;
-            let created = secrets::create(conn, &client_id, &name, expires_at, actor, now)?;
+            let created = secrets::create_described(
+                conn,
+                &client_id,
+                &name,
+                &description,
+                expires_at,
+                actor,
+                now,
+            )?;
             out.new_secret(&created)
         }
         SecretCommand::List { client_id } => out.secrets(&secrets::list(conn, &client_id, now)?),

@@ -409,12 +409,12 @@ impl Output {
             println!("Reminders due:");
             self.table(
                 &report.due,
-                &["TO", "HELD BY", "SECRET", "STAGE", "EXPIRES", "STATE"],
+                &["TO", "HELD BY", "CREDENTIAL", "STAGE", "EXPIRES", "STATE"],
                 |d| {
                     vec![
                         d.recipient.clone(),
                         format!("{} {}", d.holder_kind, d.holder),
-                        d.secret_name.clone(),
+                        format!("{} {}", d.credential_kind.replace('_', " "), d.secret_name),
                         d.stage.clone(),
                         when(d.expires_at),
                         d.state.clone(),

@@ -62,6 +62,8 @@ pub struct DueEntry {
     pub holder_kind: &'static str,
     /// The application's client_id, or the device's id.
     pub holder_id: String,
+    /// `client_secret`, `client_key`, `device_secret` or `device_certificate`.
+    pub credential_kind: &'static str,
     pub secret_id: String,
     pub secret_name: String,
     pub stage: String,
@@ -240,6 +242,7 @@ fn describe(conn: &mut db::DbConn, due: &[plan::DueReminder]) -> Result<Vec<DueE
                     "device"
                 },
                 holder_id: s.holder_public_id.clone(),
+                credential_kind: s.kind.as_str(),
                 secret_id: s.secret_id.clone(),
                 secret_name: s.secret_name.clone(),
                 expires_at: db::utc(s.expires_at),

@@ -35,6 +35,17 @@ pub enum CredentialKind {
 }
 
 impl CredentialKind {
+    /// Its name in the reminder pass's report: `client_secret`, `client_key`,
+    /// `device_secret` or `device_certificate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecret => "client_secret",
+            Self::ClientKey(_) => "client_key",
+            Self::DeviceSecret => "device_secret",
+            Self::DeviceCertificate => "device_certificate",
+        }
+    }
+
     /// Whether an application, rather than a device, holds it.
     pub fn of_application(self) -> bool {
         matches!(self, Self::ClientSecret | Self::ClientKey(_))

@@ -250,9 +250,9 @@ pub async fn prove_device(
     service.audit.record(event, now).await;
     // The client has proven itself: telling it what is missing gives nothing away.
     let mut refused = OAuthError::invalid_client(false);
-    refused.description = "This application requires a device: send X-Device-Authorization \
-        with the id and a current secret of an enabled device of its organisation, or present \
-        that device's certificate over mutual TLS."
+    refused.description = "This application requires a device, and none was proven: send \
+        X-Device-Authorization with the id and a current secret of an enabled device of its \
+        organisation, or present that device's certificate over mutual TLS."
         .to_owned();
     Err(refused)
 }
