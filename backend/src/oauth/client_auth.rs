@@ -36,7 +36,7 @@ use super::throttle::{RetryAfter, Throttle};
 use crate::apps::{self, TokenGrant};
 use crate::client_keys::{KeyedClient, StoredKey, public_key};
 use crate::db::Database;
-use crate::devices;
+use crate::devices::{self, StoredDeviceSecret};
 use crate::key_sets::{KeySource, RemoteKeySets};
 use crate::secrets::hash::{self, SecretHash};
 use crate::secrets::{ClientApplication, StoredCredential, value};
@@ -445,10 +445,14 @@ impl ClientAuthenticator {
     /// throttle, with the device's id (`device:<id>`) in place of the client_id. Read fresh
     /// for every request, in the batches of [`CredentialLookup`], so disabling or deleting
     /// applies at once.
+    ///
+    /// `fetched` is what [`Self::fetch_device_secret`] read for `presented`: read while the
+    /// client authenticated, so that the device costs no second wait for a batch.
     pub async fn authenticate_device(
         &self,
         db: &Database,
         presented: &DeviceCredentials,
+        fetched: Option<StoredDeviceSecret>,
         organisation_id: &str,
         source: IpAddr,
         now: DateTime<Utc>,
@@ -468,11 +472,7 @@ impl ClientAuthenticator {
             self.unless_throttled(self.throttle.check_guess(source, &window), GUESSES)
                 .await?;
         }
-        let stored = self
-            .lookup
-            .device_secret(device_id.clone(), secret_id.clone())
-            .await?;
-        let Some(stored) = stored else {
+        let Some(stored) = fetched else {
             // Past the source's junk allowance, no further read to word the audit reason.
             if self.throttle.count_junk(source).is_err() {
                 metrics::counter!(telemetry::THROTTLED, "limit" => JUNK).increment(1);
@@ -521,6 +521,29 @@ impl ClientAuthenticator {
         drop(reservation);
         self.remember(&secret_id, digest);
         Ok(Ok(proven))
+    }
+
+    /// The stored device secret that `presented` names, if its ids are well formed and it
+    /// exists: one read in the batches of [`CredentialLookup`], which the token endpoint
+    /// makes while the client authenticates. Deciding anything is
+    /// [`Self::authenticate_device`]'s.
+    ///
+    /// # Errors
+    /// `503` when the database cannot be read.
+    pub async fn fetch_device_secret(
+        &self,
+        presented: &DeviceCredentials,
+    ) -> Result<Option<StoredDeviceSecret>, OAuthError> {
+        let (Some(secret_id), Ok(device_id)) = (
+            value::secret_id_of(presented.secret.expose_secret()),
+            ClientId::parse(&presented.device_id),
+        ) else {
+            return Ok(None);
+        };
+        Ok(self
+            .lookup
+            .device_secret(device_id.to_string(), secret_id.to_string())
+            .await?)
     }
 
     /// Checks the client certificate of the connection (`certificate_sha256`, its

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::assertion::unverified_names;
 use super::authentication::AuthFailure;
 use super::client_auth::{AuthenticatedClient, ClientAuthenticator, Outcome};
-use super::device::{self, ProvenDevice};
+use super::device::{DeviceCredentials, ProvenDevice};
 use super::error::OAuthError;
 use super::mtls;
 use super::request::{self, Params, Presented};
@@ -18,6 +18,7 @@ use crate::access::Actor;
 use crate::audit::{AuditEvent, AuditSink};
 use crate::client_keys::public_key::certificate_sha256;
 use crate::db::Database;
+use crate::devices::StoredDeviceSecret;
 use crate::forwarded::ClientOrigin;
 use crate::keys::Keys;
 use crate::public_url::PublicUrls;
@@ -188,24 +189,27 @@ pub async fn authenticate(
 /// part 3). A refusal is audited as `client.authenticate` with the device's reason and id,
 /// and answered with the same `invalid_client` as a client's.
 ///
-/// The device proves itself with `X-Device-Authorization`, or without it by the client
-/// certificate of the connection (`certificate_sha256`) when that is a device's and not what
-/// the client authenticated with.
+/// The device proves itself with `X-Device-Authorization` (`presented`, read by
+/// [`super::device::presented_device`], with `fetched`, its stored secret if
+/// [`super::client_auth::ClientAuthenticator::fetch_device_secret`] found one), or without it
+/// by the client certificate of the connection (`certificate_sha256`) when that is a device's
+/// and not what the client authenticated with.
 ///
 /// # Errors
 /// `400 invalid_request` for a malformed `X-Device-Authorization`; `401 invalid_client` for a
 /// device missing, unknown, disabled, of another organisation, or with a wrong or expired
 /// secret or certificate; `429` when the device's or the source's guesses are used up.
+#[allow(clippy::too_many_arguments)] // each is one fact of the request; a struct would only rename them
 pub async fn prove_device(
     service: &OAuthService,
     db: &Database,
-    req: &HttpRequest,
     client: &AuthenticatedClient,
+    presented: Option<DeviceCredentials>,
+    fetched: Option<StoredDeviceSecret>,
     certificate_sha256: Option<&str>,
     source: IpAddr,
     now: DateTime<Utc>,
 ) -> Result<ProvenDevice, OAuthError> {
-    let presented = device::presented_device(req)?;
     let organisation_id = &client.application.organisation_id;
     let authenticator = &service.authenticator;
     // A certificate the client authenticated with is the client's, not a device's.
@@ -213,7 +217,7 @@ pub async fn prove_device(
     let outcome = match (&presented, device_certificate) {
         (Some(device), _) => {
             authenticator
-                .authenticate_device(db, device, organisation_id, source, now)
+                .authenticate_device(db, device, fetched, organisation_id, source, now)
                 .await?
         }
         (None, Some(thumbprint)) => {
