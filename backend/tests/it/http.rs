@@ -261,7 +261,7 @@ async fn unbuilt_portal_says_how_to_build_it() {
     assert!(
         std::str::from_utf8(&body)
             .unwrap()
-            .contains("trunk build --release")
+            .contains("cargo xtask frontend")
     );
     let api = test::call_service(
         &service,
