@@ -209,7 +209,7 @@ mod tests {
         assert!(past.unwrap().contains("future"));
         let far = expiry_error(latest_date(now).succ_opt(), now).unwrap();
         assert!(far.contains("one year"), "{far}");
-        assert!(expiry_error(None, now).unwrap().contains("Choose"));
+        assert!(expiry_error(None, now).unwrap().contains("not a date"));
     }
 
     #[test]
